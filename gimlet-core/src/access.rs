@@ -1,0 +1,424 @@
+//! Dict-like access to a session's keys.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::payload_bound;
+use crate::gimlet::Engine;
+use crate::placement::{Kind, Place};
+use crate::session::{Lookup, State};
+use crate::{Error, Placement, Session};
+
+/// The longest key, in bytes.
+pub const MAX_KEY_LEN: usize = 128;
+
+fn check_key(key: &str) -> Result<(), Error> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(Error::InvalidKey);
+    }
+    Ok(())
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, Error> {
+    rmp_serde::from_slice(bytes).map_err(|e| Error::decode(key, e))
+}
+
+impl Session {
+    /// Finds `key` where `filter` admits, loading server data first if the
+    /// answer depends on it, and hands the hit to `f` under the lock.
+    async fn locate<R>(
+        &self,
+        key: &str,
+        filter: Placement,
+        f: impl FnOnce(Option<(Place, &[u8])>) -> R,
+    ) -> Result<R, Error> {
+        check_key(key)?;
+        {
+            let state = self.state();
+            match state.lookup(self.engine(), key, filter) {
+                Lookup::Found(place, bytes) => return Ok(f(Some((place, bytes)))),
+                Lookup::Missing => return Ok(f(None)),
+                Lookup::NeedLoad => {}
+            }
+        }
+        self.ensure_loaded().await?;
+        let state = self.state();
+        Ok(match state.lookup(self.engine(), key, filter) {
+            Lookup::Found(place, bytes) => f(Some((place, bytes))),
+            Lookup::Missing | Lookup::NeedLoad => f(None),
+        })
+    }
+
+    /// The value of `key`, from wherever it lives.
+    ///
+    /// A clientside hit costs no I/O; a miss consults the server data,
+    /// which the first such read loads (both channels, one round trip).
+    /// Keys on the clientside whitelist never live server-side, so their
+    /// misses cost nothing either.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] if the stored value is not a `T` (only this read
+    /// fails), or the load's backend error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use gimlet_core::Gimlet;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gimlet_core::Error> {
+    /// # let gimlet = Gimlet::builder().secret("0123456789abcdef0123456789abcdef").build().unwrap();
+    /// let session = gimlet.open_from_headers([]);
+    /// session.insert("visits", &3_u32).await?;
+    /// assert_eq!(session.get::<u32>("visits").await?, Some(3));
+    /// assert!(session.get::<String>("visits").await.is_err()); // wrong type
+    /// # Ok(()) }
+    /// ```
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        self.get_from(key, Placement::new()).await
+    }
+
+    /// The value of `key`, looking only where `placement` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::get`].
+    pub async fn get_from<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        placement: Placement,
+    ) -> Result<Option<T>, Error> {
+        self.locate(key, placement, |hit| hit.map(|(_, b)| decode(key, b)))
+            .await?
+            .transpose()
+    }
+
+    /// Whether `key` is set anywhere.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn contains_key(&self, key: &str) -> Result<bool, Error> {
+        self.locate(key, Placement::new(), |hit| hit.is_some()).await
+    }
+
+    /// Whether `key` is set in the permanent channel.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn is_permanent(&self, key: &str) -> Result<bool, Error> {
+        self.locate(key, Placement::new(), |hit| {
+            hit.is_some_and(|(p, _)| p.kind == Kind::Permanent)
+        })
+        .await
+    }
+
+    /// Whether `key` is set in a cookie.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn is_clientside(&self, key: &str) -> Result<bool, Error> {
+        self.locate(key, Placement::new(), |hit| hit.is_some_and(|(p, _)| p.clientside))
+            .await
+    }
+
+    /// Sets `key`, where the configuration places it: clientside if it is
+    /// on the clientside whitelist, permanent if on the permanent one, and
+    /// otherwise by the defaults. It records the change without I/O.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CookieTooLarge`] if a clientside value would make the cookie
+    /// too large (the session is unchanged), and the errors of
+    /// [`Session::insert_with`].
+    pub async fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
+        self.insert_with(key, value, Placement::new()).await
+    }
+
+    /// Sets `key` in the place `placement` chooses. A key lives in one
+    /// place: wherever else it was, it is removed from there.
+    ///
+    /// After the commit, a server-side write goes straight to the backend.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoBackend`] for a server-side key with no backend,
+    /// [`Error::Whitelisted`] for a whitelisted key placed server-side,
+    /// [`Error::InvalidKey`], [`Error::ValueTooLarge`],
+    /// [`Error::CookieTooLarge`], [`Error::Serialize`], and after the commit
+    /// [`Error::Committed`] for a clientside write or the backend's error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use gimlet_core::{Gimlet, MemoryBackend, Placement};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gimlet_core::Error> {
+    /// # let gimlet = Gimlet::builder().secret("0123456789abcdef0123456789abcdef")
+    /// #     .backend(MemoryBackend::new()).build().unwrap();
+    /// # let session = gimlet.open_from_headers([]);
+    /// session
+    ///     .insert_with("cart_id", &12345, Placement::new().clientside(true).permanent(true))
+    ///     .await?;
+    /// assert!(session.is_clientside("cart_id").await?);
+    /// assert!(session.is_permanent("cart_id").await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn insert_with<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        placement: Placement,
+    ) -> Result<(), Error> {
+        check_key(key)?;
+        let engine = self.engine();
+        let place = engine.resolve(key, placement)?;
+        let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
+        if !place.clientside && bytes.len() > engine.max_value_size {
+            return Err(Error::ValueTooLarge {
+                key: key.into(),
+                size: bytes.len(),
+                limit: engine.max_value_size,
+            });
+        }
+        {
+            let mut state = self.state();
+            if !state.committed {
+                return state.place(engine, key, bytes, place);
+            }
+            if place.clientside || state.lookup(engine, key, Placement::new().clientside(true)).found() {
+                return Err(Error::Committed { what: "a clientside write" });
+            }
+        }
+        self.write_through(key, Some(bytes), Some(place.kind)).await
+    }
+
+    /// Removes `key` from wherever it lives. It records the change without
+    /// I/O: removing a key that is not set costs nothing more than a
+    /// server-side delete at commit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`]; after the commit, [`Error::Committed`] for a
+    /// clientside key, or the backend's error.
+    pub async fn remove(&self, key: &str) -> Result<(), Error> {
+        check_key(key)?;
+        let engine = self.engine();
+        {
+            let mut state = self.state();
+            if !state.committed {
+                state.remove(engine, key);
+                return Ok(());
+            }
+            if state.lookup(engine, key, Placement::new().clientside(true)).found() {
+                return Err(Error::Committed { what: "a clientside removal" });
+            }
+            if engine.backend.is_none() || engine.whitelisted(key) {
+                return Ok(());
+            }
+        }
+        self.write_through(key, None, None).await
+    }
+
+    /// Reads `key`, lets `f` change it in place, and writes it back where it
+    /// was (or, if it was absent, where the configuration places it). If `f`
+    /// leaves `None`, the key is removed. Writing back an equal value is no
+    /// change.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Session::get`] and [`Session::insert_with`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use gimlet_core::Gimlet;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gimlet_core::Error> {
+    /// # let gimlet = Gimlet::builder().secret("0123456789abcdef0123456789abcdef").build().unwrap();
+    /// # let session = gimlet.open_from_headers([]);
+    /// for item in ["itsy", "bitsy"] {
+    ///     session
+    ///         .update("list", |list: &mut Option<Vec<String>>| {
+    ///             list.get_or_insert_with(Vec::new).push(item.into());
+    ///         })
+    ///         .await?;
+    /// }
+    /// assert_eq!(session.get::<Vec<String>>("list").await?.unwrap(), ["itsy", "bitsy"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn update<T, R>(&self, key: &str, f: impl FnOnce(&mut Option<T>) -> R) -> Result<R, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let found = self
+            .locate(key, Placement::new(), |hit| {
+                hit.map(|(place, bytes)| decode::<T>(key, bytes).map(|v| (place, v)))
+            })
+            .await?
+            .transpose()?;
+        let place = found.as_ref().map(|(place, _)| *place);
+        let mut value = found.map(|(_, v)| v);
+        let result = f(&mut value);
+        match (value, place) {
+            (Some(value), Some(place)) => {
+                let placement = Placement::new()
+                    .clientside(place.clientside)
+                    .permanent(place.kind == Kind::Permanent);
+                self.insert_with(key, &value, placement).await?;
+            }
+            (Some(value), None) => self.insert(key, &value).await?,
+            (None, Some(_)) => self.remove(key).await?,
+            (None, None) => {}
+        }
+        Ok(result)
+    }
+
+    /// Every key, sorted. Loads the server data if it is not loaded yet.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn keys(&self) -> Result<Vec<String>, Error> {
+        self.ensure_loaded().await?;
+        let state = self.state();
+        let mut keys = BTreeSet::new();
+        for ch in &state.channels {
+            keys.extend(ch.client.keys().map(String::as_str));
+            keys.extend(ch.server_keys());
+        }
+        Ok(keys.into_iter().map(str::to_owned).collect())
+    }
+
+    /// The number of keys over both channels and both sides.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn len(&self) -> Result<usize, Error> {
+        Ok(self.keys().await?.len())
+    }
+
+    /// Whether no key is set. A clientside key answers it without I/O.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        if self.state().channels.iter().any(|ch| !ch.client.is_empty()) {
+            return Ok(false);
+        }
+        Ok(self.len().await? == 0)
+    }
+
+    /// Removes every key, on both channels and both sides, without a load.
+    /// The ids stay: use [`Session::invalidate`] to end the session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Committed`] after the commit.
+    pub fn clear(&self) -> Result<(), Error> {
+        let mut state = self.state();
+        if state.committed {
+            return Err(Error::Committed { what: "a clear" });
+        }
+        for ch in &mut state.channels {
+            if !ch.client.is_empty() {
+                ch.client.clear();
+                ch.client_dirty = true;
+            }
+            ch.pending.clear();
+            if ch.may_have_server_data() {
+                ch.cleared = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Lookup<'_> {
+    fn found(&self) -> bool {
+        matches!(self, Lookup::Found(..))
+    }
+}
+
+impl State {
+    /// Puts `key` in `place`, and removes it from every other place.
+    fn place(&mut self, engine: &Engine, key: &str, value: Vec<u8>, place: Place) -> Result<(), Error> {
+        let Place { kind, clientside } = place;
+        let in_client = Kind::BOTH
+            .into_iter()
+            .find(|&k| self.ch(k).client.contains_key(key));
+        if clientside {
+            if self.ch(kind).client.get(key) == Some(&value) {
+                return Ok(());
+            }
+            self.check_cookie_size(engine, kind, key, value.len())?;
+        }
+        self.ch_mut(kind).ensure_id(engine.now())?;
+        for k in Kind::BOTH {
+            if !(clientside && k == kind) && self.ch_mut(k).client.remove(key).is_some() {
+                self.ch_mut(k).client_dirty = true;
+            }
+        }
+        // A key found in a cookie is nowhere else; a whitelisted key is
+        // never server-side. Otherwise it may be stored: delete it there.
+        if in_client.is_none() && engine.backend.is_some() && !engine.whitelisted(key) {
+            for k in Kind::BOTH {
+                if clientside || k != kind {
+                    self.ch_mut(k).server_remove(key);
+                }
+            }
+        }
+        let ch = self.ch_mut(kind);
+        if clientside {
+            ch.client.insert(key.to_owned(), value);
+            ch.client_dirty = true;
+        } else {
+            ch.server_insert(key, value);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, engine: &Engine, key: &str) {
+        let mut in_client = false;
+        for ch in &mut self.channels {
+            if ch.client.remove(key).is_some() {
+                ch.client_dirty = true;
+                in_client = true;
+            }
+        }
+        if in_client || engine.backend.is_none() || engine.whitelisted(key) {
+            return;
+        }
+        for ch in &mut self.channels {
+            ch.server_remove(key);
+        }
+    }
+
+    /// Fails if setting `key` to a value of `value_len` bytes in `kind`'s
+    /// cookie would make its `Set-Cookie` value larger than the limit.
+    fn check_cookie_size(&self, engine: &Engine, kind: Kind, key: &str, value_len: usize) -> Result<(), Error> {
+        let client = &self.ch(kind).client;
+        let others = client
+            .iter()
+            .filter(|(k, _)| k.as_str() != key)
+            .map(|(k, v)| (k.len(), v.len()));
+        let entries: Vec<_> = others.chain([(key.len(), value_len)]).collect();
+        let payload = payload_bound(entries.into_iter());
+        let size = engine.cookies.size(kind, engine.codec.value_len(payload));
+        let limit = engine.cookies.max_size();
+        if size > limit {
+            return Err(Error::CookieTooLarge {
+                key: key.into(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
+    }
+}

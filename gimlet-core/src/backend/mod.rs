@@ -1,0 +1,136 @@
+//! The storage interface: loads of whole channels, commits of change sets.
+//!
+//! A backend never sees a whole session. It loads the server data of one or
+//! two channel ids in one round trip, and it applies a [`Batch`] of per-channel
+//! changes atomically, in one round trip or one transaction. That is what makes
+//! Gimlet's I/O rules hold on every store.
+
+mod counting;
+mod error;
+mod memory;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use counting::{CountingBackend, Counts};
+pub use error::{BackendError, BackendErrorKind};
+pub use memory::{DEFAULT_CAPACITY, MemoryBackend};
+
+use crate::SessionId;
+
+/// The server data of one channel: keys to MessagePack-encoded values.
+pub type Record = HashMap<String, Vec<u8>>;
+
+/// A session store.
+///
+/// Every method is one round trip to the store (one transaction on SQL):
+/// Gimlet's I/O rules count calls to these methods. The conformance suite
+/// (`gimlet_core::conformance`, feature `conformance`) checks an
+/// implementation against this contract.
+#[async_trait]
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    /// Loads the records of `ids`, in the same order. A record that does not
+    /// exist, or has expired, is `None`.
+    async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError>;
+
+    /// Applies every operation of `batch`, or none of them.
+    ///
+    /// # Errors
+    ///
+    /// Besides store failures: [`BackendErrorKind::Collision`] when a
+    /// [`WriteMode::Create`] finds a live record, and [`BackendErrorKind::Gone`]
+    /// when a [`WriteMode::Update`] finds none. Either way nothing is applied.
+    async fn commit(&self, batch: &Batch) -> Result<(), BackendError>;
+
+    /// Deletes expired records and answers how many went. Stores that expire
+    /// records by themselves answer `Ok(0)`.
+    async fn delete_expired(&self) -> Result<u64, BackendError> {
+        Ok(0)
+    }
+}
+
+#[async_trait]
+impl<B: Backend + ?Sized> Backend for Arc<B> {
+    async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
+        (**self).load(ids).await
+    }
+
+    async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
+        (**self).commit(batch).await
+    }
+
+    async fn delete_expired(&self) -> Result<u64, BackendError> {
+        (**self).delete_expired().await
+    }
+}
+
+/// The changes of one commit, for one or two channels. No id appears twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// The operations, applied all or none.
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    /// Whether there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// One operation of a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Change some keys of a record, and set its expiry.
+    Write(Write),
+    /// Delete a record, if it exists (logout, or the old id after a cycle).
+    Delete(SessionId),
+}
+
+/// How a [`Write`] treats a record that does or does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// The id was just generated: a live record with it is a collision.
+    Create,
+    /// The id came from a verified cookie whose channel has no record yet:
+    /// create the record, or change it if a concurrent request created it.
+    Upsert,
+    /// The record must exist; if it is gone (deleted by a concurrent logout,
+    /// or expired) the batch fails with [`BackendErrorKind::Gone`] rather than
+    /// bring the session back.
+    Update,
+}
+
+/// Changes to one channel's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// The channel id.
+    pub id: SessionId,
+    /// What to do when the record exists, or does not.
+    pub mode: WriteMode,
+    /// Delete every key before applying `set`.
+    pub clear: bool,
+    /// Keys to set, with their MessagePack-encoded values.
+    pub set: Vec<(String, Vec<u8>)>,
+    /// Keys to delete.
+    pub remove: Vec<String>,
+    /// New expiry of the record, in Unix seconds.
+    pub expires_at: u64,
+}
+
+impl Write {
+    /// A write that only renews the expiry of an existing record.
+    pub fn touch(id: SessionId, expires_at: u64) -> Self {
+        Write {
+            id,
+            mode: WriteMode::Update,
+            clear: false,
+            set: Vec::new(),
+            remove: Vec::new(),
+            expires_at,
+        }
+    }
+}

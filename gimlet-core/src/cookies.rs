@@ -1,0 +1,98 @@
+//! `Set-Cookie` header values: names, attributes and the size limit.
+
+use cookie::time::{Duration, OffsetDateTime};
+use cookie::{Cookie, CookieBuilder};
+
+use crate::config::{CookieConfig, SameSite};
+use crate::placement::Kind;
+
+/// Writes the two channels' `Set-Cookie` values with the configured
+/// attributes. Adapters get finished strings, so their own `cookie` crate
+/// version does not matter.
+#[derive(Debug)]
+pub(crate) struct CookieWriter {
+    names: [String; 2],
+    config: CookieConfig,
+    /// Bytes of a `Set-Cookie` value besides the cookie value, by kind.
+    overhead: [usize; 2],
+}
+
+impl CookieWriter {
+    pub(crate) fn new(config: CookieConfig, permanent_lifetime: u64) -> Self {
+        let prefix = if config.host_prefix { "__Host-" } else { "" };
+        let names = [
+            format!("{prefix}{}", config.permanent_name),
+            format!("{prefix}{}", config.transient_name),
+        ];
+        let mut writer = CookieWriter {
+            names,
+            config,
+            overhead: [0; 2],
+        };
+        writer.overhead = [
+            writer.set(Kind::Permanent, "", Some(permanent_lifetime)).len(),
+            writer.set(Kind::Transient, "", None).len(),
+        ];
+        writer
+    }
+
+    pub(crate) fn name(&self, kind: Kind) -> &str {
+        &self.names[kind.index()]
+    }
+
+    pub(crate) fn kind_of(&self, name: &str) -> Option<Kind> {
+        Kind::BOTH.into_iter().find(|&k| self.name(k) == name)
+    }
+
+    pub(crate) fn is_ours(&self, name: &str) -> bool {
+        self.kind_of(name).is_some()
+    }
+
+    /// The most bytes a `Set-Cookie` value with a cookie value of
+    /// `value_len` bytes can take.
+    pub(crate) fn size(&self, kind: Kind, value_len: usize) -> usize {
+        self.overhead[kind.index()] + value_len
+    }
+
+    pub(crate) fn max_size(&self) -> usize {
+        self.config.max_size
+    }
+
+    fn builder<'c>(&self, kind: Kind, value: &'c str) -> CookieBuilder<'c> {
+        let c = &self.config;
+        let mut builder = Cookie::build((self.name(kind).to_owned(), value))
+            .path(c.path.clone())
+            .http_only(c.http_only)
+            .secure(c.secure)
+            .same_site(match c.same_site {
+                SameSite::Strict => cookie::SameSite::Strict,
+                SameSite::Lax => cookie::SameSite::Lax,
+                SameSite::None => cookie::SameSite::None,
+            });
+        if let Some(domain) = &c.domain {
+            builder = builder.domain(domain.clone());
+        }
+        builder
+    }
+
+    /// A cookie carrying `value`; `max_age` in seconds, or a browser-session
+    /// cookie with `None`.
+    pub(crate) fn set(&self, kind: Kind, value: &str, max_age: Option<u64>) -> String {
+        let mut builder = self.builder(kind, value);
+        if let Some(age) = max_age {
+            let age = i64::try_from(age).unwrap_or(i64::MAX);
+            builder = builder.max_age(Duration::seconds(age));
+        }
+        builder.build().to_string()
+    }
+
+    /// A cookie that makes the browser drop the channel's cookie. It carries
+    /// the same attributes, or the browser would not match it.
+    pub(crate) fn removal(&self, kind: Kind) -> String {
+        self.builder(kind, "")
+            .max_age(Duration::ZERO)
+            .expires(OffsetDateTime::UNIX_EPOCH)
+            .build()
+            .to_string()
+    }
+}

@@ -1,0 +1,184 @@
+//! The engine an adapter holds: configuration, keys, backend and clock.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::cookies::CookieWriter;
+use crate::placement::{Kind, Place};
+use crate::{Backend, Clock, CookieCodec, Error, GimletBuilder, Placement, Session};
+
+/// Gimlet's engine: everything a request needs to open and commit sessions.
+///
+/// Build one at startup with [`Gimlet::builder`], hand it to your framework's
+/// adapter, and clone it freely (it is an `Arc`). Adapters call
+/// [`Gimlet::open_from_headers`] before the handler and [`Gimlet::commit`]
+/// after it.
+///
+/// # Driving a request by hand
+///
+/// This is all an adapter does, with the HTTP parts left out:
+///
+/// ```
+/// use gimlet_core::{Gimlet, MemoryBackend, Placement};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), gimlet_core::Error> {
+/// let gimlet = Gimlet::builder()
+///     .secret("a secret of at least thirty-two bytes!")
+///     .backend(MemoryBackend::new())
+///     .clientside_keys(["user_id"])
+///     .build()
+///     .expect("valid configuration");
+///
+/// // Request 1 carries no cookie.
+/// let session = gimlet.open_from_headers([]); // no I/O
+/// session.insert("user_id", &42_u64).await?; // whitelisted: lives in the cookie
+/// session.insert("cart", &vec!["gin", "lime"]).await?; // lives in the backend
+/// let set_cookies: Vec<String> = gimlet.commit(&session).await?; // one backend write
+/// assert_eq!(set_cookies.len(), 1); // the non-permanent cookie, `gimlet-n=…`
+///
+/// // Request 2 sends the cookie back.
+/// let cookie_header = set_cookies[0].split(';').next().unwrap().to_owned();
+/// let session = gimlet.open_from_headers([cookie_header.as_str()]);
+/// assert_eq!(session.get::<u64>("user_id").await?, Some(42)); // no I/O
+/// let cart: Option<Vec<String>> = session.get("cart").await?; // one load
+/// assert_eq!(cart.unwrap(), ["gin", "lime"]);
+/// assert!(gimlet.commit(&session).await?.is_empty()); // read-only: no cookie, no write
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Gimlet {
+    pub(crate) engine: Arc<Engine>,
+}
+
+pub(crate) struct Engine {
+    pub(crate) codec: CookieCodec,
+    pub(crate) backend: Option<Arc<dyn Backend>>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cookies: CookieWriter,
+    pub(crate) clientside_keys: HashSet<String>,
+    pub(crate) permanent_keys: HashSet<String>,
+    pub(crate) default_clientside: bool,
+    pub(crate) default_permanent: bool,
+    /// Lifetime of each channel in seconds, by [`Kind::index`].
+    pub(crate) lifetimes: [u64; 2],
+    pub(crate) absolute: Option<u64>,
+    pub(crate) refresh_fraction: f64,
+    pub(crate) max_value_size: usize,
+}
+
+impl fmt::Debug for Gimlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.engine;
+        f.debug_struct("Gimlet")
+            .field("codec", &e.codec)
+            .field("backend", &e.backend)
+            .field("cookies", &e.cookies)
+            .field("clientside_keys", &e.clientside_keys)
+            .field("permanent_keys", &e.permanent_keys)
+            .field("lifetimes", &e.lifetimes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gimlet {
+    /// Starts a configuration.
+    pub fn builder() -> GimletBuilder {
+        GimletBuilder::new()
+    }
+
+    /// Opens a session from the request's cookies, given as name-value
+    /// pairs. It does no I/O: it only verifies the two Gimlet cookies, if
+    /// they are there. A cookie that fails to verify, or has expired, is
+    /// ignored and its channel starts fresh.
+    pub fn open<'a, I>(&self, cookies: I) -> Session
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        Session::open(self.engine.clone(), cookies)
+    }
+
+    /// Opens a session from the values of the request's `Cookie` headers.
+    /// Malformed pairs are skipped.
+    pub fn open_from_headers<'a, I>(&self, headers: I) -> Session
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let pairs = headers
+            .into_iter()
+            .flat_map(cookie::Cookie::split_parse)
+            .filter_map(Result::ok);
+        let mut found = Vec::new();
+        for cookie in pairs {
+            let (name, value) = cookie.name_value();
+            if self.engine.cookies.is_ours(name) {
+                found.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        self.open(found.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+    }
+
+    /// Commits the session at the end of the request: at most one backend
+    /// round trip carrying only what changed, then the `Set-Cookie` header
+    /// values to append to the response (often none).
+    ///
+    /// # Errors
+    ///
+    /// A backend failure. The response should then answer
+    /// [`Error::status_code`] and send none of the session's cookies: the
+    /// batch was not applied, so a cookie would point at unsaved state.
+    pub async fn commit(&self, session: &Session) -> Result<Vec<String>, Error> {
+        session.commit().await
+    }
+
+    /// The configured backend, if any.
+    pub fn backend(&self) -> Option<&Arc<dyn Backend>> {
+        self.engine.backend.as_ref()
+    }
+}
+
+impl Engine {
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    pub(crate) fn whitelisted(&self, key: &str) -> bool {
+        self.clientside_keys.contains(key)
+    }
+
+    /// Where an insert of `key` goes.
+    pub(crate) fn resolve(&self, key: &str, placement: Placement) -> Result<Place, Error> {
+        let whitelisted = self.whitelisted(key);
+        let clientside = match placement.clientside {
+            Some(false) if whitelisted => {
+                return Err(Error::Whitelisted { key: key.into() });
+            }
+            Some(side) => side,
+            None => whitelisted || self.default_clientside,
+        };
+        if !clientside && self.backend.is_none() {
+            return Err(Error::NoBackend { key: key.into() });
+        }
+        let permanent = placement
+            .permanent
+            .unwrap_or_else(|| self.permanent_keys.contains(key) || self.default_permanent);
+        Ok(Place {
+            kind: Kind::of(permanent),
+            clientside,
+        })
+    }
+
+    pub(crate) fn lifetime(&self, kind: Kind) -> u64 {
+        self.lifetimes[kind.index()]
+    }
+
+    /// When a channel created at `created` and renewed `now` expires.
+    pub(crate) fn expiry(&self, kind: Kind, created: u64, now: u64) -> u64 {
+        let idle = now.saturating_add(self.lifetime(kind));
+        match self.absolute {
+            Some(limit) => idle.min(created.saturating_add(limit)),
+            None => idle,
+        }
+    }
+}

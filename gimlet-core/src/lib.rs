@@ -1,0 +1,42 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod access;
+pub mod backend;
+mod builder;
+mod channel;
+mod clock;
+pub mod codec;
+mod commit;
+mod config;
+mod cookies;
+mod csrf;
+mod error;
+mod flash;
+mod gimlet;
+mod id;
+mod load;
+mod placement;
+mod secret;
+mod session;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use access::MAX_KEY_LEN;
+pub use backend::{Backend, BackendError, BackendErrorKind, CountingBackend, Counts, MemoryBackend};
+pub use builder::GimletBuilder;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use codec::{CookieCodec, CookiePayload};
+pub use config::{Config, CookieConfig, SameSite};
+pub use csrf::CSRF_KEY;
+pub use error::{ConfigError, Error};
+pub use flash::FLASH_KEY_PREFIX;
+pub use gimlet::Gimlet;
+pub use id::{ParseIdError, SessionId};
+pub use placement::Placement;
+pub use secret::{EncryptionKey, MIN_SECRET_LEN, Secret};
+pub use session::Session;
+
+#[doc(no_inline)]
+pub use async_trait::async_trait;

@@ -1,0 +1,56 @@
+//! The lazy load: both channels' server data in one round trip, once.
+
+use crate::backend::{BackendError, BackendErrorKind, Record};
+use crate::{Error, Session};
+
+impl Session {
+    /// Loads the server data of every channel that came with a cookie and is
+    /// not loaded yet, in one round trip. Concurrent callers share one load.
+    pub(crate) async fn ensure_loaded(&self) -> Result<(), Error> {
+        let Some(backend) = self.engine().backend.clone() else {
+            return Ok(());
+        };
+        if self.state().unloaded().is_empty() {
+            return Ok(());
+        }
+        let _gate = self.inner.load_gate.lock().await;
+        let wanted = self.state().unloaded();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<_> = wanted.iter().map(|&(_, id)| id).collect();
+        let records = backend.load(&ids).await.inspect_err(|e| {
+            tracing::error!(error = %e, "session load failed");
+        })?;
+        if records.len() != ids.len() {
+            return Err(BackendError::from_kind(BackendErrorKind::Corrupt).into());
+        }
+        let mut state = self.state();
+        for ((kind, id), record) in wanted.into_iter().zip(records) {
+            let ch = state.ch_mut(kind);
+            if ch.id != Some(id) || ch.loaded.is_some() {
+                continue; // cycled or invalidated while the load ran
+            }
+            match record {
+                Some(record) => {
+                    ch.loaded = Some(record);
+                    ch.stored = true;
+                }
+                None if ch.stored_in_cookie => {
+                    // The record this cookie points at is gone: the session
+                    // was ended elsewhere, or expired. Its clientside data
+                    // belongs to it and goes too. The browser's cookie is
+                    // left alone: a concurrent login may have replaced it.
+                    tracing::debug!("session record gone; starting a fresh channel");
+                    ch.reset();
+                    ch.removal = false;
+                }
+                None => {
+                    ch.loaded = Some(Record::new());
+                    ch.stored = false;
+                }
+            }
+        }
+        Ok(())
+    }
+}

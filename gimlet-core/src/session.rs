@@ -1,0 +1,284 @@
+//! The `Session` handle: shared state of one request's session, identity and
+//! lifecycle. Dict-like access is in `access.rs`, loading in `load.rs` and
+//! committing in `commit.rs`.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::backend::Record;
+use crate::channel::{Channel, Known};
+use crate::gimlet::Engine;
+use crate::placement::{Kind, Place};
+use crate::{Error, Placement, SessionId};
+
+/// Cookies issued this far in the future are rejected (clock skew allowance).
+const CLOCK_SKEW: u64 = 300;
+
+/// A request's session: a cheap handle (`Clone + Send + Sync`) shared by the
+/// handler and the middleware.
+///
+/// Values are stored as MessagePack, so anything `Serialize` goes in and
+/// anything `DeserializeOwned` comes out. `get` returns an owned copy:
+/// changing it changes nothing until it is inserted again.
+///
+/// Reads of clientside keys, and every write, cost no I/O. The first read
+/// that needs server data loads both channels in one round trip. The commit
+/// at the end writes only what changed, in one round trip.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) state: Mutex<State>,
+    /// Serializes loads, so concurrent first reads make one round trip.
+    pub(crate) load_gate: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) channels: [Channel; 2],
+    /// Ids whose records the commit deletes (logout, or a cycled id).
+    pub(crate) retired: Vec<SessionId>,
+    pub(crate) committed: bool,
+}
+
+/// Where a lookup found a key.
+pub(crate) enum Lookup<'a> {
+    Found(Place, &'a [u8]),
+    Missing,
+    NeedLoad,
+}
+
+impl State {
+    pub(crate) fn ch(&self, kind: Kind) -> &Channel {
+        &self.channels[kind.index()]
+    }
+
+    pub(crate) fn ch_mut(&mut self, kind: Kind) -> &mut Channel {
+        &mut self.channels[kind.index()]
+    }
+
+    /// Finds `key` in the places `filter` admits, without I/O.
+    pub(crate) fn lookup(&self, engine: &Engine, key: &str, filter: Placement) -> Lookup<'_> {
+        let kinds = || Kind::BOTH.into_iter().filter(|k| k.admits(filter.permanent));
+        if filter.clientside != Some(false) {
+            for kind in kinds() {
+                if let Some(value) = self.ch(kind).client.get(key) {
+                    return Lookup::Found(Place { kind, clientside: true }, value);
+                }
+            }
+        }
+        if filter.clientside == Some(true) || engine.backend.is_none() || engine.whitelisted(key) {
+            return Lookup::Missing;
+        }
+        let mut unknown = false;
+        for kind in kinds() {
+            match self.ch(kind).server_get(key) {
+                Known::Present(value) => {
+                    return Lookup::Found(Place { kind, clientside: false }, value);
+                }
+                Known::Absent => {}
+                Known::Unknown => unknown = true,
+            }
+        }
+        if unknown { Lookup::NeedLoad } else { Lookup::Missing }
+    }
+
+    /// Channels whose server data is not loaded yet, with their ids.
+    pub(crate) fn unloaded(&self) -> Vec<(Kind, SessionId)> {
+        Kind::BOTH
+            .into_iter()
+            .filter_map(|k| {
+                let ch = self.ch(k);
+                match (ch.loaded.is_none(), ch.id) {
+                    (true, Some(id)) => Some((k, id)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Session {
+    pub(crate) fn open<'a, I>(engine: Arc<Engine>, cookies: I) -> Session
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let now = engine.now();
+        let backend = engine.backend.is_some();
+        let mut channels = [Channel::new(Kind::Permanent), Channel::new(Kind::Transient)];
+        for (name, value) in cookies {
+            let Some(kind) = engine.cookies.kind_of(name) else {
+                continue;
+            };
+            let slot = &mut channels[kind.index()];
+            if slot.from_cookie {
+                continue;
+            }
+            match engine.codec.decode(name, value) {
+                Ok(decoded) => match engine.check_age(kind, &decoded.payload, now) {
+                    Ok(()) => {
+                        *slot = Channel::from_payload(kind, decoded.payload, decoded.reissue, backend);
+                    }
+                    Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
+                },
+                Err(reason) => {
+                    tracing::debug!(cookie = name, %reason, "session cookie ignored");
+                }
+            }
+        }
+        Session {
+            inner: Arc::new(Inner {
+                engine,
+                state: Mutex::new(State {
+                    channels,
+                    retired: Vec::new(),
+                    committed: false,
+                }),
+                load_gate: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // State changes are made whole under the lock, and nothing in them
+        // can panic halfway through, so a poisoned lock holds consistent data.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives the permanent channel an id if it has none, and makes sure its
+    /// cookie is issued, so the id stays the same on the next request.
+    fn pin(&self) -> Result<(SessionId, u64), Error> {
+        let now = self.engine().now();
+        let mut state = self.state();
+        let committed = state.committed;
+        let ch = state.ch_mut(Kind::Permanent);
+        if committed && ch.id.is_none() {
+            return Err(Error::Committed { what: "a new session id" });
+        }
+        let id = ch.ensure_id(now)?;
+        ch.pinned = true;
+        Ok((id, ch.created))
+    }
+
+    /// The session id: the permanent channel's id, as 32 lowercase hex
+    /// characters. Reading it on a new session fixes it: the permanent
+    /// cookie is issued at commit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Committed`] for a new session after the commit, and
+    /// [`Error::Random`] if no id can be generated.
+    pub fn id(&self) -> Result<String, Error> {
+        self.pin().map(|(id, _)| id.to_string())
+    }
+
+    /// When the session (its permanent channel) was created, in Unix
+    /// seconds. Like [`Session::id`], it fixes a new session's id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::id`].
+    pub fn created_at(&self) -> Result<u64, Error> {
+        self.pin().map(|(_, created)| created)
+    }
+
+    /// Keeps the data but moves it under new ids, and deletes the old
+    /// records at commit. Call it when a user logs in, so that an id an
+    /// attacker planted before the login is worth nothing after it.
+    ///
+    /// It loads the server data (one round trip, if not loaded yet) so the
+    /// commit can write it under the new ids.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error, or [`Error::Committed`].
+    pub async fn cycle_id(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        let now = self.engine().now();
+        let mut state = self.state();
+        if state.committed {
+            return Err(Error::Committed { what: "a new session id" });
+        }
+        for kind in Kind::BOTH {
+            let ch = state.ch_mut(kind);
+            let Some(old) = ch.id else { continue };
+            let data = ch.server_view();
+            let retire = ch.stored.then_some(old);
+            ch.renew_id(now)?;
+            ch.loaded = Some(Record::new());
+            ch.cleared = false;
+            ch.pending = data.into_iter().map(|(k, v)| (k, Some(v))).collect();
+            state.retired.extend(retire);
+        }
+        Ok(())
+    }
+
+    /// Drops all data and both ids; the commit deletes the server records
+    /// and tells the browser to drop the cookies. The handle stays usable:
+    /// what is written afterwards starts a new session. Call it at logout.
+    ///
+    /// A concurrent request of the same session that commits later cannot
+    /// bring the deleted records back: its commit fails with a `Gone`
+    /// backend error instead.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Committed`]: after the commit the removal cookies cannot be
+    /// sent any more.
+    pub fn invalidate(&self) -> Result<(), Error> {
+        let mut state = self.state();
+        if state.committed {
+            return Err(Error::Committed { what: "an invalidation" });
+        }
+        for kind in Kind::BOTH {
+            let ch = state.ch_mut(kind);
+            let retire = if ch.stored { ch.id } else { None };
+            ch.reset();
+            state.retired.extend(retire);
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        let keys = |k: Kind| state.ch(k).client.len() + state.ch(k).pending.len();
+        f.debug_struct("Session")
+            .field("permanent_keys_known", &keys(Kind::Permanent))
+            .field("transient_keys_known", &keys(Kind::Transient))
+            .field("committed", &state.committed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Whether a verified cookie is still young enough to use.
+    pub(crate) fn check_age(
+        &self,
+        kind: Kind,
+        payload: &crate::CookiePayload,
+        now: u64,
+    ) -> Result<(), &'static str> {
+        if payload.issued > now.saturating_add(CLOCK_SKEW) {
+            return Err("issued in the future");
+        }
+        if now >= payload.issued.saturating_add(self.lifetime(kind)) {
+            return Err("expired");
+        }
+        if self
+            .absolute
+            .is_some_and(|limit| now >= payload.created.saturating_add(limit))
+        {
+            return Err("past its absolute lifetime");
+        }
+        Ok(())
+    }
+}

@@ -36,7 +36,7 @@ impl Session {
     ) -> Result<R, Error> {
         check_key(key)?;
         {
-            let state = self.state();
+            let state = self.used();
             match state.lookup(self.engine(), key, filter) {
                 Lookup::Found(place, bytes) => return Ok(f(Some((place, bytes)))),
                 Lookup::Missing => return Ok(f(None)),
@@ -186,7 +186,7 @@ impl Session {
             });
         }
         {
-            let mut state = self.state();
+            let mut state = self.used();
             if !state.committed {
                 return state.place(engine, key, bytes, place);
             }
@@ -209,7 +209,7 @@ impl Session {
         check_key(key)?;
         let engine = self.engine();
         {
-            let mut state = self.state();
+            let mut state = self.used();
             if !state.committed {
                 state.remove(engine, key);
                 return Ok(());
@@ -285,7 +285,7 @@ impl Session {
     /// The load's backend error.
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
         self.ensure_loaded().await?;
-        let state = self.state();
+        let state = self.used();
         let mut keys = BTreeSet::new();
         for ch in &state.channels {
             keys.extend(ch.client.keys().map(String::as_str));
@@ -309,7 +309,7 @@ impl Session {
     ///
     /// The load's backend error.
     pub async fn is_empty(&self) -> Result<bool, Error> {
-        if self.state().channels.iter().any(|ch| !ch.client.is_empty()) {
+        if self.used().channels.iter().any(|ch| !ch.client.is_empty()) {
             return Ok(false);
         }
         Ok(self.len().await? == 0)
@@ -322,7 +322,7 @@ impl Session {
     ///
     /// [`Error::Committed`] after the commit.
     pub fn clear(&self) -> Result<(), Error> {
-        let mut state = self.state();
+        let mut state = self.used();
         if state.committed {
             return Err(Error::Committed { what: "a clear" });
         }

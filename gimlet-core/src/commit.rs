@@ -167,6 +167,11 @@ impl Session {
                 return Ok(Vec::new());
             }
             state.committed = true;
+            if !state.used {
+                // Rule 1: a request that did not touch the session sends
+                // nothing, even when a refresh would be due.
+                return Ok(Vec::new());
+            }
             engine.plan(&mut state, now)?
         };
         if !plan.batch.is_empty() {

@@ -33,6 +33,10 @@ impl Session {
             }
             match record {
                 Some(record) => {
+                    // A blind delete of a key that is not stored is moot.
+                    if !ch.cleared {
+                        ch.pending.retain(|k, v| v.is_some() || record.contains_key(k));
+                    }
                     ch.loaded = Some(record);
                     ch.stored = true;
                 }
@@ -46,6 +50,8 @@ impl Session {
                     ch.removal = false;
                 }
                 None => {
+                    ch.pending.retain(|_, v| v.is_some());
+                    ch.cleared = false;
                     ch.loaded = Some(Record::new());
                     ch.stored = false;
                 }

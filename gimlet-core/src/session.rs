@@ -42,6 +42,8 @@ pub(crate) struct State {
     /// Ids whose records the commit deletes (logout, or a cycled id).
     pub(crate) retired: Vec<SessionId>,
     pub(crate) committed: bool,
+    /// The handler used the session; an unused one commits nothing.
+    pub(crate) used: bool,
 }
 
 /// Where a lookup found a key.
@@ -136,6 +138,7 @@ impl Session {
                     channels,
                     retired: Vec::new(),
                     committed: false,
+                    used: false,
                 }),
                 load_gate: tokio::sync::Mutex::new(()),
             }),
@@ -152,11 +155,18 @@ impl Session {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The state, marked as used by the handler.
+    pub(crate) fn used(&self) -> MutexGuard<'_, State> {
+        let mut state = self.state();
+        state.used = true;
+        state
+    }
+
     /// Gives the permanent channel an id if it has none, and makes sure its
     /// cookie is issued, so the id stays the same on the next request.
     fn pin(&self) -> Result<(SessionId, u64), Error> {
         let now = self.engine().now();
-        let mut state = self.state();
+        let mut state = self.used();
         let committed = state.committed;
         let ch = state.ch_mut(Kind::Permanent);
         if committed && ch.id.is_none() {
@@ -202,7 +212,7 @@ impl Session {
     pub async fn cycle_id(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
         let now = self.engine().now();
-        let mut state = self.state();
+        let mut state = self.used();
         if state.committed {
             return Err(Error::Committed { what: "a new session id" });
         }
@@ -233,7 +243,7 @@ impl Session {
     /// [`Error::Committed`]: after the commit the removal cookies cannot be
     /// sent any more.
     pub fn invalidate(&self) -> Result<(), Error> {
-        let mut state = self.state();
+        let mut state = self.used();
         if state.committed {
             return Err(Error::Committed { what: "an invalidation" });
         }

@@ -1,0 +1,106 @@
+//! A browser with a cookie jar, a manual clock and a counted memory
+//! backend: enough to drive Gimlet request by request.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gimlet_core::{
+    CountingBackend, Counts, Gimlet, GimletBuilder, ManualClock, MemoryBackend, Session,
+};
+
+pub const SECRET: &str = "test secret: thirty-two bytes or more";
+pub const START: u64 = 1_700_000_000;
+
+pub struct Browser {
+    pub gimlet: Gimlet,
+    pub backend: Arc<CountingBackend<MemoryBackend>>,
+    pub clock: ManualClock,
+    pub jar: BTreeMap<String, String>,
+    /// The `Set-Cookie` values of the last response.
+    pub last: Vec<String>,
+}
+
+/// A browser against Gimlet with a memory backend and `configure`'s settings.
+pub fn browser(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browser {
+    let clock = ManualClock::new(START);
+    let backend = Arc::new(CountingBackend::new(MemoryBackend::new().clock(clock.clone())));
+    let builder = Gimlet::builder()
+        .secret(SECRET)
+        .shared_backend(backend.clone())
+        .clock(clock.clone());
+    Browser {
+        gimlet: configure(builder).build().expect("configuration"),
+        backend,
+        clock,
+        jar: BTreeMap::new(),
+        last: Vec::new(),
+    }
+}
+
+/// A browser against Gimlet with no backend.
+pub fn cookie_only(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Gimlet {
+    configure(Gimlet::builder().secret(SECRET)).build().expect("configuration")
+}
+
+impl Browser {
+    pub fn header(&self) -> String {
+        self.jar
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Opens a session from the jar, as a request would.
+    pub fn open(&self) -> Session {
+        let header = self.header();
+        self.gimlet.open_from_headers([header.as_str()])
+    }
+
+    /// Commits, stores the cookies in the jar, and returns them.
+    pub async fn commit(&mut self, session: &Session) -> Vec<String> {
+        let cookies = self.gimlet.commit(session).await.expect("commit");
+        self.store(&cookies);
+        self.last = cookies.clone();
+        cookies
+    }
+
+    pub fn store(&mut self, set_cookies: &[String]) {
+        for set_cookie in set_cookies {
+            let pair = set_cookie.split(';').next().expect("a pair");
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if set_cookie.contains("Max-Age=0") {
+                self.jar.remove(name);
+            } else {
+                self.jar.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.backend.counts()
+    }
+
+    pub fn reset_counts(&self) {
+        self.backend.reset();
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The names of the cookies set by the last response.
+    pub fn last_names(&self) -> Vec<&str> {
+        self.last
+            .iter()
+            .filter_map(|c| c.split('=').next())
+            .collect()
+    }
+}
+
+pub fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 24 * 3600)
+}

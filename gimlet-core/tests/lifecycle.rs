@@ -1,0 +1,185 @@
+//! Identity and lifecycle: ids, cycling, invalidation, writes after the
+//! commit, and sessions that end while a request runs.
+
+mod common;
+
+use common::{browser, START};
+use gimlet_core::{Error, Placement};
+
+#[tokio::test]
+async fn the_id_is_32_hex_and_stable_and_created_at_is_the_creation_time() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    let id = s.id().unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{id}");
+    assert_eq!(s.created_at().unwrap(), START);
+    b.commit(&s).await;
+    b.advance(std::time::Duration::from_secs(100));
+    let s = b.open();
+    assert_eq!(s.id().unwrap(), id);
+    assert_eq!(s.created_at().unwrap(), START);
+    let other = browser(|g| g);
+    assert_ne!(other.open().id().unwrap(), id);
+}
+
+#[tokio::test]
+async fn cycle_keeps_the_data_under_new_ids_and_the_old_cookie_reaches_nothing() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("user_id", &7).await.unwrap();
+    s.insert("cart", &vec!["gin"]).await.unwrap();
+    s.insert_with("remember", &true, Placement::new().permanent(true)).await.unwrap();
+    b.commit(&s).await;
+    let old_header = b.header();
+    let old_id = b.open().id().unwrap();
+
+    b.reset_counts();
+    let s = b.open();
+    s.cycle_id().await.unwrap();
+    let new_id = s.id().unwrap();
+    assert_ne!(new_id, old_id);
+    b.commit(&s).await;
+    assert_eq!(b.counts().loads, 1);
+    assert_eq!(b.counts().commits, 1);
+
+    let s = b.open();
+    assert_eq!(s.id().unwrap(), new_id);
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(7));
+    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), Some(vec!["gin".into()]));
+    assert_eq!(s.get::<bool>("remember").await.unwrap(), Some(true));
+
+    // The pre-login cookie no longer reaches any server data.
+    let stale = b.gimlet.open_from_headers([old_header.as_str()]);
+    assert_eq!(stale.get::<Vec<String>>("cart").await.unwrap(), None);
+    assert_eq!(stale.get::<bool>("remember").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn invalidate_empties_the_session_deletes_records_and_removes_cookies() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("user_id", &7).await.unwrap();
+    s.insert("cart", &1).await.unwrap();
+    s.insert_with("remember", &true, Placement::new().permanent(true)).await.unwrap();
+    b.commit(&s).await;
+    let old_header = b.header();
+    let old_id = b.open().id().unwrap();
+
+    let s = b.open();
+    s.invalidate().unwrap();
+    assert!(s.is_empty().await.unwrap());
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+    let cookies = b.commit(&s).await;
+    assert_eq!(cookies.len(), 2);
+    for cookie in &cookies {
+        assert!(cookie.contains("Max-Age=0") && cookie.contains("HttpOnly"), "{cookie}");
+    }
+    assert!(b.jar.is_empty());
+    assert_eq!(b.backend.inner().len(), 0, "records were not deleted");
+    assert_ne!(b.open().id().unwrap(), old_id);
+
+    // A replayed old cookie finds its records gone and starts fresh: its
+    // clientside data went with the session.
+    let replay = b.gimlet.open_from_headers([old_header.as_str()]);
+    assert_eq!(replay.get::<u32>("cart").await.unwrap(), None);
+    assert_eq!(replay.get::<u32>("user_id").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn writes_after_invalidate_start_a_new_session() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    let old = s.id().unwrap();
+    s.invalidate().unwrap();
+    s.insert("cart", &2).await.unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    assert_eq!(s.get::<u32>("cart").await.unwrap(), Some(2));
+    assert_ne!(s.id().unwrap(), old);
+    assert_eq!(b.backend.inner().len(), 1);
+}
+
+#[tokio::test]
+async fn server_writes_after_the_commit_go_straight_through() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+    assert_eq!(b.counts().commits, 1);
+
+    s.insert("cart", &2).await.unwrap();
+    s.insert("later", &3).await.unwrap();
+    assert_eq!(b.counts().commits, 3, "each write after the commit is one round trip");
+    let err = s.insert("user_id", &1).await.unwrap_err();
+    assert!(matches!(err, Error::Committed { .. }), "{err}");
+    assert!(matches!(s.invalidate(), Err(Error::Committed { .. })));
+    s.remove("later").await.unwrap();
+
+    let s = b.open();
+    assert_eq!(s.get::<u32>("cart").await.unwrap(), Some(2));
+    assert_eq!(s.get::<u32>("later").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_second_commit_sends_nothing() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("k", &1).await.unwrap();
+    assert_eq!(b.commit(&s).await.len(), 1);
+    assert!(b.commit(&s).await.is_empty());
+    assert_eq!(b.counts().commits, 1);
+}
+
+#[tokio::test]
+async fn two_requests_changing_different_keys_both_survive_in_either_order() {
+    for first_commits_first in [true, false] {
+        let mut b = browser(|g| g);
+        let s = b.open();
+        s.insert("base", &0).await.unwrap();
+        b.commit(&s).await;
+
+        let one = b.open();
+        let two = b.open();
+        one.insert("one", &1).await.unwrap();
+        two.insert("two", &2).await.unwrap();
+        let (x, y) = if first_commits_first { (&one, &two) } else { (&two, &one) };
+        b.gimlet.commit(x).await.unwrap();
+        b.gimlet.commit(y).await.unwrap();
+
+        let s = b.open();
+        assert_eq!(s.keys().await.unwrap(), ["base", "one", "two"]);
+    }
+}
+
+#[tokio::test]
+async fn a_session_ended_elsewhere_reads_as_empty_and_its_blind_writes_fail() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("user_id", &1).await.unwrap();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+
+    // Another device logs this session out.
+    let elsewhere = b.open();
+    elsewhere.invalidate().unwrap();
+    b.gimlet.commit(&elsewhere).await.unwrap();
+
+    // This browser still has the cookies. A blind write cannot recreate the
+    // record: the commit fails with 409 and sends no cookie.
+    let s = b.open();
+    s.insert("cart", &2).await.unwrap();
+    let err = b.gimlet.commit(&s).await.unwrap_err();
+    assert!(matches!(&err, Error::Backend(e) if e.is_gone()), "{err}");
+    assert_eq!(err.status_code(), 409);
+    assert_eq!(b.backend.inner().len(), 0);
+
+    // A read finds the record gone: the session, clientside data included,
+    // starts fresh.
+    let s = b.open();
+    assert_eq!(s.get::<u32>("cart").await.unwrap(), None);
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+}

@@ -1,0 +1,93 @@
+//! Configuration: environment variables, serde, and the builder's checks.
+
+mod common;
+
+use std::time::Duration;
+
+use gimlet_core::{Config, Gimlet, MemoryBackend, SameSite};
+
+#[test]
+fn environment_variables_fill_the_configuration() {
+    let vars = [
+        ("GIMLET_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("GIMLET_CLIENTSIDE_KEYS", "user_id, cart_id,"),
+        ("GIMLET_PERMANENT_KEYS", "remember"),
+        ("GIMLET_SECURE", "0"),
+        ("GIMLET_SAME_SITE", "Strict"),
+        ("GIMLET_PERMANENT_LIFETIME", "600"),
+        ("GIMLET_REFRESH_FRACTION", "0.25"),
+        ("GIMLET_PERMANENT_COOKIE", "keep"),
+        ("GIMLET_ENCRYPTION_KEY", ""),
+    ];
+    let config = Config::from_lookup(|name| {
+        vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    assert!(config.secret.is_some());
+    assert_eq!(config.clientside_keys.iter().collect::<Vec<_>>(), ["cart_id", "user_id"]);
+    assert!(config.permanent_keys.contains("remember"));
+    assert!(!config.cookie.secure);
+    assert_eq!(config.cookie.same_site, SameSite::Strict);
+    assert_eq!(config.permanent_lifetime, Duration::from_secs(600));
+    assert_eq!(config.refresh_fraction, 0.25);
+    assert_eq!(config.cookie.permanent_name, "keep");
+    assert!(config.encryption_key.is_none(), "an empty variable is unset");
+    assert!(Gimlet::builder().config(config).build().is_ok());
+}
+
+#[test]
+fn bad_environment_values_are_errors() {
+    for (name, value) in [
+        ("GIMLET_SECURE", "maybe"),
+        ("GIMLET_PERMANENT_LIFETIME", "a week"),
+        ("GIMLET_ENCRYPTION_KEY", "short"),
+        ("GIMLET_SAME_SITE", "sometimes"),
+    ] {
+        let result = Config::from_lookup(|n| (n == name).then(|| value.to_owned()));
+        assert!(result.is_err(), "{name}={value} accepted");
+    }
+}
+
+#[test]
+fn serde_reads_a_config_table() {
+    let json = serde_json::json!({
+        "secret": "0123456789abcdef0123456789abcdef",
+        "encryption_key": "00".repeat(32),
+        "clientside_keys": ["user_id"],
+        "transient_lifetime": 3600,
+        "absolute_lifetime": 86400,
+        "cookie": { "secure": false, "same_site": "none", "domain": "example.com" },
+    });
+    let config: Config = serde_json::from_value(json).unwrap();
+    assert_eq!(config.transient_lifetime, Duration::from_secs(3600));
+    assert_eq!(config.absolute_lifetime, Some(Duration::from_secs(86400)));
+    assert_eq!(config.cookie.domain.as_deref(), Some("example.com"));
+    // SameSite=None without Secure is refused by the builder.
+    assert!(Gimlet::builder().config(config).build().is_err());
+
+    let unknown = serde_json::json!({ "secrett": "typo" });
+    assert!(serde_json::from_value::<Config>(unknown).is_err());
+}
+
+#[test]
+fn the_builder_refuses_what_cannot_work() {
+    let ok = || Gimlet::builder().secret(common::SECRET);
+    assert!(ok().build().is_ok());
+    let cases = [
+        ("no secret", Gimlet::builder()),
+        ("short secret", Gimlet::builder().secret("too short")),
+        ("short old secret", ok().previous_secrets(["short"])),
+        ("same names", ok().transient_name("gimlet-p")),
+        ("bad name", ok().permanent_name("a;b")),
+        ("zero lifetime", ok().transient_lifetime(Duration::ZERO)),
+        ("refresh 0", ok().refresh_fraction(0.0)),
+        ("refresh > 1", ok().refresh_fraction(1.5)),
+        ("relative path", ok().path("app")),
+        ("tiny cookie", ok().max_size(100)),
+        ("server default, no backend", ok().default_clientside(false)),
+    ];
+    for (what, builder) in cases {
+        assert!(builder.build().is_err(), "{what} was accepted");
+    }
+    assert!(ok().default_clientside(false).backend(MemoryBackend::new()).build().is_ok());
+}

@@ -1,6 +1,8 @@
 //! Bad input never panics: garbage cookies, wrong types, oversized values,
 //! and a backend that is down.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use async_trait::async_trait;

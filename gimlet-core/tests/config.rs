@@ -1,5 +1,7 @@
 //! Configuration: environment variables, serde, and the builder's checks.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;

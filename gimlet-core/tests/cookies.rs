@@ -1,5 +1,7 @@
 //! What goes over the wire: attributes, names, encryption, rotation, expiry.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{browser, days, SECRET, START};

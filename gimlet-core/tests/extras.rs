@@ -1,5 +1,7 @@
 //! Flash messages and the CSRF token.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::browser;

@@ -1,6 +1,8 @@
 //! One test per I/O rule of DESIGN.md, each asserting exact backend call
 //! counts through `CountingBackend`.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{browser, days, Browser};

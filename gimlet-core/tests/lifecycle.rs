@@ -1,6 +1,8 @@
 //! Identity and lifecycle: ids, cycling, invalidation, writes after the
 //! commit, and sessions that end while a request runs.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{browser, START};

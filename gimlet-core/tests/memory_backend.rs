@@ -1,6 +1,8 @@
 //! MemoryBackend: the backend conformance suite, plus expiry on a manual
 //! clock and the bound.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

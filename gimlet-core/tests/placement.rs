@@ -1,6 +1,8 @@
 //! Where keys live: whitelists, defaults, per-call placement, moves, and the
 //! no-backend mode.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use common::{browser, cookie_only};

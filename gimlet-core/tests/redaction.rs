@@ -1,5 +1,7 @@
 //! Nothing secret in `Debug`: secrets, keys, ids, configuration, sessions.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use gimlet_core::{Config, CookieCodec, EncryptionKey, Gimlet, Secret, SessionId};

@@ -1,0 +1,158 @@
+//! Properties of the cookie codec.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use gimlet_core::codec::{CookieCodec, CookiePayload, DecodeError};
+use gimlet_core::{EncryptionKey, Gimlet, ManualClock, Placement, Secret, SessionId};
+use proptest::prelude::*;
+
+const NEW: &str = "the newest secret, thirty-two bytes long";
+const OLD: &str = "the older secret, thirty-two bytes long!";
+
+fn codec(secrets: &[&str], keys: &[u8], encrypt: bool) -> CookieCodec {
+    let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::new(*s)).collect();
+    let keys: Vec<EncryptionKey> = keys.iter().map(|b| EncryptionKey::from_bytes([*b; 32])).collect();
+    CookieCodec::new(&secrets, &keys, encrypt).unwrap()
+}
+
+fn both_modes() -> [CookieCodec; 2] {
+    [codec(&[NEW], &[], false), codec(&[NEW], &[7], true)]
+}
+
+fn payload() -> impl Strategy<Value = CookiePayload> {
+    (
+        any::<[u8; 16]>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<bool>(),
+        prop::collection::btree_map(".{1,12}", prop::collection::vec(any::<u8>(), 0..40), 0..5),
+    )
+        .prop_map(|(id, created, issued, stored, data)| CookiePayload {
+            id: SessionId::from_bytes(id),
+            created,
+            issued,
+            stored,
+            data,
+        })
+}
+
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+proptest! {
+    #[test]
+    fn decode_of_encode_is_identity(p in payload()) {
+        for codec in both_modes() {
+            let value = codec.encode("gimlet-n", &p).unwrap();
+            let decoded = codec.decode("gimlet-n", &value).unwrap();
+            prop_assert_eq!(&decoded.payload, &p);
+            prop_assert!(!decoded.reissue);
+            prop_assert_eq!(value.len(), codec.value_len(gimlet_core::codec::payload_len(&p)));
+        }
+    }
+
+    #[test]
+    fn any_single_character_change_is_rejected(p in payload(), at in any::<prop::sample::Index>(), to in 0..64usize) {
+        for codec in both_modes() {
+            let value = codec.encode("gimlet-n", &p).unwrap();
+            let mut bytes = value.clone().into_bytes();
+            let i = at.index(bytes.len());
+            let replacement = if B64[to] == bytes[i] { B64[(to + 1) % 64] } else { B64[to] };
+            bytes[i] = replacement;
+            let tampered = String::from_utf8(bytes).unwrap();
+            prop_assert!(codec.decode("gimlet-n", &tampered).is_err(), "accepted {}", tampered);
+        }
+    }
+
+    #[test]
+    fn any_truncation_or_extension_is_rejected(p in payload(), cut in 1..200usize, extra in "[A-Za-z0-9_-]{1,8}") {
+        for codec in both_modes() {
+            let value = codec.encode("gimlet-n", &p).unwrap();
+            let cut = cut.min(value.len());
+            prop_assert!(codec.decode("gimlet-n", &value[..value.len() - cut]).is_err());
+            let extended = format!("{value}{extra}");
+            prop_assert!(codec.decode("gimlet-n", &extended).is_err());
+        }
+    }
+
+    #[test]
+    fn a_cookie_issued_under_one_name_is_rejected_under_another(p in payload()) {
+        for codec in both_modes() {
+            let value = codec.encode("gimlet-n", &p).unwrap();
+            prop_assert_eq!(codec.decode("gimlet-p", &value), Err(DecodeError::Forged));
+            prop_assert!(codec.decode("gimlet-n\0", &value).is_err());
+        }
+    }
+
+    #[test]
+    fn rotated_keys_verify_and_ask_to_be_issued_again(p in payload(), encrypt in any::<bool>()) {
+        let old = codec(&[OLD], &[1], encrypt);
+        let rotated = codec(&[NEW, OLD], &[2, 1], encrypt);
+        let value = old.encode("gimlet-p", &p).unwrap();
+        let decoded = rotated.decode("gimlet-p", &value).unwrap();
+        prop_assert_eq!(&decoded.payload, &p);
+        prop_assert!(decoded.reissue);
+        // The new key signs, and its cookies need nothing more.
+        let reissued = rotated.encode("gimlet-p", &decoded.payload).unwrap();
+        prop_assert!(!rotated.decode("gimlet-p", &reissued).unwrap().reissue);
+        // Without the old key, the old cookie is refused.
+        let retired = codec(&[NEW], &[2], encrypt);
+        prop_assert!(retired.decode("gimlet-p", &value).is_err());
+        prop_assert!(retired.decode("gimlet-p", &reissued).is_ok());
+    }
+
+    #[test]
+    fn an_expired_cookie_is_rejected(age in 0u64..200_000, lifetime in 1u64..100_000) {
+        let clock = ManualClock::new(common::START);
+        let gimlet = Gimlet::builder()
+            .secret(NEW)
+            .transient_lifetime(std::time::Duration::from_secs(lifetime))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let s = gimlet.open_from_headers([]);
+            s.insert_with("k", &1, Placement::new().clientside(true)).await.unwrap();
+            let cookie = gimlet.commit(&s).await.unwrap().remove(0);
+            let header = cookie.split(';').next().unwrap().to_owned();
+            clock.advance(std::time::Duration::from_secs(age));
+            let s = gimlet.open_from_headers([header.as_str()]);
+            let got = s.get::<u32>("k").await.unwrap();
+            prop_assert_eq!(got.is_some(), age < lifetime);
+            Ok(())
+        })?;
+    }
+}
+
+#[test]
+fn signed_mode_reads_encrypted_cookies_only_with_their_key() {
+    let p = CookiePayload {
+        id: SessionId::from_bytes([1; 16]),
+        created: 1,
+        issued: 2,
+        stored: false,
+        data: BTreeMap::new(),
+    };
+    let encrypted = codec(&[NEW], &[9], true).encode("gimlet-n", &p).unwrap();
+    assert_eq!(codec(&[NEW], &[], false).decode("gimlet-n", &encrypted), Err(DecodeError::Format));
+    let decoded = codec(&[NEW], &[9], false).decode("gimlet-n", &encrypted).unwrap();
+    assert!(decoded.reissue, "encryption was turned off: issue it signed");
+    assert_eq!(codec(&[NEW], &[8], true).decode("gimlet-n", &encrypted), Err(DecodeError::UnknownKey));
+}
+
+#[test]
+fn encryption_uses_a_fresh_nonce_each_time() {
+    let codec = codec(&[NEW], &[3], true);
+    let p = CookiePayload {
+        id: SessionId::from_bytes([1; 16]),
+        created: 1,
+        issued: 2,
+        stored: true,
+        data: BTreeMap::new(),
+    };
+    assert_ne!(codec.encode("n", &p).unwrap(), codec.encode("n", &p).unwrap());
+}

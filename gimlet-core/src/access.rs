@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::payload_bound;
 use crate::gimlet::Engine;
 use crate::placement::{Kind, Place};
 use crate::session::{Lookup, State};
@@ -101,7 +100,8 @@ impl Session {
     ///
     /// The load's backend error.
     pub async fn contains_key(&self, key: &str) -> Result<bool, Error> {
-        self.locate(key, Placement::new(), |hit| hit.is_some()).await
+        self.locate(key, Placement::new(), |hit| hit.is_some())
+            .await
     }
 
     /// Whether `key` is set in the permanent channel.
@@ -122,8 +122,10 @@ impl Session {
     ///
     /// The load's backend error.
     pub async fn is_clientside(&self, key: &str) -> Result<bool, Error> {
-        self.locate(key, Placement::new(), |hit| hit.is_some_and(|(p, _)| p.clientside))
-            .await
+        self.locate(key, Placement::new(), |hit| {
+            hit.is_some_and(|(p, _)| p.clientside)
+        })
+        .await
     }
 
     /// Sets `key`, where the configuration places it: clientside if it is
@@ -190,8 +192,14 @@ impl Session {
             if !state.committed {
                 return state.place(engine, key, bytes, place);
             }
-            if place.clientside || state.lookup(engine, key, Placement::new().clientside(true)).found() {
-                return Err(Error::Committed { what: "a clientside write" });
+            if place.clientside
+                || state
+                    .lookup(engine, key, Placement::new().clientside(true))
+                    .found()
+            {
+                return Err(Error::Committed {
+                    what: "a clientside write",
+                });
             }
         }
         self.write_through(key, Some(bytes), Some(place.kind)).await
@@ -214,8 +222,13 @@ impl Session {
                 state.remove(engine, key);
                 return Ok(());
             }
-            if state.lookup(engine, key, Placement::new().clientside(true)).found() {
-                return Err(Error::Committed { what: "a clientside removal" });
+            if state
+                .lookup(engine, key, Placement::new().clientside(true))
+                .found()
+            {
+                return Err(Error::Committed {
+                    what: "a clientside removal",
+                });
             }
             if engine.backend.is_none() || engine.whitelisted(key) {
                 return Ok(());
@@ -251,7 +264,11 @@ impl Session {
     /// assert_eq!(session.get::<Vec<String>>("list").await?.unwrap(), ["itsy", "bitsy"]);
     /// # Ok(()) }
     /// ```
-    pub async fn update<T, R>(&self, key: &str, f: impl FnOnce(&mut Option<T>) -> R) -> Result<R, Error>
+    pub async fn update<T, R>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<R, Error>
     where
         T: Serialize + DeserializeOwned,
     {
@@ -288,7 +305,7 @@ impl Session {
         let state = self.used();
         let mut keys = BTreeSet::new();
         for ch in &state.channels {
-            keys.extend(ch.client.keys().map(String::as_str));
+            keys.extend(ch.client.keys());
             keys.extend(ch.server_keys());
         }
         Ok(keys.into_iter().map(str::to_owned).collect())
@@ -348,20 +365,26 @@ impl Lookup<'_> {
 
 impl State {
     /// Puts `key` in `place`, and removes it from every other place.
-    fn place(&mut self, engine: &Engine, key: &str, value: Vec<u8>, place: Place) -> Result<(), Error> {
+    fn place(
+        &mut self,
+        engine: &Engine,
+        key: &str,
+        value: Vec<u8>,
+        place: Place,
+    ) -> Result<(), Error> {
         let Place { kind, clientside } = place;
         let in_client = Kind::BOTH
             .into_iter()
             .find(|&k| self.ch(k).client.contains_key(key));
         if clientside {
-            if self.ch(kind).client.get(key) == Some(&value) {
+            if self.ch(kind).client.get(key) == Some(value.as_slice()) {
                 return Ok(());
             }
             self.check_cookie_size(engine, kind, key, value.len())?;
         }
         self.ch_mut(kind).ensure_id(engine.now())?;
         for k in Kind::BOTH {
-            if !(clientside && k == kind) && self.ch_mut(k).client.remove(key).is_some() {
+            if !(clientside && k == kind) && self.ch_mut(k).client.remove(key) {
                 self.ch_mut(k).client_dirty = true;
             }
         }
@@ -376,7 +399,7 @@ impl State {
         }
         let ch = self.ch_mut(kind);
         if clientside {
-            ch.client.insert(key.to_owned(), value);
+            ch.client.insert(key, value);
             ch.client_dirty = true;
         } else {
             ch.server_insert(key, value);
@@ -387,7 +410,7 @@ impl State {
     fn remove(&mut self, engine: &Engine, key: &str) {
         let mut in_client = false;
         for ch in &mut self.channels {
-            if ch.client.remove(key).is_some() {
+            if ch.client.remove(key) {
                 ch.client_dirty = true;
                 in_client = true;
             }
@@ -402,14 +425,20 @@ impl State {
 
     /// Fails if setting `key` to a value of `value_len` bytes in `kind`'s
     /// cookie would make its `Set-Cookie` value larger than the limit.
-    fn check_cookie_size(&self, engine: &Engine, kind: Kind, key: &str, value_len: usize) -> Result<(), Error> {
+    fn check_cookie_size(
+        &self,
+        engine: &Engine,
+        kind: Kind,
+        key: &str,
+        value_len: usize,
+    ) -> Result<(), Error> {
         let client = &self.ch(kind).client;
         let others = client
             .iter()
-            .filter(|(k, _)| k.as_str() != key)
+            .filter(|(k, _)| *k != key)
             .map(|(k, v)| (k.len(), v.len()));
         let entries: Vec<_> = others.chain([(key.len(), value_len)]).collect();
-        let payload = payload_bound(entries.into_iter());
+        let payload = crate::payload::bound(entries.into_iter());
         let size = engine.cookies.size(kind, engine.codec.value_len(payload));
         let limit = engine.cookies.max_size();
         if size > limit {

@@ -94,7 +94,10 @@ impl GimletBuilder {
     /// Older secrets that still verify cookies, which are then issued again
     /// under [`secret`](Self::secret).
     #[must_use]
-    pub fn previous_secrets<S: Into<Secret>>(mut self, secrets: impl IntoIterator<Item = S>) -> Self {
+    pub fn previous_secrets<S: Into<Secret>>(
+        mut self,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Self {
         self.config.previous_secrets = secrets.into_iter().map(Into::into).collect();
         self
     }
@@ -109,7 +112,10 @@ impl GimletBuilder {
 
     /// Older encryption keys that still decrypt.
     #[must_use]
-    pub fn previous_encryption_keys(mut self, keys: impl IntoIterator<Item = EncryptionKey>) -> Self {
+    pub fn previous_encryption_keys(
+        mut self,
+        keys: impl IntoIterator<Item = EncryptionKey>,
+    ) -> Self {
         self.config.previous_encryption_keys = keys.into_iter().collect();
         self
     }
@@ -276,7 +282,10 @@ impl GimletBuilder {
         if !(config.refresh_fraction > 0.0 && config.refresh_fraction <= 1.0) {
             return Err(ConfigError::new("refresh_fraction must be in (0, 1]"));
         }
-        let lifetimes = [config.permanent_lifetime.as_secs(), config.transient_lifetime.as_secs()];
+        let lifetimes = [
+            config.permanent_lifetime.as_secs(),
+            config.transient_lifetime.as_secs(),
+        ];
         if lifetimes.contains(&0) || config.absolute_lifetime.is_some_and(|d| d.as_secs() == 0) {
             return Err(ConfigError::new("lifetimes must be at least one second"));
         }
@@ -289,8 +298,16 @@ impl GimletBuilder {
             backend,
             clock,
             cookies,
-            clientside_keys: config.clientside_keys.iter().cloned().collect::<HashSet<_>>(),
-            permanent_keys: config.permanent_keys.iter().cloned().collect::<HashSet<_>>(),
+            clientside_keys: config
+                .clientside_keys
+                .iter()
+                .cloned()
+                .collect::<HashSet<_>>(),
+            permanent_keys: config
+                .permanent_keys
+                .iter()
+                .cloned()
+                .collect::<HashSet<_>>(),
             default_clientside,
             default_permanent: config.default_permanent,
             lifetimes,
@@ -312,7 +329,9 @@ fn check_cookie(config: &Config) -> Result<(), ConfigError> {
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
         if !token {
-            return Err(ConfigError::new(format!("`{name}` is not a valid cookie name")));
+            return Err(ConfigError::new(format!(
+                "`{name}` is not a valid cookie name"
+            )));
         }
     }
     if c.permanent_name == c.transient_name {
@@ -327,10 +346,14 @@ fn check_cookie(config: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::new("SameSite=None needs Secure"));
     }
     if !c.path.starts_with('/') || c.path.contains(';') {
-        return Err(ConfigError::new("the cookie path must start with / and hold no ;"));
+        return Err(ConfigError::new(
+            "the cookie path must start with / and hold no ;",
+        ));
     }
     if c.max_size < 256 {
-        return Err(ConfigError::new("the cookie size limit must be at least 256 bytes"));
+        return Err(ConfigError::new(
+            "the cookie size limit must be at least 256 bytes",
+        ));
     }
     Ok(())
 }

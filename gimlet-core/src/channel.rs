@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::backend::Record;
-use crate::codec::CookiePayload;
+use crate::client::ClientMap;
+use crate::codec::VerifiedCookie;
+use crate::payload::Header;
 use crate::placement::Kind;
 use crate::{Error, SessionId};
 
@@ -37,7 +39,7 @@ pub(crate) struct Channel {
     pub(crate) removal: bool,
     /// After commit: whether the browser holds a cookie with this id.
     pub(crate) in_browser: bool,
-    pub(crate) client: BTreeMap<String, Vec<u8>>,
+    pub(crate) client: ClientMap,
     pub(crate) client_dirty: bool,
     /// Server data as loaded; `None` until loaded. A channel without a
     /// cookie has nothing stored, so it starts as loaded and empty.
@@ -64,7 +66,7 @@ impl Channel {
             reissue: false,
             removal: false,
             in_browser: false,
-            client: BTreeMap::new(),
+            client: ClientMap::default(),
             client_dirty: false,
             loaded: Some(Record::new()),
             pending: BTreeMap::new(),
@@ -73,17 +75,18 @@ impl Channel {
     }
 
     /// A channel restored from a verified cookie.
-    pub(crate) fn from_payload(kind: Kind, payload: CookiePayload, reissue: bool, backend: bool) -> Self {
+    pub(crate) fn from_cookie(kind: Kind, cookie: VerifiedCookie, backend: bool) -> Self {
+        let header = cookie.header;
         Channel {
-            id: Some(payload.id),
+            id: Some(header.id),
             from_cookie: true,
-            created: payload.created,
-            issued: payload.issued,
-            stored: payload.stored,
-            stored_in_cookie: payload.stored,
-            reissue,
+            created: header.created,
+            issued: header.issued,
+            stored: header.stored,
+            stored_in_cookie: header.stored,
+            reissue: cookie.reissue,
             in_browser: true,
-            client: payload.data,
+            client: cookie.client,
             loaded: if backend { None } else { Some(Record::new()) },
             ..Channel::new(kind)
         }
@@ -216,14 +219,13 @@ impl Channel {
         self.cleared = false;
     }
 
-    /// The payload of this channel's cookie.
-    pub(crate) fn payload(&self, issued: u64, stored: bool) -> Option<CookiePayload> {
-        Some(CookiePayload {
+    /// The fixed fields of this channel's cookie.
+    pub(crate) fn header(&self, issued: u64, stored: bool) -> Option<Header> {
+        Some(Header {
             id: self.id?,
             created: self.created,
             issued,
             stored,
-            data: self.client.clone(),
         })
     }
 }

@@ -17,15 +17,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{aead, hkdf, hmac};
-use serde::de::{Deserializer, MapAccess, Visitor};
-use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
 
+use crate::client::ClientMap;
+use crate::payload::{self, Header};
 use crate::{ConfigError, EncryptionKey, Error, Secret, SessionId};
 
 /// Format byte of a signed cookie.
@@ -43,9 +43,6 @@ const LABEL_AEAD: &[u8] = b"gimlet/v1/cookie-aead";
 const LABEL_KEY_ID: &[u8] = b"gimlet/v1/key-id";
 const LABEL_COMPARE: &[u8] = b"gimlet/v1/compare";
 
-/// Payload flag: the channel has a record in the backend.
-const FLAG_STORED: u8 = 0b1;
-
 /// What a cookie carries: one channel's identity and its clientside map.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookiePayload {
@@ -61,16 +58,6 @@ pub struct CookiePayload {
     pub stored: bool,
     /// The clientside map: keys to MessagePack-encoded values.
     pub data: BTreeMap<String, Vec<u8>>,
-}
-
-/// A cookie that decoded and verified.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decoded {
-    /// What it carried.
-    pub payload: CookiePayload,
-    /// Whether it should be issued again: it was verified by a previous key,
-    /// or it is in the format that the configuration no longer writes.
-    pub reissue: bool,
 }
 
 /// Why a cookie value was rejected. The reason is for logs; every reason is
@@ -222,23 +209,45 @@ impl CookieCodec {
     ///
     /// Only [`Error::Random`], if a nonce cannot be drawn.
     pub fn encode(&self, name: &str, payload: &CookiePayload) -> Result<String, Error> {
+        let entries = payload.data.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        self.encode_parts(name, &payload.header(), entries)
+    }
+
+    /// [`CookieCodec::encode`] from the payload's parts.
+    pub(crate) fn encode_parts<'a>(
+        &self,
+        name: &str,
+        header: &Header,
+        entries: impl ExactSizeIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<String, Error> {
+        let write = |buf: &mut Vec<u8>| payload::write(buf, header, entries);
         if self.encrypt {
             let mut nonce = [0u8; NONCE_LEN];
             self.rng.fill(&mut nonce).map_err(|_| Error::Random)?;
-            Ok(self.seal(name, payload, nonce))
+            Ok(self.seal(name, write, nonce))
         } else {
-            Ok(self.sign(name, payload))
+            Ok(self.sign(name, write))
         }
     }
 
     /// Encrypts with a given nonce. Only for test vectors: a nonce must never
     /// be used twice with one key.
     #[doc(hidden)]
-    pub fn encode_with_nonce(&self, name: &str, payload: &CookiePayload, nonce: [u8; 12]) -> String {
-        self.seal(name, payload, nonce)
+    pub fn encode_with_nonce(
+        &self,
+        name: &str,
+        payload: &CookiePayload,
+        nonce: [u8; 12],
+    ) -> String {
+        let entries = payload.data.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        self.seal(
+            name,
+            |buf| payload::write(buf, &payload.header(), entries),
+            nonce,
+        )
     }
 
-    fn sign(&self, name: &str, payload: &CookiePayload) -> String {
+    fn sign(&self, name: &str, write: impl FnOnce(&mut Vec<u8>)) -> String {
         let signer = &self.signers[0];
         // The MAC covers `name 0x00` before the value's bytes; building the
         // value behind it keeps the MAC input contiguous.
@@ -246,19 +255,19 @@ impl CookieCodec {
         let mut buf = Vec::with_capacity(start + HEADER_LEN + 64 + MAC_LEN);
         buf.extend_from_slice(name.as_bytes());
         buf.extend_from_slice(&[0, SIGNED, signer.id]);
-        write_payload(&mut buf, payload);
+        write(&mut buf);
         let tag = hmac::sign(&signer.key, &buf);
         buf.extend_from_slice(tag.as_ref());
         URL_SAFE_NO_PAD.encode(&buf[start..])
     }
 
-    fn seal(&self, name: &str, payload: &CookiePayload, nonce: [u8; NONCE_LEN]) -> String {
+    fn seal(&self, name: &str, write: impl FnOnce(&mut Vec<u8>), nonce: [u8; NONCE_LEN]) -> String {
         let sealer = &self.sealers[0];
         let start = HEADER_LEN + NONCE_LEN;
         let mut buf = Vec::with_capacity(start + 64 + TAG_LEN);
         buf.extend_from_slice(&[ENCRYPTED, sealer.id]);
         buf.extend_from_slice(&nonce);
-        write_payload(&mut buf, payload);
+        write(&mut buf);
         let aad = aad(name, ENCRYPTED, sealer.id);
         let sealed = sealer.key.seal_in_place_separate_tag(
             aead::Nonce::assume_unique_for_key(nonce),
@@ -274,10 +283,13 @@ impl CookieCodec {
 
     /// Verifies (or decrypts) a cookie value that arrived under `name`.
     ///
+    /// The clientside map is checked but left as it arrived: reading it
+    /// costs no allocation per key until it is turned into a payload.
+    ///
     /// # Errors
     ///
     /// A [`DecodeError`] saying why the value was rejected.
-    pub fn decode(&self, name: &str, value: &str) -> Result<Decoded, DecodeError> {
+    pub fn decode(&self, name: &str, value: &str) -> Result<VerifiedCookie, DecodeError> {
         // Decode behind `name 0x00`, the MAC's prefix, as `sign` does.
         let start = name.len() + 1;
         let mut buf = vec![0u8; start + base64::decoded_len_estimate(value.len())];
@@ -290,19 +302,31 @@ impl CookieCodec {
             return Err(DecodeError::Malformed);
         }
         let (format, id) = (buf[start], buf[start + 1]);
-        let (payload, primary) = match format {
+        let (range, primary) = match format {
             SIGNED => self.verify(id, &buf, start)?,
-            ENCRYPTED => self.open(name, id, &mut buf[start..])?,
+            ENCRYPTED => {
+                let (range, primary) = self.open(name, id, &mut buf[start..])?;
+                (range.start + start..range.end + start, primary)
+            }
             _ => return Err(DecodeError::Format),
         };
-        let reissue = !primary || (format == ENCRYPTED) != self.encrypt;
-        let payload = read_payload(payload)?;
-        Ok(Decoded { payload, reissue })
+        let (header, map_start, count) = payload::read(&buf[range.clone()])?;
+        buf.truncate(range.end);
+        Ok(VerifiedCookie {
+            header,
+            client: ClientMap::raw(buf, range.start + map_start, count),
+            reissue: !primary || (format == ENCRYPTED) != self.encrypt,
+        })
     }
 
     /// Checks the MAC at the end of `buf`, which holds `name 0x00` and then
     /// the value's bytes from `start` on.
-    fn verify<'b>(&self, id: u8, buf: &'b [u8], start: usize) -> Result<(&'b [u8], bool), DecodeError> {
+    fn verify(
+        &self,
+        id: u8,
+        buf: &[u8],
+        start: usize,
+    ) -> Result<(Range<usize>, bool), DecodeError> {
         if buf.len() < start + HEADER_LEN + MAC_LEN {
             return Err(DecodeError::Malformed);
         }
@@ -314,13 +338,24 @@ impl CookieCodec {
             }
             known = true;
             if hmac::verify(&signer.key, signed, mac).is_ok() {
-                return Ok((&signed[start + HEADER_LEN..], index == 0));
+                return Ok((start + HEADER_LEN..signed.len(), index == 0));
             }
         }
-        Err(if known { DecodeError::Forged } else { DecodeError::UnknownKey })
+        Err(if known {
+            DecodeError::Forged
+        } else {
+            DecodeError::UnknownKey
+        })
     }
 
-    fn open<'b>(&self, name: &str, id: u8, buf: &'b mut [u8]) -> Result<(&'b [u8], bool), DecodeError> {
+    /// Decrypts `buf` (the value's bytes) in place; answers where the
+    /// plaintext is.
+    fn open(
+        &self,
+        name: &str,
+        id: u8,
+        buf: &mut [u8],
+    ) -> Result<(Range<usize>, bool), DecodeError> {
         let start = HEADER_LEN + NONCE_LEN;
         if buf.len() < start + TAG_LEN {
             return Err(DecodeError::Malformed);
@@ -339,12 +374,12 @@ impl CookieCodec {
             });
         }
         // Opening decrypts in place, so a failed attempt would leave garbage
-        // behind for the next key: keep the ciphertext for retries.
-        let sealed = buf[start..].to_vec();
+        // behind for the next key: keep the ciphertext when there are two.
+        let sealed = (candidates.len() > 1).then(|| buf[start..].to_vec());
         for (n, &index) in candidates.iter().enumerate() {
             let text = &mut buf[start..];
-            if n > 0 {
-                text.copy_from_slice(&sealed);
+            if let (true, Some(sealed)) = (n > 0, &sealed) {
+                text.copy_from_slice(sealed);
             }
             let opened = self.sealers[index].key.open_in_place(
                 aead::Nonce::assume_unique_for_key(nonce),
@@ -352,8 +387,7 @@ impl CookieCodec {
                 text,
             );
             if let Ok(plain) = opened {
-                let len = plain.len();
-                return Ok((&buf[start..start + len], index == 0));
+                return Ok((start..start + plain.len(), index == 0));
             }
         }
         Err(DecodeError::Forged)
@@ -370,111 +404,90 @@ impl CookieCodec {
     }
 }
 
-/// The length of `payload` once serialized, for the size guard.
+/// The length of `payload` once serialized.
 pub fn payload_len(payload: &CookiePayload) -> usize {
     let mut buf = Vec::with_capacity(128);
-    write_payload(&mut buf, payload);
+    let entries = payload.data.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+    payload::write(&mut buf, &payload.header(), entries);
     buf.len()
 }
 
+impl CookiePayload {
+    fn header(&self) -> Header {
+        Header {
+            id: self.id,
+            created: self.created,
+            issued: self.issued,
+            stored: self.stored,
+        }
+    }
+}
+
+/// A cookie that decoded and verified. Its clientside map is left as the
+/// cookie's bytes, and read in place.
+#[derive(Debug, Clone)]
+pub struct VerifiedCookie {
+    pub(crate) header: Header,
+    pub(crate) client: ClientMap,
+    pub(crate) reissue: bool,
+}
+
+impl VerifiedCookie {
+    /// The channel's id.
+    pub fn id(&self) -> SessionId {
+        self.header.id
+    }
+
+    /// When the channel was created, in Unix seconds.
+    pub fn created(&self) -> u64 {
+        self.header.created
+    }
+
+    /// When the cookie's lifetime last started, in Unix seconds.
+    pub fn issued(&self) -> u64 {
+        self.header.issued
+    }
+
+    /// Whether the channel has a record in the backend.
+    pub fn stored(&self) -> bool {
+        self.header.stored
+    }
+
+    /// Whether it should be issued again: it was verified by a previous key,
+    /// or it is in the format that the configuration no longer writes.
+    pub fn reissue(&self) -> bool {
+        self.reissue
+    }
+
+    /// The MessagePack bytes of one clientside value.
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.client.get(key)
+    }
+
+    /// The clientside entries, as key and MessagePack bytes.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> {
+        self.client.iter()
+    }
+
+    /// Everything the cookie carried, copied out.
+    pub fn to_payload(&self) -> CookiePayload {
+        CookiePayload {
+            id: self.header.id,
+            created: self.header.created,
+            issued: self.header.issued,
+            stored: self.header.stored,
+            data: self
+                .entries()
+                .map(|(k, v)| (k.to_owned(), v.to_vec()))
+                .collect(),
+        }
+    }
+}
+
+/// The associated data of an encrypted value: `name 0x00 format key-id`.
 fn aad(name: &str, format: u8, id: u8) -> Vec<u8> {
     let mut aad = Vec::with_capacity(name.len() + 3);
     aad.extend_from_slice(name.as_bytes());
     aad.extend_from_slice(&[0, format, id]);
     aad
-}
-
-#[derive(Serialize)]
-struct PayloadOut<'a>(
-    #[serde(with = "serde_bytes")] &'a [u8],
-    u64,
-    u64,
-    u8,
-    BinMapRef<'a>,
-);
-
-#[derive(Deserialize)]
-struct PayloadIn(#[serde(with = "serde_bytes")] Vec<u8>, u64, u64, u8, BinMap);
-
-fn write_payload(buf: &mut Vec<u8>, payload: &CookiePayload) {
-    let flags = if payload.stored { FLAG_STORED } else { 0 };
-    let out = PayloadOut(
-        payload.id.as_bytes(),
-        payload.created,
-        payload.issued,
-        flags,
-        BinMapRef(&payload.data),
-    );
-    // Writing plain integers, strings and byte strings into a Vec cannot fail.
-    let _ = rmp_serde::encode::write(buf, &out);
-}
-
-fn read_payload(bytes: &[u8]) -> Result<CookiePayload, DecodeError> {
-    let PayloadIn(id, created, issued, flags, BinMap(data)) =
-        rmp_serde::from_slice(bytes).map_err(|_| DecodeError::Payload)?;
-    let id: [u8; 16] = id.try_into().map_err(|_| DecodeError::Payload)?;
-    Ok(CookiePayload {
-        id: SessionId::from_bytes(id),
-        created,
-        issued,
-        stored: flags & FLAG_STORED != 0,
-        data,
-    })
-}
-
-/// Serializes a map of byte vectors as MessagePack `bin`, not as arrays.
-struct BinMapRef<'a>(&'a BTreeMap<String, Vec<u8>>);
-
-impl Serialize for BinMapRef<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (key, value) in self.0 {
-            map.serialize_entry(key, serde_bytes::Bytes::new(value))?;
-        }
-        map.end()
-    }
-}
-
-struct BinMap(BTreeMap<String, Vec<u8>>);
-
-impl<'de> Deserialize<'de> for BinMap {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MapVisitor;
-        impl<'de> Visitor<'de> for MapVisitor {
-            type Value = BinMap;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of strings to byte strings")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<BinMap, A::Error> {
-                let mut map = BTreeMap::new();
-                while let Some((key, value)) = access.next_entry::<String, serde_bytes::ByteBuf>()? {
-                    map.insert(key, value.into_vec());
-                }
-                Ok(BinMap(map))
-            }
-        }
-        deserializer.deserialize_map(MapVisitor)
-    }
-}
-
-/// An upper bound of the serialized payload's length for a clientside map
-/// whose entries have these key and value lengths. Cheap enough to run on
-/// every clientside insert: the size guard.
-pub(crate) fn payload_bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> usize {
-    fn header(len: usize, small: usize) -> usize {
-        match len {
-            n if n < small => 1,
-            n if n <= 0xff && small == 32 => 2,
-            n if n <= 0xffff => 3,
-            _ => 5,
-        }
-    }
-    // Array header, id (bin 16), two timestamps at their widest, flags.
-    let fixed = 1 + 2 + 16 + 9 + 9 + 1;
-    let mut len = fixed + header(entries.len(), 16);
-    for (key, value) in entries {
-        len += header(key, 32) + key;
-        len += if value <= 0xff { 2 } else { header(value, 0) } + value;
-    }
-    len
 }

@@ -51,7 +51,8 @@ impl Channel {
             .filter(|(_, v)| v.is_none())
             .map(|(k, _)| k.clone())
             .collect();
-        let needed = !set.is_empty() || (mode == WriteMode::Update && (self.cleared || !remove.is_empty()));
+        let needed =
+            !set.is_empty() || (mode == WriteMode::Update && (self.cleared || !remove.is_empty()));
         needed.then_some(Write {
             id,
             mode,
@@ -90,9 +91,9 @@ impl Engine {
             };
             let expires_at = self.expiry(kind, ch.created, now);
             let refresh = self.refresh_due(ch, now);
-            let write = ch.changes(id, expires_at).or_else(|| {
-                (refresh && ch.stored).then(|| Write::touch(id, expires_at))
-            });
+            let write = ch
+                .changes(id, expires_at)
+                .or_else(|| (refresh && ch.stored).then(|| Write::touch(id, expires_at)));
             let wrote = write.is_some();
             ops.extend(write.map(Op::Write));
             let stored = ch.stored || wrote;
@@ -135,24 +136,26 @@ impl Engine {
     /// The `Set-Cookie` value carrying `ch`.
     fn issue(&self, ch: &Channel, issued: u64, stored: bool, now: u64) -> Result<String, Error> {
         let kind = ch.kind;
-        let Some(payload) = ch.payload(issued, stored) else {
-            return Err(Error::Committed { what: "a channel without an id" });
+        let Some(header) = ch.header(issued, stored) else {
+            return Err(Error::Committed {
+                what: "a channel without an id",
+            });
         };
         let name = self.cookies.name(kind);
-        let value = self.codec.encode(name, &payload)?;
+        let value = self.codec.encode_parts(name, &header, ch.client.iter())?;
         let max_age = match kind {
             Kind::Permanent => Some(self.expiry(kind, ch.created, issued).saturating_sub(now)),
             Kind::Transient => None,
         };
-        let header = self.cookies.set(kind, &value, max_age);
-        if header.len() > self.cookies.max_size() {
+        let set_cookie = self.cookies.set(kind, &value, max_age);
+        if set_cookie.len() > self.cookies.max_size() {
             return Err(Error::CookieTooLarge {
                 key: String::new(),
-                size: header.len(),
+                size: set_cookie.len(),
                 limit: self.cookies.max_size(),
             });
         }
-        Ok(header)
+        Ok(set_cookie)
     }
 }
 
@@ -227,7 +230,9 @@ impl Session {
                 let target = kind == Some(k);
                 let Some(id) = ch.id.filter(|_| ch.in_browser) else {
                     if target {
-                        return Err(Error::Committed { what: "a write to a session whose cookie was not sent" });
+                        return Err(Error::Committed {
+                            what: "a write to a session whose cookie was not sent",
+                        });
                     }
                     continue;
                 };

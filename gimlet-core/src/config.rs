@@ -187,7 +187,10 @@ impl Config {
     /// # Errors
     ///
     /// A variable that does not parse.
-    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         if let Some(v) = get("GIMLET_SECRET") {
             self.secret = Some(Secret::from(v));
@@ -199,8 +202,9 @@ impl Config {
             self.encryption_key = Some(EncryptionKey::from_hex(&v)?);
         }
         if let Some(v) = get("GIMLET_PREVIOUS_ENCRYPTION_KEYS") {
-            self.previous_encryption_keys =
-                list(&v).map(EncryptionKey::from_hex).collect::<Result<_, _>>()?;
+            self.previous_encryption_keys = list(&v)
+                .map(EncryptionKey::from_hex)
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = get("GIMLET_CLIENTSIDE_KEYS") {
             self.clientside_keys = list(&v).map(str::to_owned).collect();
@@ -254,7 +258,8 @@ impl Config {
             self.transient_lifetime = Duration::from_secs(number("GIMLET_TRANSIENT_LIFETIME", &v)?);
         }
         if let Some(v) = get("GIMLET_ABSOLUTE_LIFETIME") {
-            self.absolute_lifetime = Some(Duration::from_secs(number("GIMLET_ABSOLUTE_LIFETIME", &v)?));
+            self.absolute_lifetime =
+                Some(Duration::from_secs(number("GIMLET_ABSOLUTE_LIFETIME", &v)?));
         }
         if let Some(v) = get("GIMLET_REFRESH_FRACTION") {
             self.refresh_fraction = v

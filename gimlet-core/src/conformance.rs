@@ -89,7 +89,10 @@ fn write(id: SessionId, mode: WriteMode, set: &[(&str, &[u8])]) -> Write {
         id,
         mode,
         clear: false,
-        set: set.iter().map(|(k, v)| ((*k).to_owned(), v.to_vec())).collect(),
+        set: set
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+            .collect(),
         remove: Vec::new(),
         expires_at: later(),
     }
@@ -114,7 +117,10 @@ fn sorted(record: Record) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn map(entries: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
-    entries.iter().map(|(k, v)| ((*k).to_owned(), v.to_vec())).collect()
+    entries
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+        .collect()
 }
 
 /// Ids that were never written load as `None`.
@@ -138,7 +144,11 @@ pub async fn create_then_load_both_channels_in_one_call(backend: SharedBackend) 
     let records: Vec<_> = records.into_iter().map(|r| r.map(sorted)).collect();
     assert_eq!(
         records,
-        vec![Some(map(&[("b", b"2"), ("c", b"3")])), None, Some(map(&[("a", b"1")]))]
+        vec![
+            Some(map(&[("b", b"2"), ("c", b"3")])),
+            None,
+            Some(map(&[("a", b"1")]))
+        ]
     );
 }
 
@@ -146,21 +156,42 @@ pub async fn create_then_load_both_channels_in_one_call(backend: SharedBackend) 
 /// existing record as it was.
 pub async fn create_of_a_live_id_is_a_collision(backend: SharedBackend) {
     let taken = id();
-    commit_ok(&backend, vec![Op::Write(write(taken, WriteMode::Create, &[("owner", b"alice")]))]).await;
-    let err = commit(&backend, vec![Op::Write(write(taken, WriteMode::Create, &[("owner", b"mallory")]))])
-        .await
-        .expect_err("a second create of one id must fail");
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(
+            taken,
+            WriteMode::Create,
+            &[("owner", b"alice")],
+        ))],
+    )
+    .await;
+    let err = commit(
+        &backend,
+        vec![Op::Write(write(
+            taken,
+            WriteMode::Create,
+            &[("owner", b"mallory")],
+        ))],
+    )
+    .await
+    .expect_err("a second create of one id must fail");
     assert!(err.is_collision(), "{err:?}");
-    assert_eq!(load_one(&backend, taken).await, Some(map(&[("owner", b"alice")])));
+    assert_eq!(
+        load_one(&backend, taken).await,
+        Some(map(&[("owner", b"alice")]))
+    );
 }
 
 /// An update of a record that does not exist fails with `Gone` and creates
 /// nothing.
 pub async fn update_of_a_missing_record_is_gone(backend: SharedBackend) {
     let missing = id();
-    let err = commit(&backend, vec![Op::Write(write(missing, WriteMode::Update, &[("k", b"v")]))])
-        .await
-        .expect_err("an update of nothing must fail");
+    let err = commit(
+        &backend,
+        vec![Op::Write(write(missing, WriteMode::Update, &[("k", b"v")]))],
+    )
+    .await
+    .expect_err("an update of nothing must fail");
     assert!(err.is_gone(), "{err:?}");
     assert_eq!(load_one(&backend, missing).await, None);
 }
@@ -168,9 +199,20 @@ pub async fn update_of_a_missing_record_is_gone(backend: SharedBackend) {
 /// An upsert creates a missing record and merges into an existing one.
 pub async fn upsert_creates_then_merges(backend: SharedBackend) {
     let rid = id();
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Upsert, &[("a", b"1")]))]).await;
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Upsert, &[("b", b"2")]))]).await;
-    assert_eq!(load_one(&backend, rid).await, Some(map(&[("a", b"1"), ("b", b"2")])));
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Upsert, &[("a", b"1")]))],
+    )
+    .await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Upsert, &[("b", b"2")]))],
+    )
+    .await;
+    assert_eq!(
+        load_one(&backend, rid).await,
+        Some(map(&[("a", b"1"), ("b", b"2")]))
+    );
 }
 
 /// Sets, removals and clears apply key by key, and only to the keys named.
@@ -178,7 +220,11 @@ pub async fn keys_are_set_removed_and_cleared(backend: SharedBackend) {
     let rid = id();
     commit_ok(
         &backend,
-        vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1"), ("b", b"2"), ("c", b"3")]))],
+        vec![Op::Write(write(
+            rid,
+            WriteMode::Create,
+            &[("a", b"1"), ("b", b"2"), ("c", b"3")],
+        ))],
     )
     .await;
     let mut change = write(rid, WriteMode::Update, &[("d", b"4"), ("a", b"one")]);
@@ -198,19 +244,31 @@ pub async fn keys_are_set_removed_and_cleared(backend: SharedBackend) {
 /// updates of it succeed.
 pub async fn a_cleared_record_still_exists(backend: SharedBackend) {
     let rid = id();
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1")]))],
+    )
+    .await;
     let mut clear = write(rid, WriteMode::Update, &[]);
     clear.clear = true;
     commit_ok(&backend, vec![Op::Write(clear)]).await;
     assert_eq!(load_one(&backend, rid).await, Some(BTreeMap::new()));
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Update, &[("b", b"2")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Update, &[("b", b"2")]))],
+    )
+    .await;
     assert_eq!(load_one(&backend, rid).await, Some(map(&[("b", b"2")])));
 }
 
 /// A deleted record is gone; deleting a missing record is not an error.
 pub async fn delete_removes_a_record(backend: SharedBackend) {
     let rid = id();
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1")]))],
+    )
+    .await;
     commit_ok(&backend, vec![Op::Delete(rid)]).await;
     assert_eq!(load_one(&backend, rid).await, None);
     commit_ok(&backend, vec![Op::Delete(rid), Op::Delete(id())]).await;
@@ -219,7 +277,15 @@ pub async fn delete_removes_a_record(backend: SharedBackend) {
 /// A batch with one failing operation applies none of its operations.
 pub async fn a_failing_batch_applies_nothing(backend: SharedBackend) {
     let (existing, fresh) = (id(), id());
-    commit_ok(&backend, vec![Op::Write(write(existing, WriteMode::Create, &[("a", b"1")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(
+            existing,
+            WriteMode::Create,
+            &[("a", b"1")],
+        ))],
+    )
+    .await;
     let err = commit(
         &backend,
         vec![
@@ -230,7 +296,11 @@ pub async fn a_failing_batch_applies_nothing(backend: SharedBackend) {
     .await
     .expect_err("an update of nothing fails the batch");
     assert!(err.is_gone(), "{err:?}");
-    assert_eq!(load_one(&backend, fresh).await, None, "the batch's create was applied");
+    assert_eq!(
+        load_one(&backend, fresh).await,
+        None,
+        "the batch's create was applied"
+    );
 
     let err = commit(
         &backend,
@@ -248,9 +318,15 @@ pub async fn a_failing_batch_applies_nothing(backend: SharedBackend) {
         Err(e) => {
             assert!(e.is_collision(), "{e:?}");
             assert_eq!(load_one(&backend, fresh).await, None);
-            assert_eq!(load_one(&backend, existing).await, Some(map(&[("a", b"1")])));
+            assert_eq!(
+                load_one(&backend, existing).await,
+                Some(map(&[("a", b"1")]))
+            );
         }
-        Ok(()) => assert_eq!(load_one(&backend, existing).await, Some(map(&[("a", b"2")]))),
+        Ok(()) => assert_eq!(
+            load_one(&backend, existing).await,
+            Some(map(&[("a", b"2")]))
+        ),
     }
 }
 
@@ -262,11 +338,18 @@ pub async fn expired_records_are_absent(backend: SharedBackend) {
     expired.expires_at = now() - 10;
     commit_ok(&backend, vec![Op::Write(expired)]).await;
     assert_eq!(load_one(&backend, rid).await, None);
-    let err = commit(&backend, vec![Op::Write(write(rid, WriteMode::Update, &[("b", b"2")]))])
-        .await
-        .expect_err("an expired record cannot be updated");
+    let err = commit(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Update, &[("b", b"2")]))],
+    )
+    .await
+    .expect_err("an expired record cannot be updated");
     assert!(err.is_gone(), "{err:?}");
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Create, &[("c", b"3")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, &[("c", b"3")]))],
+    )
+    .await;
     assert_eq!(load_one(&backend, rid).await, Some(map(&[("c", b"3")])));
 }
 
@@ -277,7 +360,10 @@ pub async fn delete_expired_keeps_live_records(backend: SharedBackend) {
     expired.expires_at = now() - 10;
     commit_ok(
         &backend,
-        vec![Op::Write(expired), Op::Write(write(live, WriteMode::Create, &[("b", b"2")]))],
+        vec![
+            Op::Write(expired),
+            Op::Write(write(live, WriteMode::Create, &[("b", b"2")])),
+        ],
     )
     .await;
     backend.delete_expired().await.expect("delete_expired");
@@ -291,8 +377,17 @@ pub async fn values_round_trip_byte_for_byte(backend: SharedBackend) {
     let rid = id();
     let every_byte: Vec<u8> = (0..=255).collect();
     let large: Vec<u8> = (0..256 * 1024).map(|i| (i * 7 % 251) as u8).collect();
-    let set: &[(&str, &[u8])] = &[("bytes", &every_byte), ("große Ñ 🍸", b"x"), ("large", &large), ("empty", b"")];
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Create, set))]).await;
+    let set: &[(&str, &[u8])] = &[
+        ("bytes", &every_byte),
+        ("große Ñ 🍸", b"x"),
+        ("large", &large),
+        ("empty", b""),
+    ];
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, set))],
+    )
+    .await;
     assert_eq!(load_one(&backend, rid).await, Some(map(set)));
 }
 
@@ -306,7 +401,11 @@ async fn all_tasks(tasks: Vec<tokio::task::JoinHandle<()>>) {
 /// keys are there afterwards.
 pub async fn concurrent_updates_of_different_keys_all_survive(backend: SharedBackend) {
     let rid = id();
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Create, &[("base", b"0")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, &[("base", b"0")]))],
+    )
+    .await;
     let tasks = (0..50)
         .map(|i| {
             let backend = backend.clone();
@@ -319,7 +418,12 @@ pub async fn concurrent_updates_of_different_keys_all_survive(backend: SharedBac
         .collect();
     all_tasks(tasks).await;
     let record = load_one(&backend, rid).await.expect("record");
-    assert_eq!(record.len(), 51, "lost keys: {:?}", record.keys().collect::<Vec<_>>());
+    assert_eq!(
+        record.len(),
+        51,
+        "lost keys: {:?}",
+        record.keys().collect::<Vec<_>>()
+    );
 }
 
 /// 50 concurrent upserts of a record that does not exist yet, each setting
@@ -344,7 +448,11 @@ pub async fn concurrent_upserts_of_a_new_record_all_survive(backend: SharedBacke
 /// order they land in, the record is gone at the end.
 pub async fn no_resurrection_after_delete(backend: SharedBackend) {
     let rid = id();
-    commit_ok(&backend, vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1")]))],
+    )
+    .await;
     let mut tasks = Vec::new();
     for i in 0..20 {
         let shared = backend.clone();
@@ -363,7 +471,11 @@ pub async fn no_resurrection_after_delete(backend: SharedBackend) {
         }
     }
     all_tasks(tasks).await;
-    assert_eq!(load_one(&backend, rid).await, None, "a deleted record came back");
+    assert_eq!(
+        load_one(&backend, rid).await,
+        None,
+        "a deleted record came back"
+    );
 }
 
 fn gimlet(backend: SharedBackend) -> Gimlet {
@@ -404,9 +516,23 @@ pub async fn session_round_trips_are_one_load_and_one_commit(backend: SharedBack
     let header = cookie_header(&cookies);
     let session = gimlet.open_from_headers([header.as_str()]);
     assert_eq!(session.get::<u32>("user_id").await.expect("get"), Some(7));
-    assert_eq!(counting.counts().loads, 0, "a clientside read made a backend call");
-    assert_eq!(session.get::<String>("theme").await.expect("get").as_deref(), Some("dark"));
-    assert_eq!(session.get::<Vec<String>>("cart").await.expect("get"), Some(vec!["gin".into()]));
+    assert_eq!(
+        counting.counts().loads,
+        0,
+        "a clientside read made a backend call"
+    );
+    assert_eq!(
+        session
+            .get::<String>("theme")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("dark")
+    );
+    assert_eq!(
+        session.get::<Vec<String>>("cart").await.expect("get"),
+        Some(vec!["gin".into()])
+    );
     assert_eq!(counting.counts().loads, 1, "both channels load in one call");
     assert!(gimlet.commit(&session).await.expect("commit").is_empty());
     assert_eq!(counting.counts().commits, 1, "a read-only request wrote");
@@ -424,7 +550,10 @@ pub async fn concurrent_requests_of_one_session_all_survive(backend: SharedBacke
             let (gimlet, header) = (gimlet.clone(), header.clone());
             tokio::spawn(async move {
                 let session = gimlet.open_from_headers([header.as_str()]);
-                session.insert(&format!("key-{i}"), &i).await.expect("insert");
+                session
+                    .insert(&format!("key-{i}"), &i)
+                    .await
+                    .expect("insert");
                 gimlet.commit(&session).await.expect("commit");
             })
         })
@@ -447,9 +576,15 @@ pub async fn invalidate_during_a_request_leaves_no_record(backend: SharedBackend
     let logout = gimlet.open_from_headers([header.as_str()]);
     logout.invalidate().expect("invalidate");
     let removal = gimlet.commit(&logout).await.expect("logout commit");
-    assert!(removal.iter().any(|c| c.contains("Max-Age=0")), "{removal:?}");
+    assert!(
+        removal.iter().any(|c| c.contains("Max-Age=0")),
+        "{removal:?}"
+    );
 
-    let err = gimlet.commit(&slow).await.expect_err("the slow request must not resurrect");
+    let err = gimlet
+        .commit(&slow)
+        .await
+        .expect_err("the slow request must not resurrect");
     assert_eq!(err.status_code(), 409, "{err}");
     let after = gimlet.open_from_headers([header.as_str()]);
     assert_eq!(after.get::<u32>("cart").await.expect("get"), None);

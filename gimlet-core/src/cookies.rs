@@ -30,7 +30,9 @@ impl CookieWriter {
             overhead: [0; 2],
         };
         writer.overhead = [
-            writer.set(Kind::Permanent, "", Some(permanent_lifetime)).len(),
+            writer
+                .set(Kind::Permanent, "", Some(permanent_lifetime))
+                .len(),
             writer.set(Kind::Transient, "", None).len(),
         ];
         writer

@@ -5,6 +5,7 @@ mod access;
 pub mod backend;
 mod builder;
 mod channel;
+mod client;
 mod clock;
 pub mod codec;
 mod commit;
@@ -16,6 +17,7 @@ mod flash;
 mod gimlet;
 mod id;
 mod load;
+mod payload;
 mod placement;
 mod secret;
 mod session;
@@ -24,10 +26,12 @@ mod session;
 pub mod conformance;
 
 pub use access::MAX_KEY_LEN;
-pub use backend::{Backend, BackendError, BackendErrorKind, CountingBackend, Counts, MemoryBackend};
+pub use backend::{
+    Backend, BackendError, BackendErrorKind, CountingBackend, Counts, MemoryBackend,
+};
 pub use builder::GimletBuilder;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use codec::{CookieCodec, CookiePayload};
+pub use codec::{CookieCodec, CookiePayload, VerifiedCookie};
 pub use config::{Config, CookieConfig, SameSite};
 pub use csrf::CSRF_KEY;
 pub use error::{ConfigError, Error};
@@ -40,3 +44,8 @@ pub use session::Session;
 
 #[doc(no_inline)]
 pub use async_trait::async_trait;
+
+/// The workspace README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -35,7 +35,8 @@ impl Session {
                 Some(record) => {
                     // A blind delete of a key that is not stored is moot.
                     if !ch.cleared {
-                        ch.pending.retain(|k, v| v.is_some() || record.contains_key(k));
+                        ch.pending
+                            .retain(|k, v| v.is_some() || record.contains_key(k));
                     }
                     ch.loaded = Some(record);
                     ch.stored = true;

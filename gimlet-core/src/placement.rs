@@ -57,7 +57,11 @@ impl Kind {
     pub(crate) const BOTH: [Kind; 2] = [Kind::Permanent, Kind::Transient];
 
     pub(crate) fn of(permanent: bool) -> Self {
-        if permanent { Kind::Permanent } else { Kind::Transient }
+        if permanent {
+            Kind::Permanent
+        } else {
+            Kind::Transient
+        }
     }
 
     pub(crate) fn index(self) -> usize {

@@ -64,11 +64,21 @@ impl State {
 
     /// Finds `key` in the places `filter` admits, without I/O.
     pub(crate) fn lookup(&self, engine: &Engine, key: &str, filter: Placement) -> Lookup<'_> {
-        let kinds = || Kind::BOTH.into_iter().filter(|k| k.admits(filter.permanent));
+        let kinds = || {
+            Kind::BOTH
+                .into_iter()
+                .filter(|k| k.admits(filter.permanent))
+        };
         if filter.clientside != Some(false) {
             for kind in kinds() {
                 if let Some(value) = self.ch(kind).client.get(key) {
-                    return Lookup::Found(Place { kind, clientside: true }, value);
+                    return Lookup::Found(
+                        Place {
+                            kind,
+                            clientside: true,
+                        },
+                        value,
+                    );
                 }
             }
         }
@@ -79,13 +89,23 @@ impl State {
         for kind in kinds() {
             match self.ch(kind).server_get(key) {
                 Known::Present(value) => {
-                    return Lookup::Found(Place { kind, clientside: false }, value);
+                    return Lookup::Found(
+                        Place {
+                            kind,
+                            clientside: false,
+                        },
+                        value,
+                    );
                 }
                 Known::Absent => {}
                 Known::Unknown => unknown = true,
             }
         }
-        if unknown { Lookup::NeedLoad } else { Lookup::Missing }
+        if unknown {
+            Lookup::NeedLoad
+        } else {
+            Lookup::Missing
+        }
     }
 
     /// Channels whose server data is not loaded yet, with their ids.
@@ -120,10 +140,8 @@ impl Session {
                 continue;
             }
             match engine.codec.decode(name, value) {
-                Ok(decoded) => match engine.check_age(kind, &decoded.payload, now) {
-                    Ok(()) => {
-                        *slot = Channel::from_payload(kind, decoded.payload, decoded.reissue, backend);
-                    }
+                Ok(cookie) => match engine.check_age(kind, &cookie.header, now) {
+                    Ok(()) => *slot = Channel::from_cookie(kind, cookie, backend),
                     Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
                 },
                 Err(reason) => {
@@ -170,7 +188,9 @@ impl Session {
         let committed = state.committed;
         let ch = state.ch_mut(Kind::Permanent);
         if committed && ch.id.is_none() {
-            return Err(Error::Committed { what: "a new session id" });
+            return Err(Error::Committed {
+                what: "a new session id",
+            });
         }
         let id = ch.ensure_id(now)?;
         ch.pinned = true;
@@ -214,7 +234,9 @@ impl Session {
         let now = self.engine().now();
         let mut state = self.used();
         if state.committed {
-            return Err(Error::Committed { what: "a new session id" });
+            return Err(Error::Committed {
+                what: "a new session id",
+            });
         }
         for kind in Kind::BOTH {
             let ch = state.ch_mut(kind);
@@ -245,7 +267,9 @@ impl Session {
     pub fn invalidate(&self) -> Result<(), Error> {
         let mut state = self.used();
         if state.committed {
-            return Err(Error::Committed { what: "an invalidation" });
+            return Err(Error::Committed {
+                what: "an invalidation",
+            });
         }
         for kind in Kind::BOTH {
             let ch = state.ch_mut(kind);
@@ -274,7 +298,7 @@ impl Engine {
     pub(crate) fn check_age(
         &self,
         kind: Kind,
-        payload: &crate::CookiePayload,
+        payload: &crate::payload::Header,
         now: u64,
     ) -> Result<(), &'static str> {
         if payload.issued > now.saturating_add(CLOCK_SKEW) {

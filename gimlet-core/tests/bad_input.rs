@@ -15,7 +15,9 @@ use proptest::prelude::*;
 async fn garbage_cookies_give_a_fresh_session() {
     let mut b = browser(|g| g);
     let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true)).await.unwrap();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     let good = b.jar["gimlet-n"].clone();
     let garbage = [
@@ -72,7 +74,10 @@ async fn a_value_of_the_wrong_type_fails_only_that_read() {
     let s = b.open();
     let err = s.get::<u64>("c").await.unwrap_err();
     assert!(matches!(err, Error::Decode { .. }), "{err}");
-    assert!(matches!(s.get::<String>("s").await, Err(Error::Decode { .. })));
+    assert!(matches!(
+        s.get::<String>("s").await,
+        Err(Error::Decode { .. })
+    ));
     assert_eq!(s.get::<bool>("ok").await.unwrap(), Some(true));
     assert_eq!(s.get::<Vec<u8>>("s").await.unwrap(), Some(vec![1, 2]));
     assert_eq!(s.get::<String>("c").await.unwrap().as_deref(), Some("text"));
@@ -92,7 +97,10 @@ async fn an_oversized_clientside_value_fails_at_insert_and_the_session_survives(
     assert_eq!(s.get::<String>("big").await.unwrap(), None);
     let cookies = b.commit(&s).await;
     assert!(cookies.iter().all(|c| c.len() <= 4096));
-    assert_eq!(b.open().get::<String>("small").await.unwrap().as_deref(), Some("kept"));
+    assert_eq!(
+        b.open().get::<String>("small").await.unwrap().as_deref(),
+        Some("kept")
+    );
 
     // The guard is exact enough to use: the largest value that fits is
     // accepted, and its cookie stays within the limit.
@@ -103,8 +111,16 @@ async fn an_oversized_clientside_value_fails_at_insert_and_the_session_survives(
     }
     assert!(len > 2900, "the guard refused a value of {len} bytes");
     let cookies = b.commit(&s).await;
-    assert!(cookies.iter().all(|c| c.len() <= 4096), "{}", cookies[0].len());
-    assert!(cookies[0].len() > 4096 - 64, "the guard wasted space: {}", cookies[0].len());
+    assert!(
+        cookies.iter().all(|c| c.len() <= 4096),
+        "{}",
+        cookies[0].len()
+    );
+    assert!(
+        cookies[0].len() > 4096 - 64,
+        "the guard wasted space: {}",
+        cookies[0].len()
+    );
 }
 
 #[tokio::test]
@@ -124,10 +140,16 @@ struct Unreachable;
 #[async_trait]
 impl Backend for Unreachable {
     async fn load(&self, _: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
-        Err(BackendError::new(BackendErrorKind::Unavailable, "connection refused"))
+        Err(BackendError::new(
+            BackendErrorKind::Unavailable,
+            "connection refused",
+        ))
     }
     async fn commit(&self, _: &Batch) -> Result<(), BackendError> {
-        Err(BackendError::new(BackendErrorKind::Unavailable, "connection refused"))
+        Err(BackendError::new(
+            BackendErrorKind::Unavailable,
+            "connection refused",
+        ))
     }
 }
 
@@ -146,11 +168,18 @@ async fn a_backend_that_is_down_gives_errors_not_panics_and_no_cookies() {
     let header = cookies[0].split(';').next().unwrap().to_owned();
 
     let s = gimlet.open_from_headers([header.as_str()]);
-    assert_eq!(s.get::<u32>("c").await.unwrap(), Some(1), "clientside reads need no backend");
+    assert_eq!(
+        s.get::<u32>("c").await.unwrap(),
+        Some(1),
+        "clientside reads need no backend"
+    );
     let err = s.get::<u32>("server").await.unwrap_err();
     assert!(err.is_backend());
     assert_eq!(err.status_code(), 503);
-    assert!(std::error::Error::source(&err).is_some(), "the driver error is kept");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the driver error is kept"
+    );
 
     s.insert("c", &2).await.unwrap();
     s.insert("server", &1).await.unwrap();

@@ -22,18 +22,26 @@ fn environment_variables_fill_the_configuration() {
         ("GIMLET_ENCRYPTION_KEY", ""),
     ];
     let config = Config::from_lookup(|name| {
-        vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
     })
     .unwrap();
     assert!(config.secret.is_some());
-    assert_eq!(config.clientside_keys.iter().collect::<Vec<_>>(), ["cart_id", "user_id"]);
+    assert_eq!(
+        config.clientside_keys.iter().collect::<Vec<_>>(),
+        ["cart_id", "user_id"]
+    );
     assert!(config.permanent_keys.contains("remember"));
     assert!(!config.cookie.secure);
     assert_eq!(config.cookie.same_site, SameSite::Strict);
     assert_eq!(config.permanent_lifetime, Duration::from_secs(600));
     assert_eq!(config.refresh_fraction, 0.25);
     assert_eq!(config.cookie.permanent_name, "keep");
-    assert!(config.encryption_key.is_none(), "an empty variable is unset");
+    assert!(
+        config.encryption_key.is_none(),
+        "an empty variable is unset"
+    );
     assert!(Gimlet::builder().config(config).build().is_ok());
 }
 
@@ -91,5 +99,10 @@ fn the_builder_refuses_what_cannot_work() {
     for (what, builder) in cases {
         assert!(builder.build().is_err(), "{what} was accepted");
     }
-    assert!(ok().default_clientside(false).backend(MemoryBackend::new()).build().is_ok());
+    assert!(
+        ok().default_clientside(false)
+            .backend(MemoryBackend::new())
+            .build()
+            .is_ok()
+    );
 }

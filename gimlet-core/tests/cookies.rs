@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{browser, days, SECRET, START};
+use common::{SECRET, START, browser, days};
 use gimlet_core::{EncryptionKey, Gimlet, ManualClock, Placement, SameSite};
 
 fn attrs(cookie: &str) -> Vec<String> {
@@ -16,7 +16,9 @@ async fn attributes_default_to_httponly_lax_secure_path_and_max_age_only_when_pe
     let mut b = browser(|g| g);
     let s = b.open();
     s.insert("n", &1).await.unwrap();
-    s.insert_with("p", &1, Placement::new().permanent(true)).await.unwrap();
+    s.insert_with("p", &1, Placement::new().permanent(true))
+        .await
+        .unwrap();
     let cookies = b.commit(&s).await;
     let p = cookies.iter().find(|c| c.starts_with("gimlet-p=")).unwrap();
     let n = cookies.iter().find(|c| c.starts_with("gimlet-n=")).unwrap();
@@ -26,7 +28,10 @@ async fn attributes_default_to_httponly_lax_secure_path_and_max_age_only_when_pe
             assert!(a.iter().any(|x| x == want), "{want} missing from {cookie}");
         }
     }
-    assert!(attrs(p).contains(&format!("Max-Age={}", days(30).as_secs())), "{p}");
+    assert!(
+        attrs(p).contains(&format!("Max-Age={}", days(30).as_secs())),
+        "{p}"
+    );
     assert!(!n.contains("Max-Age") && !n.contains("Expires"), "{n}");
 }
 
@@ -46,15 +51,31 @@ async fn attributes_are_configurable_and_removal_cookies_carry_them() {
     let a = attrs(&cookies[0]);
     assert!(cookies[0].starts_with("tab="));
     assert!(!a.iter().any(|x| x == "Secure"));
-    for want in ["SameSite=Strict", "Path=/app", "Domain=example.com", "HttpOnly"] {
-        assert!(a.iter().any(|x| x == want), "{want} missing from {cookies:?}");
+    for want in [
+        "SameSite=Strict",
+        "Path=/app",
+        "Domain=example.com",
+        "HttpOnly",
+    ] {
+        assert!(
+            a.iter().any(|x| x == want),
+            "{want} missing from {cookies:?}"
+        );
     }
     let s = b.open();
     s.invalidate().unwrap();
     let removal = b.commit(&s).await;
     assert_eq!(removal.len(), 1);
-    for want in ["SameSite=Strict", "Path=/app", "Domain=example.com", "Max-Age=0"] {
-        assert!(attrs(&removal[0]).iter().any(|x| x == want), "{want} missing from {removal:?}");
+    for want in [
+        "SameSite=Strict",
+        "Path=/app",
+        "Domain=example.com",
+        "Max-Age=0",
+    ] {
+        assert!(
+            attrs(&removal[0]).iter().any(|x| x == want),
+            "{want} missing from {removal:?}"
+        );
     }
 }
 
@@ -67,7 +88,11 @@ async fn the_host_prefix_renames_both_cookies_and_needs_secure() {
     b.commit(&s).await;
     assert_eq!(b.last_names(), ["__Host-gimlet-p", "__Host-gimlet-n"]);
     assert_eq!(b.open().get::<u32>("k").await.unwrap(), Some(1));
-    let err = Gimlet::builder().secret(SECRET).host_prefix(true).secure(false).build();
+    let err = Gimlet::builder()
+        .secret(SECRET)
+        .host_prefix(true)
+        .secure(false)
+        .build();
     assert!(err.is_err());
 }
 
@@ -75,7 +100,9 @@ async fn the_host_prefix_renames_both_cookies_and_needs_secure() {
 async fn a_transient_cookie_presented_as_the_permanent_one_is_rejected() {
     let mut b = browser(|g| g);
     let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true)).await.unwrap();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     let value = b.jar["gimlet-n"].clone();
     let swapped = format!("gimlet-p={value}");
@@ -87,7 +114,9 @@ async fn a_transient_cookie_presented_as_the_permanent_one_is_rejected() {
 async fn an_expired_cookie_counts_as_absent() {
     let mut b = browser(|g| g);
     let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true).permanent(true)).await.unwrap();
+    s.insert_with("k", &1, Placement::new().clientside(true).permanent(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     b.advance(days(30) - std::time::Duration::from_secs(1));
     assert_eq!(b.open().get::<u32>("k").await.unwrap(), Some(1));
@@ -99,14 +128,25 @@ async fn an_expired_cookie_counts_as_absent() {
 async fn the_absolute_lifetime_is_not_extended_by_refreshes() {
     let mut b = browser(|g| g.absolute_lifetime(days(2)));
     let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true).permanent(true)).await.unwrap();
+    s.insert_with("k", &1, Placement::new().clientside(true).permanent(true))
+        .await
+        .unwrap();
     let cookies = b.commit(&s).await;
-    assert!(cookies[0].contains(&format!("Max-Age={}", days(2).as_secs())), "{cookies:?}");
+    assert!(
+        cookies[0].contains(&format!("Max-Age={}", days(2).as_secs())),
+        "{cookies:?}"
+    );
     for value in [2, 3] {
         b.advance(days(1) - std::time::Duration::from_secs(10));
         let s = b.open();
         assert_eq!(s.get::<u32>("k").await.unwrap(), Some(value - 1));
-        s.insert_with("k", &value, Placement::new().clientside(true).permanent(true)).await.unwrap();
+        s.insert_with(
+            "k",
+            &value,
+            Placement::new().clientside(true).permanent(true),
+        )
+        .await
+        .unwrap();
         b.commit(&s).await;
     }
     // Written a moment ago, but two days after its creation.
@@ -120,27 +160,56 @@ async fn encrypted_cookies_hide_their_content_and_work_end_to_end() {
     let key = EncryptionKey::from_hex(&"5a".repeat(32)).unwrap();
     let mut b = browser(|g| g.encryption_key(key));
     let s = b.open();
-    s.insert_with("secret_word", &"swordfish", Placement::new().clientside(true)).await.unwrap();
+    s.insert_with(
+        "secret_word",
+        &"swordfish",
+        Placement::new().clientside(true),
+    )
+    .await
+    .unwrap();
     b.commit(&s).await;
     let value = &b.jar["gimlet-n"];
     let decoded = base64_decode(value);
     assert!(!contains(&decoded, b"swordfish"), "plaintext in the cookie");
-    assert!(!contains(&decoded, b"secret_word"), "plaintext key in the cookie");
-    assert_eq!(b.open().get::<String>("secret_word").await.unwrap().as_deref(), Some("swordfish"));
+    assert!(
+        !contains(&decoded, b"secret_word"),
+        "plaintext key in the cookie"
+    );
+    assert_eq!(
+        b.open()
+            .get::<String>("secret_word")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("swordfish")
+    );
 
     // Signed cookies are readable by the client: that is the warning in
     // the README.
     let mut plain = browser(|g| g);
     let s = plain.open();
-    s.insert_with("secret_word", &"swordfish", Placement::new().clientside(true)).await.unwrap();
+    s.insert_with(
+        "secret_word",
+        &"swordfish",
+        Placement::new().clientside(true),
+    )
+    .await
+    .unwrap();
     plain.commit(&s).await;
-    assert!(contains(&base64_decode(&plain.jar["gimlet-n"]), b"swordfish"));
+    assert!(contains(
+        &base64_decode(&plain.jar["gimlet-n"]),
+        b"swordfish"
+    ));
 }
 
 #[tokio::test]
 async fn rotated_secrets_verify_and_their_cookies_are_issued_again() {
     let clock = ManualClock::new(START);
-    let old = Gimlet::builder().secret("the old secret, thirty-two bytes long").clock(clock.clone()).build().unwrap();
+    let old = Gimlet::builder()
+        .secret("the old secret, thirty-two bytes long")
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     let s = old.open_from_headers([]);
     s.insert("k", &1).await.unwrap();
     let cookies = old.commit(&s).await.unwrap();
@@ -155,7 +224,11 @@ async fn rotated_secrets_verify_and_their_cookies_are_issued_again() {
     let s = new.open_from_headers([header.as_str()]);
     assert_eq!(s.get::<u32>("k").await.unwrap(), Some(1));
     let reissued = new.commit(&s).await.unwrap();
-    assert_eq!(reissued.len(), 1, "a cookie under an old key is issued again");
+    assert_eq!(
+        reissued.len(),
+        1,
+        "a cookie under an old key is issued again"
+    );
     let reissued_header = reissued[0].split(';').next().unwrap().to_owned();
 
     // The re-issued cookie verifies without the old key; the old one does not.
@@ -173,10 +246,18 @@ async fn rotated_secrets_verify_and_their_cookies_are_issued_again() {
 #[tokio::test]
 async fn turning_encryption_on_upgrades_signed_cookies() {
     let clock = ManualClock::new(START);
-    let signed = Gimlet::builder().secret(SECRET).clock(clock.clone()).build().unwrap();
+    let signed = Gimlet::builder()
+        .secret(SECRET)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     let s = signed.open_from_headers([]);
     s.insert("k", &1).await.unwrap();
-    let header = signed.commit(&s).await.unwrap()[0].split(';').next().unwrap().to_owned();
+    let header = signed.commit(&s).await.unwrap()[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
 
     let encrypted = Gimlet::builder()
         .secret(SECRET)
@@ -188,13 +269,25 @@ async fn turning_encryption_on_upgrades_signed_cookies() {
     assert_eq!(s.get::<u32>("k").await.unwrap(), Some(1));
     let upgraded = encrypted.commit(&s).await.unwrap();
     assert_eq!(upgraded.len(), 1);
-    let value = upgraded[0].split(';').next().unwrap().split_once('=').unwrap().1;
-    assert_eq!(base64_decode(value)[0], 0x02, "re-issued in the encrypted format");
+    let value = upgraded[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1;
+    assert_eq!(
+        base64_decode(value)[0],
+        0x02,
+        "re-issued in the encrypted format"
+    );
 }
 
 fn base64_decode(value: &str) -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value).unwrap()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .unwrap()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

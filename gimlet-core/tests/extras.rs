@@ -42,7 +42,11 @@ async fn the_csrf_token_is_stable_until_renewed_and_verifies_exactly() {
     assert!(s.verify_csrf(&token).await.unwrap());
     let mut forged = token.clone().into_bytes();
     forged[63] = if forged[63] == b'0' { b'1' } else { b'0' };
-    assert!(!s.verify_csrf(std::str::from_utf8(&forged).unwrap()).await.unwrap());
+    assert!(
+        !s.verify_csrf(std::str::from_utf8(&forged).unwrap())
+            .await
+            .unwrap()
+    );
     assert!(!s.verify_csrf(&token[..63]).await.unwrap());
     assert!(!s.verify_csrf("").await.unwrap());
 

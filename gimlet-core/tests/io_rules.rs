@@ -5,20 +5,27 @@
 
 mod common;
 
-use common::{browser, days, Browser};
-use gimlet_core::backend::{Op, WriteMode};
+use common::{Browser, browser, days};
 use gimlet_core::Placement;
+use gimlet_core::backend::{Op, WriteMode};
 
 /// A session with clientside and server data in both channels.
 async fn established() -> Browser {
-    let mut b = browser(|g| g.clientside_keys(["user_id", "cart_id"]).permanent_keys(["remember"]));
+    let mut b = browser(|g| {
+        g.clientside_keys(["user_id", "cart_id"])
+            .permanent_keys(["remember"])
+    });
     let s = b.open();
     s.insert("user_id", &1).await.unwrap();
     s.insert("cart", &vec!["gin"]).await.unwrap();
     s.insert("remember", &true).await.unwrap();
-    s.insert_with("theme", &"dark", Placement::new().clientside(true).permanent(true))
-        .await
-        .unwrap();
+    s.insert_with(
+        "theme",
+        &"dark",
+        Placement::new().clientside(true).permanent(true),
+    )
+    .await
+    .unwrap();
     let cookies = b.commit(&s).await;
     assert_eq!(cookies.len(), 2);
     b.reset_counts();
@@ -50,14 +57,21 @@ async fn rule_2_clientside_only_requests_make_no_backend_calls() {
     let mut b = established().await;
     let s = b.open();
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
-    assert_eq!(s.get::<String>("theme").await.unwrap().as_deref(), Some("dark"));
+    assert_eq!(
+        s.get::<String>("theme").await.unwrap().as_deref(),
+        Some("dark")
+    );
     // A whitelisted key that is not set: whitelisted keys are never
     // server-side, so the miss is answered without a load.
     assert_eq!(s.get::<u32>("cart_id").await.unwrap(), None);
     s.insert("user_id", &2).await.unwrap();
-    s.insert_with("theme", &"light", Placement::new().clientside(true).permanent(true))
-        .await
-        .unwrap();
+    s.insert_with(
+        "theme",
+        &"light",
+        Placement::new().clientside(true).permanent(true),
+    )
+    .await
+    .unwrap();
     assert!(s.is_clientside("theme").await.unwrap());
     let cookies = b.commit(&s).await;
     assert_eq!(b.counts().round_trips(), 0, "{:?}", b.backend.batches());
@@ -74,14 +88,20 @@ async fn rule_2_clientside_only_requests_make_no_backend_calls() {
 async fn rule_3_the_first_server_read_loads_both_channels_in_one_round_trip() {
     let b = established().await;
     let s = b.open();
-    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), Some(vec!["gin".into()]));
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".into()])
+    );
     assert_eq!(b.counts().loads, 1);
     // The other channel's server data came with the same load.
     assert_eq!(s.get::<bool>("remember").await.unwrap(), Some(true));
     assert!(s.contains_key("cart").await.unwrap());
     assert!(!s.contains_key("nothing").await.unwrap());
     assert_eq!(s.len().await.unwrap(), 4);
-    assert_eq!(s.keys().await.unwrap(), ["cart", "remember", "theme", "user_id"]);
+    assert_eq!(
+        s.keys().await.unwrap(),
+        ["cart", "remember", "theme", "user_id"]
+    );
     assert_eq!(b.counts().loads, 1);
     assert_eq!(b.counts().commits, 0);
 
@@ -117,7 +137,10 @@ async fn rule_4_a_write_needs_no_read_and_later_reads_merge_it() {
     assert_eq!(b.counts().loads, 0, "a write loaded");
 
     // The read loads once, and sees the pending changes over the data.
-    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap().unwrap(), ["gin", "lime"]);
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap().unwrap(),
+        ["gin", "lime"]
+    );
     assert_eq!(s.get::<bool>("remember").await.unwrap(), None);
     assert_eq!(s.keys().await.unwrap(), ["cart", "new", "theme", "user_id"]);
     assert_eq!(b.counts().loads, 1);
@@ -132,7 +155,9 @@ async fn rule_5_one_commit_carries_only_the_changed_keys() {
     for key in ["a", "b", "c"] {
         s.insert(key, &key).await.unwrap();
     }
-    s.insert_with("p", &"1", Placement::new().permanent(true)).await.unwrap();
+    s.insert_with("p", &"1", Placement::new().permanent(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     b.reset_counts();
 
@@ -141,7 +166,9 @@ async fn rule_5_one_commit_carries_only_the_changed_keys() {
     assert_eq!(s.get::<String>("b").await.unwrap().as_deref(), Some("b"));
     s.insert("b", &"b").await.unwrap(); // equal to what is stored: no change
     s.remove("c").await.unwrap();
-    s.insert_with("q", &"2", Placement::new().permanent(true)).await.unwrap();
+    s.insert_with("q", &"2", Placement::new().permanent(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     assert_eq!(b.counts().commits, 1);
     let batch = b.backend.last_batch().unwrap();
@@ -149,7 +176,11 @@ async fn rule_5_one_commit_carries_only_the_changed_keys() {
         .ops
         .iter()
         .map(|op| match op {
-            Op::Write(w) => (w.mode, w.set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), w.remove.clone()),
+            Op::Write(w) => (
+                w.mode,
+                w.set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+                w.remove.clone(),
+            ),
             Op::Delete(_) => panic!("unexpected delete"),
         })
         .collect();
@@ -205,7 +236,10 @@ async fn rule_6_set_cookie_only_when_a_channel_changed() {
     assert_eq!(fresh.open().id().unwrap(), id);
     let s = fresh.open();
     s.id().unwrap();
-    assert!(fresh.commit(&s).await.is_empty(), "a known id is not re-issued");
+    assert!(
+        fresh.commit(&s).await.is_empty(),
+        "a known id is not re-issued"
+    );
 
     // A cycled id issues both cookies; an invalidation removes both.
     let s = b.open();
@@ -216,7 +250,10 @@ async fn rule_6_set_cookie_only_when_a_channel_changed() {
     s.invalidate().unwrap();
     let cookies = b.commit(&s).await;
     assert_eq!(cookies.len(), 2);
-    assert!(cookies.iter().all(|c| c.contains("Max-Age=0")), "{cookies:?}");
+    assert!(
+        cookies.iter().all(|c| c.contains("Max-Age=0")),
+        "{cookies:?}"
+    );
 }
 
 #[tokio::test]
@@ -243,7 +280,10 @@ async fn rule_7_expiry_is_refreshed_lazily() {
         [Op::Write(w)] => {
             assert!(w.set.is_empty() && w.remove.is_empty() && !w.clear);
             assert_eq!(w.mode, WriteMode::Update);
-            assert_eq!(w.expires_at, common::START + days(1).as_secs() / 4 + days(1).as_secs() / 3 + days(1).as_secs());
+            assert_eq!(
+                w.expires_at,
+                common::START + days(1).as_secs() / 4 + days(1).as_secs() / 3 + days(1).as_secs()
+            );
         }
         other => panic!("expected one touch, got {other:?}"),
     }
@@ -252,7 +292,10 @@ async fn rule_7_expiry_is_refreshed_lazily() {
     b.reset_counts();
     b.advance(days(1) * 3 / 4);
     let s = b.open();
-    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), Some(vec!["gin".into()]));
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".into()])
+    );
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
 
     // A session left alone past its lifetime is gone, cookie and record.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{browser, START};
+use common::{START, browser};
 use gimlet_core::{Error, Placement};
 
 #[tokio::test]
@@ -14,7 +14,10 @@ async fn the_id_is_32_hex_and_stable_and_created_at_is_the_creation_time() {
     let s = b.open();
     let id = s.id().unwrap();
     assert_eq!(id.len(), 32);
-    assert!(id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{id}");
+    assert!(
+        id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "{id}"
+    );
     assert_eq!(s.created_at().unwrap(), START);
     b.commit(&s).await;
     b.advance(std::time::Duration::from_secs(100));
@@ -31,7 +34,9 @@ async fn cycle_keeps_the_data_under_new_ids_and_the_old_cookie_reaches_nothing()
     let s = b.open();
     s.insert("user_id", &7).await.unwrap();
     s.insert("cart", &vec!["gin"]).await.unwrap();
-    s.insert_with("remember", &true, Placement::new().permanent(true)).await.unwrap();
+    s.insert_with("remember", &true, Placement::new().permanent(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     let old_header = b.header();
     let old_id = b.open().id().unwrap();
@@ -48,7 +53,10 @@ async fn cycle_keeps_the_data_under_new_ids_and_the_old_cookie_reaches_nothing()
     let s = b.open();
     assert_eq!(s.id().unwrap(), new_id);
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(7));
-    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), Some(vec!["gin".into()]));
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".into()])
+    );
     assert_eq!(s.get::<bool>("remember").await.unwrap(), Some(true));
 
     // The pre-login cookie no longer reaches any server data.
@@ -63,7 +71,9 @@ async fn invalidate_empties_the_session_deletes_records_and_removes_cookies() {
     let s = b.open();
     s.insert("user_id", &7).await.unwrap();
     s.insert("cart", &1).await.unwrap();
-    s.insert_with("remember", &true, Placement::new().permanent(true)).await.unwrap();
+    s.insert_with("remember", &true, Placement::new().permanent(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     let old_header = b.header();
     let old_id = b.open().id().unwrap();
@@ -75,7 +85,10 @@ async fn invalidate_empties_the_session_deletes_records_and_removes_cookies() {
     let cookies = b.commit(&s).await;
     assert_eq!(cookies.len(), 2);
     for cookie in &cookies {
-        assert!(cookie.contains("Max-Age=0") && cookie.contains("HttpOnly"), "{cookie}");
+        assert!(
+            cookie.contains("Max-Age=0") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
     }
     assert!(b.jar.is_empty());
     assert_eq!(b.backend.inner().len(), 0, "records were not deleted");
@@ -115,7 +128,11 @@ async fn server_writes_after_the_commit_go_straight_through() {
 
     s.insert("cart", &2).await.unwrap();
     s.insert("later", &3).await.unwrap();
-    assert_eq!(b.counts().commits, 3, "each write after the commit is one round trip");
+    assert_eq!(
+        b.counts().commits,
+        3,
+        "each write after the commit is one round trip"
+    );
     let err = s.insert("user_id", &1).await.unwrap_err();
     assert!(matches!(err, Error::Committed { .. }), "{err}");
     assert!(matches!(s.invalidate(), Err(Error::Committed { .. })));
@@ -148,7 +165,11 @@ async fn two_requests_changing_different_keys_both_survive_in_either_order() {
         let two = b.open();
         one.insert("one", &1).await.unwrap();
         two.insert("two", &2).await.unwrap();
-        let (x, y) = if first_commits_first { (&one, &two) } else { (&two, &one) };
+        let (x, y) = if first_commits_first {
+            (&one, &two)
+        } else {
+            (&two, &one)
+        };
         b.gimlet.commit(x).await.unwrap();
         b.gimlet.commit(y).await.unwrap();
 

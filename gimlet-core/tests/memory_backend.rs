@@ -9,7 +9,9 @@ use std::time::Duration;
 use gimlet_core::backend::{Batch, Op, Write, WriteMode};
 use gimlet_core::{Backend, ManualClock, MemoryBackend, SessionId};
 
-gimlet_core::backend_conformance!(async { Some(Arc::new(MemoryBackend::new()) as Arc<dyn Backend>) });
+gimlet_core::backend_conformance!(async {
+    Some(Arc::new(MemoryBackend::new()) as Arc<dyn Backend>)
+});
 
 const NOW: u64 = 1_700_000_000;
 
@@ -48,7 +50,9 @@ async fn a_renewed_expiry_keeps_the_record() {
     let id = SessionId::generate().unwrap();
     backend.commit(&create(id, NOW + 60)).await.unwrap();
     clock.advance(Duration::from_secs(50));
-    let touch = Batch { ops: vec![Op::Write(Write::touch(id, NOW + 110))] };
+    let touch = Batch {
+        ops: vec![Op::Write(Write::touch(id, NOW + 110))],
+    };
     backend.commit(&touch).await.unwrap();
     clock.advance(Duration::from_secs(50));
     assert!(backend.load(&[id]).await.unwrap()[0].is_some());
@@ -72,7 +76,17 @@ async fn commits_purge_expired_records_and_the_bound_evicts_the_closest_to_expir
     // Once expired, records are dropped by the next commit.
     clock.advance(Duration::from_secs(600));
     backend.commit(&create(ids[4], NOW + 5000)).await.unwrap();
-    assert_eq!(backend.len(), 3, "ids[2] expired and was purged, nothing evicted");
-    let live: Vec<bool> = backend.load(&ids).await.unwrap().iter().map(Option::is_some).collect();
+    assert_eq!(
+        backend.len(),
+        3,
+        "ids[2] expired and was purged, nothing evicted"
+    );
+    let live: Vec<bool> = backend
+        .load(&ids)
+        .await
+        .unwrap()
+        .iter()
+        .map(Option::is_some)
+        .collect();
     assert_eq!(live, [false, true, false, true, true]);
 }

@@ -52,32 +52,45 @@ async fn configured_defaults_apply_to_keys_off_the_whitelists() {
 async fn a_key_moves_from_clientside_to_server_side_and_back() {
     let mut b = browser(|g| g);
     let s = b.open();
-    s.insert_with("foo", &"bar", Placement::new().clientside(true)).await.unwrap();
+    s.insert_with("foo", &"bar", Placement::new().clientside(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     assert_eq!(b.counts().commits, 0);
 
     let s = b.open();
-    s.insert_with("foo", &"baz", Placement::new().clientside(false)).await.unwrap();
+    s.insert_with("foo", &"baz", Placement::new().clientside(false))
+        .await
+        .unwrap();
     b.commit(&s).await;
     assert_eq!(b.counts().commits, 1);
     let s = b.open();
     assert!(!s.is_clientside("foo").await.unwrap());
-    assert_eq!(s.get::<String>("foo").await.unwrap().as_deref(), Some("baz"));
+    assert_eq!(
+        s.get::<String>("foo").await.unwrap().as_deref(),
+        Some("baz")
+    );
     assert_eq!(s.keys().await.unwrap(), ["foo"]);
     // The cookie no longer carries it.
     assert_eq!(
-        s.get_from::<String>("foo", Placement::new().clientside(true)).await.unwrap(),
+        s.get_from::<String>("foo", Placement::new().clientside(true))
+            .await
+            .unwrap(),
         None
     );
 
     // Back to the cookie: the server copy is deleted in the same commit.
     let s = b.open();
-    s.insert_with("foo", &"qux", Placement::new().clientside(true)).await.unwrap();
+    s.insert_with("foo", &"qux", Placement::new().clientside(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     let s = b.open();
     assert!(s.is_clientside("foo").await.unwrap());
     assert_eq!(
-        s.get_from::<String>("foo", Placement::new().clientside(false)).await.unwrap(),
+        s.get_from::<String>("foo", Placement::new().clientside(false))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(s.len().await.unwrap(), 1);
@@ -90,14 +103,18 @@ async fn a_key_moves_between_channels() {
     s.insert("k", &1).await.unwrap();
     b.commit(&s).await;
     let s = b.open();
-    s.insert_with("k", &2, Placement::new().permanent(true)).await.unwrap();
+    s.insert_with("k", &2, Placement::new().permanent(true))
+        .await
+        .unwrap();
     b.commit(&s).await;
     let s = b.open();
     assert!(s.is_permanent("k").await.unwrap());
     assert_eq!(s.get::<u32>("k").await.unwrap(), Some(2));
     assert_eq!(s.len().await.unwrap(), 1);
     assert_eq!(
-        s.get_from::<u32>("k", Placement::new().permanent(false)).await.unwrap(),
+        s.get_from::<u32>("k", Placement::new().permanent(false))
+            .await
+            .unwrap(),
         None
     );
 }
@@ -106,7 +123,9 @@ async fn a_key_moves_between_channels() {
 async fn get_with_options_looks_only_in_that_place() {
     let b = browser(|g| g);
     let s = b.open();
-    s.insert_with("c", &1, Placement::new().clientside(true)).await.unwrap();
+    s.insert_with("c", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
     s.insert("s", &2).await.unwrap();
     let client = Placement::new().clientside(true);
     let server = Placement::new().clientside(false);
@@ -115,7 +134,9 @@ async fn get_with_options_looks_only_in_that_place() {
     assert_eq!(s.get_from::<u32>("s", server).await.unwrap(), Some(2));
     assert_eq!(s.get_from::<u32>("s", client).await.unwrap(), None);
     assert_eq!(
-        s.get_from::<u32>("s", Placement::new().permanent(true)).await.unwrap(),
+        s.get_from::<u32>("s", Placement::new().permanent(true))
+            .await
+            .unwrap(),
         None
     );
 }
@@ -198,7 +219,9 @@ async fn update_appends_and_removes() {
     b.commit(&s).await;
     let s = b.open();
     let joined = s
-        .update("list", |list: &mut Option<Vec<String>>| list.take().map(|l| l.join(":")))
+        .update("list", |list: &mut Option<Vec<String>>| {
+            list.take().map(|l| l.join(":"))
+        })
         .await
         .unwrap();
     assert_eq!(joined.as_deref(), Some("itsy:bitsy"));
@@ -213,8 +236,12 @@ async fn keys_len_clear_and_is_empty_span_both_channels_and_sides() {
     assert!(s.is_empty().await.unwrap());
     s.insert("c", &1).await.unwrap();
     s.insert("s", &1).await.unwrap();
-    s.insert_with("p", &1, Placement::new().permanent(true)).await.unwrap();
-    s.insert_with("pc", &1, Placement::new().permanent(true).clientside(true)).await.unwrap();
+    s.insert_with("p", &1, Placement::new().permanent(true))
+        .await
+        .unwrap();
+    s.insert_with("pc", &1, Placement::new().permanent(true).clientside(true))
+        .await
+        .unwrap();
     assert_eq!(s.keys().await.unwrap(), ["c", "p", "pc", "s"]);
     assert_eq!(s.len().await.unwrap(), 4);
     b.commit(&s).await;
@@ -239,5 +266,9 @@ async fn keys_are_checked() {
     let long = "k".repeat(gimlet_core::MAX_KEY_LEN + 1);
     assert!(matches!(s.insert(&long, &1).await, Err(Error::InvalidKey)));
     assert!(matches!(s.get::<u32>("").await, Err(Error::InvalidKey)));
-    assert!(s.insert(&"k".repeat(gimlet_core::MAX_KEY_LEN), &1).await.is_ok());
+    assert!(
+        s.insert(&"k".repeat(gimlet_core::MAX_KEY_LEN), &1)
+            .await
+            .is_ok()
+    );
 }

@@ -134,7 +134,11 @@ impl Store {
         let mut data = match self.records.remove(&write.id) {
             Some(entry) => {
                 self.by_expiry.remove(&(entry.expires_at, write.id));
-                if entry.expires_at > now { entry.data } else { Record::new() }
+                if entry.expires_at > now {
+                    entry.data
+                } else {
+                    Record::new()
+                }
             }
             None => Record::new(),
         };

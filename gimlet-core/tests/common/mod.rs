@@ -26,7 +26,9 @@ pub struct Browser {
 /// A browser against Gimlet with a memory backend and `configure`'s settings.
 pub fn browser(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browser {
     let clock = ManualClock::new(START);
-    let backend = Arc::new(CountingBackend::new(MemoryBackend::new().clock(clock.clone())));
+    let backend = Arc::new(CountingBackend::new(
+        MemoryBackend::new().clock(clock.clone()),
+    ));
     let builder = Gimlet::builder()
         .secret(SECRET)
         .shared_backend(backend.clone())
@@ -42,7 +44,9 @@ pub fn browser(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browse
 
 /// A browser against Gimlet with no backend.
 pub fn cookie_only(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Gimlet {
-    configure(Gimlet::builder().secret(SECRET)).build().expect("configuration")
+    configure(Gimlet::builder().secret(SECRET))
+        .build()
+        .expect("configuration")
 }
 
 impl Browser {

@@ -1,0 +1,219 @@
+//! The cookie payload's MessagePack layout:
+//! `[id (bin 16), created (uint), issued (uint), flags (uint), data (map str → bin)]`.
+//!
+//! It is read and written with `rmp`'s low-level calls rather than serde, so
+//! that a decoded cookie's clientside map can stay as the bytes it arrived
+//! in (see `ClientMap`): opening a session allocates nothing per key.
+
+use rmp::decode::{self, Bytes};
+use rmp::encode;
+
+use crate::SessionId;
+use crate::codec::DecodeError;
+
+/// Flags bit 0: the channel has a record in the backend.
+const FLAG_STORED: u8 = 0b1;
+
+/// The fixed fields of a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) id: SessionId,
+    pub(crate) created: u64,
+    pub(crate) issued: u64,
+    pub(crate) stored: bool,
+}
+
+/// Appends the payload to `buf`.
+pub(crate) fn write<'a>(
+    buf: &mut Vec<u8>,
+    header: &Header,
+    entries: impl ExactSizeIterator<Item = (&'a str, &'a [u8])>,
+) {
+    // Writing into a Vec cannot fail, and every length fits in u32: keys
+    // are short and a cookie is a few KiB.
+    let flags = if header.stored { FLAG_STORED } else { 0 };
+    let _ = encode::write_array_len(buf, 5);
+    let _ = encode::write_bin(buf, header.id.as_bytes());
+    let _ = encode::write_uint(buf, header.created);
+    let _ = encode::write_uint(buf, header.issued);
+    let _ = encode::write_uint(buf, u64::from(flags));
+    let _ = encode::write_map_len(buf, len32(entries.len()));
+    for (key, value) in entries {
+        let _ = encode::write_str(buf, key);
+        let _ = encode::write_bin(buf, value);
+    }
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Reads and checks a whole payload. Answers the header, the offset of the
+/// map's first entry, and the number of entries; the entries are checked
+/// (lengths, UTF-8 keys, nothing after them) but not copied.
+pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> {
+    let bad = |_| DecodeError::Payload;
+    let mut rd = Bytes::new(bytes);
+    if decode::read_array_len(&mut rd).map_err(bad)? != 5 {
+        return Err(DecodeError::Payload);
+    }
+    let id = take_bin(&mut rd)?;
+    let id: [u8; 16] = id.try_into().map_err(|_| DecodeError::Payload)?;
+    let created: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let issued: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let flags: u8 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let count = decode::read_map_len(&mut rd).map_err(bad)? as usize;
+    let start = bytes.len() - rd.remaining_slice().len();
+    let mut entries = Entries {
+        rest: rd.remaining_slice(),
+        left: count,
+    };
+    for _ in 0..count {
+        entries.next_checked()?;
+    }
+    if !entries.rest.is_empty() {
+        return Err(DecodeError::Payload);
+    }
+    let header = Header {
+        id: SessionId::from_bytes(id),
+        created,
+        issued,
+        stored: flags & FLAG_STORED != 0,
+    };
+    Ok((header, start, count))
+}
+
+fn take_bin<'a>(rd: &mut Bytes<'a>) -> Result<&'a [u8], DecodeError> {
+    let len = decode::read_bin_len(rd).map_err(|_| DecodeError::Payload)? as usize;
+    take(rd, len)
+}
+
+fn take<'a>(rd: &mut Bytes<'a>, len: usize) -> Result<&'a [u8], DecodeError> {
+    let rest = rd.remaining_slice();
+    if rest.len() < len {
+        return Err(DecodeError::Payload);
+    }
+    let (head, tail) = rest.split_at(len);
+    *rd = Bytes::new(tail);
+    Ok(head)
+}
+
+/// The entries of a map that [`read`] checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Entries<'a> {
+    pub(crate) rest: &'a [u8],
+    pub(crate) left: usize,
+}
+
+impl<'a> Entries<'a> {
+    fn next_checked(&mut self) -> Result<(&'a str, &'a [u8]), DecodeError> {
+        let mut rd = Bytes::new(self.rest);
+        let key_len = decode::read_str_len(&mut rd).map_err(|_| DecodeError::Payload)? as usize;
+        let key = take(&mut rd, key_len)?;
+        let key = std::str::from_utf8(key).map_err(|_| DecodeError::Payload)?;
+        let value = take_bin(&mut rd)?;
+        self.rest = rd.remaining_slice();
+        self.left -= 1;
+        Ok((key, value))
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        // The map was checked when the cookie was decoded; a failure here
+        // cannot happen, and would end the iteration rather than panic.
+        self.next_checked().ok()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}
+
+/// An upper bound of the payload's length for a clientside map whose
+/// entries have these key and value lengths: the size guard, cheap enough
+/// for every clientside insert.
+pub(crate) fn bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> usize {
+    fn str_header(len: usize) -> usize {
+        match len {
+            0..32 => 1,
+            32..=0xff => 2,
+            0x100..=0xffff => 3,
+            _ => 5,
+        }
+    }
+    fn bin_header(len: usize) -> usize {
+        match len {
+            0..=0xff => 2,
+            0x100..=0xffff => 3,
+            _ => 5,
+        }
+    }
+    // Array header, id (bin 16), two timestamps at their widest, flags,
+    // map header at its widest.
+    let mut len = 1 + 2 + 16 + 9 + 9 + 1 + 5;
+    for (key, value) in entries {
+        len += str_header(key) + key + bin_header(value) + value;
+    }
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_is_an_upper_bound_and_close() {
+        let header = Header {
+            id: SessionId::from_bytes([9; 16]),
+            created: u64::MAX,
+            issued: u64::MAX,
+            stored: true,
+        };
+        for (keys, value_len) in [(0, 0), (1, 10), (3, 31), (20, 300), (2, 70_000)] {
+            let owned: Vec<(String, Vec<u8>)> = (0..keys)
+                .map(|i| (format!("key-{i:0>40}"), vec![1; value_len]))
+                .collect();
+            let mut buf = Vec::new();
+            write(
+                &mut buf,
+                &header,
+                owned.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+            );
+            let bound = bound(owned.iter().map(|(k, v)| (k.len(), v.len())));
+            assert!(
+                bound >= buf.len() && bound <= buf.len() + 5,
+                "{bound} vs {}",
+                buf.len()
+            );
+        }
+    }
+
+    #[test]
+    fn read_rejects_trailing_bytes_and_bad_keys() {
+        let header = Header {
+            id: SessionId::from_bytes([1; 16]),
+            created: 1,
+            issued: 2,
+            stored: false,
+        };
+        let mut buf = Vec::new();
+        write(&mut buf, &header, [("k", &b"v"[..])].into_iter());
+        assert!(read(&buf).is_ok());
+        let mut trailing = buf.clone();
+        trailing.push(0);
+        assert_eq!(read(&trailing), Err(DecodeError::Payload));
+        let mut bad_utf8 = buf.clone();
+        let at = bad_utf8.iter().rposition(|&b| b == b'k').expect("key");
+        bad_utf8[at] = 0xff;
+        assert_eq!(read(&bad_utf8), Err(DecodeError::Payload));
+        assert_eq!(read(&buf[..buf.len() - 1]), Err(DecodeError::Payload));
+    }
+}

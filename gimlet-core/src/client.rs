@@ -116,3 +116,42 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SessionId;
+    use crate::payload::{self, Header};
+
+    fn raw(entries: &[(&str, &[u8])]) -> ClientMap {
+        let header = Header {
+            id: SessionId::from_bytes([0; 16]),
+            created: 1,
+            issued: 1,
+            stored: false,
+        };
+        let mut buf = vec![0xee; 3]; // bytes before the payload, as in a cookie
+        payload::write(&mut buf, &header, entries.iter().copied());
+        let (_, start, count) = payload::read(&buf[3..]).expect("valid");
+        ClientMap::raw(buf, 3 + start, count)
+    }
+
+    #[test]
+    fn a_raw_map_reads_in_place_and_converts_on_the_first_change() {
+        let mut map = raw(&[("a", b"1"), ("b", b"22")]);
+        assert!(map.raw.is_some());
+        assert_eq!(map.get("b"), Some(&b"22"[..]));
+        assert_eq!(map.get("c"), None);
+        assert_eq!(map.len(), 2);
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(!map.remove("c"), "removing an absent key changes nothing");
+        assert!(map.raw.is_some(), "…and keeps the raw form");
+        map.insert("c", b"3".to_vec());
+        assert!(map.raw.is_none());
+        assert!(map.remove("a"));
+        let entries: Vec<_> = map.iter().collect();
+        assert_eq!(entries, [("b", &b"22"[..]), ("c", &b"3"[..])]);
+        map.clear();
+        assert!(map.is_empty());
+    }
+}

@@ -292,12 +292,13 @@ impl CookieCodec {
     pub fn decode(&self, name: &str, value: &str) -> Result<VerifiedCookie, DecodeError> {
         // Decode behind `name 0x00`, the MAC's prefix, as `sign` does.
         let start = name.len() + 1;
-        let mut buf = vec![0u8; start + base64::decoded_len_estimate(value.len())];
-        buf[..name.len()].copy_from_slice(name.as_bytes());
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(value.as_bytes(), &mut buf[start..])
+        let mut buf = Vec::with_capacity(start + base64::decoded_len_estimate(value.len()));
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(0);
+        URL_SAFE_NO_PAD
+            .decode_vec(value.as_bytes(), &mut buf)
             .map_err(|_| DecodeError::Malformed)?;
-        buf.truncate(start + len);
+        let len = buf.len() - start;
         if len < HEADER_LEN + MAC_LEN.min(NONCE_LEN + TAG_LEN) {
             return Err(DecodeError::Malformed);
         }

@@ -1,0 +1,179 @@
+//! Redis specifics: the key layout, faults, and values that do not decode.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use gimlet_core::backend::{BackendErrorKind, Batch, Op, Write, WriteMode};
+use gimlet_core::{Backend, Clock, Error, Gimlet, Placement, SessionId};
+use gimlet_redis::RedisBackend;
+use gimlet_redis::deadpool_redis::redis;
+
+const SECRET: &str = "redis tests' secret, thirty-two bytes";
+
+fn header(set_cookies: &[String]) -> String {
+    set_cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[tokio::test]
+async fn a_channel_is_one_hash_with_a_sentinel_and_an_expiry() {
+    let Some(url) = common::url("a_channel_is_one_hash_with_a_sentinel_and_an_expiry") else {
+        return;
+    };
+    let backend = common::backend(&url);
+    let id = SessionId::generate().unwrap();
+    let expires_at = gimlet_core::SystemClock.now() + 600;
+    let write = Write {
+        id,
+        mode: WriteMode::Create,
+        clear: false,
+        set: vec![("cart".into(), b"\x92\xa3gin".to_vec())],
+        remove: Vec::new(),
+        expires_at,
+    };
+    backend
+        .commit(&Batch {
+            ops: vec![Op::Write(write)],
+        })
+        .await
+        .unwrap();
+
+    let mut conn = backend.pool().get().await.unwrap();
+    let key = backend.key(&id);
+    assert!(key.ends_with(&id.to_string()));
+    let mut fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            (b"".to_vec(), b"1".to_vec()),
+            (b"cart".to_vec(), b"\x92\xa3gin".to_vec())
+        ]
+    );
+    let expire_ms: i64 = redis::cmd("PEXPIRETIME")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(expire_ms, i64::try_from(expires_at * 1000).unwrap());
+}
+
+#[tokio::test]
+async fn a_stored_value_that_does_not_decode_fails_only_that_get() {
+    let Some(url) = common::url("a_stored_value_that_does_not_decode_fails_only_that_get") else {
+        return;
+    };
+    let backend = common::backend(&url);
+    let gimlet = Gimlet::builder()
+        .secret(SECRET)
+        .backend(backend.clone())
+        .build()
+        .unwrap();
+    let session = gimlet.open_from_headers([]);
+    let permanent = Placement::new().permanent(true);
+    session.insert_with("good", &1, permanent).await.unwrap();
+    session.insert_with("bad", &2, permanent).await.unwrap();
+    let id: SessionId = session.id().unwrap().parse().unwrap();
+    let cookie = header(&gimlet.commit(&session).await.unwrap());
+
+    // Corrupt one value behind Gimlet's back: 0xc1 is never valid MessagePack.
+    let mut conn = backend.pool().get().await.unwrap();
+    let () = redis::cmd("HSET")
+        .arg(backend.key(&id))
+        .arg("bad")
+        .arg(b"\xc1".as_slice())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let session = gimlet.open_from_headers([cookie.as_str()]);
+    let err = session.get::<u32>("bad").await.unwrap_err();
+    assert!(matches!(err, Error::Decode { .. }), "{err}");
+    assert_eq!(session.get::<u32>("good").await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn nothing_listening_gives_a_prompt_error_from_load_and_commit() {
+    // No server is needed: port 1 on loopback refuses connections.
+    let backend =
+        RedisBackend::from_url_with("redis://127.0.0.1:1/", Duration::from_millis(500), 4).unwrap();
+    let started = Instant::now();
+    let err = backend
+        .load(&[SessionId::generate().unwrap()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            BackendErrorKind::Unavailable | BackendErrorKind::Timeout
+        ),
+        "{err:?}"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+    let err = backend
+        .commit(&Batch {
+            ops: vec![Op::Delete(SessionId::generate().unwrap())],
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            BackendErrorKind::Unavailable | BackendErrorKind::Timeout
+        ),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    // A listener that accepts connections and never says a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let backend = RedisBackend::from_url_with(&format!("redis://{addr}/"), timeout, 4).unwrap();
+    let started = Instant::now();
+    let err = backend
+        .load(&[SessionId::generate().unwrap()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), BackendErrorKind::Timeout, "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Through a session: the read fails with 503, the process lives on.
+    let gimlet = Gimlet::builder()
+        .secret(SECRET)
+        .backend(backend)
+        .build()
+        .unwrap();
+    let session = gimlet.open_from_headers([]);
+    session.insert("k", &1).await.unwrap();
+    let err = gimlet.commit(&session).await.unwrap_err();
+    assert_eq!(err.status_code(), 503);
+    silent.abort();
+}

@@ -1,0 +1,166 @@
+//! What differs between SQLite, PostgreSQL and MySQL: the schema, upserts,
+//! insert-if-absent, and placeholders.
+
+use std::fmt::Write as _;
+
+use crate::Tables;
+
+/// The SQL dialect of a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// SQLite 3.24 or later.
+    Sqlite,
+    /// PostgreSQL 9.5 or later.
+    Postgres,
+    /// MySQL 8 or MariaDB 10.5 or later.
+    MySql,
+}
+
+impl Dialect {
+    /// The dialect of a database URL, by its scheme.
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Dialect::Sqlite),
+            "postgres" | "postgresql" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            _ => None,
+        }
+    }
+
+    /// The statements that create the tables and the index, if missing.
+    pub(crate) fn schema(self, t: &Tables) -> Vec<String> {
+        let (s, k, index) = (t.sessions(), t.keys(), t.expiry_index());
+        match self {
+            Dialect::Sqlite => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {s} (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {s} (expires_at)"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {k} (session_id TEXT NOT NULL, name TEXT NOT NULL, \
+                     value BLOB NOT NULL, PRIMARY KEY (session_id, name)) WITHOUT ROWID"
+                ),
+            ],
+            Dialect::Postgres => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {s} (id VARCHAR(32) PRIMARY KEY, expires_at BIGINT NOT NULL)"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {s} (expires_at)"),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {k} (session_id VARCHAR(32) NOT NULL, name TEXT NOT NULL, \
+                     value BYTEA NOT NULL, PRIMARY KEY (session_id, name))"
+                ),
+            ],
+            Dialect::MySql => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {s} (id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin \
+                     PRIMARY KEY, expires_at BIGINT NOT NULL, INDEX {index} (expires_at)) ENGINE=InnoDB"
+                ),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {k} (session_id CHAR(32) CHARACTER SET ascii COLLATE \
+                     ascii_bin NOT NULL, name VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin \
+                     NOT NULL, value LONGBLOB NOT NULL, PRIMARY KEY (session_id, name)) ENGINE=InnoDB"
+                ),
+            ],
+        }
+    }
+
+    /// Rewrites `?` placeholders as the dialect wants them.
+    pub(crate) fn placeholders(self, sql: String) -> String {
+        if self != Dialect::Postgres {
+            return sql;
+        }
+        let mut out = String::with_capacity(sql.len() + 16);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                let _ = write!(out, "${n}");
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Inserts a session row unless its id exists: one row affected if it
+    /// was inserted, none if not.
+    pub(crate) fn insert_session(self, t: &Tables) -> String {
+        let s = t.sessions();
+        self.placeholders(match self {
+            Dialect::MySql => format!("INSERT IGNORE INTO {s} (id, expires_at) VALUES (?, ?)"),
+            _ => format!("INSERT INTO {s} (id, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+        })
+    }
+
+    /// Sets `rows` keys of one session, replacing existing values.
+    pub(crate) fn upsert_keys(self, t: &Tables, rows: usize) -> String {
+        let k = t.keys();
+        let mut sql = format!("INSERT INTO {k} (session_id, name, value) VALUES ");
+        for i in 0..rows {
+            sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
+        }
+        sql.push_str(match self {
+            Dialect::MySql => " ON DUPLICATE KEY UPDATE value = VALUES(value)",
+            _ => " ON CONFLICT (session_id, name) DO UPDATE SET value = excluded.value",
+        });
+        self.placeholders(sql)
+    }
+
+    /// Loads the live sessions among `ids` ids, with their keys.
+    pub(crate) fn load(self, t: &Tables, ids: usize) -> String {
+        let list = vec!["?"; ids].join(", ");
+        self.placeholders(format!(
+            "SELECT s.id, k.name, k.value FROM {s} s LEFT JOIN {k} k ON k.session_id = s.id \
+             WHERE s.id IN ({list}) AND s.expires_at > ?",
+            s = t.sessions(),
+            k = t.keys(),
+        ))
+    }
+
+    /// Deletes `names` keys of one session.
+    pub(crate) fn delete_keys(self, t: &Tables, names: usize) -> String {
+        let list = vec!["?"; names].join(", ");
+        self.placeholders(format!(
+            "DELETE FROM {k} WHERE session_id = ? AND name IN ({list})",
+            k = t.keys()
+        ))
+    }
+
+    /// Any other statement, with its placeholders rewritten.
+    pub(crate) fn sql(self, sql: String) -> String {
+        self.placeholders(sql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_numbers_its_placeholders() {
+        let t = Tables::default();
+        assert_eq!(
+            Dialect::Postgres.delete_keys(&t, 2),
+            "DELETE FROM gimlet_session_keys WHERE session_id = $1 AND name IN ($2, $3)"
+        );
+        assert_eq!(
+            Dialect::Sqlite.delete_keys(&t, 1),
+            "DELETE FROM gimlet_session_keys WHERE session_id = ? AND name IN (?)"
+        );
+    }
+
+    #[test]
+    fn urls_name_their_dialect() {
+        assert_eq!(Dialect::of_url("sqlite://x.db"), Some(Dialect::Sqlite));
+        assert_eq!(Dialect::of_url("sqlite::memory:"), Some(Dialect::Sqlite));
+        assert_eq!(
+            Dialect::of_url("postgresql://h/db"),
+            Some(Dialect::Postgres)
+        );
+        assert_eq!(Dialect::of_url("mariadb://h/db"), Some(Dialect::MySql));
+        assert_eq!(Dialect::of_url("redis://h"), None);
+    }
+}

@@ -1,0 +1,41 @@
+//! sqlx errors as backend errors, and which of them are worth a retry.
+
+use gimlet_core::BackendError;
+use gimlet_core::backend::BackendErrorKind;
+
+pub(crate) fn backend_error(error: sqlx::Error) -> BackendError {
+    let kind = match &error {
+        sqlx::Error::PoolTimedOut => BackendErrorKind::Timeout,
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => BackendErrorKind::Unavailable,
+        sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. } => BackendErrorKind::Corrupt,
+        _ => BackendErrorKind::Other,
+    };
+    BackendError::new(kind, error)
+}
+
+/// Whether a transaction failed only because another one got in its way:
+/// a deadlock, a serialization failure, a lock wait, a busy SQLite file.
+pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = error else {
+        return false;
+    };
+    let code = db.code();
+    // PostgreSQL and MySQL (SQLSTATE): serialization failure, deadlock.
+    // SQLite (result codes): BUSY, LOCKED and their extended forms.
+    if matches!(
+        code.as_deref(),
+        Some("40001" | "40P01" | "5" | "6" | "261" | "262" | "517" | "773")
+    ) {
+        return true;
+    }
+    let message = db.message();
+    message.contains("Lock wait timeout") || message.contains("database is locked")
+}

@@ -1,0 +1,141 @@
+//! Table names: configurable, and checked before they reach SQL.
+
+use std::fmt;
+
+use gimlet_core::BackendError;
+use gimlet_core::backend::BackendErrorKind;
+
+/// The two tables Gimlet uses: one row per channel, one row per key.
+///
+/// Names are checked when they are set: ASCII letters, digits and `_`,
+/// not starting with a digit, at most 63 characters, optionally with one
+/// schema prefix (`schema.table`). Nothing else ever reaches SQL.
+///
+/// # Example
+///
+/// ```
+/// use gimlet_sql::Tables;
+///
+/// let tables = Tables::new("app_sessions", "app_session_keys").unwrap();
+/// assert!(Tables::new("sessions; DROP TABLE users", "keys").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    sessions: String,
+    keys: String,
+}
+
+impl Default for Tables {
+    fn default() -> Self {
+        Tables {
+            sessions: "gimlet_sessions".into(),
+            keys: "gimlet_session_keys".into(),
+        }
+    }
+}
+
+/// A table name that is not a plain identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidTableName(String);
+
+impl fmt::Display for InvalidTableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid table name {:?}: use letters, digits and _, optionally schema.table",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidTableName {}
+
+impl From<InvalidTableName> for BackendError {
+    fn from(e: InvalidTableName) -> Self {
+        BackendError::new(BackendErrorKind::Other, e)
+    }
+}
+
+fn identifier(part: &str) -> bool {
+    let mut bytes = part.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && part.len() <= 63
+}
+
+fn check(name: &str) -> Result<String, InvalidTableName> {
+    let mut parts = name.split('.');
+    let valid = match (parts.next(), parts.next(), parts.next()) {
+        (Some(table), None, None) => identifier(table),
+        (Some(schema), Some(table), None) => identifier(schema) && identifier(table),
+        _ => false,
+    };
+    if valid {
+        Ok(name.to_owned())
+    } else {
+        Err(InvalidTableName(name.to_owned()))
+    }
+}
+
+impl Tables {
+    /// The two tables' names.
+    ///
+    /// # Errors
+    ///
+    /// A name that is not a plain identifier, or two equal names.
+    pub fn new(sessions: &str, keys: &str) -> Result<Self, InvalidTableName> {
+        let tables = Tables {
+            sessions: check(sessions)?,
+            keys: check(keys)?,
+        };
+        if tables.sessions == tables.keys {
+            return Err(InvalidTableName(keys.to_owned()));
+        }
+        Ok(tables)
+    }
+
+    /// The table with one row per channel.
+    pub fn sessions(&self) -> &str {
+        &self.sessions
+    }
+
+    /// The table with one row per key.
+    pub fn keys(&self) -> &str {
+        &self.keys
+    }
+
+    /// A name for the expiry index, derived from the sessions table's.
+    pub(crate) fn expiry_index(&self) -> String {
+        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
+        format!("{table}_expires_at")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_identifiers_pass() {
+        for good in ["s", "_s", "gimlet_sessions", "public.sessions", "S1"] {
+            assert!(check(good).is_ok(), "{good}");
+        }
+        let long = "x".repeat(64);
+        for bad in [
+            "",
+            "1s",
+            "s-s",
+            "s s",
+            "s;",
+            "a.b.c",
+            ".s",
+            "s.",
+            "\"s\"",
+            "s\u{e9}",
+            long.as_str(),
+        ] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+        assert!(Tables::new("same", "same").is_err());
+    }
+}

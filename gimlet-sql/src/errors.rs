@@ -16,6 +16,10 @@ pub(crate) fn backend_error(error: sqlx::Error) -> BackendError {
         | sqlx::Error::ColumnNotFound(_)
         | sqlx::Error::ColumnIndexOutOfBounds { .. }
         | sqlx::Error::TypeNotFound { .. } => BackendErrorKind::Corrupt,
+        // SQLite's CANTOPEN: the file or its directory is not there.
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("14") => {
+            BackendErrorKind::Unavailable
+        }
         _ => BackendErrorKind::Other,
     };
     BackendError::new(kind, error)

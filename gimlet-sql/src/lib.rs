@@ -18,11 +18,14 @@
 //! `sqlx` is re-exported so versions match.
 
 mod backend;
+mod builder;
+mod commit;
 mod dialect;
 mod errors;
 mod tables;
 
-pub use backend::{DEFAULT_TIMEOUT, SqlBackend, SqlBackendBuilder};
+pub use backend::{DEFAULT_TIMEOUT, SqlBackend};
+pub use builder::SqlBackendBuilder;
 pub use dialect::Dialect;
 pub use sqlx;
 pub use tables::{InvalidTableName, Tables};

@@ -1,0 +1,163 @@
+//! `SqlBackendBuilder`: the URL, the tables, the pool and its timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gimlet_core::Clock;
+use gimlet_core::backend::{BackendError, BackendErrorKind};
+use sqlx::any::AnyPoolOptions;
+
+use crate::backend::{DEFAULT_TIMEOUT, Inner};
+use crate::errors::backend_error;
+use crate::{Dialect, SqlBackend, Tables};
+
+/// Configures and connects an [`SqlBackend`].
+#[derive(Debug)]
+pub struct SqlBackendBuilder {
+    url: String,
+    tables: Tables,
+    timeout: Duration,
+    max_connections: Option<u32>,
+    create_tables: bool,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqlBackendBuilder {
+    pub(crate) fn new(url: String, clock: Arc<dyn Clock>) -> Self {
+        SqlBackendBuilder {
+            url,
+            tables: Tables::default(),
+            timeout: DEFAULT_TIMEOUT,
+            max_connections: None,
+            create_tables: true,
+            clock,
+        }
+    }
+
+    /// The tables to use (default `gimlet_sessions` and
+    /// `gimlet_session_keys`).
+    #[must_use]
+    pub fn tables(mut self, tables: Tables) -> Self {
+        self.tables = tables;
+        self
+    }
+
+    /// The longest a load or a commit may take, waiting for a connection
+    /// included (default 5 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The pool's size (default: sqlx's, 10; always 1 for an in-memory
+    /// SQLite database, which lives and dies with its one connection).
+    #[must_use]
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// Whether [`connect`](Self::connect) creates the tables if they are
+    /// missing (default `true`). See [`SqlBackend::migrate`].
+    #[must_use]
+    pub fn create_tables(mut self, create: bool) -> Self {
+        self.create_tables = create;
+        self
+    }
+
+    /// The clock that decides what has expired (default: the system's).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    fn build(self, connect: bool) -> Result<(SqlBackend, bool), BackendError> {
+        sqlx::any::install_default_drivers();
+        let unsupported = || {
+            BackendError::new(
+                BackendErrorKind::Other,
+                format!("unsupported database URL scheme in {:?}", redact(&self.url)),
+            )
+        };
+        let dialect = Dialect::of_url(&self.url).ok_or_else(unsupported)?;
+        let url = match self.url.strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => self.url.clone(),
+        };
+        let memory = dialect == Dialect::Sqlite && url.contains(":memory:");
+        let mut options = AnyPoolOptions::new().acquire_timeout(self.timeout);
+        if let Some(max) = self.max_connections {
+            options = options.max_connections(max);
+        }
+        if memory {
+            options = options
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        if dialect == Dialect::Sqlite {
+            options = options.after_connect(move |conn, _| {
+                Box::pin(async move {
+                    let pragmas = if memory {
+                        "PRAGMA busy_timeout = 5000;"
+                    } else {
+                        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                    };
+                    sqlx::Executor::execute(conn, pragmas).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect_lazy(&url).map_err(backend_error)?;
+        let backend = SqlBackend {
+            inner: Arc::new(Inner {
+                pool,
+                dialect,
+                tables: self.tables,
+                timeout: self.timeout,
+                clock: self.clock,
+            }),
+        };
+        Ok((backend, connect && self.create_tables))
+    }
+
+    /// Connects, and creates the tables if they are missing (unless told
+    /// otherwise).
+    ///
+    /// # Errors
+    ///
+    /// An unsupported URL, or a database that cannot be reached.
+    pub async fn connect(self) -> Result<SqlBackend, BackendError> {
+        let (backend, migrate) = self.build(true)?;
+        if migrate {
+            backend.migrate().await?;
+        } else {
+            let conn = backend.inner.pool.acquire().await.map_err(backend_error)?;
+            drop(conn);
+        }
+        Ok(backend)
+    }
+
+    /// A backend that connects on first use: no I/O now, and errors come
+    /// from the first load or commit. Tables are not created.
+    ///
+    /// # Errors
+    ///
+    /// An unsupported or malformed URL.
+    pub fn connect_lazy(self) -> Result<SqlBackend, BackendError> {
+        self.build(false).map(|(backend, _)| backend)
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            format!("{}://…@{}", &url[..start], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

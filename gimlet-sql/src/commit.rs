@@ -1,0 +1,201 @@
+//! The write path: one transaction per batch, retried when it loses a race.
+
+use std::time::Duration;
+
+use gimlet_core::backend::{BackendError, Batch, Op, Write, WriteMode};
+use sqlx::{Any, Transaction};
+
+use crate::backend::now_i64;
+use crate::errors::{backend_error, is_transient};
+use crate::{Dialect, SqlBackend};
+
+/// Rows of keys per `INSERT`, and names per `DELETE … IN`: well under
+/// every dialect's limit on bound parameters.
+const CHUNK: usize = 250;
+
+/// Attempts at a transaction that lost a race (deadlock, busy file).
+const ATTEMPTS: u32 = 10;
+
+/// Why a transaction did not commit.
+enum Abort {
+    Sql(sqlx::Error),
+    Conflict(BackendError),
+}
+
+impl From<sqlx::Error> for Abort {
+    fn from(e: sqlx::Error) -> Self {
+        Abort::Sql(e)
+    }
+}
+
+fn expires_i64(write: &Write) -> i64 {
+    i64::try_from(write.expires_at).unwrap_or(i64::MAX)
+}
+
+impl SqlBackend {
+    /// Commits `batch` in one transaction, trying again (with a growing
+    /// pause) when it lost a race with another transaction.
+    pub(crate) async fn commit_with_retries(&self, batch: &Batch) -> Result<(), BackendError> {
+        let now = now_i64(self.inner.clock.as_ref());
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_commit(batch, now).await {
+                Ok(()) => return Ok(()),
+                Err(Abort::Conflict(e)) => return Err(e),
+                Err(Abort::Sql(e)) if is_transient(&e) && attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "session commit lost a race; retrying");
+                    tokio::time::sleep(Duration::from_millis(2u64 << attempt.min(6))).await;
+                }
+                Err(Abort::Sql(e)) => return Err(backend_error(e)),
+            }
+        }
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.inner.dialect {
+            // Take the write lock up front: no deadlock between two
+            // readers that both want to write.
+            Dialect::Sqlite => self.inner.pool.begin_with("BEGIN IMMEDIATE").await,
+            _ => self.inner.pool.begin().await,
+        }
+    }
+
+    async fn try_commit(&self, batch: &Batch, now: i64) -> Result<(), Abort> {
+        let mut tx = self.begin().await?;
+        for op in &batch.ops {
+            match op {
+                Op::Delete(id) => self.delete(&mut tx, &id.to_string()).await?,
+                Op::Write(write) => self.write(&mut tx, write, now).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<(), sqlx::Error> {
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
+        // The session row first: a concurrent writer of this session holds
+        // it, so this waits for that writer, and the key rows it committed
+        // are then deleted too.
+        let sql = d.sql(format!("DELETE FROM {} WHERE id = ?", t.sessions()));
+        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
+        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Makes the session row exist as the write's mode asks, and renews it.
+    async fn claim(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        write: &Write,
+        id: &str,
+        now: i64,
+    ) -> Result<(), Abort> {
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
+        let expires = expires_i64(write);
+        let renew = d.sql(format!(
+            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at > ?",
+            t.sessions()
+        ));
+        if write.mode == WriteMode::Update {
+            let found = sqlx::query(&renew)
+                .bind(expires)
+                .bind(id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            return if found == 1 {
+                Ok(())
+            } else {
+                Err(Abort::Conflict(BackendError::gone()))
+            };
+        }
+        let inserted = sqlx::query(&d.insert_session(t))
+            .bind(id)
+            .bind(expires)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            return Ok(());
+        }
+        // The id exists. A live row is a collision for a new id, and the
+        // session itself for an upsert; an expired row is taken over, with
+        // its old keys deleted.
+        if write.mode == WriteMode::Upsert {
+            let live = sqlx::query(&renew)
+                .bind(expires)
+                .bind(id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if live == 1 {
+                return Ok(());
+            }
+        }
+        let take_over = d.sql(format!(
+            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at <= ?",
+            t.sessions()
+        ));
+        let expired = sqlx::query(&take_over)
+            .bind(expires)
+            .bind(id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if expired == 0 {
+            return Err(Abort::Conflict(BackendError::collision()));
+        }
+        let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
+        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        write: &Write,
+        now: i64,
+    ) -> Result<(), Abort> {
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
+        let id = write.id.to_string();
+        self.claim(tx, write, &id, now).await?;
+        if write.clear {
+            let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
+            sqlx::query(&sql)
+                .bind(id.as_str())
+                .execute(&mut **tx)
+                .await?;
+        } else {
+            for names in write.remove.chunks(CHUNK) {
+                let sql = d.delete_keys(t, names.len());
+                let mut query = sqlx::query(&sql).bind(id.as_str());
+                for name in names {
+                    query = query.bind(name.as_str());
+                }
+                query.execute(&mut **tx).await?;
+            }
+        }
+        for rows in write.set.chunks(CHUNK) {
+            let sql = d.upsert_keys(t, rows.len());
+            let mut query = sqlx::query(&sql);
+            for (name, value) in rows {
+                query = query
+                    .bind(id.as_str())
+                    .bind(name.as_str())
+                    .bind(value.as_slice());
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}

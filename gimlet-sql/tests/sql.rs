@@ -1,0 +1,227 @@
+//! SQL specifics, on every database that is configured: faults, values
+//! that do not decode, cleanup of expired rows, the schema, large writes.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use gimlet_core::backend::{BackendErrorKind, Batch, Op, Write, WriteMode};
+use gimlet_core::{Backend, Error, Gimlet, ManualClock, Placement, SessionId};
+use gimlet_sql::{Dialect, SqlBackend, SqlBackendBuilder};
+
+/// A builder for SQLite, and for each server whose URL is set.
+fn targets(test: &str) -> Vec<SqlBackendBuilder> {
+    let mut urls = vec![common::sqlite_file_url()];
+    if cfg!(feature = "postgres") {
+        urls.extend(common::server_url(common::POSTGRES, test));
+    }
+    if cfg!(feature = "mysql") {
+        urls.extend(common::server_url(common::MYSQL, test));
+    }
+    urls.into_iter().map(SqlBackend::builder).collect()
+}
+
+fn create(id: SessionId, expires_at: u64, keys: usize) -> Batch {
+    Batch {
+        ops: vec![Op::Write(Write {
+            id,
+            mode: WriteMode::Create,
+            clear: false,
+            set: (0..keys)
+                .map(|i| (format!("key-{i}"), vec![(i % 251) as u8; 3]))
+                .collect(),
+            remove: Vec::new(),
+            expires_at,
+        })],
+    }
+}
+
+#[tokio::test]
+async fn nothing_listening_gives_a_prompt_error_from_load_and_commit() {
+    let mut urls = Vec::new();
+    if cfg!(feature = "postgres") {
+        urls.push("postgres://postgres@127.0.0.1:1/test");
+    }
+    if cfg!(feature = "mysql") {
+        urls.push("mysql://root@127.0.0.1:1/test");
+    }
+    for url in urls {
+        let backend = SqlBackend::builder(url)
+            .timeout(Duration::from_millis(500))
+            .connect_lazy()
+            .unwrap();
+        let started = Instant::now();
+        let err = backend
+            .load(&[SessionId::generate().unwrap()])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                BackendErrorKind::Unavailable | BackendErrorKind::Timeout
+            ),
+            "{url}: {err:?}"
+        );
+        let batch = create(SessionId::generate().unwrap(), u64::MAX / 2, 1);
+        let err = backend.commit(&batch).await.unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                BackendErrorKind::Unavailable | BackendErrorKind::Timeout
+            ),
+            "{url}: {err:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{url}: {:?}",
+            started.elapsed()
+        );
+    }
+    // A SQLite file in a directory that does not exist cannot be opened.
+    let err = SqlBackend::connect("sqlite:///nonexistent-dir/x/y.db?mode=rwc")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), BackendErrorKind::Unavailable, "{err:?}");
+    // A URL of no supported database is refused up front.
+    assert!(
+        SqlBackend::builder("redis://127.0.0.1/")
+            .connect_lazy()
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_stored_value_that_does_not_decode_fails_only_that_get() {
+    for builder in targets("a_stored_value_that_does_not_decode_fails_only_that_get") {
+        let backend = common::connect(builder).await;
+        let gimlet = Gimlet::builder()
+            .secret("sql tests' secret, thirty-two bytes!!")
+            .backend(backend.clone())
+            .build()
+            .unwrap();
+        let session = gimlet.open_from_headers([]);
+        let permanent = Placement::new().permanent(true);
+        session.insert_with("good", &1, permanent).await.unwrap();
+        session.insert_with("bad", &2, permanent).await.unwrap();
+        let id = session.id().unwrap();
+        let cookies = gimlet.commit(&session).await.unwrap();
+        let header = cookies[0].split(';').next().unwrap().to_owned();
+
+        // 0xc1 is never valid MessagePack.
+        let mut sql = format!(
+            "UPDATE {} SET value = ? WHERE session_id = ? AND name = 'bad'",
+            backend.tables().keys()
+        );
+        if backend.dialect() == Dialect::Postgres {
+            sql = sql.replacen('?', "$1", 1).replacen('?', "$2", 1);
+        }
+        let changed = gimlet_sql::sqlx::query(&sql)
+            .bind(&b"\xc1"[..])
+            .bind(id.as_str())
+            .execute(backend.pool())
+            .await
+            .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+
+        let session = gimlet.open_from_headers([header.as_str()]);
+        let err = session.get::<u32>("bad").await.unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }), "{err}");
+        assert_eq!(session.get::<u32>("good").await.unwrap(), Some(1));
+    }
+}
+
+#[tokio::test]
+async fn expired_rows_are_deleted_by_delete_expired_and_by_the_cleanup_task() {
+    for builder in targets("expired_rows_are_deleted_by_delete_expired_and_by_the_cleanup_task") {
+        let clock = ManualClock::starting_now();
+        let now = gimlet_core::Clock::now(&clock);
+        let backend = common::connect(builder.clock(clock.clone())).await;
+        let (short, long) = (
+            SessionId::generate().unwrap(),
+            SessionId::generate().unwrap(),
+        );
+        backend.commit(&create(short, now + 60, 3)).await.unwrap();
+        backend.commit(&create(long, now + 600, 3)).await.unwrap();
+        assert_eq!(backend.delete_expired().await.unwrap(), 0);
+
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(
+            backend.load(&[short]).await.unwrap(),
+            vec![None],
+            "expired rows are not loaded"
+        );
+        assert_eq!(backend.delete_expired().await.unwrap(), 1);
+        let table = backend.tables().keys().to_owned();
+        let keys_left: i64 =
+            gimlet_sql::sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(backend.pool())
+                .await
+                .unwrap();
+        assert_eq!(keys_left, 3, "the expired session's keys went with it");
+
+        clock.advance(Duration::from_secs(600));
+        let task = backend.spawn_cleanup(Duration::from_millis(20));
+        let mut left = 1;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let table = backend.tables().sessions().to_owned();
+            left =
+                gimlet_sql::sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                    .fetch_one(backend.pool())
+                    .await
+                    .unwrap();
+            if left == 0 {
+                break;
+            }
+        }
+        task.abort();
+        assert_eq!(left, 0, "the cleanup task did not run");
+    }
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_creates_the_expiry_index() {
+    for builder in targets("migrate_is_idempotent_and_creates_the_expiry_index") {
+        let backend = common::connect(builder).await;
+        backend.migrate().await.unwrap();
+        backend.migrate().await.unwrap();
+        let index = format!("{}_expires_at", backend.tables().sessions());
+        let sql = match backend.dialect() {
+            Dialect::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?".to_owned()
+            }
+            Dialect::Postgres => "SELECT COUNT(*) FROM pg_indexes WHERE indexname = $1".to_owned(),
+            _ => "SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics \
+                  WHERE table_schema = DATABASE() AND index_name = ?"
+                .to_owned(),
+        };
+        let found: i64 = gimlet_sql::sqlx::query_scalar(&sql)
+            .bind(index.as_str())
+            .fetch_one(backend.pool())
+            .await
+            .unwrap();
+        assert_eq!(found, 1, "{:?}: no index {index}", backend.dialect());
+    }
+}
+
+#[tokio::test]
+async fn a_write_of_many_keys_is_one_commit() {
+    for builder in targets("a_write_of_many_keys_is_one_commit") {
+        let backend = common::connect(builder).await;
+        let id = SessionId::generate().unwrap();
+        let now = gimlet_core::Clock::now(&gimlet_core::SystemClock);
+        backend.commit(&create(id, now + 600, 1200)).await.unwrap();
+        let mut remove = Write::touch(id, now + 600);
+        remove.remove = (0..1000).map(|i| format!("key-{i}")).collect();
+        backend
+            .commit(&Batch {
+                ops: vec![Op::Write(remove)],
+            })
+            .await
+            .unwrap();
+        let record = backend.load(&[id]).await.unwrap().pop().unwrap().unwrap();
+        assert_eq!(record.len(), 200, "{:?}", backend.dialect());
+    }
+}

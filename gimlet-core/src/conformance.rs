@@ -20,8 +20,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, Batch, Op, Record, Write, WriteMode};
+use crate::backend::{Backend, BackendErrorKind, Batch, Op, Record, Write, WriteMode};
 use crate::{Clock, CountingBackend, Gimlet, SessionId, SystemClock};
 
 /// A backend shared by the tasks of a case.
@@ -589,4 +590,49 @@ pub async fn invalidate_during_a_request_leaves_no_record(backend: SharedBackend
     let after = gimlet.open_from_headers([header.as_str()]);
     assert_eq!(after.get::<u32>("cart").await.expect("get"), None);
     assert!(after.keys().await.expect("keys").is_empty());
+}
+
+/// For a backend whose store cannot be reached (nothing listens at its
+/// address, or nothing answers), configured with `timeout`: load and commit
+/// fail with `Unavailable` or `Timeout` within about twice the timeout,
+/// keeping the driver's error as their source, and a session on it answers
+/// 503. Not part of [`backend_conformance!`]: the backend crate builds the
+/// unreachable backend and calls it.
+pub async fn unreachable_backend_fails_promptly(backend: SharedBackend, timeout: Duration) {
+    let check = |err: &crate::BackendError| {
+        assert!(
+            matches!(
+                err.kind(),
+                BackendErrorKind::Unavailable | BackendErrorKind::Timeout
+            ),
+            "{err:?}"
+        );
+    };
+    let started = Instant::now();
+    let err = backend.load(&[id()]).await.expect_err("a load must fail");
+    check(&err);
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the driver's error is lost"
+    );
+    let batch = vec![Op::Write(write(id(), WriteMode::Create, &[("k", b"v")]))];
+    check(
+        &commit(&backend, batch)
+            .await
+            .expect_err("a commit must fail"),
+    );
+
+    let gimlet = gimlet(backend);
+    let session = gimlet.open_from_headers([]);
+    session
+        .insert("k", &1)
+        .await
+        .expect("a write needs no backend");
+    let err = gimlet
+        .commit(&session)
+        .await
+        .expect_err("the commit must fail");
+    assert_eq!(err.status_code(), 503, "{err}");
+    let limit = timeout * 2 + Duration::from_secs(1);
+    assert!(started.elapsed() < limit, "took {:?}", started.elapsed());
 }

@@ -84,9 +84,44 @@ impl SqlBackend {
         // are then deleted too.
         let sql = d.sql(format!("DELETE FROM {} WHERE id = ?", t.sessions()));
         sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        self.delete_all_keys(tx, id).await
+    }
+
+    async fn delete_all_keys(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<(), sqlx::Error> {
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
         let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
         sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
         Ok(())
+    }
+
+    /// Sets the expiry of session `id` if its row is live (`live`) or
+    /// expired (`!live`); answers whether there was such a row.
+    async fn set_expiry(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        expires: i64,
+        now: i64,
+        live: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
+        let compare = if live { ">" } else { "<=" };
+        let sql = d.sql(format!(
+            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at {compare} ?",
+            t.sessions()
+        ));
+        let found = sqlx::query(&sql)
+            .bind(expires)
+            .bind(id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        Ok(found == 1)
     }
 
     /// Makes the session row exist as the write's mode asks, and renews it.
@@ -99,22 +134,10 @@ impl SqlBackend {
     ) -> Result<(), Abort> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         let expires = expires_i64(write);
-        let renew = d.sql(format!(
-            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at > ?",
-            t.sessions()
-        ));
         if write.mode == WriteMode::Update {
-            let found = sqlx::query(&renew)
-                .bind(expires)
-                .bind(id)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-            return if found == 1 {
-                Ok(())
-            } else {
-                Err(Abort::Conflict(BackendError::gone()))
+            return match self.set_expiry(tx, id, expires, now, true).await? {
+                true => Ok(()),
+                false => Err(Abort::Conflict(BackendError::gone())),
             };
         }
         let inserted = sqlx::query(&d.insert_session(t))
@@ -129,34 +152,13 @@ impl SqlBackend {
         // The id exists. A live row is a collision for a new id, and the
         // session itself for an upsert; an expired row is taken over, with
         // its old keys deleted.
-        if write.mode == WriteMode::Upsert {
-            let live = sqlx::query(&renew)
-                .bind(expires)
-                .bind(id)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-            if live == 1 {
-                return Ok(());
-            }
+        if write.mode == WriteMode::Upsert && self.set_expiry(tx, id, expires, now, true).await? {
+            return Ok(());
         }
-        let take_over = d.sql(format!(
-            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at <= ?",
-            t.sessions()
-        ));
-        let expired = sqlx::query(&take_over)
-            .bind(expires)
-            .bind(id)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-        if expired == 0 {
+        if !self.set_expiry(tx, id, expires, now, false).await? {
             return Err(Abort::Conflict(BackendError::collision()));
         }
-        let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
-        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        self.delete_all_keys(tx, id).await?;
         Ok(())
     }
 
@@ -170,11 +172,7 @@ impl SqlBackend {
         let id = write.id.to_string();
         self.claim(tx, write, &id, now).await?;
         if write.clear {
-            let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
-            sqlx::query(&sql)
-                .bind(id.as_str())
-                .execute(&mut **tx)
-                .await?;
+            self.delete_all_keys(tx, &id).await?;
         } else {
             for names in write.remove.chunks(CHUNK) {
                 let sql = d.delete_keys(t, names.len());

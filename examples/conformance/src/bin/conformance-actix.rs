@@ -1,0 +1,19 @@
+//! The conformance app on actix-web.
+//!
+//! Run with: `cargo run --release -p gimlet-conformance --bin conformance-actix`
+
+#![allow(clippy::print_stdout)]
+
+use gimlet_conformance::{apps, settings};
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    settings::init_logging();
+    let settings = settings::from_env()?;
+    let backend = settings::backend(&settings.backend).await?;
+    let gimlet = settings::gimlet(settings.config, backend)?;
+    let listener = std::net::TcpListener::bind(settings.addr)?;
+    println!("listening on {}", listener.local_addr()?);
+    apps::serve_actix(gimlet, listener).await?;
+    Ok(())
+}

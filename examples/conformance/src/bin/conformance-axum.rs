@@ -1,0 +1,19 @@
+//! The conformance app on axum.
+//!
+//! Run with: `cargo run --release -p gimlet-conformance --bin conformance-axum`
+
+#![allow(clippy::print_stdout)]
+
+use gimlet_conformance::{apps, settings};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    settings::init_logging();
+    let settings = settings::from_env()?;
+    let backend = settings::backend(&settings.backend).await?;
+    let gimlet = settings::gimlet(settings.config, backend)?;
+    let listener = tokio::net::TcpListener::bind(settings.addr).await?;
+    println!("listening on {}", listener.local_addr()?);
+    apps::serve_axum(gimlet, listener).await?;
+    Ok(())
+}

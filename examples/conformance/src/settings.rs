@@ -1,0 +1,106 @@
+//! The app's settings, from the environment: `GIMLET_ADDR`,
+//! `GIMLET_BACKEND`, and the `GIMLET_*` variables of `gimlet_core::Config`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gimlet_core::{Backend, BackendError, Config, Gimlet, MemoryBackend};
+use gimlet_redis::RedisBackend;
+use gimlet_sql::SqlBackend;
+
+/// The secret used when `GIMLET_SECRET` is not set. Fine on a laptop,
+/// never in production: anyone who reads this file can forge cookies.
+pub const DEVELOPMENT_SECRET: &str = "gimlet development secret: never use it in production";
+
+/// Everything the environment says.
+#[derive(Debug)]
+pub struct Settings {
+    /// `GIMLET_ADDR`, default `127.0.0.1:8000`.
+    pub addr: SocketAddr,
+    /// `GIMLET_BACKEND`: `none`, `memory` (the default), or a
+    /// `redis://`, `postgres://`, `mysql://` or `sqlite://` URL.
+    pub backend: String,
+    /// The session configuration.
+    pub config: Config,
+}
+
+/// Reads the settings. `GIMLET_SECURE` defaults to off here, since the app
+/// is served over plain HTTP on loopback.
+///
+/// # Errors
+///
+/// A variable that does not parse.
+pub fn from_env() -> Result<Settings, Box<dyn std::error::Error>> {
+    from_lookup(|name| std::env::var(name).ok())
+}
+
+/// [`from_env`] through `lookup`.
+///
+/// # Errors
+///
+/// A variable that does not parse.
+pub fn from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Settings, Box<dyn std::error::Error>> {
+    let addr = lookup("GIMLET_ADDR")
+        .unwrap_or_else(|| "127.0.0.1:8000".into())
+        .parse()?;
+    let backend = lookup("GIMLET_BACKEND").unwrap_or_else(|| "memory".into());
+    let mut config = Config::default();
+    config.cookie.secure = false;
+    config.apply_env(&lookup)?;
+    if config.secret.is_none() {
+        tracing::warn!("GIMLET_SECRET is not set: using the development secret");
+        config.secret = Some(DEVELOPMENT_SECRET.into());
+    }
+    Ok(Settings {
+        addr,
+        backend,
+        config,
+    })
+}
+
+/// The backend `spec` names (`GIMLET_BACKEND`'s syntax). SQL databases get
+/// their tables created if missing.
+///
+/// # Errors
+///
+/// An unknown spec, or a server that cannot be reached.
+pub async fn backend(spec: &str) -> Result<Option<Arc<dyn Backend>>, BackendError> {
+    let spec = spec.trim();
+    Ok(match spec {
+        "none" | "" => None,
+        "memory" => Some(Arc::new(MemoryBackend::new())),
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            Some(Arc::new(RedisBackend::from_url(url)?))
+        }
+        url => Some(Arc::new(SqlBackend::connect(url).await?)),
+    })
+}
+
+/// The engine for `config` and `backend`.
+///
+/// # Errors
+///
+/// A configuration the builder refuses.
+pub fn gimlet(
+    config: Config,
+    backend: Option<Arc<dyn Backend>>,
+) -> Result<Gimlet, gimlet_core::ConfigError> {
+    let builder = Gimlet::builder().config(config);
+    match backend {
+        Some(backend) => builder.shared_backend(backend),
+        None => builder,
+    }
+    .build()
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

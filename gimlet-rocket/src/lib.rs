@@ -1,0 +1,166 @@
+//! [Rocket](rocket) 0.5 adapter for [Gimlet](gimlet_core) sessions: a
+//! [`SessionFairing`] and a [`Session`] request guard.
+//!
+//! ```no_run
+//! use gimlet_core::{Gimlet, MemoryBackend};
+//! use gimlet_rocket::{Session, SessionFairing};
+//! use rocket::{get, routes};
+//!
+//! #[get("/")]
+//! async fn visit(session: Session) -> Result<String, gimlet_rocket::Error> {
+//!     let visits = session.update("visits", |n: &mut Option<u32>| {
+//!         *n = Some(n.unwrap_or(0) + 1);
+//!         n.unwrap_or(0)
+//!     })
+//!     .await?;
+//!     Ok(format!("visit number {visits}"))
+//! }
+//!
+//! #[rocket::launch]
+//! fn rocket() -> _ {
+//!     let gimlet = Gimlet::builder()
+//!         .secret(std::env::var("GIMLET_SECRET").expect("GIMLET_SECRET"))
+//!         .backend(MemoryBackend::new())
+//!         .build()
+//!         .expect("configuration");
+//!     rocket::build().attach(SessionFairing::new(gimlet)).mount("/", routes![visit])
+//! }
+//! ```
+//!
+//! The fairing opens the session in `on_request` (no I/O) and keeps it in
+//! the request-local cache, where the guard finds it. It commits in
+//! `on_response`, after Rocket has applied its own `CookieJar`, and adds
+//! the `Set-Cookie` headers with `adjoin_header`.
+//!
+//! **When a route fails and a catcher answers**, the fairing still commits:
+//! whatever the route changed in the session before it failed is saved,
+//! and its cookies are sent with the catcher's response. A route that must
+//! not leave half its changes behind should make them only once it knows
+//! it will succeed (writes are only recorded until the commit, so ordering
+//! them last is enough). If the commit itself fails, the response becomes
+//! the error's status (503 when the backend is down) with a short text
+//! body, and no session cookie is sent.
+
+use std::fmt;
+use std::io::Cursor;
+use std::ops::Deref;
+
+use gimlet_core::Gimlet;
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::{FromRequest, Outcome};
+use rocket::response::{self, Responder};
+use rocket::{Data, Request, Response};
+
+/// Opens and commits a session around every request.
+#[derive(Debug, Clone)]
+pub struct SessionFairing {
+    gimlet: Gimlet,
+}
+
+impl SessionFairing {
+    /// A fairing for sessions configured by `gimlet`.
+    pub fn new(gimlet: Gimlet) -> Self {
+        SessionFairing { gimlet }
+    }
+}
+
+/// The request-local slot the session lives in.
+struct Slot(Option<gimlet_core::Session>);
+
+#[rocket::async_trait]
+impl Fairing for SessionFairing {
+    fn info(&self) -> Info {
+        Info {
+            name: "Gimlet sessions",
+            kind: Kind::Request | Kind::Response,
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        let session = self.gimlet.open_from_headers(req.headers().get("Cookie"));
+        req.local_cache(|| Slot(Some(session)));
+    }
+
+    async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let Slot(Some(session)) = req.local_cache(|| Slot(None)) else {
+            return;
+        };
+        match self.gimlet.commit(session).await {
+            Ok(set_cookies) => {
+                for value in set_cookies {
+                    res.adjoin_header(Header::new("Set-Cookie", value));
+                }
+            }
+            Err(e) => {
+                let body = e.to_string();
+                res.set_status(Status::new(e.status_code()));
+                res.set_header(ContentType::Plain);
+                res.set_sized_body(body.len(), Cursor::new(body));
+            }
+        }
+    }
+}
+
+/// The request's session, as a request guard: `async fn h(session:
+/// Session)`.
+///
+/// It derefs to [`gimlet_core::Session`], which has the whole API. Without
+/// [`SessionFairing`] attached, the guard fails with a 500 and logs why.
+#[derive(Debug, Clone)]
+pub struct Session(pub gimlet_core::Session);
+
+impl Deref for Session {
+    type Target = gimlet_core::Session;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// Why the [`Session`] guard failed: no [`SessionFairing`] is attached.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingFairing;
+
+impl fmt::Display for MissingFairing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("gimlet: no session here; attach gimlet_rocket::SessionFairing")
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Session {
+    type Error = MissingFairing;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        match req.local_cache(|| Slot(None)) {
+            Slot(Some(session)) => Outcome::Success(Session(session.clone())),
+            Slot(None) => {
+                tracing::error!("{MissingFairing}");
+                Outcome::Error((Status::InternalServerError, MissingFairing))
+            }
+        }
+    }
+}
+
+/// A session error as a Rocket response: its status code and message, so
+/// handlers can use `?` on session calls.
+#[derive(Debug)]
+pub struct Error(pub gimlet_core::Error);
+
+impl From<gimlet_core::Error> for Error {
+    fn from(e: gimlet_core::Error) -> Self {
+        Error(e)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Error {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let body = self.0.to_string();
+        Response::build()
+            .status(Status::new(self.0.status_code()))
+            .header(ContentType::Plain)
+            .sized_body(body.len(), Cursor::new(body))
+            .ok()
+    }
+}

@@ -42,12 +42,16 @@ pub async fn serve_axum(gimlet: Gimlet, listener: tokio::net::TcpListener) -> st
     axum::serve(listener, axum_app(gimlet)).await
 }
 
-/// Serves the actix-web app on `listener` until the process ends.
+/// The actix-web server on `listener`, not started yet: await it to serve,
+/// or take its handle to stop it.
 ///
 /// # Errors
 ///
-/// The server's I/O error.
-pub async fn serve_actix(gimlet: Gimlet, listener: std::net::TcpListener) -> std::io::Result<()> {
+/// The listener's I/O error.
+pub fn actix_server(
+    gimlet: Gimlet,
+    listener: std::net::TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::http::StatusCode;
     use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
@@ -61,7 +65,7 @@ pub async fn serve_actix(gimlet: Gimlet, listener: std::net::TcpListener) -> std
         .body(body)
     }
 
-    HttpServer::new(move || {
+    Ok(HttpServer::new(move || {
         App::new()
             .wrap(gimlet_actix::SessionMiddleware::new(gimlet.clone()))
             .route("/{path:.*}", web::get().to(handler))
@@ -69,8 +73,7 @@ pub async fn serve_actix(gimlet: Gimlet, listener: std::net::TcpListener) -> std
     .workers(2)
     .disable_signals()
     .listen(listener)?
-    .run()
-    .await
+    .run())
 }
 
 /// The Rocket app, listening on `addr`.

@@ -14,6 +14,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gimlet = settings::gimlet(settings.config, backend)?;
     let listener = std::net::TcpListener::bind(settings.addr)?;
     println!("listening on {}", listener.local_addr()?);
-    apps::serve_actix(gimlet, listener).await?;
+    apps::actix_server(gimlet, listener)?.await?;
     Ok(())
 }

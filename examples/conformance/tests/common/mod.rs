@@ -1,0 +1,309 @@
+//! Starts the conformance app, in this process, on one framework and one
+//! backend, with a counting wrapper around the backend; and a browser (a
+//! real HTTP client with a cookie jar) to talk to it.
+
+#![allow(dead_code, unreachable_pub, clippy::print_stderr, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gimlet_conformance::{apps, settings};
+use gimlet_core::{Backend, Config, CountingBackend, Counts, MemoryBackend, SessionId};
+use gimlet_redis::RedisBackend;
+use gimlet_sql::{SqlBackend, Tables};
+use reqwest::header::{COOKIE, SET_COOKIE};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    Axum,
+    Actix,
+    Rocket,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    None,
+    Memory,
+    Sqlite,
+    Redis,
+    Postgres,
+    MySql,
+}
+
+impl Store {
+    pub fn has_backend(self) -> bool {
+        self != Store::None
+    }
+}
+
+pub const SECRET: &str = "conformance suite secret, thirty-two bytes";
+
+fn unique() -> String {
+    SessionId::generate().unwrap().to_string()[..12].to_owned()
+}
+
+fn server_url(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped {what}: {var} is not set");
+            None
+        }
+    }
+}
+
+fn own_tables() -> Tables {
+    let tag = unique();
+    Tables::new(
+        &format!("gimlet_h{tag}_sessions"),
+        &format!("gimlet_h{tag}_keys"),
+    )
+    .unwrap()
+}
+
+/// The store's backend, or `Err(())` if its server is not configured.
+async fn backend(store: Store) -> Result<Option<Arc<dyn Backend>>, ()> {
+    let sql = |url: String| async move {
+        let backend = SqlBackend::builder(url)
+            .tables(own_tables())
+            .connect()
+            .await
+            .unwrap();
+        Some(Arc::new(backend) as Arc<dyn Backend>)
+    };
+    Ok(match store {
+        Store::None => None,
+        Store::Memory => Some(Arc::new(MemoryBackend::new())),
+        Store::Sqlite => {
+            let path = std::env::temp_dir().join(format!("gimlet-http-{}.db", unique()));
+            sql(format!("sqlite://{}?mode=rwc", path.display())).await
+        }
+        Store::Redis => {
+            let url = server_url("GIMLET_TEST_REDIS_URL", "this Redis test").ok_or(())?;
+            let backend = RedisBackend::from_url(&url)
+                .unwrap()
+                .prefix(format!("gimlet-http:{}:", unique()));
+            Some(Arc::new(backend))
+        }
+        Store::Postgres => {
+            sql(server_url("GIMLET_TEST_POSTGRES_URL", "this PostgreSQL test").ok_or(())?).await
+        }
+        Store::MySql => {
+            sql(server_url("GIMLET_TEST_MYSQL_URL", "this MySQL test").ok_or(())?).await
+        }
+    })
+}
+
+/// A running app; stopped when dropped.
+pub struct App {
+    pub base: String,
+    pub store: Store,
+    pub framework: Framework,
+    counting: Option<Arc<CountingBackend<Arc<dyn Backend>>>>,
+    stop: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+impl App {
+    /// Backend calls since the last reset (zero without a backend).
+    pub fn counts(&self) -> Counts {
+        self.counting
+            .as_ref()
+            .map(|c| c.counts())
+            .unwrap_or_default()
+    }
+
+    pub fn reset_counts(&self) {
+        if let Some(c) = &self.counting {
+            c.reset();
+        }
+    }
+
+    /// Every key any commit has written or removed.
+    pub fn keys_written(&self) -> Vec<String> {
+        let Some(c) = &self.counting else {
+            return Vec::new();
+        };
+        c.batches()
+            .iter()
+            .flat_map(|b| b.ops.iter())
+            .flat_map(|op| match op {
+                gimlet_core::backend::Op::Write(w) => w
+                    .set
+                    .iter()
+                    .map(|(k, _)| k.clone())
+                    .chain(w.remove.iter().cloned())
+                    .collect(),
+                gimlet_core::backend::Op::Delete(_) => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// A browser with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// A client that sends exactly the cookies it is told to.
+    pub fn bare(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::new(),
+            base: self.base.clone(),
+        }
+    }
+}
+
+/// One response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub set_cookies: Vec<String>,
+}
+
+impl Reply {
+    /// The `name=value` pairs of the cookies set, as a `Cookie` header.
+    pub fn cookie_header(&self) -> String {
+        self.set_cookies
+            .iter()
+            .filter(|c| !c.contains("Max-Age=0"))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .map(String::as_str)
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+}
+
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(path, None).await
+    }
+
+    pub async fn get_with_cookies(&self, path: &str, cookie: &str) -> Reply {
+        self.send(path, Some(cookie)).await
+    }
+
+    async fn send(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        let response = request.send().await.unwrap();
+        let set_cookies = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        Reply {
+            status: response.status().as_u16(),
+            body: response.text().await.unwrap(),
+            set_cookies,
+        }
+    }
+
+    /// The body of a request that must answer 200.
+    pub async fn ok(&self, path: &str) -> String {
+        let reply = self.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+        reply.body
+    }
+}
+
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+async fn wait_until_listening(addr: SocketAddr) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the app did not start listening on {addr}");
+}
+
+/// Starts the app on `framework` and `store`, with the suite's settings
+/// changed by `configure`. `None` when the store's server is not
+/// configured (the test is then skipped, and says so).
+pub async fn start(
+    framework: Framework,
+    store: Store,
+    configure: impl FnOnce(&mut Config),
+) -> Option<App> {
+    let backend = backend(store).await.ok()?;
+    let counting = backend.map(|b| Arc::new(CountingBackend::new(b)));
+    let mut config =
+        settings::from_lookup(|name| (name == "GIMLET_SECRET").then(|| SECRET.to_owned()))
+            .unwrap()
+            .config;
+    configure(&mut config);
+    let shared = counting.clone().map(|c| c as Arc<dyn Backend>);
+    let gimlet = settings::gimlet(config, shared).unwrap();
+
+    let (addr, stop): (SocketAddr, Box<dyn FnOnce() + Send>) = match framework {
+        Framework::Axum => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let task = tokio::spawn(apps::serve_axum(gimlet, listener));
+            (addr, Box::new(move || task.abort()))
+        }
+        Framework::Actix => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = apps::actix_server(gimlet, listener).unwrap();
+            let handle = server.handle();
+            std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
+            let stop = move || {
+                std::thread::spawn(move || {
+                    actix_web::rt::System::new().block_on(handle.stop(false))
+                });
+            };
+            (addr, Box::new(stop))
+        }
+        Framework::Rocket => {
+            let addr = free_port();
+            let rocket = apps::rocket_app(gimlet, addr).ignite().await.unwrap();
+            let shutdown = rocket.shutdown();
+            tokio::spawn(rocket.launch());
+            (addr, Box::new(move || shutdown.notify()))
+        }
+    };
+    wait_until_listening(addr).await;
+    Some(App {
+        base: format!("http://{addr}"),
+        store,
+        framework,
+        counting,
+        stop: Some(stop),
+    })
+}

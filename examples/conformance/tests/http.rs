@@ -1,0 +1,460 @@
+//! The HTTP suite: real requests from a client with a cookie jar, against
+//! the conformance app listening on 127.0.0.1, on every framework × every
+//! backend. Each scenario is written once and runs on all 18 combinations.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{App, Framework, Store, start};
+use gimlet_core::Config;
+
+fn defaults(_: &mut Config) {}
+
+fn whitelist(config: &mut Config) {
+    config.clientside_keys = ["cs".to_owned(), "cs2".to_owned()].into();
+}
+
+/// get/set/has/delete, and deleting a missing key (404).
+async fn get_set_has_delete(app: App) {
+    let b = app.browser();
+    assert_eq!(b.ok("/set/foo/bar").await, "ok");
+    assert_eq!(b.ok("/get/foo").await, "bar");
+    assert_eq!(b.ok("/has/foo").await, "true");
+    assert_eq!(b.ok("/has/nope").await, "false");
+    assert_eq!(b.get("/get/nope").await.status, 404);
+    assert_eq!(b.ok("/delete/foo").await, "ok");
+    assert_eq!(b.get("/delete/foo").await.status, 404);
+    assert_eq!(b.ok("/has/foo").await, "false");
+    assert_eq!(b.get("/get/foo").await.status, 404);
+}
+
+/// Permanent keys live in their own cookie, which alone has a Max-Age.
+async fn permanent_keys_and_their_two_cookies(app: App) {
+    let b = app.browser();
+    let n = b.get("/set/a/1").await;
+    let n = n
+        .cookie("gimlet-n")
+        .expect("the non-permanent cookie")
+        .to_owned();
+    let p = b.get("/set/b/2?permanent=1").await;
+    let p = p
+        .cookie("gimlet-p")
+        .expect("the permanent cookie")
+        .to_owned();
+    assert!(!n.contains("Max-Age") && !n.contains("Expires"), "{n}");
+    assert!(p.contains("Max-Age=2592000"), "{p}");
+    assert_eq!(b.ok("/is_permanent/b").await, "true");
+    assert_eq!(b.ok("/is_permanent/a").await, "false");
+    assert_eq!(b.ok("/get/b?permanent=1").await, "2");
+    assert_eq!(b.get("/get/a?permanent=1").await.status, 404);
+}
+
+/// HttpOnly everywhere, SameSite, Max-Age only on the permanent cookie,
+/// Secure when configured.
+async fn cookie_metadata(app: App) {
+    let b = app.browser();
+    let reply = b.get("/set/k/v?permanent=1").await;
+    let reply2 = b.get("/set/j/v").await;
+    for cookie in reply.set_cookies.iter().chain(&reply2.set_cookies) {
+        assert!(cookie.contains("HttpOnly"), "{cookie}");
+        assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+        assert!(cookie.contains("Path=/"), "{cookie}");
+        assert!(!cookie.contains("Secure"), "{cookie}");
+    }
+    let secure = start(app.framework, app.store, |c| c.cookie.secure = true)
+        .await
+        .unwrap();
+    let reply = secure.browser().get("/set/k/v?permanent=1").await;
+    assert!(
+        reply.set_cookies[0].contains("Secure"),
+        "{:?}",
+        reply.set_cookies
+    );
+}
+
+/// Whitelisted keys stay in the cookie: no backend call, and no batch ever
+/// carries them, even next to server-side data.
+async fn clientside_keys_never_reach_the_backend(app: App) {
+    let b = app.browser();
+    if app.store.has_backend() {
+        b.ok("/set/server/1").await;
+    }
+    app.reset_counts();
+    assert_eq!(b.ok("/set/cs/7").await, "ok");
+    assert_eq!(b.ok("/get/cs").await, "7");
+    assert_eq!(b.ok("/is_clientside/cs").await, "true");
+    assert_eq!(b.ok("/set/cs/8?permanent=1").await, "ok");
+    assert_eq!(b.get("/get/cs2").await.status, 404, "unset whitelisted key");
+    assert_eq!(app.counts().round_trips(), 0, "{:?}", app.counts());
+    assert_eq!(b.ok("/delete/cs").await, "ok");
+    assert_eq!(app.counts().round_trips(), 0);
+    b.ok("/iter").await;
+    assert!(!app.keys_written().iter().any(|k| k.starts_with("cs")));
+}
+
+/// A key moves from the cookie to the backend, and is found only there.
+async fn a_key_moves_from_clientside_to_server_side(app: App) {
+    if !app.store.has_backend() {
+        return;
+    }
+    let b = app.browser();
+    b.ok("/set/foo/bar?clientside=1").await;
+    assert_eq!(b.ok("/is_clientside/foo").await, "true");
+    b.ok("/set/foo/baz?clientside=0").await;
+    assert_eq!(b.ok("/is_clientside/foo").await, "false");
+    assert_eq!(b.ok("/get/foo").await, "baz");
+    assert_eq!(b.get("/get/foo?clientside=1").await.status, 404);
+    assert_eq!(b.ok("/get/foo?clientside=0").await, "baz");
+    assert_eq!(b.ok("/len").await, "1");
+}
+
+/// iter and len span both channels and both sides; the id is 32 hex
+/// characters and stable; the timestamp is the creation time.
+async fn iter_len_id_and_timestamp(app: App) {
+    let b = app.browser();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    b.ok("/set/b/1").await;
+    b.ok("/set/a/1?permanent=1").await;
+    b.ok("/set/c/1?clientside=1").await;
+    assert_eq!(b.ok("/len").await, "3");
+    assert_eq!(b.ok("/iter").await, "a\nb\nc");
+    let id = b.ok("/id").await;
+    assert_eq!(id.len(), 32);
+    assert!(
+        id.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+        "{id}"
+    );
+    assert_eq!(b.ok("/id").await, id);
+    let timestamp: u64 = b.ok("/timestamp").await.parse().unwrap();
+    assert!(
+        timestamp >= before && timestamp <= before + 5,
+        "{timestamp}"
+    );
+    assert_eq!(b.ok("/timestamp").await, timestamp.to_string());
+}
+
+/// append mutates a stored list and saves it.
+async fn append_and_flatten(app: App) {
+    let b = app.browser();
+    b.ok("/append/l/itsy").await;
+    b.ok("/append/l/bitsy").await;
+    assert_eq!(b.ok("/flatten/l").await, "itsy:bitsy");
+    assert_eq!(b.get("/flatten/nope").await.status, 404);
+}
+
+/// With no backend, a server-side key is refused (400) and the session
+/// keeps what it had.
+async fn no_backend_refuses_a_server_side_key(app: App) {
+    if app.store.has_backend() {
+        return;
+    }
+    let b = app.browser();
+    b.ok("/set/kept/1").await;
+    let reply = b.get("/set/k/v?clientside=0").await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("no backend"), "{}", reply.body);
+    assert_eq!(b.ok("/get/kept").await, "1");
+}
+
+/// A mangled cookie counts as absent: a fresh session.
+async fn a_mangled_cookie_gives_a_fresh_session(app: App) {
+    let bare = app.bare();
+    let set = bare.get("/set/foo/bar").await;
+    let header = set.cookie_header();
+    assert_eq!(bare.get_with_cookies("/get/foo", &header).await.body, "bar");
+    let (name, value) = header.split_once('=').unwrap();
+    let mut bytes = value.as_bytes().to_vec();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let mangled = format!("{name}={}", String::from_utf8(bytes).unwrap());
+    let reply = bare.get_with_cookies("/get/foo", &mangled).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(bare.get_with_cookies("/len", &mangled).await.body, "0");
+}
+
+/// invalidate empties the session and sends removal cookies; the old
+/// cookies reach nothing afterwards.
+async fn invalidate_gives_an_empty_session_and_a_new_cookie(app: App) {
+    let b = app.browser();
+    b.ok("/set/foo/bar").await;
+    b.ok("/set/p/1?permanent=1").await;
+    let old_id = b.ok("/id").await;
+    let bare = app.bare();
+    let old = {
+        let first = bare.get("/set/x/1").await;
+        first.cookie_header()
+    };
+    let reply = b.get("/invalidate").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.set_cookies.len(), 2, "{:?}", reply.set_cookies);
+    assert!(reply.set_cookies.iter().all(|c| c.contains("Max-Age=0")));
+    assert_eq!(b.ok("/len").await, "0");
+    assert_eq!(b.get("/get/foo").await.status, 404);
+    assert_ne!(b.ok("/id").await, old_id);
+    // Another session's cookie is untouched by this logout.
+    assert_eq!(bare.get_with_cookies("/get/x", &old).await.body, "1");
+}
+
+/// `/hello` does not touch the session: no call, no cookie.
+async fn hello_makes_no_backend_call_and_sends_no_cookie(app: App) {
+    let b = app.browser();
+    let fresh = b.get("/hello").await;
+    assert_eq!(fresh.body, "hello");
+    assert!(fresh.set_cookies.is_empty());
+    b.ok("/set/foo/bar").await;
+    b.ok("/set/p/1?permanent=1").await;
+    app.reset_counts();
+    let reply = b.get("/hello").await;
+    assert!(reply.set_cookies.is_empty(), "{:?}", reply.set_cookies);
+    assert_eq!(app.counts().round_trips(), 0);
+}
+
+/// Reads send no Set-Cookie.
+async fn read_only_requests_send_no_set_cookie(app: App) {
+    let b = app.browser();
+    b.ok("/set/foo/bar").await;
+    b.ok("/set/c/1?clientside=1&permanent=1").await;
+    for path in [
+        "/get/foo",
+        "/has/foo",
+        "/get/c",
+        "/iter",
+        "/len",
+        "/is_permanent/c",
+        "/get/none",
+    ] {
+        let reply = b.get(path).await;
+        assert!(
+            reply.set_cookies.is_empty(),
+            "{path}: {:?}",
+            reply.set_cookies
+        );
+    }
+}
+
+/// cycle keeps the data under a new id; the old cookie no longer reaches
+/// the server data.
+async fn cycle_keeps_the_data_under_a_new_id(app: App) {
+    let bare = app.bare();
+    let first = bare.get("/set/foo/bar").await.cookie_header();
+    let perm = bare
+        .get_with_cookies("/set/p/1?permanent=1", &first)
+        .await
+        .cookie_header();
+    let old = format!("{first}; {perm}");
+    let old_id = bare.get_with_cookies("/id", &old).await.body;
+    let cycled = bare.get_with_cookies("/cycle", &old).await;
+    assert_eq!(cycled.status, 200, "{}", cycled.body);
+    let new = cycled.cookie_header();
+    assert_eq!(cycled.set_cookies.len(), 2, "{:?}", cycled.set_cookies);
+    let new_id = bare.get_with_cookies("/id", &new).await.body;
+    assert_ne!(new_id, old_id);
+    assert_eq!(bare.get_with_cookies("/get/foo", &new).await.body, "bar");
+    assert_eq!(bare.get_with_cookies("/get/p", &new).await.body, "1");
+    if app.store.has_backend() {
+        assert_eq!(bare.get_with_cookies("/get/foo", &old).await.status, 404);
+    }
+}
+
+/// A `gimlet-n` value presented as `gimlet-p` is rejected.
+async fn a_transient_cookie_presented_as_permanent_is_rejected(app: App) {
+    let bare = app.bare();
+    let reply = bare.get("/set/k/v?clientside=1").await;
+    let value = reply
+        .cookie("gimlet-n")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    let swapped = format!("gimlet-p={value}");
+    assert_eq!(bare.get_with_cookies("/get/k", &swapped).await.status, 404);
+    assert_eq!(
+        bare.get_with_cookies("/get/k", &format!("gimlet-n={value}"))
+            .await
+            .body,
+        "v"
+    );
+}
+
+/// An oversized clientside value is a clean 400, and the session survives.
+async fn an_oversized_clientside_value_is_refused_cleanly(app: App) {
+    let b = app.browser();
+    b.ok("/set/small/kept?clientside=1").await;
+    let big = "x".repeat(4000);
+    let reply = b.get(&format!("/set/big/{big}?clientside=1")).await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.body.contains("cookie"), "{}", reply.body);
+    assert!(reply.set_cookies.is_empty());
+    assert_eq!(b.ok("/get/small").await, "kept");
+    assert_eq!(b.get("/get/big").await.status, 404);
+}
+
+/// 50 concurrent requests of one session, each setting its own key, all
+/// survive.
+async fn fifty_concurrent_requests_all_survive(app: App) {
+    if !app.store.has_backend() {
+        return;
+    }
+    let bare = app.bare();
+    let header = bare.get("/set/base/0").await.cookie_header();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (base, header) = (app.base.clone(), header.clone());
+        tasks.push(tokio::spawn(async move {
+            let url = format!("{base}/set/key{i}/{i}");
+            let response = reqwest::Client::new()
+                .get(url)
+                .header("Cookie", header)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(bare.get_with_cookies("/len", &header).await.body, "51");
+}
+
+/// Flash queues, duplicates, peek and pop.
+async fn flash_messages(app: App) {
+    let b = app.browser();
+    b.ok("/flash/one").await;
+    b.ok("/flash/two").await;
+    b.ok("/flash/one?allow_duplicate=0").await;
+    b.ok("/flash/bad?queue=errors").await;
+    assert_eq!(b.ok("/peek_flash").await, "one\ntwo");
+    assert_eq!(b.ok("/pop_flash").await, "one\ntwo");
+    assert_eq!(b.ok("/pop_flash").await, "");
+    assert_eq!(b.ok("/pop_flash?queue=errors").await, "bad");
+}
+
+/// The CSRF token is stable and verifies exactly.
+async fn csrf_token(app: App) {
+    let b = app.browser();
+    let token = b.ok("/csrf").await;
+    assert_eq!(token.len(), 64);
+    assert_eq!(b.ok("/csrf").await, token);
+    assert_eq!(b.ok(&format!("/csrf/verify/{token}")).await, "true");
+    assert_eq!(b.ok("/csrf/verify/forged").await, "false");
+}
+
+/// clear removes every key.
+async fn clear_removes_every_key(app: App) {
+    let b = app.browser();
+    b.ok("/set/a/1").await;
+    b.ok("/set/b/1?permanent=1").await;
+    b.ok("/set/c/1?clientside=1").await;
+    assert_eq!(b.ok("/clear").await, "ok");
+    assert_eq!(b.ok("/len").await, "0");
+}
+
+/// Backend calls per route on an established session, as DESIGN.md's I/O
+/// rules promise them.
+async fn backend_calls_per_route(app: App) {
+    if !app.store.has_backend() {
+        return;
+    }
+    let b = app.browser();
+    b.ok("/set/foo/bar").await;
+    b.ok("/set/p/1?permanent=1").await;
+    b.ok("/set/cs/1").await;
+    // (route, loads, commits)
+    let expected: &[(&str, usize, usize)] = &[
+        ("/hello", 0, 0),
+        ("/get/cs", 0, 0),
+        ("/set/cs/2", 0, 0),
+        ("/get/foo", 1, 0),
+        ("/has/nope", 1, 0),
+        ("/set/foo/baz", 0, 1),
+        ("/set/new/1", 0, 1),
+        ("/delete/foo", 1, 1),
+        ("/iter", 1, 0),
+        ("/len", 1, 0),
+        ("/append/l/x", 1, 1),
+        ("/id", 0, 0),
+        ("/cycle", 1, 1),
+        ("/invalidate", 0, 1),
+    ];
+    for &(route, loads, commits) in expected {
+        app.reset_counts();
+        b.ok(route).await;
+        let counts = app.counts();
+        assert_eq!((counts.loads, counts.commits), (loads, commits), "{route}");
+    }
+}
+
+macro_rules! scenarios {
+    ($framework:expr, $store:expr; $($scenario:ident => $config:expr),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $scenario() {
+                if let Some(app) = start($framework, $store, $config).await {
+                    super::$scenario(app).await;
+                }
+            }
+        )*
+    };
+}
+
+macro_rules! suite {
+    ($($module:ident => $framework:expr, $store:expr;)*) => {
+        $(
+            mod $module {
+                use super::*;
+                scenarios!($framework, $store;
+                    get_set_has_delete => defaults,
+                    permanent_keys_and_their_two_cookies => defaults,
+                    cookie_metadata => defaults,
+                    clientside_keys_never_reach_the_backend => whitelist,
+                    a_key_moves_from_clientside_to_server_side => defaults,
+                    iter_len_id_and_timestamp => defaults,
+                    append_and_flatten => defaults,
+                    no_backend_refuses_a_server_side_key => defaults,
+                    a_mangled_cookie_gives_a_fresh_session => defaults,
+                    invalidate_gives_an_empty_session_and_a_new_cookie => defaults,
+                    hello_makes_no_backend_call_and_sends_no_cookie => defaults,
+                    read_only_requests_send_no_set_cookie => defaults,
+                    cycle_keeps_the_data_under_a_new_id => defaults,
+                    a_transient_cookie_presented_as_permanent_is_rejected => defaults,
+                    an_oversized_clientside_value_is_refused_cleanly => defaults,
+                    fifty_concurrent_requests_all_survive => defaults,
+                    flash_messages => defaults,
+                    csrf_token => defaults,
+                    clear_removes_every_key => defaults,
+                    backend_calls_per_route => whitelist,
+                );
+            }
+        )*
+    };
+}
+
+suite! {
+    axum_none => Framework::Axum, Store::None;
+    axum_memory => Framework::Axum, Store::Memory;
+    axum_sqlite => Framework::Axum, Store::Sqlite;
+    axum_redis => Framework::Axum, Store::Redis;
+    axum_postgres => Framework::Axum, Store::Postgres;
+    axum_mysql => Framework::Axum, Store::MySql;
+    actix_none => Framework::Actix, Store::None;
+    actix_memory => Framework::Actix, Store::Memory;
+    actix_sqlite => Framework::Actix, Store::Sqlite;
+    actix_redis => Framework::Actix, Store::Redis;
+    actix_postgres => Framework::Actix, Store::Postgres;
+    actix_mysql => Framework::Actix, Store::MySql;
+    rocket_none => Framework::Rocket, Store::None;
+    rocket_memory => Framework::Rocket, Store::Memory;
+    rocket_sqlite => Framework::Rocket, Store::Sqlite;
+    rocket_redis => Framework::Rocket, Store::Redis;
+    rocket_postgres => Framework::Rocket, Store::Postgres;
+    rocket_mysql => Framework::Rocket, Store::MySql;
+}

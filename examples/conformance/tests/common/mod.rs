@@ -285,7 +285,7 @@ pub async fn start(
             std::thread::spawn(move || actix_web::rt::System::new().block_on(server));
             let stop = move || {
                 std::thread::spawn(move || {
-                    actix_web::rt::System::new().block_on(handle.stop(false))
+                    actix_web::rt::System::new().block_on(handle.stop(false));
                 });
             };
             (addr, Box::new(stop))

@@ -1,0 +1,132 @@
+//! The three binaries, as a user starts them: configured only through the
+//! environment, announcing `listening on ADDR`, answering the same routes.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn run(binary: &str, env: &[(&str, String)]) -> Running {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut command = Command::new(binary);
+    command
+        .env("GIMLET_ADDR", format!("127.0.0.1:{port}"))
+        .env_remove("GIMLET_SECRET")
+        .env_remove("GIMLET_BACKEND")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the app announces itself")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, format!("listening on 127.0.0.1:{port}"), "{binary}");
+    Running {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn get(client: &reqwest::Client, url: String) -> (u16, String, bool) {
+    let response = client.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    let sets_cookie = response.headers().contains_key("set-cookie");
+    (status, response.text().await.unwrap(), sets_cookie)
+}
+
+const BINARIES: [&str; 3] = [
+    env!("CARGO_BIN_EXE_conformance-axum"),
+    env!("CARGO_BIN_EXE_conformance-actix"),
+    env!("CARGO_BIN_EXE_conformance-rocket"),
+];
+
+#[tokio::test]
+async fn every_binary_serves_the_routes_configured_from_the_environment() {
+    for binary in BINARIES {
+        let db = std::env::temp_dir().join(format!("gimlet-bin-{}.db", std::process::id()));
+        let settings = [
+            (
+                "GIMLET_BACKEND",
+                format!("sqlite://{}?mode=rwc", db.display()),
+            ),
+            ("GIMLET_CLIENTSIDE_KEYS", "user".to_owned()),
+            (
+                "GIMLET_SECRET",
+                "binary test secret, thirty-two bytes".to_owned(),
+            ),
+        ];
+        let app = run(binary, &settings).await;
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        assert_eq!(
+            get(&client, format!("{}/hello", app.base)).await,
+            (200, "hello".into(), false)
+        );
+        assert_eq!(
+            get(&client, format!("{}/set/user/7", app.base)).await.1,
+            "ok"
+        );
+        assert_eq!(
+            get(&client, format!("{}/set/cart/gin", app.base)).await.1,
+            "ok"
+        );
+        assert_eq!(
+            get(&client, format!("{}/is_clientside/user", app.base))
+                .await
+                .1,
+            "true"
+        );
+        assert_eq!(
+            get(&client, format!("{}/is_clientside/cart", app.base))
+                .await
+                .1,
+            "false"
+        );
+        assert_eq!(
+            get(&client, format!("{}/iter", app.base)).await.1,
+            "cart\nuser"
+        );
+        let _ = std::fs::remove_file(&db);
+    }
+}
+
+#[tokio::test]
+async fn without_a_backend_server_keys_are_refused() {
+    for binary in BINARIES {
+        let app = run(binary, &[("GIMLET_BACKEND", "none".to_owned())]).await;
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let (status, body, _) = get(&client, format!("{}/set/k/v?clientside=0", app.base)).await;
+        assert_eq!(status, 400, "{binary}: {body}");
+        assert_eq!(get(&client, format!("{}/set/k/v", app.base)).await.1, "ok");
+        assert_eq!(get(&client, format!("{}/get/k", app.base)).await.1, "v");
+    }
+}

@@ -1,0 +1,65 @@
+//! The shop on Rocket.
+//!
+//! Run with: `cargo run -p gimlet-shop --bin shop-rocket`
+
+use gimlet_rocket::{Session, SessionFairing};
+use gimlet_shop::pages::{self, AddToCart, Login, Outcome, Plain};
+use gimlet_shop::setup;
+use rocket::form::Form;
+use rocket::http::Status;
+use rocket::response::{Redirect, Responder, content::RawHtml};
+use rocket::{get, post, routes};
+
+#[derive(Responder)]
+enum Reply {
+    Page(RawHtml<String>),
+    Redirect(Box<Redirect>),
+    Forbidden((Status, &'static str)),
+    Failed(gimlet_rocket::Error),
+}
+
+fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> Reply {
+    match outcome {
+        Ok(Outcome::Page(html)) => Reply::Page(RawHtml(html)),
+        Ok(Outcome::Redirect(to)) => Reply::Redirect(Box::new(Redirect::to(to))),
+        Ok(Outcome::Forbidden) => Reply::Forbidden((Status::Forbidden, "bad CSRF token")),
+        Err(e) => Reply::Failed(gimlet_rocket::Error(e)),
+    }
+}
+
+#[get("/")]
+async fn home(session: Session) -> Reply {
+    respond(pages::home(&session).await)
+}
+
+#[post("/login", data = "<form>")]
+async fn login(session: Session, form: Form<Login>) -> Reply {
+    respond(pages::login(&session, &form).await)
+}
+
+#[post("/cart", data = "<form>")]
+async fn add(session: Session, form: Form<AddToCart>) -> Reply {
+    respond(pages::add_to_cart(&session, &form).await)
+}
+
+#[post("/logout", data = "<form>")]
+async fn logout(session: Session, form: Form<Plain>) -> Reply {
+    respond(pages::logout(&session, &form).await)
+}
+
+#[rocket::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let gimlet = setup::gimlet().await?;
+    let addr = setup::addr()?;
+    let figment = rocket::Config::figment()
+        .merge(("address", addr.ip()))
+        .merge(("port", addr.port()))
+        .merge(("log_level", "critical"));
+    setup::announce(addr, "Rocket");
+    let _ = rocket::custom(figment)
+        .attach(SessionFairing::new(gimlet))
+        .mount("/", routes![home, login, add, logout])
+        .launch()
+        .await?;
+    Ok(())
+}

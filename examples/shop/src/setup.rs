@@ -1,0 +1,64 @@
+//! Configuration from the environment: where to listen, and which backend.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use gimlet_core::{Backend, Config, Gimlet};
+use gimlet_redis::RedisBackend;
+use gimlet_sql::SqlBackend;
+
+/// The embedded default: SQLite in a local file, nothing to install.
+pub const DEFAULT_BACKEND: &str = "sqlite://gimlet-shop.db?mode=rwc";
+
+/// Keys that live in the cookie: who you are, which cart is yours, the
+/// CSRF token and the default flash queue. An anonymous visit to the home
+/// page makes no backend call at all.
+pub const CLIENTSIDE_KEYS: [&str; 4] = ["user_id", "cart_id", "_csrft_", "_f_"];
+
+/// `GIMLET_ADDR`, default `127.0.0.1:8080`.
+///
+/// # Errors
+///
+/// An address that does not parse.
+pub fn addr() -> Result<SocketAddr, std::net::AddrParseError> {
+    std::env::var("GIMLET_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:8080".into())
+        .parse()
+}
+
+/// The shop's Gimlet: the backend named by `GIMLET_BACKEND` (a
+/// `sqlite://`, `postgres://`, `mysql://` or `redis://` URL; SQLite in
+/// `gimlet-shop.db` by default), and the `GIMLET_*` settings.
+///
+/// # Errors
+///
+/// A setting that does not parse, or a backend that cannot be reached.
+pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
+    let url = std::env::var("GIMLET_BACKEND").unwrap_or_else(|_| DEFAULT_BACKEND.into());
+    let backend: Arc<dyn Backend> = if url.starts_with("redis") {
+        Arc::new(RedisBackend::from_url(&url)?)
+    } else {
+        let sql = SqlBackend::connect(url.as_str()).await?;
+        // Expired sessions are deleted every ten minutes.
+        drop(sql.spawn_cleanup(std::time::Duration::from_secs(600)));
+        Arc::new(sql)
+    };
+    let mut config = Config::default();
+    // Served over plain HTTP on loopback; set GIMLET_SECURE=1 behind TLS.
+    config.cookie.secure = false;
+    config.apply_env(|name| std::env::var(name).ok())?;
+    if config.secret.is_none() {
+        eprintln!("warning: GIMLET_SECRET is not set; using a development secret");
+        config.secret = Some("gimlet-shop development secret, never in production".into());
+    }
+    Ok(Gimlet::builder()
+        .config(config)
+        .clientside_keys(CLIENTSIDE_KEYS)
+        .shared_backend(backend)
+        .build()?)
+}
+
+/// Prints where to point a browser.
+pub fn announce(addr: SocketAddr, framework: &str) {
+    println!("gimlet shop on {framework}: open http://{addr}/");
+}

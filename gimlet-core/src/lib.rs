@@ -44,8 +44,3 @@ pub use session::Session;
 
 #[doc(no_inline)]
 pub use async_trait::async_trait;
-
-/// The workspace README's examples, compiled as doctests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

@@ -89,9 +89,11 @@ impl Gimlet {
     }
 
     /// Opens a session from the request's cookies, given as name-value
-    /// pairs. It does no I/O: it only verifies the two Gimlet cookies, if
-    /// they are there. A cookie that fails to verify, or has expired, is
-    /// ignored and its channel starts fresh.
+    /// pairs. It does no I/O and no cryptography: it keeps the two Gimlet
+    /// cookies, which are verified when the handler first uses the session,
+    /// so a request that never touches it pays for nothing. A cookie that
+    /// fails to verify, or has expired, counts as absent and its channel
+    /// starts fresh.
     pub fn open<'a, I>(&self, cookies: I) -> Session
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,

@@ -10,7 +10,7 @@ impl Session {
         let Some(backend) = self.engine().backend.clone() else {
             return Ok(());
         };
-        if self.state().unloaded().is_empty() {
+        if self.used().unloaded().is_empty() {
             return Ok(());
         }
         let _gate = self.inner.load_gate.lock().await;

@@ -44,6 +44,8 @@ pub(crate) struct State {
     pub(crate) committed: bool,
     /// The handler used the session; an unused one commits nothing.
     pub(crate) used: bool,
+    /// The request's Gimlet cookies, verified at the first use.
+    pub(crate) unopened: Vec<(Kind, String)>,
 }
 
 /// Where a lookup found a key.
@@ -108,6 +110,27 @@ impl State {
         }
     }
 
+    /// Verifies the request's cookies into channels: the first valid cookie
+    /// of each name wins; the others count as absent.
+    fn open_cookies(&mut self, engine: &Engine) {
+        let now = engine.now();
+        let backend = engine.backend.is_some();
+        for (kind, value) in std::mem::take(&mut self.unopened) {
+            let slot = &mut self.channels[kind.index()];
+            if slot.from_cookie {
+                continue;
+            }
+            let name = engine.cookies.name(kind);
+            match engine.codec.decode(name, &value) {
+                Ok(cookie) => match engine.check_age(kind, &cookie.header, now) {
+                    Ok(()) => *slot = Channel::from_cookie(kind, cookie, backend),
+                    Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
+                },
+                Err(reason) => tracing::debug!(cookie = name, %reason, "session cookie ignored"),
+            }
+        }
+    }
+
     /// Channels whose server data is not loaded yet, with their ids.
     pub(crate) fn unloaded(&self) -> Vec<(Kind, SessionId)> {
         Kind::BOTH
@@ -128,32 +151,18 @@ impl Session {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let now = engine.now();
-        let backend = engine.backend.is_some();
-        let mut channels = [Channel::new(Kind::Permanent), Channel::new(Kind::Transient)];
-        for (name, value) in cookies {
-            let Some(kind) = engine.cookies.kind_of(name) else {
-                continue;
-            };
-            let slot = &mut channels[kind.index()];
-            if slot.from_cookie {
-                continue;
-            }
-            match engine.codec.decode(name, value) {
-                Ok(cookie) => match engine.check_age(kind, &cookie.header, now) {
-                    Ok(()) => *slot = Channel::from_cookie(kind, cookie, backend),
-                    Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
-                },
-                Err(reason) => {
-                    tracing::debug!(cookie = name, %reason, "session cookie ignored");
-                }
-            }
-        }
+        // Verification waits for the first use: a request that never
+        // touches its session pays for no MAC, no decryption, no parse.
+        let unopened = cookies
+            .into_iter()
+            .filter_map(|(name, value)| Some((engine.cookies.kind_of(name)?, value.to_owned())))
+            .collect();
         Session {
             inner: Arc::new(Inner {
                 engine,
                 state: Mutex::new(State {
-                    channels,
+                    channels: [Channel::new(Kind::Permanent), Channel::new(Kind::Transient)],
+                    unopened,
                     retired: Vec::new(),
                     committed: false,
                     used: false,
@@ -173,10 +182,13 @@ impl Session {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The state, marked as used by the handler.
+    /// The state, marked as used by the handler, with its cookies opened.
     pub(crate) fn used(&self) -> MutexGuard<'_, State> {
         let mut state = self.state();
-        state.used = true;
+        if !state.used {
+            state.used = true;
+            state.open_cookies(self.engine());
+        }
         state
     }
 

@@ -134,6 +134,28 @@ impl RedisBackend {
         &self.pool
     }
 
+    /// Connects now and checks that the server answers (`PING`), instead of
+    /// at the first load or commit. Call it at startup to fail fast.
+    ///
+    /// The shared connection's I/O is then driven by the runtime this is
+    /// called from. On actix-web, whose workers each run a single-threaded
+    /// runtime, calling it before the server starts keeps one busy worker
+    /// from delaying every other worker's Redis replies.
+    ///
+    /// # Errors
+    ///
+    /// The server cannot be reached, or does not answer in time.
+    pub async fn connect(&self) -> Result<(), BackendError> {
+        self.timed(async {
+            let mut conn = self.connection().await?;
+            redis::cmd("PING")
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(redis_error)
+        })
+        .await
+    }
+
     /// The Redis key of a channel's hash.
     pub fn key(&self, id: &SessionId) -> String {
         format!("{}{id}", self.prefix)

@@ -128,3 +128,14 @@ async fn a_server_that_never_answers_times_out() {
     conformance::unreachable_backend_fails_promptly(Arc::new(backend), timeout).await;
     silent.abort();
 }
+
+#[tokio::test]
+async fn connect_checks_the_server_up_front() {
+    let unreachable =
+        RedisBackend::from_url_with("redis://127.0.0.1:1/", Duration::from_millis(300), 2).unwrap();
+    assert!(unreachable.connect().await.is_err());
+    let Some(url) = common::url("connect_checks_the_server_up_front") else {
+        return;
+    };
+    common::backend(&url).connect().await.unwrap();
+}

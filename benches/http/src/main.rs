@@ -1,0 +1,244 @@
+//! Throughput, latency and storage commands per request for Gimlet on
+//! axum, actix-web and Rocket, against each framework bare, tower-sessions
+//! and actix-session, measured with `wrk` in one interleaved run.
+//!
+//! Run with: `bash benches/http/run.sh` (it checks the servers and wrk,
+//! then runs `cargo run --release -p gimlet-bench`).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod apps;
+mod servers;
+mod stats;
+mod wrk;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use servers::{Kind, Urls, Variant};
+use wrk::{Run, Workload};
+
+struct Settings {
+    seconds: u64,
+    rounds: usize,
+    connections: u32,
+}
+
+fn settings() -> Settings {
+    let mut settings = Settings {
+        seconds: 1,
+        rounds: 2,
+        connections: 32,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    for pair in args.windows(2) {
+        match pair[0].as_str() {
+            "--seconds" => settings.seconds = pair[1].parse().expect("--seconds"),
+            "--rounds" => settings.rounds = pair[1].parse().expect("--rounds"),
+            "--connections" => settings.connections = pair[1].parse().expect("--connections"),
+            _ => {}
+        }
+    }
+    settings
+}
+
+/// Sets a clientside key and a server-side key, and answers the cookies.
+async fn establish(base: &str) -> String {
+    let client = reqwest::Client::new();
+    let mut jar: BTreeMap<String, String> = BTreeMap::new();
+    for path in ["/set/cs/1", "/set/sv/1"] {
+        let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let response = client
+            .get(format!("{base}{path}"))
+            .header("Cookie", header.join("; "))
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            response.status().is_success(),
+            "{base}{path}: {}",
+            response.status()
+        );
+        for value in response.headers().get_all("set-cookie") {
+            let value = value.to_str().expect("ascii");
+            let pair = value.split(';').next().unwrap_or_default();
+            if let Some((name, v)) = pair.split_once('=') {
+                if value.contains("Max-Age=0") {
+                    jar.remove(name);
+                } else {
+                    jar.insert(name.to_owned(), v.to_owned());
+                }
+            }
+        }
+    }
+    let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    header.join("; ")
+}
+
+#[derive(Default, Clone)]
+struct Cell {
+    runs: Vec<Run>,
+    work: Vec<stats::Work>,
+}
+
+impl Cell {
+    fn rps(&self) -> f64 {
+        self.runs.iter().map(|r| r.rps).sum::<f64>() / self.runs.len().max(1) as f64
+    }
+    fn p50(&self) -> f64 {
+        self.runs.iter().map(|r| r.p50_ms).sum::<f64>() / self.runs.len().max(1) as f64
+    }
+    fn p99(&self) -> f64 {
+        self.runs.iter().map(|r| r.p99_ms).fold(0.0, f64::max)
+    }
+    fn requests(&self) -> u64 {
+        self.runs.iter().map(|r| r.requests).sum()
+    }
+    fn errors(&self) -> u64 {
+        self.runs.iter().map(|r| r.errors).sum()
+    }
+    fn storage(&self, store: &str) -> String {
+        let requests = self.requests().max(1) as f64;
+        match store {
+            "redis" => {
+                let client: u64 = self.work.iter().map(|w| w.redis_client).sum();
+                let script: u64 = self.work.iter().map(|w| w.redis_script).sum();
+                if script > 0 {
+                    format!(
+                        "{:.2} (+{:.2} in script)",
+                        client as f64 / requests,
+                        script as f64 / requests
+                    )
+                } else {
+                    format!("{:.2}", client as f64 / requests)
+                }
+            }
+            "postgres" => {
+                let xacts: i64 = self.work.iter().map(|w| w.postgres).sum();
+                format!("{:.2} transactions", xacts as f64 / requests)
+            }
+            _ => "-".to_owned(),
+        }
+    }
+}
+
+fn ratio(a: f64, b: Option<f64>) -> String {
+    match b {
+        Some(b) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".to_owned(),
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("{cores} cores ({cpu})")
+}
+
+#[tokio::main]
+async fn main() {
+    let settings = settings();
+    let urls = Urls {
+        redis: std::env::var("GIMLET_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
+        postgres: std::env::var("GIMLET_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
+    };
+    let started = Instant::now();
+    let variants: Vec<Variant> = servers::start_all(&urls).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut cookies = Vec::new();
+    for variant in &variants {
+        cookies.push(establish(&variant.base).await);
+    }
+    let mut counters = stats::Counters::connect(&urls.redis, &urls.postgres).await;
+    let dir = std::env::temp_dir().join("gimlet-bench");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let duration = Duration::from_secs(settings.seconds);
+
+    let mut cells: BTreeMap<(usize, usize), Cell> = BTreeMap::new();
+    for round in 0..settings.rounds {
+        eprintln!("round {} of {}", round + 1, settings.rounds);
+        for (w, workload) in Workload::ALL.into_iter().enumerate() {
+            for (v, variant) in variants.iter().enumerate() {
+                let before = counters.snapshot().await;
+                let run = wrk::run(
+                    &dir,
+                    &variant.base,
+                    &cookies[v],
+                    workload,
+                    duration,
+                    settings.connections,
+                );
+                if variant.store == "postgres" {
+                    // PostgreSQL publishes its counters about once a second.
+                    tokio::time::sleep(Duration::from_millis(1100)).await;
+                }
+                let after = counters.snapshot().await;
+                let cell = cells.entry((w, v)).or_default();
+                cell.runs.push(run);
+                cell.work.push(stats::work(&before, &after));
+            }
+        }
+    }
+
+    println!(
+        "Measured on {}, {} round(s) of {} s per cell, {} connections, wrk with one thread; total {:.0} s.\n",
+        machine(),
+        settings.rounds,
+        settings.seconds,
+        settings.connections,
+        started.elapsed().as_secs_f64()
+    );
+    for (w, workload) in Workload::ALL.into_iter().enumerate() {
+        println!("### {}\n", workload.title());
+        println!(
+            "| framework | server | req/s | vs bare | vs competitor | p50 ms | p99 ms | storage commands per request |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for (v, variant) in variants.iter().enumerate() {
+            let cell = &cells[&(w, v)];
+            let bare = variants
+                .iter()
+                .position(|o| o.framework == variant.framework && o.kind == Kind::Bare)
+                .map(|b| cells[&(w, b)].rps());
+            let competitor = match variant.kind {
+                Kind::Gimlet => variants
+                    .iter()
+                    .position(|o| {
+                        o.framework == variant.framework
+                            && o.kind == Kind::Competitor
+                            && o.store == variant.store
+                    })
+                    .map(|c| cells[&(w, c)].rps()),
+                _ => None,
+            };
+            let errors = match cell.errors() {
+                0 => String::new(),
+                n => format!(" ({n} errors)"),
+            };
+            println!(
+                "| {} | {}{errors} | {:.0} | {} | {} | {:.2} | {:.2} | {} |",
+                variant.framework,
+                variant.label,
+                cell.rps(),
+                ratio(cell.rps(), bare),
+                ratio(cell.rps(), competitor),
+                cell.p50(),
+                cell.p99(),
+                cell.storage(variant.store),
+            );
+        }
+        println!();
+    }
+    std::process::exit(0);
+}

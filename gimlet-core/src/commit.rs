@@ -182,7 +182,7 @@ impl Session {
                 return Err(Error::NoBackend { key: String::new() });
             };
             if let Err(e) = backend.commit(&plan.batch).await {
-                tracing::error!(error = %e, "session commit failed");
+                tracing::error!(error = %e, detail = ?e, "session commit failed");
                 return Err(e.into());
             }
         }

@@ -46,10 +46,6 @@ impl CookieWriter {
         Kind::BOTH.into_iter().find(|&k| self.name(k) == name)
     }
 
-    pub(crate) fn is_ours(&self, name: &str) -> bool {
-        self.kind_of(name).is_some()
-    }
-
     /// The most bytes a `Set-Cookie` value with a cookie value of
     /// `value_len` bytes can take.
     pub(crate) fn size(&self, kind: Kind, value_len: usize) -> usize {

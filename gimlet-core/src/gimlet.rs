@@ -111,14 +111,13 @@ impl Gimlet {
             .into_iter()
             .flat_map(cookie::Cookie::split_parse)
             .filter_map(Result::ok);
-        let mut found = Vec::new();
-        for cookie in pairs {
-            let (name, value) = cookie.name_value();
-            if self.engine.cookies.is_ours(name) {
-                found.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        self.open(found.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        Session::open_owned(
+            self.engine.clone(),
+            pairs.filter_map(|cookie| {
+                let (name, value) = cookie.name_value();
+                Some((self.engine.cookies.kind_of(name)?, value.to_owned()))
+            }),
+        )
     }
 
     /// Commits the session at the end of the request: at most one backend

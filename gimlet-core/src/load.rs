@@ -20,7 +20,7 @@ impl Session {
         }
         let ids: Vec<_> = wanted.iter().map(|&(_, id)| id).collect();
         let records = backend.load(&ids).await.inspect_err(|e| {
-            tracing::error!(error = %e, "session load failed");
+            tracing::error!(error = %e, detail = ?e, "session load failed");
         })?;
         if records.len() != ids.len() {
             return Err(BackendError::from_kind(BackendErrorKind::Corrupt).into());

@@ -151,12 +151,21 @@ impl Session {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        // Verification waits for the first use: a request that never
-        // touches its session pays for no MAC, no decryption, no parse.
-        let unopened = cookies
+        let unopened: Vec<(Kind, String)> = cookies
             .into_iter()
             .filter_map(|(name, value)| Some((engine.cookies.kind_of(name)?, value.to_owned())))
             .collect();
+        Self::open_owned(engine, unopened)
+    }
+
+    /// Opens a session from the request's Gimlet cookies, by channel.
+    /// Verification waits for the first use: a request that never touches
+    /// its session pays for no MAC, no decryption, no parse.
+    pub(crate) fn open_owned(
+        engine: Arc<Engine>,
+        cookies: impl IntoIterator<Item = (Kind, String)>,
+    ) -> Session {
+        let unopened = cookies.into_iter().collect();
         Session {
             inner: Arc::new(Inner {
                 engine,

@@ -1,7 +1,8 @@
 //! `RedisBackend`: the `Backend` trait on a deadpool-redis pool.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +19,9 @@ pub const DEFAULT_PREFIX: &str = "gimlet:";
 
 /// The default timeout of each operation, pool acquisition included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many multiplexed connections the backend shares by default.
+pub const DEFAULT_CONNECTIONS: usize = 1;
 
 /// A Gimlet backend on Redis.
 ///
@@ -48,8 +52,10 @@ pub struct RedisBackend {
     prefix: String,
     timeout: Duration,
     script: Script,
-    /// The connection in use, shared by every call until it fails.
-    shared: Arc<Mutex<Option<MultiplexedConnection>>>,
+    /// The connections in use, shared by every call until they fail. Each
+    /// was taken out of the pool for good, so they are distinct.
+    shared: Arc<[Mutex<Option<MultiplexedConnection>>]>,
+    next: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -72,7 +78,8 @@ impl RedisBackend {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             script: script::script(),
-            shared: Arc::default(),
+            shared: Self::slots(DEFAULT_CONNECTIONS),
+            next: Arc::default(),
         }
     }
 
@@ -129,6 +136,19 @@ impl RedisBackend {
         self
     }
 
+    /// How many multiplexed connections to share between requests, in turn
+    /// (default 1, at least 1). On the 2-core machine of `docs/benchmarks.md`
+    /// four were slower than one; more cores may favour more.
+    #[must_use]
+    pub fn connections(mut self, n: usize) -> Self {
+        self.shared = Self::slots(n.max(1));
+        self
+    }
+
+    fn slots(n: usize) -> Arc<[Mutex<Option<MultiplexedConnection>>]> {
+        (0..n).map(|_| Mutex::new(None)).collect()
+    }
+
     /// The pool.
     pub fn pool(&self) -> &Pool {
         &self.pool
@@ -146,14 +166,16 @@ impl RedisBackend {
     ///
     /// The server cannot be reached, or does not answer in time.
     pub async fn connect(&self) -> Result<(), BackendError> {
-        self.timed(async {
-            let mut conn = self.connection().await?;
-            redis::cmd("PING")
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(redis_error)
-        })
-        .await
+        for _ in 0..self.shared.len().min(self.pool.status().max_size) {
+            self.timed(|mut conn| async move {
+                redis::cmd("PING")
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_error)
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// The Redis key of a channel's hash.
@@ -161,38 +183,55 @@ impl RedisBackend {
         format!("{}{id}", self.prefix)
     }
 
-    fn shared(&self) -> MutexGuard<'_, Option<MultiplexedConnection>> {
-        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+        self.shared[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The shared connection, or a fresh one from the pool.
-    async fn connection(&self) -> Result<MultiplexedConnection, BackendError> {
-        if let Some(conn) = self.shared().clone() {
-            return Ok(conn);
+    /// The next shared connection, or a fresh one from the pool in its
+    /// slot. Answers the slot too, to retire it if it fails.
+    async fn connection(&self) -> Result<(usize, MultiplexedConnection), BackendError> {
+        // Never more slots than the pool has connections.
+        let slots = self.shared.len().min(self.pool.status().max_size.max(1));
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % slots;
+        if let Some(conn) = self.slot(index).clone() {
+            return Ok((index, conn));
         }
         let pooled = self.pool.get().await.map_err(pool_error)?;
-        let conn: MultiplexedConnection = (*pooled).clone();
-        *self.shared() = Some(conn.clone());
-        Ok(conn)
+        let mut slot = self.slot(index);
+        if let Some(conn) = slot.clone() {
+            // Another call filled the slot meanwhile: use that one, and
+            // give this connection back to the pool.
+            return Ok((index, conn));
+        }
+        let conn = deadpool_redis::Connection::take(pooled);
+        *slot = Some(conn.clone());
+        Ok((index, conn))
     }
 
-    /// Runs `operation` under the timeout. A failure that may have broken
-    /// the connection retires it.
-    async fn timed<T>(
-        &self,
-        operation: impl Future<Output = Result<T, BackendError>>,
-    ) -> Result<T, BackendError> {
-        let result = match tokio::time::timeout(self.timeout, operation).await {
+    /// Runs `operation` on a shared connection under the timeout. A failure
+    /// that may have broken the connection retires it.
+    async fn timed<T, F, Fut>(&self, operation: F) -> Result<T, BackendError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = Result<T, BackendError>>,
+    {
+        let mut slot = None;
+        let work = async {
+            let (index, conn) = self.connection().await?;
+            slot = Some(index);
+            operation(conn).await
+        };
+        let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
             Err(elapsed) => Err(BackendError::new(BackendErrorKind::Timeout, elapsed)),
         };
-        if let Err(e) = &result
+        if let (Err(e), Some(index)) = (&result, slot)
             && matches!(
                 e.kind(),
                 BackendErrorKind::Unavailable | BackendErrorKind::Timeout
             )
         {
-            self.shared().take();
+            self.slot(index).take();
         }
         result
     }
@@ -244,8 +283,7 @@ impl Backend for RedisBackend {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.timed(async {
-            let mut conn = self.connection().await?;
+        self.timed(|mut conn| async move {
             let mut pipe = redis::pipe();
             for id in ids {
                 pipe.cmd("HGETALL").arg(self.key(id));
@@ -261,8 +299,7 @@ impl Backend for RedisBackend {
         if batch.is_empty() {
             return Ok(());
         }
-        self.timed(async {
-            let mut conn = self.connection().await?;
+        self.timed(|mut conn| async move {
             let (keys, args) = script::arguments(batch, |id| self.key(id));
             let mut invocation = self.script.prepare_invoke();
             for key in &keys {

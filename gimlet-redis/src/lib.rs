@@ -29,5 +29,5 @@
 mod backend;
 mod script;
 
-pub use backend::{DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisBackend};
+pub use backend::{DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisBackend};
 pub use deadpool_redis;

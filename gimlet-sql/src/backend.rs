@@ -195,14 +195,39 @@ impl Backend for SqlBackend {
         if batch.is_empty() {
             return Ok(());
         }
-        self.timed(self.commit_with_retries(batch)).await
+        // The transaction runs in a task of its own, so that a request
+        // dropped halfway (a client that went away) cannot cancel it
+        // between its statements: it finishes, or rolls back, either way.
+        // Past the timeout the caller stops waiting, but the outcome is
+        // then unknown: the transaction may still commit.
+        let backend = self.clone();
+        let batch = batch.clone();
+        let task = tokio::spawn(async move { backend.commit_with_retries(&batch).await });
+        self.timed(async move {
+            task.await
+                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
+        })
+        .await
     }
 
     async fn delete_expired(&self) -> Result<u64, BackendError> {
+        let backend = self.clone();
+        let task = tokio::spawn(async move { backend.delete_expired_now().await });
+        self.timed(async move {
+            task.await
+                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
+        })
+        .await
+    }
+}
+
+impl SqlBackend {
+    /// [`Backend::delete_expired`], in the caller's task.
+    async fn delete_expired_now(&self) -> Result<u64, BackendError> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
         let now = now_i64(inner.clock.as_ref());
-        self.timed(async {
+        {
             let mut tx = self.begin().await.map_err(backend_error)?;
             let keys = d.sql(format!(
                 "DELETE FROM {k} WHERE session_id IN (SELECT id FROM {s} WHERE expires_at <= ?)",
@@ -226,7 +251,6 @@ impl Backend for SqlBackend {
                 .rows_affected();
             tx.commit().await.map_err(backend_error)?;
             Ok(deleted)
-        })
-        .await
+        }
     }
 }

@@ -73,7 +73,8 @@ impl SqlBackendBuilder {
         self
     }
 
-    fn build(self, connect: bool) -> Result<(SqlBackend, bool), BackendError> {
+    /// The backend, whether to migrate, and whether it is a SQLite file.
+    fn build(self, connect: bool) -> Result<(SqlBackend, bool, bool), BackendError> {
         sqlx::any::install_default_drivers();
         let unsupported = || {
             BackendError::new(
@@ -99,13 +100,11 @@ impl SqlBackendBuilder {
                 .max_lifetime(None);
         }
         if dialect == Dialect::Sqlite {
+            // WAL is a property of the file, set once at `connect`; every
+            // connection gets the busy timeout and the sync level.
             options = options.after_connect(move |conn, _| {
                 Box::pin(async move {
-                    let pragmas = if memory {
-                        "PRAGMA busy_timeout = 5000;"
-                    } else {
-                        "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-                    };
+                    let pragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
                     sqlx::Executor::execute(conn, pragmas).await?;
                     Ok(())
                 })
@@ -121,7 +120,11 @@ impl SqlBackendBuilder {
                 clock: self.clock,
             }),
         };
-        Ok((backend, connect && self.create_tables))
+        Ok((
+            backend,
+            connect && self.create_tables,
+            dialect == Dialect::Sqlite && !memory,
+        ))
     }
 
     /// Connects, and creates the tables if they are missing (unless told
@@ -131,7 +134,13 @@ impl SqlBackendBuilder {
     ///
     /// An unsupported URL, or a database that cannot be reached.
     pub async fn connect(self) -> Result<SqlBackend, BackendError> {
-        let (backend, migrate) = self.build(true)?;
+        let (backend, migrate, sqlite_file) = self.build(true)?;
+        if sqlite_file {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&backend.inner.pool)
+                .await
+                .map_err(backend_error)?;
+        }
         if migrate {
             backend.migrate().await?;
         } else {
@@ -148,7 +157,7 @@ impl SqlBackendBuilder {
     ///
     /// An unsupported or malformed URL.
     pub fn connect_lazy(self) -> Result<SqlBackend, BackendError> {
-        self.build(false).map(|(backend, _)| backend)
+        self.build(false).map(|(backend, _, _)| backend)
     }
 }
 

@@ -63,14 +63,31 @@ impl SqlBackend {
 
     async fn try_commit(&self, batch: &Batch, now: i64) -> Result<(), Abort> {
         let mut tx = self.begin().await?;
+        let mut applied = Ok(());
         for op in &batch.ops {
-            match op {
-                Op::Delete(id) => self.delete(&mut tx, &id.to_string()).await?,
-                Op::Write(write) => self.write(&mut tx, write, now).await?,
+            applied = match op {
+                Op::Delete(id) => self
+                    .delete(&mut tx, &id.to_string())
+                    .await
+                    .map_err(Abort::from),
+                Op::Write(write) => self.write(&mut tx, write, now).await,
+            };
+            if applied.is_err() {
+                break;
             }
         }
-        tx.commit().await?;
-        Ok(())
+        match applied {
+            Ok(()) => tx.commit().await.map_err(Abort::from),
+            Err(abort) => {
+                // Roll back now rather than when the transaction is dropped:
+                // a connection must not go back to the pool with a rollback
+                // still pending, or the next `BEGIN IMMEDIATE` on it fails.
+                if let Err(e) = tx.rollback().await {
+                    tracing::debug!(error = %e, "rollback failed");
+                }
+                Err(abort)
+            }
+        }
     }
 
     async fn delete(

@@ -202,3 +202,25 @@ async fn a_write_of_many_keys_is_one_commit() {
         assert_eq!(record.len(), 200, "{:?}", backend.dialect());
     }
 }
+
+#[tokio::test]
+async fn commits_abandoned_halfway_leave_the_pool_healthy() {
+    for builder in targets("commits_abandoned_halfway_leave_the_pool_healthy") {
+        let backend = common::connect(builder).await;
+        let now = gimlet_core::Clock::now(&gimlet_core::SystemClock);
+        // Callers that stop waiting at once, as when a client disconnects.
+        for _ in 0..100 {
+            let batch = create(SessionId::generate().unwrap(), now + 600, 2);
+            let commit = backend.commit(&batch);
+            tokio::select! {
+                _ = commit => {}
+                () = tokio::task::yield_now() => {}
+            }
+        }
+        // Every later commit still succeeds.
+        for _ in 0..50 {
+            let batch = create(SessionId::generate().unwrap(), now + 600, 2);
+            backend.commit(&batch).await.unwrap();
+        }
+    }
+}

@@ -22,6 +22,8 @@ struct Settings {
     seconds: u64,
     rounds: usize,
     connections: u32,
+    /// Only variants whose "framework label" contains this (for profiling).
+    only: Option<String>,
 }
 
 fn settings() -> Settings {
@@ -29,6 +31,7 @@ fn settings() -> Settings {
         seconds: 1,
         rounds: 2,
         connections: 32,
+        only: None,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -36,6 +39,7 @@ fn settings() -> Settings {
             "--seconds" => settings.seconds = pair[1].parse().expect("--seconds"),
             "--rounds" => settings.rounds = pair[1].parse().expect("--rounds"),
             "--connections" => settings.connections = pair[1].parse().expect("--connections"),
+            "--only" => settings.only = Some(pair[1].clone()),
             _ => {}
         }
     }
@@ -115,7 +119,7 @@ impl Cell {
             }
             "postgres" => {
                 let xacts: i64 = self.work.iter().map(|w| w.postgres).sum();
-                format!("{:.2} transactions", xacts as f64 / requests)
+                format!("{:.2} write transactions", xacts as f64 / requests)
             }
             _ => "-".to_owned(),
         }
@@ -154,7 +158,10 @@ async fn main() {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
     };
     let started = Instant::now();
-    let variants: Vec<Variant> = servers::start_all(&urls).await;
+    let mut variants: Vec<Variant> = servers::start_all(&urls).await;
+    if let Some(only) = &settings.only {
+        variants.retain(|v| format!("{} {}", v.framework, v.label).contains(only.as_str()));
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut cookies = Vec::new();
     for variant in &variants {
@@ -179,10 +186,6 @@ async fn main() {
                     duration,
                     settings.connections,
                 );
-                if variant.store == "postgres" {
-                    // PostgreSQL publishes its counters about once a second.
-                    tokio::time::sleep(Duration::from_millis(1100)).await;
-                }
                 let after = counters.snapshot().await;
                 let cell = cells.entry((w, v)).or_default();
                 cell.runs.push(run);

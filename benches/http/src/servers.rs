@@ -60,7 +60,13 @@ async fn gimlet_backend(store: &str, urls: &Urls, framework: &str) -> Arc<dyn Ba
         "redis" => {
             let backend = RedisBackend::from_url(&urls.redis)
                 .expect("redis url")
-                .prefix(format!("gimlet-bench:{framework}:"));
+                .prefix(format!("gimlet-bench:{framework}:"))
+                .connections(
+                    std::env::var("GIMLET_BENCH_REDIS_CONNECTIONS")
+                        .ok()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(gimlet_redis::DEFAULT_CONNECTIONS),
+                );
             backend.connect().await.expect("redis");
             Arc::new(backend)
         }

@@ -25,7 +25,8 @@ pub(crate) struct Counters {
 pub(crate) struct Snapshot {
     /// Calls per Redis command.
     pub(crate) redis: BTreeMap<String, u64>,
-    /// Committed PostgreSQL transactions in the database.
+    /// PostgreSQL's transaction id counter: it moves by one per writing
+    /// transaction, at once (the statistics views lag by up to seconds).
     pub(crate) postgres: i64,
 }
 
@@ -71,12 +72,10 @@ impl Counters {
                 Some((name.to_owned(), calls.parse().ok()?))
             })
             .collect();
-        let postgres = sqlx::query_scalar(
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
-        )
-        .fetch_one(&self.postgres)
-        .await
-        .expect("pg_stat_database");
+        let postgres = sqlx::query_scalar("SELECT txid_current()")
+            .fetch_one(&self.postgres)
+            .await
+            .expect("txid_current");
         Snapshot { redis, postgres }
     }
 }
@@ -88,7 +87,7 @@ pub(crate) struct Work {
     pub(crate) redis_client: u64,
     /// Redis commands run inside scripts.
     pub(crate) redis_script: u64,
-    /// PostgreSQL transactions (each statement outside a transaction is one).
+    /// PostgreSQL writing transactions.
     pub(crate) postgres: i64,
 }
 
@@ -105,7 +104,7 @@ pub(crate) fn work(before: &Snapshot, after: &Snapshot) -> Work {
             work.redis_script += delta;
         }
     }
-    // The snapshot's own query is one transaction.
+    // `txid_current()` itself takes one id.
     work.postgres = (after.postgres - before.postgres - 1).max(0);
     work
 }

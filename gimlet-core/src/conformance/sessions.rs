@@ -1,0 +1,167 @@
+//! The suite's cases that drive whole sessions through [`Gimlet`], and the
+//! check of an unreachable store.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{SharedBackend, all_tasks, commit, id, write};
+use crate::backend::{BackendErrorKind, Op, WriteMode};
+use crate::{CountingBackend, Gimlet};
+
+fn gimlet(backend: SharedBackend) -> Gimlet {
+    Gimlet::builder()
+        .secret("conformance suite secret, 32+ bytes long")
+        .shared_backend(backend)
+        .clientside_keys(["user_id"])
+        .build()
+        .expect("configuration")
+}
+
+fn cookie_header(set_cookies: &[String]) -> String {
+    set_cookies
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .filter(|pair| !pair.ends_with('='))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Through a whole session: a commit of both channels is one backend call,
+/// a later read of server data is one load of both channels, and a request
+/// that only reads clientside keys makes none.
+pub async fn session_round_trips_are_one_load_and_one_commit(backend: SharedBackend) {
+    let counting = Arc::new(CountingBackend::new(backend));
+    let gimlet = gimlet(counting.clone());
+    let session = gimlet.open_from_headers([]);
+    session.insert("user_id", &7).await.expect("insert");
+    session.insert("cart", &vec!["gin"]).await.expect("insert");
+    session
+        .insert_with("theme", &"dark", crate::Placement::new().permanent(true))
+        .await
+        .expect("insert");
+    let cookies = gimlet.commit(&session).await.expect("commit");
+    assert_eq!(counting.counts().commits, 1);
+    assert_eq!(cookies.len(), 2, "both channels have cookies");
+
+    let header = cookie_header(&cookies);
+    let session = gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(session.get::<u32>("user_id").await.expect("get"), Some(7));
+    assert_eq!(
+        counting.counts().loads,
+        0,
+        "a clientside read made a backend call"
+    );
+    assert_eq!(
+        session
+            .get::<String>("theme")
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("dark")
+    );
+    assert_eq!(
+        session.get::<Vec<String>>("cart").await.expect("get"),
+        Some(vec!["gin".into()])
+    );
+    assert_eq!(counting.counts().loads, 1, "both channels load in one call");
+    assert!(gimlet.commit(&session).await.expect("commit").is_empty());
+    assert_eq!(counting.counts().commits, 1, "a read-only request wrote");
+}
+
+/// 50 concurrent requests with the same cookies, each setting its own
+/// server-side key: all 50 keys survive.
+pub async fn concurrent_requests_of_one_session_all_survive(backend: SharedBackend) {
+    let gimlet = gimlet(backend);
+    let session = gimlet.open_from_headers([]);
+    session.insert("base", &0).await.expect("insert");
+    let header = cookie_header(&gimlet.commit(&session).await.expect("commit"));
+    let tasks = (0..50)
+        .map(|i| {
+            let (gimlet, header) = (gimlet.clone(), header.clone());
+            tokio::spawn(async move {
+                let session = gimlet.open_from_headers([header.as_str()]);
+                session
+                    .insert(&format!("key-{i}"), &i)
+                    .await
+                    .expect("insert");
+                gimlet.commit(&session).await.expect("commit");
+            })
+        })
+        .collect();
+    all_tasks(tasks).await;
+    let session = gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(session.len().await.expect("len"), 51);
+}
+
+/// A logout that lands while another request of the session is in flight:
+/// the slower request's commit fails as `Gone`, and no record is left.
+pub async fn invalidate_during_a_request_leaves_no_record(backend: SharedBackend) {
+    let gimlet = gimlet(backend.clone());
+    let session = gimlet.open_from_headers([]);
+    session.insert("cart", &1).await.expect("insert");
+    let header = cookie_header(&gimlet.commit(&session).await.expect("commit"));
+
+    let slow = gimlet.open_from_headers([header.as_str()]);
+    slow.insert("cart", &2).await.expect("insert");
+    let logout = gimlet.open_from_headers([header.as_str()]);
+    logout.invalidate().expect("invalidate");
+    let removal = gimlet.commit(&logout).await.expect("logout commit");
+    assert!(
+        removal.iter().any(|c| c.contains("Max-Age=0")),
+        "{removal:?}"
+    );
+
+    let err = gimlet
+        .commit(&slow)
+        .await
+        .expect_err("the slow request must not resurrect");
+    assert_eq!(err.status_code(), 409, "{err}");
+    let after = gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(after.get::<u32>("cart").await.expect("get"), None);
+    assert!(after.keys().await.expect("keys").is_empty());
+}
+
+/// For a backend whose store cannot be reached (nothing listens at its
+/// address, or nothing answers), configured with `timeout`: load and commit
+/// fail with `Unavailable` or `Timeout` within about twice the timeout,
+/// keeping the driver's error as their source, and a session on it answers
+/// 503. Not part of [`backend_conformance!`]: the backend crate builds the
+/// unreachable backend and calls it.
+pub async fn unreachable_backend_fails_promptly(backend: SharedBackend, timeout: Duration) {
+    let check = |err: &crate::BackendError| {
+        assert!(
+            matches!(
+                err.kind(),
+                BackendErrorKind::Unavailable | BackendErrorKind::Timeout
+            ),
+            "{err:?}"
+        );
+    };
+    let started = Instant::now();
+    let err = backend.load(&[id()]).await.expect_err("a load must fail");
+    check(&err);
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the driver's error is lost"
+    );
+    let batch = vec![Op::Write(write(id(), WriteMode::Create, &[("k", b"v")]))];
+    check(
+        &commit(&backend, batch)
+            .await
+            .expect_err("a commit must fail"),
+    );
+
+    let gimlet = gimlet(backend);
+    let session = gimlet.open_from_headers([]);
+    session
+        .insert("k", &1)
+        .await
+        .expect("a write needs no backend");
+    let err = gimlet
+        .commit(&session)
+        .await
+        .expect_err("the commit must fail");
+    assert_eq!(err.status_code(), 503, "{err}");
+    let limit = timeout * 2 + Duration::from_secs(1);
+    assert!(started.elapsed() < limit, "took {:?}", started.elapsed());
+}

@@ -208,14 +208,13 @@ async fn commits_abandoned_halfway_leave_the_pool_healthy() {
     for builder in targets("commits_abandoned_halfway_leave_the_pool_healthy") {
         let backend = common::connect(builder).await;
         let now = gimlet_core::Clock::now(&gimlet_core::SystemClock);
-        // Callers that stop waiting at once, as when a client disconnects.
-        for _ in 0..100 {
+        // Callers that stop waiting partway, as when a client disconnects:
+        // each gives up after a different delay, so some give up between
+        // two statements of the transaction.
+        for i in 0..200u64 {
             let batch = create(SessionId::generate().unwrap(), now + 600, 2);
-            let commit = backend.commit(&batch);
-            tokio::select! {
-                _ = commit => {}
-                () = tokio::task::yield_now() => {}
-            }
+            let patience = Duration::from_micros(i * 10);
+            let _ = tokio::time::timeout(patience, backend.commit(&batch)).await;
         }
         // Every later commit still succeeds.
         for _ in 0..50 {

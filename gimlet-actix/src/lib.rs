@@ -43,9 +43,9 @@ use std::rc::Rc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{COOKIE, HeaderValue, SET_COOKIE};
+use actix_web::http::header::{COOKIE, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use gimlet_core::Gimlet;
+use gimlet_core::{Gimlet, ResponseHeaders};
 
 /// Opens and commits a session around every request.
 #[derive(Debug, Clone)]
@@ -117,24 +117,55 @@ where
         let gimlet = self.gimlet.clone();
         Box::pin(async move {
             let mut response = service.call(req).await?;
-            match gimlet.commit(&session).await {
-                Ok(set_cookies) => {
-                    for value in set_cookies {
-                        match HeaderValue::try_from(value) {
-                            Ok(value) => response.headers_mut().append(SET_COOKIE, value),
-                            Err(e) => tracing::error!(error = %e, "unusable Set-Cookie value"),
-                        }
-                    }
-                    Ok(response.map_into_left_body())
-                }
-                Err(e) => {
+            match gimlet.finish(&session, &mut Head(&mut response)).await {
+                Ok(()) => Ok(response.map_into_left_body()),
+                Err(failure) => {
                     let (request, _) = response.into_parts();
-                    let failure = Error(e).error_response();
+                    let failure = text(failure.status(), failure.body());
                     Ok(ServiceResponse::new(request, failure).map_into_right_body())
                 }
             }
         })
     }
+}
+
+/// The handler's response, as the core reads and edits it.
+struct Head<'a, B>(&'a mut ServiceResponse<B>);
+
+impl<B> ResponseHeaders for Head<'_, B> {
+    fn status(&self) -> u16 {
+        self.0.status().as_u16()
+    }
+
+    fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
+        self.0
+            .headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+    }
+
+    fn set(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
+        }
+    }
+
+    fn append(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0
+                .headers_mut()
+                .append(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+/// A short text response with `status`.
+fn text(status: u16, body: &'static str) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE))
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
 }
 
 /// The request's session, for handlers: `async fn h(session: Session)`.
@@ -168,8 +199,9 @@ impl FromRequest for Session {
     }
 }
 
-/// A session error as an actix-web error: its status code and message, so
-/// handlers can use `?` on session calls.
+/// A session error as an actix-web error: its status code and a short,
+/// generic text (the details go to the log), so handlers can use `?` on
+/// session calls.
 #[derive(Debug)]
 pub struct Error(pub gimlet_core::Error);
 
@@ -197,8 +229,7 @@ impl ResponseError for Error {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type("text/plain; charset=utf-8")
-            .body(self.0.to_string())
+        tracing::warn!(error = %self.0, "session error");
+        text(self.0.status_code(), self.0.public_message())
     }
 }

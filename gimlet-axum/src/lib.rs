@@ -28,13 +28,16 @@
 //! ```
 //!
 //! The layer opens the session from the request's cookies (no I/O), puts
-//! it in the request's extensions, runs the inner service, then commits
-//! (at most one backend round trip) and appends the `Set-Cookie` headers.
-//! If the commit fails, the response becomes the error's status (503 when
-//! the backend is down) with a short text body, and no session cookie is
-//! sent.
+//! it in the request's extensions, runs the inner service, then hands the
+//! response to [`Gimlet::finish`]: it commits (at most one backend round
+//! trip) and appends the `Set-Cookie`, `Cache-Control` and `Vary` headers.
+//! A response with a 5xx status, or a handler that panics, commits nothing.
+//! If the commit fails, the response is replaced by the error's status (503
+//! when the backend is down) with a short text body, and no session cookie
+//! is sent.
 
 use std::convert::Infallible;
+use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
@@ -42,13 +45,13 @@ use std::task::{Context, Poll};
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
-use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use http::header::{CONTENT_TYPE, COOKIE};
 use http::request::Parts;
 use http::{HeaderValue, Request, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use gimlet_core::Gimlet;
+use gimlet_core::{Gimlet, ResponseHeaders};
 
 /// Opens and commits a session around every request.
 #[derive(Debug, Clone)]
@@ -86,7 +89,7 @@ where
     S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
     ReqBody: Send + 'static,
-    ResBody: From<String> + Send,
+    ResBody: From<&'static str> + Send,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
@@ -110,31 +113,48 @@ where
         let gimlet = self.gimlet.clone();
         Box::pin(async move {
             let mut response = inner.call(req).await?;
-            match gimlet.commit(&session).await {
-                Ok(set_cookies) => {
-                    let headers = response.headers_mut();
-                    for value in set_cookies {
-                        match HeaderValue::try_from(value) {
-                            Ok(value) => {
-                                headers.append(SET_COOKIE, value);
-                            }
-                            Err(e) => tracing::error!(error = %e, "unusable Set-Cookie value"),
-                        }
-                    }
-                    Ok(response)
-                }
-                Err(e) => Ok(failure(&e)),
+            match gimlet.finish(&session, &mut Head(&mut response)).await {
+                Ok(()) => Ok(response),
+                Err(failure) => Ok(failure_response(failure.status(), failure.body())),
             }
         })
     }
 }
 
-/// The response for a failed commit: its status, a short text, no cookie.
-fn failure<B: From<String>>(error: &gimlet_core::Error) -> http::Response<B> {
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    let mut response = http::Response::new(B::from(error.to_string()));
-    *response.status_mut() = status;
+/// The handler's response, as the core reads and edits it.
+struct Head<'a, B>(&'a mut http::Response<B>);
+
+impl<B> ResponseHeaders for Head<'_, B> {
+    fn status(&self) -> u16 {
+        self.0.status().as_u16()
+    }
+
+    fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
+        self.0
+            .headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+    }
+
+    fn set(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0.headers_mut().insert(name, value);
+        }
+    }
+
+    fn append(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            self.0.headers_mut().append(name, value);
+        }
+    }
+}
+
+/// A short text response with `status`, and no other header.
+fn failure_response<B: From<&'static str>>(status: u16, body: &'static str) -> http::Response<B> {
+    let mut response = http::Response::new(B::from(body));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -194,10 +214,30 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Session {
     }
 }
 
-/// A session error as an axum response: its status code and message, so
-/// handlers can use `?` on session calls.
+/// A session error as an axum response: its status code and a short,
+/// generic text (the details go to the log), so handlers can use `?` on
+/// session calls.
 #[derive(Debug)]
 pub struct Error(pub gimlet_core::Error);
+
+impl Error {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 impl From<gimlet_core::Error> for Error {
     fn from(e: gimlet_core::Error) -> Self {
@@ -207,6 +247,7 @@ impl From<gimlet_core::Error> for Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        failure::<axum::body::Body>(&self.0)
+        tracing::warn!(error = %self.0, "session error");
+        failure_response::<axum::body::Body>(self.0.status_code(), self.0.public_message())
     }
 }

@@ -31,6 +31,7 @@ fn typical() -> CookiePayload {
         id: SessionId::generate().expect("rng"),
         created: 1_700_000_000,
         issued: 1_700_000_100,
+        checked: 1_700_000_100,
         stored: true,
         data,
     }

@@ -14,7 +14,8 @@ use crate::{Error, Placement, Session};
 pub const MAX_KEY_LEN: usize = 128;
 
 fn check_key(key: &str) -> Result<(), Error> {
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
+    // NUL is refused everywhere, since some stores cannot hold it.
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.contains('\0') {
         return Err(Error::InvalidKey);
     }
     Ok(())
@@ -326,7 +327,8 @@ impl Session {
     ///
     /// The load's backend error.
     pub async fn is_empty(&self) -> Result<bool, Error> {
-        if self.used().channels.iter().any(|ch| !ch.client.is_empty()) {
+        let known = |ch: &crate::channel::Channel| !ch.unchecked() && !ch.client.is_empty();
+        if self.used().channels.iter().any(known) {
             return Ok(false);
         }
         Ok(self.len().await? == 0)
@@ -348,6 +350,7 @@ impl Session {
                 ch.client.clear();
                 ch.client_dirty = true;
             }
+            ch.client_written.clear();
             ch.pending.clear();
             if ch.may_have_server_data() {
                 ch.cleared = true;
@@ -384,8 +387,10 @@ impl State {
         }
         self.ch_mut(kind).ensure_id(engine.now())?;
         for k in Kind::BOTH {
-            if !(clientside && k == kind) && self.ch_mut(k).client.remove(key) {
-                self.ch_mut(k).client_dirty = true;
+            let ch = self.ch_mut(k);
+            if !(clientside && k == kind) && ch.client.remove(key) {
+                ch.client_dirty = true;
+                ch.client_written.remove(key);
             }
         }
         // A key found in a cookie is nowhere else; a whitelisted key is
@@ -401,6 +406,7 @@ impl State {
         if clientside {
             ch.client.insert(key, value);
             ch.client_dirty = true;
+            ch.client_written.insert(key.to_owned());
         } else {
             ch.server_insert(key, value);
         }
@@ -412,6 +418,7 @@ impl State {
         for ch in &mut self.channels {
             if ch.client.remove(key) {
                 ch.client_dirty = true;
+                ch.client_written.remove(key);
                 in_client = true;
             }
         }

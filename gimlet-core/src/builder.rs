@@ -184,10 +184,51 @@ impl GimletBuilder {
         self
     }
 
-    /// A limit from creation that refreshes cannot extend.
+    /// A limit from creation that refreshes cannot extend, for both
+    /// channels (by default 90 days for the permanent one, 12 hours for the
+    /// other).
     #[must_use]
     pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.absolute_lifetime = Some(lifetime);
+        self
+    }
+
+    /// The permanent channel's absolute lifetime (default 90 days).
+    #[must_use]
+    pub fn permanent_absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.permanent_absolute_lifetime = lifetime;
+        self
+    }
+
+    /// The non-permanent channel's absolute lifetime (default 12 hours).
+    #[must_use]
+    pub fn transient_absolute_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.transient_absolute_lifetime = lifetime;
+        self
+    }
+
+    /// How long a cookie is trusted after its record was last seen to exist
+    /// (default 300 seconds; zero checks on every use). See
+    /// [`Config::revalidate_after`].
+    #[must_use]
+    pub fn revalidate_after(mut self, window: Duration) -> Self {
+        self.config.revalidate_after = window;
+        self
+    }
+
+    /// Whether every new channel gets a record, so that its cookie can be
+    /// revoked (default `true`). See [`Config::revocable`].
+    #[must_use]
+    pub fn revocable(mut self, revocable: bool) -> Self {
+        self.config.revocable = revocable;
+        self
+    }
+
+    /// Whether requests answered with a 5xx commit their changes (default
+    /// `false`).
+    #[must_use]
+    pub fn commit_failed_requests(mut self, commit: bool) -> Self {
+        self.config.commit_failed_requests = commit;
         self
     }
 
@@ -286,7 +327,14 @@ impl GimletBuilder {
             config.permanent_lifetime.as_secs(),
             config.transient_lifetime.as_secs(),
         ];
-        if lifetimes.contains(&0) || config.absolute_lifetime.is_some_and(|d| d.as_secs() == 0) {
+        let absolute = match config.absolute_lifetime {
+            Some(both) => [both.as_secs(); 2],
+            None => [
+                config.permanent_absolute_lifetime.as_secs(),
+                config.transient_absolute_lifetime.as_secs(),
+            ],
+        };
+        if lifetimes.contains(&0) || absolute.contains(&0) {
             return Err(ConfigError::new("lifetimes must be at least one second"));
         }
         check_cookie(&config)?;
@@ -311,7 +359,10 @@ impl GimletBuilder {
             default_clientside,
             default_permanent: config.default_permanent,
             lifetimes,
-            absolute: config.absolute_lifetime.map(|d| d.as_secs()),
+            absolute,
+            revalidate_after: config.revalidate_after.as_secs(),
+            revocable: config.revocable,
+            commit_failed_requests: config.commit_failed_requests,
             refresh_fraction: config.refresh_fraction,
             max_value_size: config.max_value_size,
         };
@@ -337,7 +388,7 @@ fn check_cookie(config: &Config) -> Result<(), ConfigError> {
     if c.permanent_name == c.transient_name {
         return Err(ConfigError::new("the two cookie names must differ"));
     }
-    if c.host_prefix && (!c.secure || c.path != "/" || c.domain.is_some()) {
+    if c.host_prefix == Some(true) && (!c.secure || c.path != "/" || c.domain.is_some()) {
         return Err(ConfigError::new(
             "the __Host- prefix needs Secure, Path=/ and no Domain",
         ));
@@ -350,10 +401,34 @@ fn check_cookie(config: &Config) -> Result<(), ConfigError> {
             "the cookie path must start with / and hold no ;",
         ));
     }
+    if let Some(domain) = &c.domain
+        && !valid_domain(domain)
+    {
+        return Err(ConfigError::new(format!(
+            "`{domain}` is not a valid cookie domain"
+        )));
+    }
     if c.max_size < 256 {
         return Err(ConfigError::new(
             "the cookie size limit must be at least 256 bytes",
         ));
     }
     Ok(())
+}
+
+/// A host name, with an optional leading dot: dot-separated labels of 1 to
+/// 63 letters, digits and inner hyphens, 253 characters at most.
+fn valid_domain(domain: &str) -> bool {
+    let name = domain.strip_prefix('.').unwrap_or(domain);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }

@@ -1,7 +1,7 @@
 //! One channel's state during a request: identity, clientside map, and the
 //! server map as loaded plus the changes not yet committed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::backend::Record;
 use crate::client::ClientMap;
@@ -27,6 +27,13 @@ pub(crate) struct Channel {
     pub(crate) fresh: bool,
     pub(crate) created: u64,
     pub(crate) issued: u64,
+    /// When the record was last seen to exist (0: never).
+    pub(crate) checked: u64,
+    /// The cookie's revalidation window has passed: its data may be used
+    /// only once a load has seen the record.
+    pub(crate) check_due: bool,
+    /// This request saw the record exist (a load found it).
+    pub(crate) confirmed: bool,
     /// The channel has a record in the backend.
     pub(crate) stored: bool,
     /// What the cookie said about `stored`.
@@ -41,6 +48,8 @@ pub(crate) struct Channel {
     pub(crate) in_browser: bool,
     pub(crate) client: ClientMap,
     pub(crate) client_dirty: bool,
+    /// Clientside keys this request set: what survives a heal.
+    pub(crate) client_written: BTreeSet<String>,
     /// Server data as loaded; `None` until loaded. A channel without a
     /// cookie has nothing stored, so it starts as loaded and empty.
     pub(crate) loaded: Option<Record>,
@@ -60,6 +69,9 @@ impl Channel {
             fresh: false,
             created: 0,
             issued: 0,
+            checked: 0,
+            check_due: false,
+            confirmed: false,
             stored: false,
             stored_in_cookie: false,
             pinned: false,
@@ -68,20 +80,30 @@ impl Channel {
             in_browser: false,
             client: ClientMap::default(),
             client_dirty: false,
+            client_written: BTreeSet::new(),
             loaded: Some(Record::new()),
             pending: BTreeMap::new(),
             cleared: false,
         }
     }
 
-    /// A channel restored from a verified cookie.
-    pub(crate) fn from_cookie(kind: Kind, cookie: VerifiedCookie, backend: bool) -> Self {
+    /// A channel restored from a verified cookie. With a backend, a cookie
+    /// whose record was last seen `revalidate_after` seconds ago or more is
+    /// due a check.
+    pub(crate) fn from_cookie(
+        kind: Kind,
+        cookie: VerifiedCookie,
+        backend: bool,
+        check_due: bool,
+    ) -> Self {
         let header = cookie.header;
         Channel {
             id: Some(header.id),
             from_cookie: true,
             created: header.created,
             issued: header.issued,
+            checked: header.checked,
+            check_due: backend && header.stored && check_due,
             stored: header.stored,
             stored_in_cookie: header.stored,
             reissue: cookie.reissue,
@@ -115,7 +137,11 @@ impl Channel {
         self.fresh = true;
         self.stored = false;
         self.stored_in_cookie = false;
+        self.check_due = false;
+        self.confirmed = false;
+        self.checked = 0;
         self.reissue = false;
+        self.created = now;
         self.issued = now;
         Ok(())
     }
@@ -126,6 +152,44 @@ impl Channel {
         let removal = self.removal || self.from_cookie;
         *self = Channel::new(self.kind);
         self.removal = removal;
+    }
+
+    /// The record behind this channel's cookie is gone: the channel ended
+    /// elsewhere (logout, expiry, a flush). Nothing it held before this
+    /// request is kept; what this request wrote moves to a fresh channel
+    /// with a new id, and the dead cookie is replaced or removed.
+    pub(crate) fn heal(&mut self, now: u64) -> Result<(), Error> {
+        let client: Vec<(String, Vec<u8>)> = std::mem::take(&mut self.client_written)
+            .into_iter()
+            .filter_map(|k| {
+                let value = self.client.get(&k)?.to_vec();
+                Some((k, value))
+            })
+            .collect();
+        let pending: BTreeMap<_, _> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .filter(|(_, v)| v.is_some())
+            .collect();
+        let pinned = self.pinned;
+        self.reset();
+        let writes = !client.is_empty() || !pending.is_empty();
+        for (key, value) in client {
+            self.client.insert(&key, value);
+            self.client_written.insert(key);
+            self.client_dirty = true;
+        }
+        self.pending = pending;
+        self.pinned = pinned;
+        if writes || pinned {
+            self.ensure_id(now)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this channel's data may not be used before a load: its check
+    /// is due and no load has seen its record yet.
+    pub(crate) fn unchecked(&self) -> bool {
+        self.check_due && self.loaded.is_none()
     }
 
     pub(crate) fn server_get(&self, key: &str) -> Known<'_> {
@@ -220,11 +284,12 @@ impl Channel {
     }
 
     /// The fixed fields of this channel's cookie.
-    pub(crate) fn header(&self, issued: u64, stored: bool) -> Option<Header> {
+    pub(crate) fn header(&self, issued: u64, checked: u64, stored: bool) -> Option<Header> {
         Some(Header {
             id: self.id?,
             created: self.created,
             issued,
+            checked,
             stored,
         })
     }

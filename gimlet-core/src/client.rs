@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::payload::Entries;
 
-#[derive(Debug, Clone, Default)]
+/// `Debug` shows how many entries there are, never their keys or values.
+#[derive(Clone, Default)]
 pub(crate) struct ClientMap {
     /// The entries as they arrived, until the first change.
     raw: Option<Raw>,
@@ -15,11 +16,19 @@ pub(crate) struct ClientMap {
 }
 
 /// `count` checked entries from `buf[start..]`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Raw {
     buf: Vec<u8>,
     start: usize,
     count: usize,
+}
+
+impl std::fmt::Debug for ClientMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientMap")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientMap {
@@ -128,6 +137,7 @@ mod tests {
             id: SessionId::from_bytes([0; 16]),
             created: 1,
             issued: 1,
+            checked: 0,
             stored: false,
         };
         let mut buf = vec![0xee; 3]; // bytes before the payload, as in a cookie

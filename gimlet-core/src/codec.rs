@@ -4,12 +4,15 @@
 //! vectors. In short, a value is base64url (no padding) of
 //!
 //! ```text
-//! signed:    0x01 | key id | payload | HMAC-SHA256(name 0x00 0x01 key-id payload)
-//! encrypted: 0x02 | key id | nonce (12) | AES-256-GCM(payload, aad = name 0x00 0x02 key-id) | tag (16)
+//! signed:    0x03 | key id | payload | HMAC-SHA256(name 0x00 0x03 key-id payload)
+//! encrypted: 0x04 | key id | salt (16) | AES-256-GCM(payload, aad = name 0x00 0x04 key-id) | tag (16)
 //! ```
 //!
-//! where the payload is the MessagePack array
-//! `[id (bin 16), created (uint), issued (uint), flags (uint), data (map str → bin)]`.
+//! where the payload is the MessagePack array `[id (bin 16), created (uint),
+//! issued (uint), checked (uint), flags (uint), data (map str → bin)]`. Each
+//! encrypted value is sealed under its own key, derived from the configured
+//! key and the value's random salt, so no nonce is ever used twice under
+//! one key, however many cookies a key writes.
 //!
 //! Adapters never call this module: [`Gimlet`](crate::Gimlet) does. It is
 //! public for benchmarks, for the format's test vectors, and for anyone who
@@ -28,23 +31,29 @@ use crate::client::ClientMap;
 use crate::payload::{self, Header};
 use crate::{ConfigError, EncryptionKey, Error, Secret, SessionId};
 
-/// Format byte of a signed cookie.
-const SIGNED: u8 = 0x01;
-/// Format byte of an encrypted cookie.
-const ENCRYPTED: u8 = 0x02;
+/// Format byte of a signed cookie (format 2).
+const SIGNED: u8 = 0x03;
+/// Format byte of an encrypted cookie (format 2).
+const ENCRYPTED: u8 = 0x04;
 const HEADER_LEN: usize = 2;
 const MAC_LEN: usize = 32;
-const NONCE_LEN: usize = aead::NONCE_LEN;
+/// The random salt each encrypted value's key is derived from.
+const SALT_LEN: usize = 16;
 const TAG_LEN: usize = 16;
+/// Every derived key seals exactly one value, so its nonce can be fixed.
+const NONCE: [u8; aead::NONCE_LEN] = [0; aead::NONCE_LEN];
 
 const HKDF_SALT: &[u8] = b"gimlet";
 const LABEL_MAC: &[u8] = b"gimlet/v1/cookie-mac";
-const LABEL_AEAD: &[u8] = b"gimlet/v1/cookie-aead";
+const LABEL_AEAD: &[u8] = b"gimlet/v2/cookie-aead";
 const LABEL_KEY_ID: &[u8] = b"gimlet/v1/key-id";
 const LABEL_COMPARE: &[u8] = b"gimlet/v1/compare";
 
 /// What a cookie carries: one channel's identity and its clientside map.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` shows neither the id nor the data, only the timestamps and how
+/// many keys there are.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CookiePayload {
     /// The channel's id.
     pub id: SessionId,
@@ -53,11 +62,27 @@ pub struct CookiePayload {
     /// When the cookie's lifetime last started, in Unix seconds. The cookie is
     /// valid until `issued` plus the channel's lifetime.
     pub issued: u64,
+    /// When the channel's record was last seen to exist, in Unix seconds
+    /// (0 if never). The record is checked again once this is older than
+    /// the revalidation window.
+    pub checked: u64,
     /// Whether the channel has a record in the backend. A commit that finds
     /// such a record gone does not create it again.
     pub stored: bool,
     /// The clientside map: keys to MessagePack-encoded values.
     pub data: BTreeMap<String, Vec<u8>>,
+}
+
+impl fmt::Debug for CookiePayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookiePayload")
+            .field("created", &self.created)
+            .field("issued", &self.issued)
+            .field("checked", &self.checked)
+            .field("stored", &self.stored)
+            .field("keys", &self.data.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a cookie value was rejected. The reason is for logs; every reason is
@@ -82,6 +107,19 @@ pub enum DecodeError {
     Payload,
 }
 
+impl DecodeError {
+    /// The reason, for logs.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            DecodeError::Malformed => "malformed",
+            DecodeError::Format => "unsupported format",
+            DecodeError::UnknownKey => "unknown key id",
+            DecodeError::Forged => "bad signature",
+            DecodeError::Payload => "bad payload",
+        }
+    }
+}
+
 struct Signer {
     id: u8,
     key: hmac::Key,
@@ -89,7 +127,22 @@ struct Signer {
 
 struct Sealer {
     id: u8,
-    key: aead::LessSafeKey,
+    /// The pseudorandom key each value's own key is expanded from.
+    prk: hkdf::Prk,
+}
+
+impl Sealer {
+    /// The key that seals exactly the value with this salt.
+    fn key(&self, salt: &[u8]) -> aead::LessSafeKey {
+        let info = [LABEL_AEAD, salt];
+        // Expanding 32 bytes from a SHA-256 PRK cannot fail.
+        let key = self
+            .prk
+            .expand(&info, &aead::AES_256_GCM)
+            .map(aead::UnboundKey::from)
+            .unwrap_or_else(|_| unreachable!("32 bytes fit HKDF-SHA256's output"));
+        aead::LessSafeKey::new(key)
+    }
 }
 
 /// Signs, encrypts, verifies and decrypts cookie values.
@@ -173,13 +226,9 @@ impl CookieCodec {
         let mut sealers = Vec::with_capacity(encryption_keys.len());
         for secret in encryption_keys {
             let prk = extract(secret.expose());
-            let key: aead::UnboundKey = prk
-                .expand(&[LABEL_AEAD], &aead::AES_256_GCM)
-                .map_err(|_| ConfigError::new("key derivation failed"))?
-                .into();
             sealers.push(Sealer {
                 id: key_id(&prk)?,
-                key: aead::LessSafeKey::new(key),
+                prk,
             });
         }
         Ok(CookieCodec {
@@ -207,7 +256,7 @@ impl CookieCodec {
     ///
     /// # Errors
     ///
-    /// Only [`Error::Random`], if a nonce cannot be drawn.
+    /// Only [`Error::Random`], if a salt cannot be drawn.
     pub fn encode(&self, name: &str, payload: &CookiePayload) -> Result<String, Error> {
         let entries = payload.data.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
         self.encode_parts(name, &payload.header(), entries)
@@ -222,28 +271,28 @@ impl CookieCodec {
     ) -> Result<String, Error> {
         let write = |buf: &mut Vec<u8>| payload::write(buf, header, entries);
         if self.encrypt {
-            let mut nonce = [0u8; NONCE_LEN];
-            self.rng.fill(&mut nonce).map_err(|_| Error::Random)?;
-            Ok(self.seal(name, write, nonce))
+            let mut salt = [0u8; SALT_LEN];
+            self.rng.fill(&mut salt).map_err(|_| Error::Random)?;
+            self.seal(name, write, salt)
         } else {
             Ok(self.sign(name, write))
         }
     }
 
-    /// Encrypts with a given nonce. Only for test vectors: a nonce must never
-    /// be used twice with one key.
+    /// Encrypts with a given salt. Only for test vectors: real values draw
+    /// a fresh random salt each.
     #[doc(hidden)]
-    pub fn encode_with_nonce(
+    pub fn encode_with_salt(
         &self,
         name: &str,
         payload: &CookiePayload,
-        nonce: [u8; 12],
-    ) -> String {
+        salt: [u8; SALT_LEN],
+    ) -> Result<String, Error> {
         let entries = payload.data.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
         self.seal(
             name,
             |buf| payload::write(buf, &payload.header(), entries),
-            nonce,
+            salt,
         )
     }
 
@@ -261,24 +310,32 @@ impl CookieCodec {
         URL_SAFE_NO_PAD.encode(&buf[start..])
     }
 
-    fn seal(&self, name: &str, write: impl FnOnce(&mut Vec<u8>), nonce: [u8; NONCE_LEN]) -> String {
+    fn seal(
+        &self,
+        name: &str,
+        write: impl FnOnce(&mut Vec<u8>),
+        salt: [u8; SALT_LEN],
+    ) -> Result<String, Error> {
         let sealer = &self.sealers[0];
-        let start = HEADER_LEN + NONCE_LEN;
+        let start = HEADER_LEN + SALT_LEN;
         let mut buf = Vec::with_capacity(start + 64 + TAG_LEN);
         buf.extend_from_slice(&[ENCRYPTED, sealer.id]);
-        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(&salt);
         write(&mut buf);
         let aad = aad(name, ENCRYPTED, sealer.id);
-        let sealed = sealer.key.seal_in_place_separate_tag(
-            aead::Nonce::assume_unique_for_key(nonce),
-            aead::Aad::from(&aad),
-            &mut buf[start..],
-        );
-        // Sealing fails only for inputs over 64 GiB.
-        if let Ok(tag) = sealed {
-            buf.extend_from_slice(tag.as_ref());
-        }
-        URL_SAFE_NO_PAD.encode(&buf)
+        let tag = sealer
+            .key(&salt)
+            .seal_in_place_separate_tag(
+                aead::Nonce::assume_unique_for_key(NONCE),
+                aead::Aad::from(&aad),
+                &mut buf[start..],
+            )
+            // Sealing fails only for inputs over 64 GiB: never a cookie.
+            .map_err(|_| Error::Internal {
+                what: "a cookie could not be encrypted",
+            })?;
+        buf.extend_from_slice(tag.as_ref());
+        Ok(URL_SAFE_NO_PAD.encode(&buf))
     }
 
     /// Verifies (or decrypts) a cookie value that arrived under `name`.
@@ -299,7 +356,7 @@ impl CookieCodec {
             .decode_vec(value.as_bytes(), &mut buf)
             .map_err(|_| DecodeError::Malformed)?;
         let len = buf.len() - start;
-        if len < HEADER_LEN + MAC_LEN.min(NONCE_LEN + TAG_LEN) {
+        if len < HEADER_LEN + MAC_LEN.min(SALT_LEN + TAG_LEN) {
             return Err(DecodeError::Malformed);
         }
         let (format, id) = (buf[start], buf[start + 1]);
@@ -357,12 +414,12 @@ impl CookieCodec {
         id: u8,
         buf: &mut [u8],
     ) -> Result<(Range<usize>, bool), DecodeError> {
-        let start = HEADER_LEN + NONCE_LEN;
+        let start = HEADER_LEN + SALT_LEN;
         if buf.len() < start + TAG_LEN {
             return Err(DecodeError::Malformed);
         }
-        let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&buf[HEADER_LEN..start]);
+        let mut salt = [0u8; SALT_LEN];
+        salt.copy_from_slice(&buf[HEADER_LEN..start]);
         let aad = aad(name, ENCRYPTED, id);
         let candidates: Vec<usize> = (0..self.sealers.len())
             .filter(|&i| self.sealers[i].id == id)
@@ -382,8 +439,8 @@ impl CookieCodec {
             if let (true, Some(sealed)) = (n > 0, &sealed) {
                 text.copy_from_slice(sealed);
             }
-            let opened = self.sealers[index].key.open_in_place(
-                aead::Nonce::assume_unique_for_key(nonce),
+            let opened = self.sealers[index].key(&salt).open_in_place(
+                aead::Nonce::assume_unique_for_key(NONCE),
                 aead::Aad::from(&aad),
                 text,
             );
@@ -397,7 +454,7 @@ impl CookieCodec {
     /// The length of the cookie value for a payload of `payload_len` bytes.
     pub fn value_len(&self, payload_len: usize) -> usize {
         let raw = if self.encrypt {
-            HEADER_LEN + NONCE_LEN + payload_len + TAG_LEN
+            HEADER_LEN + SALT_LEN + payload_len + TAG_LEN
         } else {
             HEADER_LEN + payload_len + MAC_LEN
         };
@@ -419,6 +476,7 @@ impl CookiePayload {
             id: self.id,
             created: self.created,
             issued: self.issued,
+            checked: self.checked,
             stored: self.stored,
         }
     }
@@ -426,11 +484,26 @@ impl CookiePayload {
 
 /// A cookie that decoded and verified. Its clientside map is left as the
 /// cookie's bytes, and read in place.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows neither the id nor the data.
+#[derive(Clone)]
 pub struct VerifiedCookie {
     pub(crate) header: Header,
     pub(crate) client: ClientMap,
     pub(crate) reissue: bool,
+}
+
+impl fmt::Debug for VerifiedCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedCookie")
+            .field("created", &self.header.created)
+            .field("issued", &self.header.issued)
+            .field("checked", &self.header.checked)
+            .field("stored", &self.header.stored)
+            .field("keys", &self.client.len())
+            .field("reissue", &self.reissue)
+            .finish_non_exhaustive()
+    }
 }
 
 impl VerifiedCookie {
@@ -447,6 +520,11 @@ impl VerifiedCookie {
     /// When the cookie's lifetime last started, in Unix seconds.
     pub fn issued(&self) -> u64 {
         self.header.issued
+    }
+
+    /// When the channel's record was last seen to exist, in Unix seconds.
+    pub fn checked(&self) -> u64 {
+        self.header.checked
     }
 
     /// Whether the channel has a record in the backend.
@@ -476,6 +554,7 @@ impl VerifiedCookie {
             id: self.header.id,
             created: self.header.created,
             issued: self.header.issued,
+            checked: self.header.checked,
             stored: self.header.stored,
             data: self
                 .entries()

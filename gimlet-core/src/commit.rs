@@ -3,10 +3,12 @@
 
 use crate::backend::{Batch, Op, Write, WriteMode};
 use crate::channel::Channel;
+use crate::client::ClientMap;
 use crate::gimlet::Engine;
+use crate::payload::Header;
 use crate::placement::Kind;
 use crate::session::State;
-use crate::{Error, Session};
+use crate::{Error, Session, SessionId};
 
 /// What the commit does to one channel's cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,27 @@ struct Plan {
     outcome: [(bool, CookieAction); 2],
 }
 
+/// How many times a commit that finds records gone heals and tries again.
+/// Each round heals at least one of the two channels, so two are enough.
+const HEAL_ROUNDS: usize = 2;
+
+impl Plan {
+    /// The channels whose writes need their record to exist.
+    fn updates(&self, state: &State) -> Vec<(Kind, SessionId)> {
+        Kind::BOTH
+            .into_iter()
+            .filter_map(|kind| {
+                let ch = state.ch(kind);
+                let id = ch.id?;
+                let updates = self.batch.ops.iter().any(
+                    |op| matches!(op, Op::Write(w) if w.id == id && w.mode == WriteMode::Update),
+                );
+                updates.then_some((kind, id))
+            })
+            .collect()
+    }
+}
+
 impl Channel {
     fn write_mode(&self) -> WriteMode {
         if self.fresh {
@@ -36,9 +59,9 @@ impl Channel {
     }
 
     /// The write this channel's changes need, if any. A channel with no
-    /// record and nothing to set needs none: deleting from nothing is
-    /// nothing.
-    fn changes(&self, id: crate::SessionId, expires_at: u64) -> Option<Write> {
+    /// record and nothing to set needs none (deleting from nothing is
+    /// nothing), unless `create` asks for its record to exist.
+    fn changes(&self, id: SessionId, expires_at: u64, create: bool) -> Option<Write> {
         let mode = self.write_mode();
         let set: Vec<_> = self
             .pending
@@ -51,8 +74,9 @@ impl Channel {
             .filter(|(_, v)| v.is_none())
             .map(|(k, _)| k.clone())
             .collect();
-        let needed =
-            !set.is_empty() || (mode == WriteMode::Update && (self.cleared || !remove.is_empty()));
+        let needed = !set.is_empty()
+            || (mode == WriteMode::Update && (self.cleared || !remove.is_empty()))
+            || (mode == WriteMode::Create && create);
         needed.then_some(Write {
             id,
             mode,
@@ -91,13 +115,18 @@ impl Engine {
             };
             let expires_at = self.expiry(kind, ch.created, now);
             let refresh = self.refresh_due(ch, now);
+            let holds_cookie = !ch.client.is_empty() || ch.pinned;
+            // A revocable channel has a record from its first cookie on.
+            let create = self.revocable && self.backend.is_some() && holds_cookie;
             let write = ch
-                .changes(id, expires_at)
+                .changes(id, expires_at, create)
                 .or_else(|| (refresh && ch.stored).then(|| Write::touch(id, expires_at)));
             let wrote = write.is_some();
             ops.extend(write.map(Op::Write));
             let stored = ch.stored || wrote;
-            let holds = !ch.client.is_empty() || stored || ch.pinned;
+            let holds = holds_cookie || stored;
+            // The window restarts once a check has seen the record.
+            let rechecked = ch.check_due && ch.confirmed && self.revalidate_after > 0;
             let action = if !holds {
                 if (ch.from_cookie && ch.client_dirty) || ch.removal {
                     CookieAction::Remove
@@ -108,6 +137,7 @@ impl Engine {
                 || ch.client_dirty
                 || ch.reissue
                 || refresh
+                || rechecked
                 || (wrote && !ch.stored_in_cookie)
             {
                 // A cookie may start a new lifetime only if the record's
@@ -119,7 +149,16 @@ impl Engine {
             };
             match action {
                 CookieAction::Issue { issued } => {
-                    set_cookies.push(self.issue(ch, issued, stored, now)?);
+                    // A write that succeeds proves the record exists.
+                    let checked = if wrote || ch.confirmed {
+                        now
+                    } else {
+                        ch.checked
+                    };
+                    let header = ch.header(issued, checked, stored).ok_or(Error::Internal {
+                        what: "a cookie for a channel without an id",
+                    })?;
+                    set_cookies.push(self.issue(kind, &ch.client, &header, ch.created, now)?);
                 }
                 CookieAction::Remove => set_cookies.push(self.cookies.removal(kind)),
                 CookieAction::Keep => {}
@@ -133,26 +172,35 @@ impl Engine {
         })
     }
 
-    /// The `Set-Cookie` value carrying `ch`.
-    fn issue(&self, ch: &Channel, issued: u64, stored: bool, now: u64) -> Result<String, Error> {
-        let kind = ch.kind;
-        let Some(header) = ch.header(issued, stored) else {
-            return Err(Error::Committed {
-                what: "a channel without an id",
-            });
-        };
+    /// The `Set-Cookie` value of a channel's cookie.
+    fn issue(
+        &self,
+        kind: Kind,
+        client: &ClientMap,
+        header: &Header,
+        created: u64,
+        now: u64,
+    ) -> Result<String, Error> {
         let name = self.cookies.name(kind);
-        let value = self.codec.encode_parts(name, &header, ch.client.iter())?;
+        let value = self.codec.encode_parts(name, header, client.iter())?;
         let max_age = match kind {
-            Kind::Permanent => Some(self.expiry(kind, ch.created, issued).saturating_sub(now)),
+            Kind::Permanent => Some(
+                self.expiry(kind, created, header.issued)
+                    .saturating_sub(now),
+            ),
             Kind::Transient => None,
         };
         let set_cookie = self.cookies.set(kind, &value, max_age);
         if set_cookie.len() > self.cookies.max_size() {
-            return Err(Error::CookieTooLarge {
-                key: String::new(),
-                size: set_cookie.len(),
-                limit: self.cookies.max_size(),
+            // Inserts keep cookies within the limit, so this is Gimlet's
+            // fault (or a format change's), not the client's.
+            tracing::error!(
+                size = set_cookie.len(),
+                limit = self.cookies.max_size(),
+                "session cookie over the size limit at commit"
+            );
+            return Err(Error::Internal {
+                what: "the session cookie grew over the size limit",
             });
         }
         Ok(set_cookie)
@@ -162,9 +210,7 @@ impl Engine {
 impl Session {
     /// See [`Gimlet::commit`](crate::Gimlet::commit).
     pub(crate) async fn commit(&self) -> Result<Vec<String>, Error> {
-        let engine = self.engine();
-        let now = engine.now();
-        let plan = {
+        {
             let mut state = self.state();
             if state.committed {
                 return Ok(Vec::new());
@@ -175,17 +221,77 @@ impl Session {
                 // nothing, even when a refresh would be due.
                 return Ok(Vec::new());
             }
-            engine.plan(&mut state, now)?
+        }
+        // A cookie due its check is not re-issued with new data before the
+        // check: if its record is gone, the new data goes to a fresh channel.
+        let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty || ch.reissue);
+        if self.state().channels.iter().any(unchecked) {
+            self.ensure_loaded().await?;
+        }
+        let engine = self.engine();
+        let mut heals = 0;
+        loop {
+            let now = engine.now();
+            let plan = engine.plan(&mut self.state(), now)?;
+            if !plan.batch.is_empty() {
+                let Some(backend) = &engine.backend else {
+                    return Err(Error::Internal {
+                        what: "a server-side write without a backend",
+                    });
+                };
+                match backend.commit(&plan.batch).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_gone() && heals < HEAL_ROUNDS => {
+                        heals += 1;
+                        if self.heal_gone(&plan).await? {
+                            continue;
+                        }
+                        tracing::error!(error = %e, "session commit found a record gone");
+                        return Err(e.into());
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, detail = ?e, "session commit failed");
+                        return Err(e.into());
+                    }
+                }
+            }
+            self.settle(&plan);
+            return Ok(plan.set_cookies);
+        }
+    }
+
+    /// After a commit was refused because a record it updates is gone:
+    /// finds which (one load), and heals those channels, so that the next
+    /// plan writes this request's changes to fresh ones. Answers whether
+    /// any channel was healed.
+    async fn heal_gone(&self, plan: &Plan) -> Result<bool, Error> {
+        let Some(backend) = &self.engine().backend else {
+            return Ok(false);
         };
-        if !plan.batch.is_empty() {
-            let Some(backend) = &engine.backend else {
-                return Err(Error::NoBackend { key: String::new() });
-            };
-            if let Err(e) = backend.commit(&plan.batch).await {
-                tracing::error!(error = %e, detail = ?e, "session commit failed");
-                return Err(e.into());
+        let updates = plan.updates(&self.state());
+        let ids: Vec<SessionId> = updates.iter().map(|&(_, id)| id).collect();
+        let records = backend.load(&ids).await.inspect_err(|e| {
+            tracing::error!(error = %e, detail = ?e, "session load failed");
+        })?;
+        let now = self.engine().now();
+        let mut state = self.state();
+        let mut healed = false;
+        for ((kind, id), record) in updates.into_iter().zip(records) {
+            let ch = state.ch_mut(kind);
+            if record.is_none() && ch.id == Some(id) {
+                tracing::info!(
+                    channel = kind.name(),
+                    "session record gone at commit; healing"
+                );
+                ch.heal(now)?;
+                healed = true;
             }
         }
+        Ok(healed)
+    }
+
+    /// Folds a committed plan into the state.
+    fn settle(&self, plan: &Plan) {
         let mut state = self.state();
         state.retired.clear();
         for kind in Kind::BOTH {
@@ -205,7 +311,17 @@ impl Session {
                 CookieAction::Keep => ch.in_browser = ch.from_cookie,
             }
         }
-        Ok(plan.set_cookies)
+    }
+
+    /// Ends the request without committing: nothing is written and no
+    /// cookie is sent, as for a request that failed. Later server-side
+    /// writes still go through to channels the browser holds.
+    pub(crate) fn discard(&self) {
+        let mut state = self.state();
+        state.committed = true;
+        for ch in &mut state.channels {
+            ch.in_browser = ch.from_cookie;
+        }
     }
 
     /// Writes one server-side change straight to the backend, after the

@@ -41,8 +41,11 @@ pub struct CookieConfig {
     /// The `Domain` attribute. Default none (host-only).
     pub domain: Option<String>,
     /// Prefix both names with `__Host-`, which makes browsers insist on
-    /// `Secure`, `Path=/` and no `Domain`. Default `false`.
-    pub host_prefix: bool,
+    /// `Secure`, `Path=/` and no `Domain`. Unset (the default) means on
+    /// whenever those three hold, which they do by default; `Some(true)`
+    /// insists on it (the builder refuses other attributes), `Some(false)`
+    /// keeps the plain names.
+    pub host_prefix: Option<bool>,
     /// The largest complete `Set-Cookie` value Gimlet will send. Default 4096.
     pub max_size: usize,
 }
@@ -57,7 +60,7 @@ impl Default for CookieConfig {
             same_site: SameSite::Lax,
             path: "/".into(),
             domain: None,
-            host_prefix: false,
+            host_prefix: None,
             max_size: 4096,
         }
     }
@@ -119,9 +122,35 @@ pub struct Config {
     #[serde(deserialize_with = "seconds")]
     pub transient_lifetime: Duration,
     /// A limit counted from a channel's creation that refreshes cannot
-    /// extend. Default none.
+    /// extend, for both channels: when set, it overrides the two settings
+    /// below. Default unset.
     #[serde(deserialize_with = "optional_seconds")]
     pub absolute_lifetime: Option<Duration>,
+    /// The permanent channel's absolute lifetime, counted from its creation.
+    /// Default 90 days.
+    #[serde(deserialize_with = "seconds")]
+    pub permanent_absolute_lifetime: Duration,
+    /// The non-permanent channel's absolute lifetime, counted from its
+    /// creation. Default 12 hours.
+    #[serde(deserialize_with = "seconds")]
+    pub transient_absolute_lifetime: Duration,
+    /// With a backend: how long a cookie is trusted after its record was
+    /// last seen to exist. Once it is older, the first use of the session
+    /// checks the record again (one round trip, or none if a load happens
+    /// anyway), so a session ended on the server stops working in every
+    /// copy of its cookies within this window. Zero checks on every request
+    /// that uses the session. Default 300 seconds.
+    #[serde(deserialize_with = "seconds")]
+    pub revalidate_after: Duration,
+    /// With a backend: every channel gets a record when it is created, even
+    /// one that holds only clientside keys, so that its cookie can be
+    /// revoked. `false` saves that one write per new channel, and leaves
+    /// cookies without a record valid until they expire. Default `true`.
+    pub revocable: bool,
+    /// Commit the changes of requests whose response is a server error
+    /// (5xx). Default `false`: a failed request leaves the session as it
+    /// was.
+    pub commit_failed_requests: bool,
     /// How far into its lifetime a channel is refreshed, between 0 and 1.
     /// Default 0.5.
     pub refresh_fraction: f64,
@@ -144,6 +173,11 @@ impl Default for Config {
             permanent_lifetime: Duration::from_secs(30 * 24 * 3600),
             transient_lifetime: Duration::from_secs(24 * 3600),
             absolute_lifetime: None,
+            permanent_absolute_lifetime: Duration::from_secs(90 * 24 * 3600),
+            transient_absolute_lifetime: Duration::from_secs(12 * 3600),
+            revalidate_after: Duration::from_secs(300),
+            revocable: true,
+            commit_failed_requests: false,
             refresh_fraction: 0.5,
             max_value_size: 1 << 20,
         }
@@ -246,7 +280,7 @@ impl Config {
             cookie.domain = Some(v);
         }
         if let Some(v) = get("GIMLET_HOST_PREFIX") {
-            cookie.host_prefix = flag("GIMLET_HOST_PREFIX", &v)?;
+            cookie.host_prefix = Some(flag("GIMLET_HOST_PREFIX", &v)?);
         }
         if let Some(v) = get("GIMLET_COOKIE_MAX_SIZE") {
             cookie.max_size = number("GIMLET_COOKIE_MAX_SIZE", &v)?;
@@ -260,6 +294,23 @@ impl Config {
         if let Some(v) = get("GIMLET_ABSOLUTE_LIFETIME") {
             self.absolute_lifetime =
                 Some(Duration::from_secs(number("GIMLET_ABSOLUTE_LIFETIME", &v)?));
+        }
+        if let Some(v) = get("GIMLET_PERMANENT_ABSOLUTE_LIFETIME") {
+            self.permanent_absolute_lifetime =
+                Duration::from_secs(number("GIMLET_PERMANENT_ABSOLUTE_LIFETIME", &v)?);
+        }
+        if let Some(v) = get("GIMLET_TRANSIENT_ABSOLUTE_LIFETIME") {
+            self.transient_absolute_lifetime =
+                Duration::from_secs(number("GIMLET_TRANSIENT_ABSOLUTE_LIFETIME", &v)?);
+        }
+        if let Some(v) = get("GIMLET_REVALIDATE_AFTER") {
+            self.revalidate_after = Duration::from_secs(number("GIMLET_REVALIDATE_AFTER", &v)?);
+        }
+        if let Some(v) = get("GIMLET_REVOCABLE") {
+            self.revocable = flag("GIMLET_REVOCABLE", &v)?;
+        }
+        if let Some(v) = get("GIMLET_COMMIT_FAILED_REQUESTS") {
+            self.commit_failed_requests = flag("GIMLET_COMMIT_FAILED_REQUESTS", &v)?;
         }
         if let Some(v) = get("GIMLET_REFRESH_FRACTION") {
             self.refresh_fraction = v

@@ -17,9 +17,17 @@ pub(crate) struct CookieWriter {
     overhead: [usize; 2],
 }
 
+/// Whether the names carry `__Host-`: as configured, or by default whenever
+/// the attributes allow it.
+pub(crate) fn host_prefix(config: &CookieConfig) -> bool {
+    config
+        .host_prefix
+        .unwrap_or(config.secure && config.path == "/" && config.domain.is_none())
+}
+
 impl CookieWriter {
     pub(crate) fn new(config: CookieConfig, permanent_lifetime: u64) -> Self {
-        let prefix = if config.host_prefix { "__Host-" } else { "" };
+        let prefix = if host_prefix(&config) { "__Host-" } else { "" };
         let names = [
             format!("{prefix}{}", config.permanent_name),
             format!("{prefix}{}", config.transient_name),

@@ -8,6 +8,14 @@ use crate::{Error, Session};
 /// The key the CSRF token is kept under, as in the original Gimlet.
 pub const CSRF_KEY: &str = "_csrft_";
 
+fn random_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Random)?;
+    Ok(hex::encode(bytes))
+}
+
 impl Session {
     /// The session's CSRF token, created on first use: 64 hex characters
     /// (256 random bits).
@@ -44,13 +52,26 @@ impl Session {
     ///
     /// As [`Session::insert`], and [`Error::Random`].
     pub async fn new_csrf_token(&self) -> Result<String, Error> {
-        let mut bytes = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| Error::Random)?;
-        let token = hex::encode(bytes);
+        let token = random_token()?;
         self.insert(CSRF_KEY, &token).await?;
         Ok(token)
+    }
+
+    /// Replaces the token where it lives, if the session has one: after
+    /// [`Session::cycle_id`], a token planted before a login is worthless.
+    pub(crate) async fn renew_csrf_token(&self) -> Result<(), Error> {
+        let token = random_token()?;
+        let renewed = self
+            .update(CSRF_KEY, |old: &mut Option<String>| {
+                if old.is_some() {
+                    *old = Some(token);
+                }
+            })
+            .await;
+        match renewed {
+            Err(Error::Decode { .. }) => self.remove(CSRF_KEY).await,
+            other => other,
+        }
     }
 
     /// Whether `token` is the session's CSRF token, compared in constant

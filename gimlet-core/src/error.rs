@@ -30,8 +30,12 @@ pub enum Error {
         key: String,
     },
 
-    /// The key is empty or longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) bytes.
-    #[error("invalid session key: keys are 1 to {max} bytes long", max = crate::MAX_KEY_LEN)]
+    /// The key is empty, longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN)
+    /// bytes, or holds a NUL character.
+    #[error(
+        "invalid session key: keys are 1 to {max} bytes long, without NUL",
+        max = crate::MAX_KEY_LEN
+    )]
     InvalidKey,
 
     /// Inserting this clientside value would push the cookie past its size limit.
@@ -91,6 +95,15 @@ pub enum Error {
     #[error("the system random number generator failed")]
     Random,
 
+    /// Gimlet itself failed: an invariant did not hold, or a cookie it built
+    /// could not be written (for example, it grew past the size limit at
+    /// commit). The server's fault, never the client's.
+    #[error("internal session error: {what}")]
+    Internal {
+        /// What failed.
+        what: &'static str,
+    },
+
     /// The backend failed.
     #[error(transparent)]
     Backend(#[from] BackendError),
@@ -100,7 +113,10 @@ impl Error {
     /// Whether the handler caused this error (a bad key, a value too large, a
     /// server-side key with no backend …) rather than the store.
     pub fn is_usage(&self) -> bool {
-        !matches!(self, Error::Backend(_) | Error::Random)
+        !matches!(
+            self,
+            Error::Backend(_) | Error::Random | Error::Internal { .. }
+        )
     }
 
     /// Whether the backend caused this error.
@@ -116,8 +132,27 @@ impl Error {
             Error::Backend(e) if e.is_gone() => 409,
             Error::Backend(e) if e.is_collision() => 500,
             Error::Backend(_) => 503,
-            Error::Random => 500,
+            Error::Random | Error::Internal { .. } => 500,
             _ => 400,
+        }
+    }
+
+    /// A short, generic text for an HTTP body: it names no key, size or
+    /// backend detail, which belong in the log ([`Display`](fmt::Display)
+    /// gives them).
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            Error::NoBackend { .. } => "this session key needs a session backend",
+            Error::Whitelisted { .. } => "this session key lives in the cookie",
+            Error::InvalidKey => "invalid session key",
+            Error::CookieTooLarge { .. } => "the session cookie would be too large",
+            Error::ValueTooLarge { .. } => "the session value is too large",
+            Error::Serialize { .. } => "the session value could not be stored",
+            Error::Decode { .. } => "the session value has another type",
+            Error::Committed { .. } => "the session was already sent",
+            Error::Backend(e) if e.is_gone() => "the session was ended by another request",
+            Error::Backend(_) => "session storage unavailable",
+            Error::Random | Error::Internal { .. } => "internal session error",
         }
     }
 

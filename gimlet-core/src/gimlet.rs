@@ -63,7 +63,13 @@ pub(crate) struct Engine {
     pub(crate) default_permanent: bool,
     /// Lifetime of each channel in seconds, by [`Kind::index`].
     pub(crate) lifetimes: [u64; 2],
-    pub(crate) absolute: Option<u64>,
+    /// Absolute lifetime of each channel in seconds, by [`Kind::index`].
+    pub(crate) absolute: [u64; 2],
+    /// Seconds a confirmed record is trusted before it is checked again.
+    pub(crate) revalidate_after: u64,
+    /// Every new channel gets a record (with a backend).
+    pub(crate) revocable: bool,
+    pub(crate) commit_failed_requests: bool,
     pub(crate) refresh_fraction: f64,
     pub(crate) max_value_size: usize,
 }
@@ -177,9 +183,6 @@ impl Engine {
     /// When a channel created at `created` and renewed `now` expires.
     pub(crate) fn expiry(&self, kind: Kind, created: u64, now: u64) -> u64 {
         let idle = now.saturating_add(self.lifetime(kind));
-        match self.absolute {
-            Some(limit) => idle.min(created.saturating_add(limit)),
-            None => idle,
-        }
+        idle.min(created.saturating_add(self.absolute[kind.index()]))
     }
 }

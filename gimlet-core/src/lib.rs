@@ -19,6 +19,7 @@ mod id;
 mod load;
 mod payload;
 mod placement;
+mod respond;
 mod secret;
 mod session;
 
@@ -39,6 +40,7 @@ pub use flash::FLASH_KEY_PREFIX;
 pub use gimlet::Gimlet;
 pub use id::{ParseIdError, SessionId};
 pub use placement::Placement;
+pub use respond::{Failure, ResponseHeaders};
 pub use secret::{EncryptionKey, MIN_SECRET_LEN, Secret};
 pub use session::Session;
 

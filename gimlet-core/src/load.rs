@@ -25,6 +25,7 @@ impl Session {
         if records.len() != ids.len() {
             return Err(BackendError::from_kind(BackendErrorKind::Corrupt).into());
         }
+        let now = self.engine().now();
         let mut state = self.state();
         for ((kind, id), record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
@@ -40,15 +41,16 @@ impl Session {
                     }
                     ch.loaded = Some(record);
                     ch.stored = true;
+                    ch.confirmed = true;
+                    ch.checked = now;
                 }
                 None if ch.stored_in_cookie => {
                     // The record this cookie points at is gone: the session
-                    // was ended elsewhere, or expired. Its clientside data
-                    // belongs to it and goes too. The browser's cookie is
-                    // left alone: a concurrent login may have replaced it.
-                    tracing::debug!("session record gone; starting a fresh channel");
-                    ch.reset();
-                    ch.removal = false;
+                    // was ended elsewhere, expired, or was lost. Its data,
+                    // clientside included, goes with it; this request's own
+                    // writes move to a fresh channel.
+                    tracing::info!(channel = kind.name(), "session record gone; healing");
+                    ch.heal(now)?;
                 }
                 None => {
                     ch.pending.retain(|_, v| v.is_some());

@@ -1,5 +1,6 @@
 //! The cookie payload's MessagePack layout:
-//! `[id (bin 16), created (uint), issued (uint), flags (uint), data (map str → bin)]`.
+//! `[id (bin 16), created (uint), issued (uint), checked (uint), flags (uint),
+//! data (map str → bin)]`.
 //!
 //! It is read and written with `rmp`'s low-level calls rather than serde, so
 //! that a decoded cookie's clientside map can stay as the bytes it arrived
@@ -13,6 +14,8 @@ use crate::codec::DecodeError;
 
 /// Flags bit 0: the channel has a record in the backend.
 const FLAG_STORED: u8 = 0b1;
+/// The payload array's length.
+const FIELDS: u32 = 6;
 
 /// The fixed fields of a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +23,8 @@ pub(crate) struct Header {
     pub(crate) id: SessionId,
     pub(crate) created: u64,
     pub(crate) issued: u64,
+    /// When the channel's record was last seen to exist (0: never).
+    pub(crate) checked: u64,
     pub(crate) stored: bool,
 }
 
@@ -32,10 +37,11 @@ pub(crate) fn write<'a>(
     // Writing into a Vec cannot fail, and every length fits in u32: keys
     // are short and a cookie is a few KiB.
     let flags = if header.stored { FLAG_STORED } else { 0 };
-    let _ = encode::write_array_len(buf, 5);
+    let _ = encode::write_array_len(buf, FIELDS);
     let _ = encode::write_bin(buf, header.id.as_bytes());
     let _ = encode::write_uint(buf, header.created);
     let _ = encode::write_uint(buf, header.issued);
+    let _ = encode::write_uint(buf, header.checked);
     let _ = encode::write_uint(buf, u64::from(flags));
     let _ = encode::write_map_len(buf, len32(entries.len()));
     for (key, value) in entries {
@@ -54,13 +60,14 @@ fn len32(n: usize) -> u32 {
 pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> {
     let bad = |_| DecodeError::Payload;
     let mut rd = Bytes::new(bytes);
-    if decode::read_array_len(&mut rd).map_err(bad)? != 5 {
+    if decode::read_array_len(&mut rd).map_err(bad)? != FIELDS {
         return Err(DecodeError::Payload);
     }
     let id = take_bin(&mut rd)?;
     let id: [u8; 16] = id.try_into().map_err(|_| DecodeError::Payload)?;
     let created: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let issued: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let checked: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let flags: u8 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let count = decode::read_map_len(&mut rd).map_err(bad)? as usize;
     let start = bytes.len() - rd.remaining_slice().len();
@@ -78,6 +85,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
         id: SessionId::from_bytes(id),
         created,
         issued,
+        checked,
         stored: flags & FLAG_STORED != 0,
     };
     Ok((header, start, count))
@@ -156,9 +164,9 @@ pub(crate) fn bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> u
             _ => 5,
         }
     }
-    // Array header, id (bin 16), two timestamps at their widest, flags,
+    // Array header, id (bin 16), three timestamps at their widest, flags,
     // map header at its widest.
-    let mut len = 1 + 2 + 16 + 9 + 9 + 1 + 5;
+    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 5;
     for (key, value) in entries {
         len += str_header(key) + key + bin_header(value) + value;
     }
@@ -175,6 +183,7 @@ mod tests {
             id: SessionId::from_bytes([9; 16]),
             created: u64::MAX,
             issued: u64::MAX,
+            checked: u64::MAX,
             stored: true,
         };
         for (keys, value_len) in [(0, 0), (1, 10), (3, 31), (20, 300), (2, 70_000)] {
@@ -202,6 +211,7 @@ mod tests {
             id: SessionId::from_bytes([1; 16]),
             created: 1,
             issued: 2,
+            checked: 0,
             stored: false,
         };
         let mut buf = Vec::new();

@@ -68,6 +68,14 @@ impl Kind {
         self as usize
     }
 
+    /// The channel's name in logs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Permanent => "permanent",
+            Kind::Transient => "non-permanent",
+        }
+    }
+
     /// Whether `filter` (a call's `permanent` option) admits this channel.
     pub(crate) fn admits(self, filter: Option<bool>) -> bool {
         filter.is_none_or(|p| Kind::of(p) == self)

@@ -14,6 +14,11 @@ use crate::{Error, Placement, SessionId};
 /// Cookies issued this far in the future are rejected (clock skew allowance).
 const CLOCK_SKEW: u64 = 300;
 
+/// How many cookies of one Gimlet name a request may have verified: a
+/// browser sends more than one only when several paths or domains set one,
+/// and a request stuffed with copies must not cost a MAC each.
+pub(crate) const MAX_COOKIES_PER_NAME: usize = 3;
+
 /// A request's session: a cheap handle (`Clone + Send + Sync`) shared by the
 /// handler and the middleware.
 ///
@@ -71,9 +76,16 @@ impl State {
                 .into_iter()
                 .filter(|k| k.admits(filter.permanent))
         };
+        let mut unknown = false;
         if filter.clientside != Some(false) {
             for kind in kinds() {
-                if let Some(value) = self.ch(kind).client.get(key) {
+                let ch = self.ch(kind);
+                if let Some(value) = ch.client.get(key) {
+                    if ch.unchecked() {
+                        // Data of a cookie whose record may be gone.
+                        unknown = true;
+                        continue;
+                    }
                     return Lookup::Found(
                         Place {
                             kind,
@@ -85,9 +97,12 @@ impl State {
             }
         }
         if filter.clientside == Some(true) || engine.backend.is_none() || engine.whitelisted(key) {
-            return Lookup::Missing;
+            return if unknown {
+                Lookup::NeedLoad
+            } else {
+                Lookup::Missing
+            };
         }
-        let mut unknown = false;
         for kind in kinds() {
             match self.ch(kind).server_get(key) {
                 Known::Present(value) => {
@@ -121,12 +136,29 @@ impl State {
                 continue;
             }
             let name = engine.cookies.name(kind);
-            match engine.codec.decode(name, &value) {
-                Ok(cookie) => match engine.check_age(kind, &cookie.header, now) {
-                    Ok(()) => *slot = Channel::from_cookie(kind, cookie, backend),
-                    Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
-                },
-                Err(reason) => tracing::debug!(cookie = name, %reason, "session cookie ignored"),
+            let cookie = engine
+                .codec
+                .decode(name, &value)
+                .map_err(|e| e.reason())
+                .and_then(|cookie| {
+                    engine.check_age(kind, &cookie.header, now)?;
+                    if backend && engine.revocable && !cookie.header.stored {
+                        // Issued without a record, so it could never be
+                        // revoked: not trusted once revocation is on.
+                        return Err("not revocable");
+                    }
+                    Ok(cookie)
+                });
+            match cookie {
+                Ok(cookie) => {
+                    let due = now
+                        >= cookie
+                            .header
+                            .checked
+                            .saturating_add(engine.revalidate_after);
+                    *slot = Channel::from_cookie(kind, cookie, backend, due);
+                }
+                Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
             }
         }
     }
@@ -165,7 +197,14 @@ impl Session {
         engine: Arc<Engine>,
         cookies: impl IntoIterator<Item = (Kind, String)>,
     ) -> Session {
-        let unopened = cookies.into_iter().collect();
+        let mut seen = [0; 2];
+        let unopened = cookies
+            .into_iter()
+            .filter(|(kind, _)| {
+                seen[kind.index()] += 1;
+                seen[kind.index()] <= MAX_COOKIES_PER_NAME
+            })
+            .collect();
         Session {
             inner: Arc::new(Inner {
                 engine,
@@ -242,7 +281,8 @@ impl Session {
 
     /// Keeps the data but moves it under new ids, and deletes the old
     /// records at commit. Call it when a user logs in, so that an id an
-    /// attacker planted before the login is worth nothing after it.
+    /// attacker planted before the login is worth nothing after it. A CSRF
+    /// token, if the session has one, is replaced too.
     ///
     /// It loads the server data (one round trip, if not loaded yet) so the
     /// commit can write it under the new ids.
@@ -252,7 +292,14 @@ impl Session {
     /// The load's backend error, or [`Error::Committed`].
     pub async fn cycle_id(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
+        self.renew_ids()?;
+        self.renew_csrf_token().await
+    }
+
+    /// Moves the loaded data of both channels under new ids.
+    fn renew_ids(&self) -> Result<(), Error> {
         let now = self.engine().now();
+        let backend = self.engine().backend.is_some();
         let mut state = self.used();
         if state.committed {
             return Err(Error::Committed {
@@ -263,7 +310,7 @@ impl Session {
             let ch = state.ch_mut(kind);
             let Some(old) = ch.id else { continue };
             let data = ch.server_view();
-            let retire = ch.stored.then_some(old);
+            let retire = (backend && (ch.stored || ch.from_cookie)).then_some(old);
             ch.renew_id(now)?;
             ch.loaded = Some(Record::new());
             ch.cleared = false;
@@ -292,9 +339,12 @@ impl Session {
                 what: "an invalidation",
             });
         }
+        let backend = self.engine().backend.is_some();
         for kind in Kind::BOTH {
             let ch = state.ch_mut(kind);
-            let retire = if ch.stored { ch.id } else { None };
+            // Every id a verified cookie named, whatever it claimed about
+            // its record: a concurrent request may have created one.
+            let retire = ch.id.filter(|_| backend && (ch.stored || ch.from_cookie));
             ch.reset();
             state.retired.extend(retire);
         }
@@ -328,10 +378,7 @@ impl Engine {
         if now >= payload.issued.saturating_add(self.lifetime(kind)) {
             return Err("expired");
         }
-        if self
-            .absolute
-            .is_some_and(|limit| now >= payload.created.saturating_add(limit))
-        {
+        if now >= payload.created.saturating_add(self.absolute[kind.index()]) {
             return Err("past its absolute lifetime");
         }
         Ok(())

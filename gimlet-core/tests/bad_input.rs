@@ -155,13 +155,23 @@ impl Backend for Unreachable {
 
 #[tokio::test]
 async fn a_backend_that_is_down_gives_errors_not_panics_and_no_cookies() {
-    let gimlet = Gimlet::builder()
-        .secret(common::SECRET)
-        .backend(Unreachable)
-        .clientside_keys(["c"])
-        .build()
-        .unwrap();
-    // A new session needs no backend until it writes server data.
+    let builder = || {
+        Gimlet::builder()
+            .secret(common::SECRET)
+            .backend(Unreachable)
+            .clientside_keys(["c"])
+    };
+    // By default a new channel gets a record, so that it can be revoked:
+    // with the backend down, its commit fails and sends no cookie.
+    let revocable = builder().build().unwrap();
+    let s = revocable.open_from_headers([]);
+    s.insert("c", &1).await.unwrap();
+    let err = revocable.commit(&s).await.unwrap_err();
+    assert_eq!(err.status_code(), 503);
+
+    // Without revocation, a new session needs no backend until it writes
+    // server data.
+    let gimlet = builder().revocable(false).build().unwrap();
     let s = gimlet.open_from_headers([]);
     s.insert("c", &1).await.unwrap();
     let cookies = gimlet.commit(&s).await.unwrap();

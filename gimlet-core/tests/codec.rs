@@ -31,16 +31,20 @@ fn payload() -> impl Strategy<Value = CookiePayload> {
         any::<[u8; 16]>(),
         any::<u64>(),
         any::<u64>(),
+        any::<u64>(),
         any::<bool>(),
         prop::collection::btree_map(".{1,12}", prop::collection::vec(any::<u8>(), 0..40), 0..5),
     )
-        .prop_map(|(id, created, issued, stored, data)| CookiePayload {
-            id: SessionId::from_bytes(id),
-            created,
-            issued,
-            stored,
-            data,
-        })
+        .prop_map(
+            |(id, created, issued, checked, stored, data)| CookiePayload {
+                id: SessionId::from_bytes(id),
+                created,
+                issued,
+                checked,
+                stored,
+                data,
+            },
+        )
 }
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -116,6 +120,7 @@ proptest! {
         let gimlet = Gimlet::builder()
             .secret(NEW)
             .transient_lifetime(std::time::Duration::from_secs(lifetime))
+            .transient_absolute_lifetime(std::time::Duration::from_secs(u64::from(u32::MAX)))
             .clock(clock.clone())
             .build()
             .unwrap();
@@ -140,6 +145,7 @@ fn signed_mode_reads_encrypted_cookies_only_with_their_key() {
         id: SessionId::from_bytes([1; 16]),
         created: 1,
         issued: 2,
+        checked: 3,
         stored: false,
         data: BTreeMap::new(),
     };
@@ -166,12 +172,13 @@ fn signed_mode_reads_encrypted_cookies_only_with_their_key() {
 }
 
 #[test]
-fn encryption_uses_a_fresh_nonce_each_time() {
+fn encryption_uses_a_fresh_salt_each_time() {
     let codec = codec(&[NEW], &[3], true);
     let p = CookiePayload {
         id: SessionId::from_bytes([1; 16]),
         created: 1,
         issued: 2,
+        checked: 0,
         stored: true,
         data: BTreeMap::new(),
     };

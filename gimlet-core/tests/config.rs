@@ -95,9 +95,30 @@ fn the_builder_refuses_what_cannot_work() {
         ("relative path", ok().path("app")),
         ("tiny cookie", ok().max_size(100)),
         ("server default, no backend", ok().default_clientside(false)),
+        (
+            "zero absolute lifetime",
+            ok().absolute_lifetime(Duration::ZERO),
+        ),
+        (
+            "zero transient absolute lifetime",
+            ok().transient_absolute_lifetime(Duration::ZERO),
+        ),
+        ("domain with a space", ok().domain("exa mple.com")),
+        ("domain with a semicolon", ok().domain("example.com;x")),
+        ("domain with a port", ok().domain("example.com:8080")),
+        ("empty domain", ok().domain("")),
+        ("domain label ending in -", ok().domain("a-.example.com")),
     ];
     for (what, builder) in cases {
         assert!(builder.build().is_err(), "{what} was accepted");
+    }
+    for domain in [
+        "example.com",
+        ".example.com",
+        "a-b.example.co.uk",
+        "localhost",
+    ] {
+        assert!(ok().domain(domain).build().is_ok(), "{domain} was refused");
     }
     assert!(
         ok().default_clientside(false)

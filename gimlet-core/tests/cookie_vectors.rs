@@ -56,13 +56,14 @@ fn the_documented_vectors_encode_and_decode() {
             id: ID.parse::<SessionId>().unwrap(),
             created: v["created"].parse().unwrap(),
             issued: v["issued"].parse().unwrap(),
+            checked: v["checked"].parse().unwrap(),
             stored: v["stored"] == "true",
             data,
         };
         let name = &v["name"];
         let cookie = if encrypted {
-            let nonce: [u8; 12] = hex::decode(&v["nonce"]).unwrap().try_into().unwrap();
-            codec.encode_with_nonce(name, &payload, nonce)
+            let salt: [u8; 16] = hex::decode(&v["salt"]).unwrap().try_into().unwrap();
+            codec.encode_with_salt(name, &payload, salt).unwrap()
         } else {
             codec.encode(name, &payload).unwrap()
         };

@@ -79,6 +79,34 @@ async fn attributes_are_configurable_and_removal_cookies_carry_them() {
     }
 }
 
+/// The names of the cookies a new session with data in both channels gets.
+async fn names(gimlet: &Gimlet) -> Vec<String> {
+    let s = gimlet.open_from_headers([]);
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    s.id().unwrap();
+    let cookies = gimlet.commit(&s).await.unwrap();
+    cookies
+        .iter()
+        .map(|c| c.split('=').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_host_prefix_is_the_default_whenever_the_attributes_allow_it() {
+    let plain = || Gimlet::builder().secret(SECRET);
+    let prefixed = ["__Host-gimlet-p", "__Host-gimlet-n"];
+    let bare = ["gimlet-p", "gimlet-n"];
+    assert_eq!(names(&plain().build().unwrap()).await, prefixed);
+    assert_eq!(names(&plain().secure(false).build().unwrap()).await, bare);
+    assert_eq!(names(&plain().path("/app").build().unwrap()).await, bare);
+    let domain = plain().domain("example.com").build().unwrap();
+    assert_eq!(names(&domain).await, bare);
+    let off = plain().host_prefix(false).build().unwrap();
+    assert_eq!(names(&off).await, bare);
+}
+
 #[tokio::test]
 async fn the_host_prefix_renames_both_cookies_and_needs_secure() {
     let mut b = browser(|g| g.host_prefix(true));
@@ -278,7 +306,7 @@ async fn turning_encryption_on_upgrades_signed_cookies() {
         .1;
     assert_eq!(
         base64_decode(value)[0],
-        0x02,
+        0x04,
         "re-issued in the encrypted format"
     );
 }

@@ -6,14 +6,21 @@
 mod common;
 
 use common::{Browser, browser, days};
-use gimlet_core::Placement;
 use gimlet_core::backend::{Op, WriteMode};
+use gimlet_core::{GimletBuilder, Placement};
 
 /// A session with clientside and server data in both channels.
 async fn established() -> Browser {
+    established_with(|g| g).await
+}
+
+/// As [`established`], with more settings.
+async fn established_with(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browser {
     let mut b = browser(|g| {
-        g.clientside_keys(["user_id", "cart_id"])
-            .permanent_keys(["remember"])
+        configure(
+            g.clientside_keys(["user_id", "cart_id"])
+                .permanent_keys(["remember"]),
+        )
     });
     let s = b.open();
     s.insert("user_id", &1).await.unwrap();
@@ -258,7 +265,10 @@ async fn rule_6_set_cookie_only_when_a_channel_changed() {
 
 #[tokio::test]
 async fn rule_7_expiry_is_refreshed_lazily() {
-    let mut b = established().await;
+    // Revalidation (tested below) and the absolute lifetime are pushed out
+    // of the way: this is about refreshes alone.
+    let mut b =
+        established_with(|g| g.revalidate_after(days(30)).absolute_lifetime(days(365))).await;
     // Before the refresh is due (half of one day for the non-permanent
     // channel), a used session writes nothing.
     b.advance(days(1) / 4);
@@ -305,4 +315,100 @@ async fn rule_7_expiry_is_refreshed_lazily() {
     assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), None);
     // The permanent channel lives 30 days.
     assert_eq!(s.get::<bool>("remember").await.unwrap(), Some(true));
+}
+
+#[tokio::test]
+async fn rule_8_revalidation_is_one_load_per_window_and_free_with_a_load() {
+    let mut b = established().await;
+    // Within the window (300 seconds by default), clientside reads cost
+    // nothing.
+    b.advance(std::time::Duration::from_secs(299));
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
+    assert!(b.commit(&s).await.is_empty());
+    assert_eq!(b.counts().round_trips(), 0);
+
+    // Once it has passed, the first use checks both records in one load,
+    // and the cookies are re-issued with the new confirmation time.
+    b.advance(std::time::Duration::from_secs(1));
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
+    assert_eq!(
+        s.get::<String>("theme").await.unwrap().as_deref(),
+        Some("dark")
+    );
+    assert_eq!(b.counts().loads, 1);
+    b.commit(&s).await;
+    assert_eq!(b.last_names(), ["gimlet-p", "gimlet-n"]);
+    assert_eq!(b.counts().commits, 0, "a check writes nothing");
+
+    // The window starts again: free until it has passed once more.
+    b.reset_counts();
+    b.advance(std::time::Duration::from_secs(299));
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
+    assert!(b.commit(&s).await.is_empty());
+    assert_eq!(b.counts().round_trips(), 0);
+
+    // A load made anyway is the check, at no extra cost.
+    b.advance(std::time::Duration::from_secs(1));
+    let s = b.open();
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".into()])
+    );
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
+    assert_eq!(b.counts().loads, 1);
+
+    // A request that does not use its session checks nothing.
+    b.reset_counts();
+    b.advance(std::time::Duration::from_secs(600));
+    let s = b.open();
+    assert!(b.commit(&s).await.is_empty());
+    assert_eq!(b.counts().round_trips(), 0);
+}
+
+#[tokio::test]
+async fn rule_8_with_a_zero_window_every_use_checks_and_no_cookie_is_reissued() {
+    let mut b = established_with(|g| g.revalidate_after(std::time::Duration::ZERO)).await;
+    for _ in 0..3 {
+        b.reset_counts();
+        let s = b.open();
+        assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
+        assert!(b.commit(&s).await.is_empty());
+        assert_eq!(b.counts().loads, 1);
+        assert_eq!(b.counts().round_trips(), 1);
+    }
+    // An unset whitelisted key is answered without the check: there is no
+    // data of the cookie's to protect.
+    b.reset_counts();
+    let s = b.open();
+    assert_eq!(s.get::<u32>("cart_id").await.unwrap(), None);
+    assert_eq!(b.counts().round_trips(), 0);
+}
+
+#[tokio::test]
+async fn a_new_channel_costs_one_write_that_creates_its_record() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("user_id", &1).await.unwrap();
+    b.commit(&s).await;
+    assert_eq!(b.counts().commits, 1);
+    match b.backend.last_batch().unwrap().ops.as_slice() {
+        [Op::Write(w)] => {
+            assert_eq!(w.mode, WriteMode::Create);
+            assert!(w.set.is_empty() && w.remove.is_empty());
+        }
+        other => panic!("expected one create, got {other:?}"),
+    }
+    // Without revocation, it costs nothing.
+    let mut b = browser(|g| g.clientside_keys(["user_id"]).revocable(false));
+    let s = b.open();
+    s.insert("user_id", &1).await.unwrap();
+    b.commit(&s).await;
+    assert_eq!(b.counts().round_trips(), 0);
+    let s = b.open();
+    b.advance(std::time::Duration::from_secs(3600));
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
+    assert_eq!(b.counts().round_trips(), 0, "nothing to check");
 }

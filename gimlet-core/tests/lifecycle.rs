@@ -179,30 +179,53 @@ async fn two_requests_changing_different_keys_both_survive_in_either_order() {
 }
 
 #[tokio::test]
-async fn a_session_ended_elsewhere_reads_as_empty_and_its_blind_writes_fail() {
+async fn a_session_ended_elsewhere_heals_its_next_blind_write() {
     let mut b = browser(|g| g.clientside_keys(["user_id"]));
     let s = b.open();
     s.insert("user_id", &1).await.unwrap();
     s.insert("cart", &1).await.unwrap();
     b.commit(&s).await;
+    let old = b.jar["gimlet-n"].clone();
 
     // Another device logs this session out.
     let elsewhere = b.open();
     elsewhere.invalidate().unwrap();
     b.gimlet.commit(&elsewhere).await.unwrap();
-
-    // This browser still has the cookies. A blind write cannot recreate the
-    // record: the commit fails with 409 and sends no cookie.
-    let s = b.open();
-    s.insert("cart", &2).await.unwrap();
-    let err = b.gimlet.commit(&s).await.unwrap_err();
-    assert!(matches!(&err, Error::Backend(e) if e.is_gone()), "{err}");
-    assert_eq!(err.status_code(), 409);
     assert_eq!(b.backend.inner().len(), 0);
 
-    // A read finds the record gone: the session, clientside data included,
-    // starts fresh.
+    // This browser still has the cookies. A blind write cannot recreate the
+    // old record; it goes to a fresh channel, and the request succeeds.
+    let s = b.open();
+    s.insert("other", &2).await.unwrap();
+    b.commit(&s).await;
+    assert_ne!(b.jar["gimlet-n"], old, "a new cookie");
+    assert_eq!(b.backend.inner().len(), 1, "one fresh record");
+
+    // The fresh session holds this request's write and nothing older,
+    // clientside data included.
+    let s = b.open();
+    assert_eq!(s.get::<u32>("other").await.unwrap(), Some(2));
+    assert_eq!(s.get::<u32>("cart").await.unwrap(), None);
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+    assert_eq!(s.keys().await.unwrap(), ["other"]);
+}
+
+#[tokio::test]
+async fn a_session_ended_elsewhere_reads_as_empty_and_its_cookie_is_removed() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("user_id", &1).await.unwrap();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+    let elsewhere = b.open();
+    elsewhere.invalidate().unwrap();
+    b.gimlet.commit(&elsewhere).await.unwrap();
+
     let s = b.open();
     assert_eq!(s.get::<u32>("cart").await.unwrap(), None);
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+    let cookies = b.commit(&s).await;
+    assert_eq!(cookies.len(), 1);
+    assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
+    assert!(b.jar.is_empty());
 }

@@ -51,3 +51,28 @@ async fn debug_does_not_leak_session_ids() {
     assert!(!format!("{parsed:?}").contains(&id[..8]));
     assert_eq!(parsed.to_string(), id);
 }
+
+#[test]
+fn debug_does_not_show_cookie_contents() {
+    use std::collections::BTreeMap;
+
+    use gimlet_core::codec::CookiePayload;
+
+    let codec = CookieCodec::new(&[Secret::new(SECRET)], &[], false).unwrap();
+    let id = SessionId::from_bytes([0xc0; 16]);
+    let payload = CookiePayload {
+        id,
+        created: 1,
+        issued: 2,
+        checked: 3,
+        stored: true,
+        data: BTreeMap::from([("user".to_owned(), b"hunter2".to_vec())]),
+    };
+    assert_clean("CookiePayload", &format!("{payload:?}"));
+    let value = codec.encode("gimlet-n", &payload).unwrap();
+    let cookie = codec.decode("gimlet-n", &value).unwrap();
+    let debug = format!("{cookie:?}");
+    assert_clean("VerifiedCookie", &debug);
+    assert!(!debug.contains(&id.to_string()), "{debug}");
+    assert!(!debug.contains("user"), "{debug}");
+}

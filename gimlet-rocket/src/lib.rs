@@ -32,22 +32,21 @@
 //! `on_response`, after Rocket has applied its own `CookieJar`, and adds
 //! the `Set-Cookie` headers with `adjoin_header`.
 //!
-//! **When a route fails and a catcher answers**, the fairing still commits:
-//! whatever the route changed in the session before it failed is saved,
-//! and its cookies are sent with the catcher's response. A route that must
-//! not leave half its changes behind should make them only once it knows
-//! it will succeed (writes are only recorded until the commit, so ordering
-//! them last is enough). If the commit itself fails, the response becomes
-//! the error's status (503 when the backend is down) with a short text
-//! body, and no session cookie is sent.
+//! Whatever answers, the route or a catcher, the fairing hands the response
+//! to [`Gimlet::finish`]: a 5xx (a route that failed, or panicked and met
+//! Rocket's 500 catcher) commits nothing; anything else commits and gets
+//! its `Set-Cookie`, `Cache-Control` and `Vary` headers. If the commit
+//! fails, the response is replaced whole (none of the route's headers
+//! survive) by the error's status (503 when the backend is down) with a
+//! short text body.
 
 use std::fmt;
 use std::io::Cursor;
 use std::ops::Deref;
 
-use gimlet_core::Gimlet;
+use gimlet_core::{Gimlet, ResponseHeaders};
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{ContentType, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::response::{self, Responder};
 use rocket::{Data, Request, Response};
@@ -86,20 +85,41 @@ impl Fairing for SessionFairing {
         let Slot(Some(session)) = req.local_cache(|| Slot(None)) else {
             return;
         };
-        match self.gimlet.commit(session).await {
-            Ok(set_cookies) => {
-                for value in set_cookies {
-                    res.adjoin_header(Header::new("Set-Cookie", value));
-                }
-            }
-            Err(e) => {
-                let body = e.to_string();
-                res.set_status(Status::new(e.status_code()));
-                res.set_header(ContentType::Plain);
-                res.set_sized_body(body.len(), Cursor::new(body));
-            }
+        if let Err(failure) = self.gimlet.finish(session, &mut Head(res)).await {
+            // A fresh response: none of the handler's headers survive.
+            *res = text(failure.status(), failure.body());
         }
     }
+}
+
+/// The handler's response, as the core reads and edits it.
+struct Head<'a, 'r>(&'a mut Response<'r>);
+
+impl ResponseHeaders for Head<'_, '_> {
+    fn status(&self) -> u16 {
+        self.0.status().code
+    }
+
+    fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
+        self.0.headers().get(name)
+    }
+
+    fn set(&mut self, name: &'static str, value: String) {
+        self.0.set_raw_header(name, value);
+    }
+
+    fn append(&mut self, name: &'static str, value: String) {
+        self.0.adjoin_raw_header(name, value);
+    }
+}
+
+/// A short text response with `status`.
+fn text<'r>(status: u16, body: &'static str) -> Response<'r> {
+    Response::build()
+        .status(Status::new(status))
+        .header(ContentType::Plain)
+        .sized_body(body.len(), Cursor::new(body))
+        .finalize()
 }
 
 /// The request's session, as a request guard: `async fn h(session:
@@ -143,10 +163,23 @@ impl<'r> FromRequest<'r> for Session {
     }
 }
 
-/// A session error as a Rocket response: its status code and message, so
-/// handlers can use `?` on session calls.
+/// A session error as a Rocket response: its status code and a short,
+/// generic text (the details go to the log), so handlers can use `?` on
+/// session calls.
 #[derive(Debug)]
 pub struct Error(pub gimlet_core::Error);
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 impl From<gimlet_core::Error> for Error {
     fn from(e: gimlet_core::Error) -> Self {
@@ -156,11 +189,7 @@ impl From<gimlet_core::Error> for Error {
 
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        let body = self.0.to_string();
-        Response::build()
-            .status(Status::new(self.0.status_code()))
-            .header(ContentType::Plain)
-            .sized_body(body.len(), Cursor::new(body))
-            .ok()
+        tracing::warn!(error = %self.0, "session error");
+        Ok(text(self.0.status_code(), self.0.public_message()))
     }
 }

@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
 }
 
+/// The shortest period [`SqlBackend::spawn_cleanup`] runs at.
+pub const MIN_CLEANUP_INTERVAL: Duration = Duration::from_secs(1);
+
 pub(crate) fn now_i64(clock: &dyn Clock) -> i64 {
     i64::try_from(clock.now()).unwrap_or(i64::MAX)
 }
@@ -109,10 +112,12 @@ impl SqlBackend {
         &self.inner.tables
     }
 
-    /// Runs [`delete_expired`](Backend::delete_expired) every `every`, on
-    /// the tokio runtime, until the returned handle is aborted or the
-    /// runtime stops. Failures are logged and retried at the next tick.
+    /// Runs [`delete_expired`](Backend::delete_expired) every `every`
+    /// (at least [`MIN_CLEANUP_INTERVAL`]: a shorter period is raised to
+    /// it), on the tokio runtime, until the returned handle is aborted or
+    /// the runtime stops. Failures are logged and retried at the next tick.
     pub fn spawn_cleanup(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let every = every.max(MIN_CLEANUP_INTERVAL);
         let backend = self.clone();
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);

@@ -12,7 +12,6 @@ use crate::errors::backend_error;
 use crate::{Dialect, SqlBackend, Tables};
 
 /// Configures and connects an [`SqlBackend`].
-#[derive(Debug)]
 pub struct SqlBackendBuilder {
     url: String,
     tables: Tables,
@@ -20,6 +19,19 @@ pub struct SqlBackendBuilder {
     max_connections: Option<u32>,
     create_tables: bool,
     clock: Arc<dyn Clock>,
+}
+
+/// `Debug` shows the URL without its password.
+impl std::fmt::Debug for SqlBackendBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlBackendBuilder")
+            .field("url", &redact(&self.url))
+            .field("tables", &self.tables)
+            .field("timeout", &self.timeout)
+            .field("max_connections", &self.max_connections)
+            .field("create_tables", &self.create_tables)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqlBackendBuilder {

@@ -60,8 +60,8 @@ impl Dialect {
                 ),
                 format!(
                     "CREATE TABLE IF NOT EXISTS {k} (session_id CHAR(32) CHARACTER SET ascii COLLATE \
-                     ascii_bin NOT NULL, name VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin \
-                     NOT NULL, value LONGBLOB NOT NULL, PRIMARY KEY (session_id, name)) ENGINE=InnoDB"
+                     ascii_bin NOT NULL, name VARBINARY(128) NOT NULL, value LONGBLOB NOT NULL, \
+                     PRIMARY KEY (session_id, name)) ENGINE=InnoDB"
                 ),
             ],
         }
@@ -112,8 +112,14 @@ impl Dialect {
     /// Loads the live sessions among `ids` ids, with their keys.
     pub(crate) fn load(self, t: &Tables, ids: usize) -> String {
         let list = vec!["?"; ids].join(", ");
+        // MySQL keeps names as bytes (VARBINARY), so that comparisons pad no
+        // spaces: `a` and `a ` are two keys. They are read back as text.
+        let name = match self {
+            Dialect::MySql => "CAST(k.name AS CHAR CHARACTER SET utf8mb4)",
+            Dialect::Sqlite | Dialect::Postgres => "k.name",
+        };
         self.placeholders(format!(
-            "SELECT s.id, k.name, k.value FROM {s} s LEFT JOIN {k} k ON k.session_id = s.id \
+            "SELECT s.id, {name}, k.value FROM {s} s LEFT JOIN {k} k ON k.session_id = s.id \
              WHERE s.id IN ({list}) AND s.expires_at > ?",
             s = t.sessions(),
             k = t.keys(),

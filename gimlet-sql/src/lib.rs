@@ -24,7 +24,7 @@ mod dialect;
 mod errors;
 mod tables;
 
-pub use backend::{DEFAULT_TIMEOUT, SqlBackend};
+pub use backend::{DEFAULT_TIMEOUT, MIN_CLEANUP_INTERVAL, SqlBackend};
 pub use builder::SqlBackendBuilder;
 pub use dialect::Dialect;
 pub use sqlx;

@@ -26,20 +26,13 @@ impl Reply {
         }
     }
 
-    /// Usage errors answer 400 with the error's message; backend errors
-    /// 503 with a short text.
+    /// Usage errors answer 400, backend errors 503, with the error's short
+    /// generic text; the details go to the log.
     fn error(error: &Error) -> Self {
-        if error.is_usage() {
-            Reply {
-                status: 400,
-                body: error.to_string(),
-            }
-        } else {
-            tracing::error!(%error, "session backend error");
-            Reply {
-                status: 503,
-                body: "session storage unavailable".into(),
-            }
+        tracing::warn!(%error, "session error");
+        Reply {
+            status: if error.is_usage() { 400 } else { 503 },
+            body: error.public_message().into(),
         }
     }
 }
@@ -110,6 +103,13 @@ async fn route(session: &Session, parts: &[&str], q: &Query<'_>) -> Result<Reply
         ["set", key, value] => {
             session.insert_with(key, value, q.placement()).await?;
             Reply::ok("ok")
+        }
+        ["set_then_fail", key, value] => {
+            session.insert_with(key, value, q.placement()).await?;
+            Reply {
+                status: 500,
+                body: "failed on purpose".into(),
+            }
         }
         ["get", key] => {
             let value: Option<String> = if q.has_options() {

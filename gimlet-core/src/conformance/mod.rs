@@ -52,7 +52,11 @@ macro_rules! backend_conformance {
             no_resurrection_after_delete,
             session_round_trips_are_one_load_and_one_commit,
             concurrent_requests_of_one_session_all_survive,
-            invalidate_during_a_request_leaves_no_record,
+            a_request_that_outlives_a_logout_does_not_resurrect,
+            a_request_that_outlives_a_cycle_does_not_resurrect_the_old_id,
+            a_lost_record_heals_on_the_next_write,
+            a_key_with_nul_is_a_usage_error,
+            keys_that_differ_only_by_trailing_spaces_are_distinct,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -238,6 +242,25 @@ pub async fn keys_are_set_removed_and_cleared(backend: SharedBackend) {
     clear.clear = true;
     commit_ok(&backend, vec![Op::Write(clear)]).await;
     assert_eq!(load_one(&backend, rid).await, Some(map(&[("e", b"5")])));
+}
+
+/// Keys are compared byte for byte: `a` and `a ` are two keys.
+pub async fn keys_that_differ_only_by_trailing_spaces_are_distinct(backend: SharedBackend) {
+    let rid = id();
+    let keys: [(&str, &[u8]); 3] = [("a", b"1"), ("a ", b"2"), ("a  ", b"3")];
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, &keys))],
+    )
+    .await;
+    assert_eq!(load_one(&backend, rid).await, Some(map(&keys)));
+    let mut update = write(rid, WriteMode::Update, &[]);
+    update.remove = vec!["a ".to_owned()];
+    commit_ok(&backend, vec![Op::Write(update)]).await;
+    assert_eq!(
+        load_one(&backend, rid).await,
+        Some(map(&[("a", b"1"), ("a  ", b"3")]))
+    );
 }
 
 /// A record with every key removed still exists: it loads as empty, and
@@ -481,6 +504,9 @@ pub async fn no_resurrection_after_delete(backend: SharedBackend) {
 mod sessions;
 
 pub use sessions::{
-    concurrent_requests_of_one_session_all_survive, invalidate_during_a_request_leaves_no_record,
+    a_key_with_nul_is_a_usage_error, a_lost_record_heals_on_the_next_write,
+    a_request_that_outlives_a_cycle_does_not_resurrect_the_old_id,
+    a_request_that_outlives_a_logout_does_not_resurrect,
+    concurrent_requests_of_one_session_all_survive,
     session_round_trips_are_one_load_and_one_commit, unreachable_backend_fails_promptly,
 };

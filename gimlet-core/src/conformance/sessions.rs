@@ -8,9 +8,11 @@ use super::{SharedBackend, all_tasks, commit, id, write};
 use crate::backend::{BackendErrorKind, Op, WriteMode};
 use crate::{CountingBackend, Gimlet};
 
+const SECRET: &str = "conformance suite secret, 32+ bytes long";
+
 fn gimlet(backend: SharedBackend) -> Gimlet {
     Gimlet::builder()
-        .secret("conformance suite secret, 32+ bytes long")
+        .secret(SECRET)
         .shared_backend(backend)
         .clientside_keys(["user_id"])
         .build()
@@ -93,32 +95,122 @@ pub async fn concurrent_requests_of_one_session_all_survive(backend: SharedBacke
     assert_eq!(session.len().await.expect("len"), 51);
 }
 
-/// A logout that lands while another request of the session is in flight:
-/// the slower request's commit fails as `Gone`, and no record is left.
-pub async fn invalidate_during_a_request_leaves_no_record(backend: SharedBackend) {
+/// The ids of the channels `set_cookies` carry, read with the suite's key.
+fn ids(set_cookies: &[String]) -> Vec<crate::SessionId> {
+    let codec = crate::CookieCodec::new(&[crate::Secret::new(SECRET)], &[], false).expect("codec");
+    set_cookies
+        .iter()
+        .filter_map(|c| c.split(';').next()?.split_once('='))
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| codec.decode(name, value).expect("a valid cookie").id())
+        .collect()
+}
+
+/// A logout that lands while another request of the session is in flight
+/// (it read the session before the logout and writes after it): the slow
+/// request succeeds, but its write goes to a fresh session holding only
+/// what it wrote. The old records stay deleted and the old cookie reaches
+/// nothing, clientside data included.
+pub async fn a_request_that_outlives_a_logout_does_not_resurrect(backend: SharedBackend) {
     let gimlet = gimlet(backend.clone());
     let session = gimlet.open_from_headers([]);
+    session.insert("user_id", &7).await.expect("insert");
     session.insert("cart", &1).await.expect("insert");
-    let header = cookie_header(&gimlet.commit(&session).await.expect("commit"));
+    let first = gimlet.commit(&session).await.expect("commit");
+    let old_ids = ids(&first);
+    let header = cookie_header(&first);
 
     let slow = gimlet.open_from_headers([header.as_str()]);
-    slow.insert("cart", &2).await.expect("insert");
+    assert_eq!(slow.get::<u32>("cart").await.expect("get"), Some(1));
     let logout = gimlet.open_from_headers([header.as_str()]);
     logout.invalidate().expect("invalidate");
     let removal = gimlet.commit(&logout).await.expect("logout commit");
     assert!(
-        removal.iter().any(|c| c.contains("Max-Age=0")),
+        removal.iter().all(|c| c.contains("Max-Age=0")),
         "{removal:?}"
     );
 
-    let err = gimlet
+    slow.insert("cart", &2).await.expect("insert");
+    let healed = gimlet
         .commit(&slow)
         .await
-        .expect_err("the slow request must not resurrect");
-    assert_eq!(err.status_code(), 409, "{err}");
+        .expect("the slow request succeeds");
+    let new_ids = ids(&healed);
+    assert_eq!(new_ids.len(), 1, "{healed:?}");
+    assert!(!old_ids.contains(&new_ids[0]), "the old id came back");
+    assert_eq!(
+        backend.load(&old_ids).await.expect("load"),
+        vec![None],
+        "the old record came back"
+    );
+
     let after = gimlet.open_from_headers([header.as_str()]);
     assert_eq!(after.get::<u32>("cart").await.expect("get"), None);
-    assert!(after.keys().await.expect("keys").is_empty());
+    assert_eq!(after.get::<u32>("user_id").await.expect("get"), None);
+    let fresh = gimlet.open_from_headers([cookie_header(&healed).as_str()]);
+    assert_eq!(fresh.get::<u32>("cart").await.expect("get"), Some(2));
+    assert_eq!(fresh.get::<u32>("user_id").await.expect("get"), None);
+    assert_eq!(fresh.keys().await.expect("keys"), ["cart"]);
+}
+
+/// A login cycles the ids while another request with the old cookie is in
+/// flight: the old id never comes back.
+pub async fn a_request_that_outlives_a_cycle_does_not_resurrect_the_old_id(backend: SharedBackend) {
+    let gimlet = gimlet(backend.clone());
+    let session = gimlet.open_from_headers([]);
+    session.insert("cart", &1).await.expect("insert");
+    let first = gimlet.commit(&session).await.expect("commit");
+    let old_ids = ids(&first);
+    let header = cookie_header(&first);
+
+    let slow = gimlet.open_from_headers([header.as_str()]);
+    slow.insert("late", &1).await.expect("insert");
+    let login = gimlet.open_from_headers([header.as_str()]);
+    login.cycle_id().await.expect("cycle");
+    let cycled = gimlet.commit(&login).await.expect("commit");
+    gimlet
+        .commit(&slow)
+        .await
+        .expect("the slow request succeeds");
+
+    assert_eq!(backend.load(&old_ids).await.expect("load"), vec![None]);
+    let after = gimlet.open_from_headers([cookie_header(&cycled).as_str()]);
+    assert_eq!(after.keys().await.expect("keys"), ["cart"]);
+}
+
+/// The record behind a cookie is lost (a flush, a restart without
+/// persistence, an eviction, an admin's delete): the next write succeeds
+/// on a fresh channel, and later reads see only the new values.
+pub async fn a_lost_record_heals_on_the_next_write(backend: SharedBackend) {
+    let gimlet = gimlet(backend.clone());
+    let session = gimlet.open_from_headers([]);
+    session.insert("user_id", &7).await.expect("insert");
+    session.insert("cart", &1).await.expect("insert");
+    let first = gimlet.commit(&session).await.expect("commit");
+    let old_ids = ids(&first);
+    let ops = old_ids.iter().map(|&id| Op::Delete(id)).collect();
+    commit(&backend, ops).await.expect("delete");
+
+    let header = cookie_header(&first);
+    for _ in 0..3 {
+        let session = gimlet.open_from_headers([header.as_str()]);
+        session.insert("other", &2).await.expect("insert");
+        let healed = gimlet.commit(&session).await.expect("no run of errors");
+        let fresh = gimlet.open_from_headers([cookie_header(&healed).as_str()]);
+        assert_eq!(fresh.keys().await.expect("keys"), ["other"]);
+    }
+}
+
+/// A key with a NUL byte is a usage error, whatever the store.
+pub async fn a_key_with_nul_is_a_usage_error(backend: SharedBackend) {
+    let gimlet = gimlet(backend);
+    let session = gimlet.open_from_headers([]);
+    let err = session.insert("a\0b", &1).await.expect_err("refused");
+    assert!(matches!(err, crate::Error::InvalidKey), "{err}");
+    assert_eq!(err.status_code(), 400);
+    assert!(session.get::<u32>("a\0b").await.is_err());
+    session.insert("ok", &1).await.expect("insert");
+    gimlet.commit(&session).await.expect("commit");
 }
 
 /// For a backend whose store cannot be reached (nothing listens at its

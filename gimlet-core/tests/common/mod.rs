@@ -29,8 +29,11 @@ pub fn browser(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browse
     let backend = Arc::new(CountingBackend::new(
         MemoryBackend::new().clock(clock.clone()),
     ));
+    // Plain cookie names, so tests can name them; `cookies.rs` covers the
+    // `__Host-` default.
     let builder = Gimlet::builder()
         .secret(SECRET)
+        .host_prefix(false)
         .shared_backend(backend.clone())
         .clock(clock.clone());
     Browser {
@@ -44,7 +47,7 @@ pub fn browser(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browse
 
 /// A browser against Gimlet with no backend.
 pub fn cookie_only(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Gimlet {
-    configure(Gimlet::builder().secret(SECRET))
+    configure(Gimlet::builder().secret(SECRET).host_prefix(false))
         .build()
         .expect("configuration")
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gimlet_conformance::{apps, settings};
-use gimlet_core::{Backend, Config, CountingBackend, Counts, MemoryBackend, SessionId};
+use gimlet_core::backend::{Batch, Op};
+use gimlet_core::codec::CookieCodec;
+use gimlet_core::{Backend, Config, CountingBackend, Counts, MemoryBackend, Secret, SessionId};
 use gimlet_redis::RedisBackend;
 use gimlet_sql::{SqlBackend, Tables};
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -43,7 +45,7 @@ fn unique() -> String {
     SessionId::generate().unwrap().to_string()[..12].to_owned()
 }
 
-fn server_url(var: &str, what: &str) -> Option<String> {
+pub fn server_url(var: &str, what: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -53,7 +55,7 @@ fn server_url(var: &str, what: &str) -> Option<String> {
     }
 }
 
-fn own_tables() -> Tables {
+pub fn own_tables() -> Tables {
     let tag = unique();
     Tables::new(
         &format!("gimlet_h{tag}_sessions"),
@@ -147,6 +149,20 @@ impl App {
             .collect()
     }
 
+    /// Deletes the records behind the cookies of `cookie_header` straight
+    /// in the store, as a flush, a restart without persistence, an eviction
+    /// or an admin would.
+    pub async fn lose_records(&self, cookie_header: &str) {
+        let codec = CookieCodec::new(&[Secret::new(SECRET)], &[], false).unwrap();
+        let ops = cookie_header
+            .split("; ")
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, value)| Op::Delete(codec.decode(name, value).unwrap().id()))
+            .collect();
+        let counting = self.counting.as_ref().expect("a backend");
+        counting.inner().commit(&Batch { ops }).await.unwrap();
+    }
+
     /// A browser with an empty cookie jar.
     pub fn browser(&self) -> Browser {
         Browser {
@@ -173,6 +189,7 @@ pub struct Reply {
     pub status: u16,
     pub body: String,
     pub set_cookies: Vec<String>,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Reply {
@@ -184,6 +201,16 @@ impl Reply {
             .map(|c| c.split(';').next().unwrap().to_owned())
             .collect::<Vec<_>>()
             .join("; ")
+    }
+
+    /// Every value of the header `name`, joined with `, `.
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn cookie(&self, name: &str) -> Option<&str> {
@@ -220,10 +247,12 @@ impl Browser {
             .iter()
             .map(|v| v.to_str().unwrap().to_owned())
             .collect();
+        let headers = response.headers().clone();
         Reply {
             status: response.status().as_u16(),
             body: response.text().await.unwrap(),
             set_cookies,
+            headers,
         }
     }
 
@@ -261,6 +290,16 @@ pub async fn start(
     configure: impl FnOnce(&mut Config),
 ) -> Option<App> {
     let backend = backend(store).await.ok()?;
+    Some(start_on(framework, store, backend, configure).await)
+}
+
+/// Starts the app on `framework` with a backend of the test's own.
+pub async fn start_on(
+    framework: Framework,
+    store: Store,
+    backend: Option<Arc<dyn Backend>>,
+    configure: impl FnOnce(&mut Config),
+) -> App {
     let counting = backend.map(|b| Arc::new(CountingBackend::new(b)));
     let mut config =
         settings::from_lookup(|name| (name == "GIMLET_SECRET").then(|| SECRET.to_owned()))
@@ -299,11 +338,11 @@ pub async fn start(
         }
     };
     wait_until_listening(addr).await;
-    Some(App {
+    App {
         base: format!("http://{addr}"),
         store,
         framework,
         counting,
         stop: Some(stop),
-    })
+    }
 }

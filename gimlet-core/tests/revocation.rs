@@ -1,0 +1,421 @@
+//! Revocation, healing and the end of a request: a copied cookie dies
+//! within the revalidation window, lost records heal, failed requests
+//! commit nothing, and responses that carry session cookies are private.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Browser, SECRET, browser, cookie_only, days};
+use gimlet_core::backend::{Batch, Op};
+use gimlet_core::codec::CookieCodec;
+use gimlet_core::{
+    Backend, Clock, Gimlet, GimletBuilder, ManualClock, Placement, ResponseHeaders, Secret,
+};
+
+const WINDOW: Duration = Duration::from_secs(300);
+
+/// A logged-in session: `user_id` in the cookie, `cart` in the backend.
+async fn logged_in(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browser {
+    let mut b = browser(|g| configure(g.clientside_keys(["user_id"])));
+    let s = b.open();
+    s.insert("user_id", &42).await.unwrap();
+    s.insert("cart", &vec!["gin"]).await.unwrap();
+    b.commit(&s).await;
+    b.reset_counts();
+    b
+}
+
+/// Logs out with the browser's cookies, as the user would; the jar keeps
+/// its copy.
+async fn log_out(b: &Browser) {
+    let s = b.open();
+    s.invalidate().unwrap();
+    b.gimlet.commit(&s).await.unwrap();
+    b.reset_counts();
+}
+
+#[tokio::test]
+async fn a_copied_cookie_dies_once_the_window_has_passed() {
+    let b = logged_in(|g| g).await;
+    log_out(&b).await;
+
+    // Within the window the copy still reads its clientside data: that is
+    // the price of not checking on every request.
+    b.advance(WINDOW - Duration::from_secs(1));
+    assert_eq!(b.open().get::<u32>("user_id").await.unwrap(), Some(42));
+    assert_eq!(b.counts().round_trips(), 0);
+
+    // Once the window has passed, it yields nothing: one load tells.
+    b.advance(Duration::from_secs(1));
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), None);
+    assert_eq!(b.counts().loads, 1);
+    let cookies = b.gimlet.commit(&s).await.unwrap();
+    assert_eq!(cookies.len(), 1);
+    assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
+}
+
+#[tokio::test]
+async fn with_a_zero_window_a_copied_cookie_dies_at_once() {
+    let b = logged_in(|g| g.revalidate_after(Duration::ZERO)).await;
+    log_out(&b).await;
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+    assert!(s.is_empty().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_clientside_write_to_a_dead_cookie_goes_to_a_fresh_channel() {
+    let mut b = logged_in(|g| g).await;
+    let old = b.jar["gimlet-n"].clone();
+    log_out(&b).await;
+    b.advance(WINDOW);
+    let s = b.open();
+    s.insert("user_id", &7).await.unwrap();
+    b.commit(&s).await;
+    assert_ne!(b.jar["gimlet-n"], old);
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(7));
+    assert_eq!(s.keys().await.unwrap(), ["user_id"], "old data came back");
+}
+
+#[tokio::test]
+async fn a_flushed_store_heals_on_the_next_write_without_errors() {
+    let mut b = logged_in(|g| g).await;
+    let codec = CookieCodec::new(&[Secret::new(SECRET)], &[], false).unwrap();
+    let id = codec.decode("gimlet-n", &b.jar["gimlet-n"]).unwrap().id();
+    let batch = Batch {
+        ops: vec![Op::Delete(id)],
+    };
+    b.backend.inner().commit(&batch).await.unwrap();
+    b.reset_counts();
+
+    // A blind write: the commit is refused (the record is gone), one load
+    // finds out which, and the write goes to a fresh channel.
+    let s = b.open();
+    s.insert("cart", &vec!["tonic"]).await.unwrap();
+    b.commit(&s).await;
+    assert_eq!(b.counts().commits, 2);
+    assert_eq!(b.counts().loads, 1);
+    let s = b.open();
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["tonic".into()])
+    );
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn only_three_cookies_of_a_name_are_verified() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    let good = b.jar["gimlet-n"].clone();
+    let junk = "gimlet-n=AAAA; gimlet-n=BBBB";
+    let third = format!("{junk}; gimlet-n={good}");
+    let s = b.gimlet.open_from_headers([third.as_str()]);
+    assert_eq!(s.get::<u32>("k").await.unwrap(), Some(1));
+    let fourth = format!("{junk}; gimlet-n=CCCC; gimlet-n={good}");
+    let s = b.gimlet.open_from_headers([fourth.as_str()]);
+    assert_eq!(
+        s.get::<u32>("k").await.unwrap(),
+        None,
+        "a cookie past the third of its name was verified"
+    );
+}
+
+#[tokio::test]
+async fn invalidate_deletes_every_verified_id_whatever_the_cookie_claims() {
+    // Without revocation, a clientside-only channel has no record, and its
+    // cookie says so.
+    let mut b = browser(|g| g.revocable(false));
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    let header = b.header();
+    // A request with that cookie creates the record…
+    let other = b.gimlet.open_from_headers([header.as_str()]);
+    other.insert("server", &1).await.unwrap();
+    b.gimlet.commit(&other).await.unwrap();
+    assert_eq!(b.backend.inner().len(), 1);
+    // …and a logout with the same (old) cookie still deletes it.
+    let s = b.gimlet.open_from_headers([header.as_str()]);
+    s.invalidate().unwrap();
+    b.gimlet.commit(&s).await.unwrap();
+    assert_eq!(b.backend.inner().len(), 0);
+}
+
+#[tokio::test]
+async fn revocation_on_ignores_cookies_issued_without_a_record() {
+    let mut b = browser(|g| g.revocable(false));
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    let revocable = Gimlet::builder()
+        .secret(SECRET)
+        .host_prefix(false)
+        .shared_backend(b.backend.clone())
+        .build()
+        .unwrap();
+    let header = b.header();
+    let s = revocable.open_from_headers([header.as_str()]);
+    assert_eq!(s.get::<u32>("k").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn cycle_id_replaces_the_csrf_token() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    let token = s.csrf_token().await.unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    assert!(s.verify_csrf(&token).await.unwrap());
+    s.cycle_id().await.unwrap();
+    assert!(!s.verify_csrf(&token).await.unwrap());
+    let new = s.csrf_token().await.unwrap();
+    assert_ne!(new, token);
+    b.commit(&s).await;
+    let s = b.open();
+    assert!(!s.verify_csrf(&token).await.unwrap());
+    assert!(s.verify_csrf(&new).await.unwrap());
+
+    // A session without a token does not get one.
+    let s = b.open();
+    s.cycle_id().await.unwrap();
+    s.remove(gimlet_core::CSRF_KEY).await.unwrap();
+    s.cycle_id().await.unwrap();
+    assert!(!s.contains_key(gimlet_core::CSRF_KEY).await.unwrap());
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_is_on_by_default_and_counts_from_login() {
+    // Used every hour, so neither idle lifetime runs out.
+    let mut b = browser(|g| g.revalidate_after(days(365)));
+    let s = b.open();
+    s.insert_with("n", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    s.insert_with("p", &1, Placement::new().clientside(true).permanent(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    for _ in 0..11 {
+        b.advance(Duration::from_secs(3600));
+        let s = b.open();
+        assert_eq!(s.get::<u32>("n").await.unwrap(), Some(1));
+        s.insert_with("n", &1, Placement::new().clientside(true))
+            .await
+            .unwrap();
+        b.commit(&s).await;
+    }
+    // A login 11 hours in starts the count again.
+    let s = b.open();
+    s.cycle_id().await.unwrap();
+    b.commit(&s).await;
+    b.advance(Duration::from_secs(11 * 3600));
+    assert_eq!(b.open().get::<u32>("n").await.unwrap(), Some(1));
+    b.advance(Duration::from_secs(3600));
+    assert_eq!(
+        b.open().get::<u32>("n").await.unwrap(),
+        None,
+        "the non-permanent channel outlived 12 hours"
+    );
+    assert_eq!(b.open().get::<u32>("p").await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn without_a_backend_cookies_are_bounded_by_the_absolute_lifetime() {
+    let clock = ManualClock::new(common::START);
+    let gimlet = cookie_only(|g| {
+        g.clock(clock.clone())
+            .transient_lifetime(Duration::from_secs(3600))
+    });
+    let s = gimlet.open_from_headers([]);
+    s.insert("k", &1).await.unwrap();
+    let mut cookie = gimlet.commit(&s).await.unwrap().remove(0);
+    // Re-issued every 50 minutes, it never goes idle; it still ends 12
+    // hours after its creation.
+    for _ in 0..14 {
+        clock.advance(Duration::from_secs(50 * 60));
+        let header = cookie.split(';').next().unwrap().to_owned();
+        let s = gimlet.open_from_headers([header.as_str()]);
+        let alive = clock.now() < common::START + 12 * 3600;
+        assert_eq!(s.get::<u32>("k").await.unwrap().is_some(), alive);
+        s.insert("k", &1).await.unwrap();
+        s.insert("n", &clock.now()).await.unwrap();
+        cookie = gimlet.commit(&s).await.unwrap().remove(0);
+    }
+}
+
+/// Response headers, as name and value.
+type Headers<'a> = &'a [(&'static str, &'a str)];
+
+/// A response as an adapter hands it to `finish`.
+#[derive(Debug, Default)]
+struct Response {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl ResponseHeaders for Response {
+    fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn set(&mut self, name: &'static str, value: String) {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value));
+    }
+
+    fn append(&mut self, name: &'static str, value: String) {
+        self.headers.push((name, value));
+    }
+}
+
+impl Response {
+    fn with(status: u16, headers: &[(&'static str, &str)]) -> Self {
+        Response {
+            status,
+            headers: headers.iter().map(|(n, v)| (*n, (*v).to_owned())).collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_response_commits_nothing() {
+    let b = logged_in(|g| g).await;
+    for status in [500, 503] {
+        let s = b.open();
+        s.insert("cart", &vec!["half-done"]).await.unwrap();
+        s.insert("user_id", &1).await.unwrap();
+        let mut response = Response::with(status, &[]);
+        b.gimlet.finish(&s, &mut response).await.unwrap();
+        assert!(response.get("set-cookie").is_empty(), "{response:?}");
+        assert_eq!(response.get("vary"), ["Cookie"]);
+        assert_eq!(b.counts().round_trips(), 0);
+    }
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(42));
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".into()])
+    );
+}
+
+#[tokio::test]
+async fn failed_responses_commit_when_configured() {
+    let b = logged_in(|g| g.commit_failed_requests(true)).await;
+    let s = b.open();
+    s.insert("user_id", &1).await.unwrap();
+    let mut response = Response::with(500, &[]);
+    b.gimlet.finish(&s, &mut response).await.unwrap();
+    assert_eq!(response.get("set-cookie").len(), 1);
+}
+
+#[tokio::test]
+async fn responses_with_session_cookies_are_private_and_vary_on_cookie() {
+    let b = logged_in(|g| g).await;
+    let cases: [(Headers<'_>, &[&str]); 4] = [
+        (&[], &["private"]),
+        (
+            &[("cache-control", "public, max-age=60")],
+            &["max-age=60, private"],
+        ),
+        (&[("cache-control", "no-store")], &["no-store"]),
+        (
+            &[
+                ("cache-control", "s-maxage=600"),
+                ("cache-control", "no-cache"),
+            ],
+            &["no-cache, private"],
+        ),
+    ];
+    for (headers, expected) in cases {
+        let s = b.open();
+        s.insert("user_id", &1).await.unwrap();
+        let mut response = Response::with(200, headers);
+        b.gimlet.finish(&s, &mut response).await.unwrap();
+        assert_eq!(response.get("set-cookie").len(), 1);
+        assert_eq!(response.get("cache-control"), expected, "{headers:?}");
+    }
+
+    // A read sets no cookie: no cache directive, but it varies on Cookie.
+    let s = b.open();
+    s.get::<u32>("user_id").await.unwrap();
+    let mut response = Response::with(200, &[("vary", "Accept-Encoding")]);
+    b.gimlet.finish(&s, &mut response).await.unwrap();
+    assert!(response.get("cache-control").is_empty());
+    assert_eq!(response.get("vary"), ["Accept-Encoding", "Cookie"]);
+
+    // An untouched session changes nothing.
+    let s = b.open();
+    let mut response = Response::with(200, &[]);
+    b.gimlet.finish(&s, &mut response).await.unwrap();
+    assert!(response.headers.is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_commit_is_a_failure_with_a_generic_body() {
+    let failing = Gimlet::builder()
+        .secret(SECRET)
+        .host_prefix(false)
+        .backend(Refusing)
+        .build()
+        .unwrap();
+    let s = failing.open_from_headers([]);
+    s.insert("secret_key_name", &1).await.unwrap();
+    let mut response = Response::with(200, &[]);
+    let failure = failing.finish(&s, &mut response).await.unwrap_err();
+    assert_eq!(failure.status(), 503);
+    assert_eq!(failure.body(), "session storage unavailable");
+    assert!(!failure.to_string().contains("secret_key_name"));
+    assert!(response.get("set-cookie").is_empty());
+}
+
+/// A store that is always down.
+#[derive(Debug)]
+struct Refusing;
+
+#[async_trait::async_trait]
+impl Backend for Refusing {
+    async fn load(
+        &self,
+        _: &[gimlet_core::SessionId],
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
+        Err(gimlet_core::BackendError::from_kind(
+            gimlet_core::BackendErrorKind::Unavailable,
+        ))
+    }
+
+    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::BackendError> {
+        Err(gimlet_core::BackendError::from_kind(
+            gimlet_core::BackendErrorKind::Unavailable,
+        ))
+    }
+}

@@ -9,7 +9,7 @@ use gimlet_core::{EncryptionKey, Secret};
 use libfuzzer_sys::fuzz_target;
 
 const SECRETS: [&str; 2] = [
-    "fuzzing secret number one, 32+ bytes",
+    "0123456789abcdef0123456789abcdef",
     "fuzzing secret number two, 32+ bytes",
 ];
 const KEYS: [&str; 2] = [

@@ -5,15 +5,20 @@
 
 #![no_main]
 
-use gimlet_core::{Gimlet, MemoryBackend};
+use gimlet_core::{EncryptionKey, Gimlet, ManualClock, MemoryBackend};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    // The key, secret and time of the documented test vectors, so that the
+    // seeds are valid cookies.
+    let key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
     let gimlet = Gimlet::builder()
-        .secret("fuzzing secret number one, 32+ bytes")
+        .secret("0123456789abcdef0123456789abcdef")
+        .encryption_key(EncryptionKey::from_hex(key).expect("a valid key"))
+        .clock(ManualClock::new(1_700_000_200))
         .host_prefix(false)
         .backend(MemoryBackend::new())
         .clientside_keys(["user_id"])

@@ -107,19 +107,6 @@ pub enum DecodeError {
     Payload,
 }
 
-impl DecodeError {
-    /// The reason, for logs.
-    pub(crate) fn reason(self) -> &'static str {
-        match self {
-            DecodeError::Malformed => "malformed",
-            DecodeError::Format => "unsupported format",
-            DecodeError::UnknownKey => "unknown key id",
-            DecodeError::Forged => "bad signature",
-            DecodeError::Payload => "bad payload",
-        }
-    }
-}
-
 struct Signer {
     id: u8,
     key: hmac::Key,

@@ -149,12 +149,10 @@ impl Engine {
             };
             match action {
                 CookieAction::Issue { issued } => {
-                    // A write that succeeds proves the record exists.
-                    let checked = if wrote || ch.confirmed {
-                        now
-                    } else {
-                        ch.checked
-                    };
+                    // A write that succeeds proves the record exists now; a
+                    // load proved it when it ran (`checked`), and a logout
+                    // may have landed since: the window counts from there.
+                    let checked = if wrote { now } else { ch.checked };
                     let header = ch.header(issued, checked, stored).ok_or(Error::Internal {
                         what: "a cookie for a channel without an id",
                     })?;

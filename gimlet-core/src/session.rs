@@ -136,26 +136,25 @@ impl State {
                 continue;
             }
             let name = engine.cookies.name(kind);
-            let cookie = engine
-                .codec
-                .decode(name, &value)
-                .map_err(|e| e.reason())
-                .and_then(|cookie| {
-                    engine.check_age(kind, &cookie.header, now)?;
-                    if backend && engine.revocable && !cookie.header.stored {
-                        // Issued without a record, so it could never be
-                        // revoked: not trusted once revocation is on.
-                        return Err("not revocable");
-                    }
-                    Ok(cookie)
-                });
-            match cookie {
-                Ok(cookie) => {
-                    let due = now
-                        >= cookie
-                            .header
-                            .checked
-                            .saturating_add(engine.revalidate_after);
+            let cookie = match engine.codec.decode(name, &value) {
+                Ok(cookie) => cookie,
+                Err(reason) => {
+                    tracing::debug!(cookie = name, %reason, "session cookie ignored");
+                    continue;
+                }
+            };
+            let trusted = engine.check_age(kind, &cookie.header, now).and_then(|()| {
+                if backend && engine.revocable && !cookie.header.stored {
+                    // Issued without a record, so it could never be revoked:
+                    // not trusted once revocation is on.
+                    return Err("not revocable");
+                }
+                Ok(())
+            });
+            match trusted {
+                Ok(()) => {
+                    let checked = cookie.header.checked;
+                    let due = now >= checked.saturating_add(engine.revalidate_after);
                     *slot = Channel::from_cookie(kind, cookie, backend, due);
                 }
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
@@ -324,9 +323,11 @@ impl Session {
     /// and tells the browser to drop the cookies. The handle stays usable:
     /// what is written afterwards starts a new session. Call it at logout.
     ///
-    /// A concurrent request of the same session that commits later cannot
-    /// bring the deleted records back: its commit fails with a `Gone`
-    /// backend error instead.
+    /// Every id a verified cookie of this request names is deleted,
+    /// whatever the cookie says about its record. A concurrent request of
+    /// the same session that commits later cannot bring the records back:
+    /// its writes go to a fresh session instead. Other copies of the
+    /// cookies stop yielding data within `revalidate_after`.
     ///
     /// # Errors
     ///

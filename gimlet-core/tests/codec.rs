@@ -187,3 +187,70 @@ fn encryption_uses_a_fresh_salt_each_time() {
         codec.encode("n", &p).unwrap()
     );
 }
+
+/// Every symbol at every position of a value, replaced by each of the 63
+/// others, is refused: signed and encrypted, with and without data.
+#[test]
+fn every_single_symbol_change_at_every_position_is_rejected() {
+    let empty = CookiePayload {
+        id: SessionId::from_bytes([7; 16]),
+        created: 1_700_000_000,
+        issued: 1_700_000_100,
+        checked: 1_700_000_200,
+        stored: true,
+        data: BTreeMap::new(),
+    };
+    let full = CookiePayload {
+        data: BTreeMap::from([
+            ("user_id".to_owned(), vec![0x2a]),
+            ("theme".to_owned(), b"\xa4dark".to_vec()),
+        ]),
+        ..empty.clone()
+    };
+    for codec in both_modes() {
+        for p in [&empty, &full] {
+            let value = codec.encode("gimlet-n", p).unwrap().into_bytes();
+            for i in 0..value.len() {
+                for &symbol in B64.iter().filter(|&&s| s != value[i]) {
+                    let mut tampered = value.clone();
+                    tampered[i] = symbol;
+                    let tampered = String::from_utf8(tampered).unwrap();
+                    assert!(
+                        codec.decode("gimlet-n", &tampered).is_err(),
+                        "accepted a change at {i} of {}: {tampered}",
+                        value.len()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A cookie is good one second before its channel's lifetime ends and
+/// refused at the second it ends, for both channels.
+#[tokio::test]
+async fn expiry_is_exact_for_both_channels() {
+    for (lifetime, placement) in [
+        (600, Placement::new().clientside(true).permanent(true)),
+        (300, Placement::new().clientside(true).permanent(false)),
+    ] {
+        let clock = ManualClock::new(1_700_000_000);
+        let gimlet = Gimlet::builder()
+            .secret(NEW)
+            .permanent_lifetime(std::time::Duration::from_secs(600))
+            .transient_lifetime(std::time::Duration::from_secs(300))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let s = gimlet.open_from_headers([]);
+        s.insert_with("k", &1, placement).await.unwrap();
+        let cookie = gimlet.commit(&s).await.unwrap().remove(0);
+        let header = cookie.split(';').next().unwrap().to_owned();
+        clock.advance(std::time::Duration::from_secs(lifetime - 1));
+        let s = gimlet.open_from_headers([header.as_str()]);
+        assert_eq!(s.get::<u32>("k").await.unwrap(), Some(1), "{lifetime}");
+        clock.advance(std::time::Duration::from_secs(1));
+        let s = gimlet.open_from_headers([header.as_str()]);
+        assert_eq!(s.get::<u32>("k").await.unwrap(), None, "{lifetime}");
+    }
+}

@@ -419,3 +419,26 @@ impl Backend for Refusing {
         ))
     }
 }
+
+#[tokio::test]
+async fn a_request_that_read_before_a_logout_extends_no_window() {
+    let b = logged_in(|g| g).await;
+    let slow = b.open();
+    b.advance(Duration::from_secs(10));
+    assert_eq!(
+        slow.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".into()])
+    );
+    b.advance(Duration::from_secs(10));
+    log_out(&b).await;
+    // The slow request answers after the logout, with a clientside change:
+    // its cookie names the ended channel, confirmed when it loaded.
+    b.advance(Duration::from_secs(10));
+    slow.insert("user_id", &7).await.unwrap();
+    let cookies = b.gimlet.commit(&slow).await.unwrap();
+    let header = cookies[0].split(';').next().unwrap().to_owned();
+    // The window counts from the load, not from the slow commit.
+    b.advance(WINDOW - Duration::from_secs(20));
+    let s = b.gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+}

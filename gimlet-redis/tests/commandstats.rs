@@ -105,4 +105,36 @@ async fn one_load_and_one_commit_as_the_server_counts_them() {
         "{commit:?}"
     );
     assert!(inside > 0);
+
+    // A new session with clientside keys only: its channel's empty record
+    // is created (revocation) by the one EVALSHA.
+    let revalidating = Gimlet::builder()
+        .secret("commandstats secret, thirty-two bytes")
+        .shared_backend(counting.clone())
+        .clientside_keys(["user_id"])
+        .revalidate_after(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    let before = commandstats(&mut stats).await;
+    let session = revalidating.open_from_headers([]);
+    session.insert("user_id", &1).await.unwrap();
+    let cookies = revalidating.commit(&session).await.unwrap();
+    let created = delta(&before, &commandstats(&mut stats).await);
+    eprintln!("create: {created:?}");
+    let expected: BTreeMap<String, u64> =
+        [("evalsha", 1), ("exists", 1), ("hset", 1), ("pexpireat", 1)]
+            .into_iter()
+            .map(|(n, c)| (n.to_owned(), c))
+            .collect();
+    assert_eq!(created, expected);
+
+    // The revalidation check of a clientside read is one pipelined HGETALL.
+    let header = cookies[0].split(';').next().unwrap().to_owned();
+    let before = commandstats(&mut stats).await;
+    let session = revalidating.open_from_headers([header.as_str()]);
+    assert_eq!(session.get::<u32>("user_id").await.unwrap(), Some(1));
+    assert!(revalidating.commit(&session).await.unwrap().is_empty());
+    let checked = delta(&before, &commandstats(&mut stats).await);
+    eprintln!("check: {checked:?}");
+    assert_eq!(checked, BTreeMap::from([("hgetall".to_owned(), 1)]));
 }

@@ -114,19 +114,11 @@ async fn nothing_listening_gives_a_prompt_error_from_load_and_commit() {
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out() {
-    // A listener that accepts connections and never says a word.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let silent = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let silent = conformance::SilentServer::start().await;
     let timeout = Duration::from_millis(300);
-    let backend = RedisBackend::from_url_with(&format!("redis://{addr}/"), timeout, 4).unwrap();
+    let url = format!("redis://{}/", silent.addr());
+    let backend = RedisBackend::from_url_with(&url, timeout, 4).unwrap();
     conformance::unreachable_backend_fails_promptly(Arc::new(backend), timeout).await;
-    silent.abort();
 }
 
 #[tokio::test]

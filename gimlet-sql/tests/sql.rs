@@ -24,18 +24,43 @@ fn targets(test: &str) -> Vec<SqlBackendBuilder> {
     urls.into_iter().map(SqlBackend::builder).collect()
 }
 
+/// The keys and values [`create`] writes.
+fn create_record(keys: usize) -> gimlet_core::backend::Record {
+    (0..keys)
+        .map(|i| (format!("key-{i}"), vec![(i % 251) as u8; 3]))
+        .collect()
+}
+
 fn create(id: SessionId, expires_at: u64, keys: usize) -> Batch {
     Batch {
         ops: vec![Op::Write(Write {
             id,
             mode: WriteMode::Create,
             clear: false,
-            set: (0..keys)
-                .map(|i| (format!("key-{i}"), vec![(i % 251) as u8; 3]))
-                .collect(),
+            set: create_record(keys).into_iter().collect(),
             remove: Vec::new(),
             expires_at,
         })],
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let silent = conformance::SilentServer::start().await;
+    let timeout = Duration::from_millis(500);
+    let mut urls = Vec::new();
+    if cfg!(feature = "postgres") {
+        urls.push(format!("postgres://postgres@{}/test", silent.addr()));
+    }
+    if cfg!(feature = "mysql") {
+        urls.push(format!("mysql://root@{}/test", silent.addr()));
+    }
+    for url in urls {
+        let backend = SqlBackend::builder(url)
+            .timeout(timeout)
+            .connect_lazy()
+            .unwrap();
+        conformance::unreachable_backend_fails_promptly(Arc::new(backend), timeout).await;
     }
 }
 
@@ -212,10 +237,20 @@ async fn commits_abandoned_halfway_leave_the_pool_healthy() {
         // Callers that stop waiting partway, as when a client disconnects:
         // each gives up after a different delay, so some give up between
         // two statements of the transaction.
+        let mut abandoned = Vec::new();
         for i in 0..200u64 {
-            let batch = create(SessionId::generate().unwrap(), now + 600, 2);
+            let id = SessionId::generate().unwrap();
+            let batch = create(id, now + 600, 2);
             let patience = Duration::from_micros(i * 10);
             let _ = tokio::time::timeout(patience, backend.commit(&batch)).await;
+            abandoned.push(id);
+        }
+        // Each record is either untouched (absent) or complete: never a
+        // session row with some of its keys.
+        let complete = backend.load(&abandoned).await.unwrap();
+        let expected = create_record(2);
+        for record in complete.into_iter().flatten() {
+            assert_eq!(record, expected, "{:?}", backend.dialect());
         }
         // Every later commit still succeeds.
         for _ in 0..50 {

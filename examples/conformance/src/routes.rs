@@ -26,12 +26,12 @@ impl Reply {
         }
     }
 
-    /// Usage errors answer 400, backend errors 503, with the error's short
-    /// generic text; the details go to the log.
+    /// The error's status (400 for usage errors, 503 when the backend is
+    /// down) and short generic text; the details go to the log.
     fn error(error: &Error) -> Self {
         tracing::warn!(%error, "session error");
         Reply {
-            status: if error.is_usage() { 400 } else { 503 },
+            status: error.status_code(),
             body: error.public_message().into(),
         }
     }

@@ -1,13 +1,16 @@
 //! What each adapter does at its edges, in real HTTP: a route without the
-//! middleware, a commit that fails, and (Rocket) a route that fails after
-//! changing the session.
+//! middleware, a commit that fails, a handler that panics after changing
+//! the session, and (Rocket) routes that fail after changing it.
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use gimlet_core::Gimlet;
+use gimlet_core::{CountingBackend, Gimlet};
 use gimlet_redis::RedisBackend;
 
 const SECRET: &str = "adapter tests' secret, thirty-two bytes";
@@ -22,6 +25,26 @@ fn unreachable() -> Gimlet {
         .backend(backend)
         .build()
         .unwrap()
+}
+
+/// A Gimlet on a memory backend whose calls are counted.
+fn counted() -> (Gimlet, Arc<CountingBackend<gimlet_core::MemoryBackend>>) {
+    let backend = Arc::new(CountingBackend::new(gimlet_core::MemoryBackend::new()));
+    let gimlet = Gimlet::builder()
+        .secret(SECRET)
+        .shared_backend(backend.clone())
+        .build()
+        .unwrap();
+    (gimlet, backend)
+}
+
+/// Whatever a panicking handler's client sees (an error, or a 500), no
+/// session cookie comes with it.
+async fn no_cookie_from_a_panic(url: String) {
+    if let Ok(response) = reqwest::get(url).await {
+        assert_eq!(response.status().as_u16(), 500);
+        assert!(response.headers().get("set-cookie").is_none());
+    }
 }
 
 fn memory() -> Gimlet {
@@ -66,6 +89,11 @@ mod axum_adapter {
         Ok("written")
     }
 
+    async fn panic(session: gimlet_axum::Session) -> &'static str {
+        session.insert("k", &1).await.unwrap();
+        panic!("the handler fails after a write");
+    }
+
     async fn serve(router: axum::Router) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -95,6 +123,16 @@ mod axum_adapter {
         let (status, _, cookies) = get(format!("{}/", serve(router).await)).await;
         assert_eq!((status, cookies.len()), (200, 1));
     }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_commits_nothing() {
+        let (gimlet, backend) = counted();
+        let router = axum::Router::new()
+            .route("/", route(panic))
+            .layer(gimlet_axum::SessionLayer::new(gimlet));
+        no_cookie_from_a_panic(format!("{}/", serve(router).await)).await;
+        assert_eq!(backend.counts().round_trips(), 0);
+    }
 }
 
 mod actix_adapter {
@@ -106,11 +144,18 @@ mod actix_adapter {
         Ok("written")
     }
 
+    async fn panic(session: gimlet_actix::Session) -> &'static str {
+        session.insert("k", &1).await.unwrap();
+        panic!("the handler fails after a write");
+    }
+
     fn serve(gimlet: Option<Gimlet>) -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = HttpServer::new(move || {
-            let app = App::new().route("/", web::get().to(write));
+            let app = App::new()
+                .route("/", web::get().to(write))
+                .route("/panic", web::get().to(panic));
             app.wrap(actix_web::middleware::Condition::new(
                 gimlet.is_some(),
                 gimlet_actix::SessionMiddleware::new(gimlet.clone().unwrap_or_else(memory)),
@@ -142,6 +187,15 @@ mod actix_adapter {
         assert_eq!(status, 503, "{body}");
         assert!(cookies.is_empty(), "{cookies:?}");
     }
+
+    #[tokio::test]
+    async fn a_handler_that_panics_commits_nothing() {
+        let (gimlet, backend) = counted();
+        let base = serve(Some(gimlet));
+        listening(base.trim_start_matches("http://").parse().unwrap()).await;
+        no_cookie_from_a_panic(format!("{base}/panic")).await;
+        assert_eq!(backend.counts().round_trips(), 0);
+    }
 }
 
 mod rocket_adapter {
@@ -164,26 +218,59 @@ mod rocket_adapter {
         Err(Status::BadRequest)
     }
 
+    /// Writes to the session, then fails with a server error.
+    #[rocket::get("/fail500")]
+    async fn fail500(session: gimlet_rocket::Session) -> Result<&'static str, Status> {
+        session
+            .insert("before_failure", &1)
+            .await
+            .map_err(|_| Status::InternalServerError)?;
+        Err(Status::InternalServerError)
+    }
+
+    #[rocket::get("/panic")]
+    async fn panic(session: gimlet_rocket::Session) -> &'static str {
+        session.insert("k", &1).await.unwrap();
+        panic!("the handler fails after a write");
+    }
+
+    /// A response with headers of its own.
+    struct Decorated;
+
+    impl<'r> rocket::response::Responder<'r, 'static> for Decorated {
+        fn respond_to(self, _: &'r rocket::Request<'_>) -> rocket::response::Result<'static> {
+            rocket::Response::build()
+                .raw_header("Set-Cookie", "own=1")
+                .raw_header("Location", "/elsewhere")
+                .raw_header("Content-Encoding", "gzip")
+                .ok()
+        }
+    }
+
+    #[rocket::get("/decorated")]
+    async fn decorated(session: gimlet_rocket::Session) -> Result<Decorated, gimlet_rocket::Error> {
+        session.insert("k", &1).await?;
+        Ok(Decorated)
+    }
+
     #[rocket::get("/read")]
     async fn read(session: gimlet_rocket::Session) -> String {
         format!("{:?}", session.get::<u32>("before_failure").await.unwrap())
     }
 
     async fn serve(gimlet: Option<Gimlet>) -> String {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
         let figment = rocket::Config::figment()
-            .merge(("address", addr.ip()))
-            .merge(("port", addr.port()))
+            .merge(("address", "127.0.0.1"))
+            .merge(("port", 0))
             .merge(("log_level", "off"));
-        let mut rocket = rocket::custom(figment).mount("/", rocket::routes![write, fail, read]);
+        let mut rocket = rocket::custom(figment).mount(
+            "/",
+            rocket::routes![write, fail, fail500, panic, decorated, read],
+        );
         if let Some(gimlet) = gimlet {
             rocket = rocket.attach(gimlet_rocket::SessionFairing::new(gimlet));
         }
-        let rocket = rocket.ignite().await.unwrap();
-        tokio::spawn(rocket.launch());
+        let (addr, _) = common::launch_rocket(rocket).await;
         listening(addr).await;
         format!("http://{addr}")
     }
@@ -202,6 +289,35 @@ mod rocket_adapter {
         assert!(cookies.is_empty(), "{cookies:?}");
     }
 
+    #[tokio::test]
+    async fn a_failed_commit_keeps_none_of_the_routes_headers() {
+        let base = serve(Some(unreachable())).await;
+        let response = reqwest::get(format!("{base}/decorated")).await.unwrap();
+        assert_eq!(response.status().as_u16(), 503);
+        let headers = response.headers();
+        assert!(headers.get("set-cookie").is_none(), "{headers:?}");
+        assert!(headers.get("location").is_none(), "{headers:?}");
+        assert!(headers.get("content-encoding").is_none(), "{headers:?}");
+        assert_eq!(
+            response.text().await.unwrap(),
+            "session storage unavailable"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_route_that_fails_with_a_server_error_or_panics_commits_nothing() {
+        let (gimlet, backend) = counted();
+        let base = serve(Some(gimlet)).await;
+        for path in ["fail500", "panic"] {
+            let (status, _, cookies) = get(format!("{base}/{path}")).await;
+            assert_eq!(status, 500, "{path}");
+            assert!(cookies.is_empty(), "{path}: {cookies:?}");
+        }
+        assert_eq!(backend.counts().round_trips(), 0);
+    }
+
+    /// A 4xx from a catcher is an answer, not a failure: the route's
+    /// changes are committed.
     #[tokio::test]
     async fn when_a_catcher_answers_the_routes_changes_are_still_committed() {
         let base = serve(Some(memory())).await;

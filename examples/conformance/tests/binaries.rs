@@ -21,14 +21,10 @@ impl Drop for Running {
 }
 
 async fn run(binary: &str, env: &[(&str, String)]) -> Running {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: the app binds a free port itself and announces it.
     let mut command = Command::new(binary);
     command
-        .env("GIMLET_ADDR", format!("127.0.0.1:{port}"))
+        .env("GIMLET_ADDR", "127.0.0.1:0")
         .env_remove("GIMLET_SECRET")
         .env_remove("GIMLET_BACKEND")
         .stdout(Stdio::piped())
@@ -44,10 +40,14 @@ async fn run(binary: &str, env: &[(&str, String)]) -> Running {
         .expect("the app announces itself")
         .unwrap()
         .unwrap();
-    assert_eq!(first, format!("listening on 127.0.0.1:{port}"), "{binary}");
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{binary}: {first}"));
+    let port: u16 = addr.strip_prefix("127.0.0.1:").unwrap().parse().unwrap();
+    assert_ne!(port, 0, "{binary}: {first}");
     Running {
         child,
-        base: format!("http://127.0.0.1:{port}"),
+        base: format!("http://{addr}"),
     }
 }
 

@@ -7,7 +7,10 @@
 //! - the cart's contents (`cart_items`) live server-side, loaded only on the
 //!   pages that show them;
 //! - login calls `cycle_id()` (a session id planted before the login is
-//!   worth nothing after it), and logout calls `invalidate()`;
+//!   worth nothing after it), and logout calls `invalidate()`, which ends
+//!   every copy of the session's cookies within `revalidate_after` (five
+//!   minutes by default; `GIMLET_REVALIDATE_AFTER=0` checks on every
+//!   request);
 //! - every form carries the session's CSRF token.
 //!
 //! The pages are written once here; each binary (`shop-axum`,

@@ -11,8 +11,10 @@ use gimlet_sql::SqlBackend;
 pub const DEFAULT_BACKEND: &str = "sqlite://gimlet-shop.db?mode=rwc";
 
 /// Keys that live in the cookie: who you are, which cart is yours, the
-/// CSRF token and the default flash queue. An anonymous visit to the home
-/// page makes no backend call at all.
+/// CSRF token and the default flash queue. A returning visitor's home page
+/// makes no backend call at all (but one existence check every
+/// `revalidate_after`); a first visit creates the session's small record,
+/// so that logging out can revoke every copy of its cookie.
 pub const CLIENTSIDE_KEYS: [&str; 4] = ["user_id", "cart_id", "_csrft_", "_f_"];
 
 /// `GIMLET_ADDR`, default `127.0.0.1:8080`.

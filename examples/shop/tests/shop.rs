@@ -15,18 +15,17 @@ fn csrf(page: &str) -> String {
 }
 
 async fn walk(binary: &str) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let db = std::env::temp_dir().join(format!("gimlet-shop-test-{port}.db"));
+    let unique = gimlet_core::SessionId::generate().unwrap().to_string();
+    let db = std::env::temp_dir().join(format!("gimlet-shop-test-{}.db", &unique[..12]));
+    // Port 0: the shop binds a free port itself and announces it.
     let mut child = Command::new(binary)
-        .env("GIMLET_ADDR", format!("127.0.0.1:{port}"))
+        .env("GIMLET_ADDR", "127.0.0.1:0")
         .env(
             "GIMLET_BACKEND",
             format!("sqlite://{}?mode=rwc", db.display()),
         )
+        // Copies of a logged-out cookie must die at once in this test.
+        .env("GIMLET_REVALIDATE_AFTER", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -38,8 +37,15 @@ async fn walk(binary: &str) {
         .unwrap()
         .unwrap()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    assert!(announced.ends_with(&format!("open {base}/")), "{announced}");
+    let base = announced
+        .split("open ")
+        .nth(1)
+        .expect("the shop announces its URL")
+        .trim_end_matches('/')
+        .to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{announced}");
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 0, "{announced}");
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -50,8 +56,9 @@ async fn walk(binary: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let browser = reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar.clone())
         .build()
         .unwrap();
     let page = browser
@@ -101,6 +108,9 @@ async fn walk(binary: &str) {
         .await
         .unwrap();
     assert!(page.contains("<li>gin<li>lime"), "{binary}: {page}");
+    // Someone copies the session's cookies before the user logs out.
+    let url: reqwest::Url = base.parse().unwrap();
+    let copied = reqwest::cookie::CookieStore::cookies(&*jar, &url).unwrap();
 
     let page = browser
         .post(format!("{base}/logout"))
@@ -114,6 +124,19 @@ async fn walk(binary: &str) {
         "{binary}: {page}"
     );
     assert!(!page.contains("<h2>Cart</h2>"), "{page}");
+
+    // The copy is worth nothing after the logout.
+    let replay = reqwest::Client::new()
+        .get(&base)
+        .header("Cookie", copied)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!replay.contains("Signed in as"), "{binary}: {replay}");
+    assert!(!replay.contains("<li>gin"), "{binary}: {replay}");
     drop(child);
     let _ = std::fs::remove_file(&db);
 }

@@ -20,9 +20,9 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Loads and commits together: the round trips a request made.
+    /// Every call that reached the backend: each is one round trip.
     pub fn round_trips(&self) -> usize {
-        self.loads + self.commits
+        self.loads + self.commits + self.deletes_expired
     }
 }
 

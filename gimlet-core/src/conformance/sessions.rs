@@ -92,7 +92,19 @@ pub async fn concurrent_requests_of_one_session_all_survive(backend: SharedBacke
         .collect();
     all_tasks(tasks).await;
     let session = gimlet.open_from_headers([header.as_str()]);
-    assert_eq!(session.len().await.expect("len"), 51);
+    let mut expected: Vec<(String, u32)> = (0..50).map(|i| (format!("key-{i}"), i)).collect();
+    expected.push(("base".to_owned(), 0));
+    expected.sort();
+    let mut found = Vec::new();
+    for key in session.keys().await.expect("keys") {
+        let value = session
+            .get::<u32>(&key)
+            .await
+            .expect("get")
+            .expect("a value");
+        found.push((key, value));
+    }
+    assert_eq!(found, expected);
 }
 
 /// The ids of the channels `set_cookies` carry, read with the suite's key.
@@ -213,6 +225,46 @@ pub async fn a_key_with_nul_is_a_usage_error(backend: SharedBackend) {
     gimlet.commit(&session).await.expect("commit");
 }
 
+/// A TCP server on loopback that accepts connections and never says a
+/// word: a store that hangs. It stops when the handle is dropped.
+#[derive(Debug)]
+pub struct SilentServer {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SilentServer {
+    /// Starts listening on a port of its own.
+    ///
+    /// # Panics
+    ///
+    /// If no loopback port can be bound.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        SilentServer { addr, task }
+    }
+
+    /// `host:port`, for a URL.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// For a backend whose store cannot be reached (nothing listens at its
 /// address, or nothing answers), configured with `timeout`: load and commit
 /// fail with `Unavailable` or `Timeout` within about twice the timeout,
@@ -237,10 +289,13 @@ pub async fn unreachable_backend_fails_promptly(backend: SharedBackend, timeout:
         "the driver's error is lost"
     );
     let batch = vec![Op::Write(write(id(), WriteMode::Create, &[("k", b"v")]))];
-    check(
-        &commit(&backend, batch)
-            .await
-            .expect_err("a commit must fail"),
+    let err = commit(&backend, batch)
+        .await
+        .expect_err("a commit must fail");
+    check(&err);
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the driver's error is lost from the commit's"
     );
 
     let gimlet = gimlet(backend);

@@ -108,6 +108,16 @@ impl Browser {
     }
 }
 
+/// The counts of a request that made `loads` loads and `commits` commits
+/// (and no other call).
+pub fn calls(loads: usize, commits: usize) -> Counts {
+    Counts {
+        loads,
+        commits,
+        deletes_expired: 0,
+    }
+}
+
 pub fn days(n: u64) -> Duration {
     Duration::from_secs(n * 24 * 3600)
 }

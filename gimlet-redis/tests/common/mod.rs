@@ -8,15 +8,9 @@ use gimlet_redis::RedisBackend;
 pub const URL_VAR: &str = "GIMLET_TEST_REDIS_URL";
 
 /// The server's URL, or `None` after saying on stderr that the test is
-/// skipped.
+/// skipped (a failure when servers are required).
 pub fn url(test: &str) -> Option<String> {
-    match std::env::var(URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped {test}: {URL_VAR} is not set");
-            None
-        }
-    }
+    gimlet_core::conformance::server_url(URL_VAR, test)
 }
 
 /// A backend with a prefix of its own, so parallel tests never share keys.

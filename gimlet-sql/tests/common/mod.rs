@@ -12,15 +12,9 @@ pub const POSTGRES: &str = "GIMLET_TEST_POSTGRES_URL";
 pub const MYSQL: &str = "GIMLET_TEST_MYSQL_URL";
 
 /// The server's URL, or `None` after saying on stderr that the test is
-/// skipped.
+/// skipped (a failure when servers are required).
 pub fn server_url(var: &str, test: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped {test}: {var} is not set");
-            None
-        }
-    }
+    gimlet_core::conformance::server_url(var, test)
 }
 
 fn unique() -> String {

@@ -46,13 +46,7 @@ fn unique() -> String {
 }
 
 pub fn server_url(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("skipped {what}: {var} is not set");
-            None
-        }
-    }
+    gimlet_core::conformance::server_url(var, what)
 }
 
 pub fn own_tables() -> Tables {
@@ -264,11 +258,28 @@ impl Browser {
     }
 }
 
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// Launches `rocket`, configured for port 0, and answers the address it
+/// bound (its liftoff reports it) and its shutdown handle.
+pub async fn launch_rocket(
+    rocket: rocket::Rocket<rocket::Build>,
+) -> (SocketAddr, rocket::Shutdown) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let rocket = rocket
+        .attach(rocket::fairing::AdHoc::on_liftoff("bound", move |rocket| {
+            let config = rocket.config();
+            let addr = SocketAddr::new(config.address, config.port);
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(addr);
+            }
+            Box::pin(async {})
+        }))
+        .ignite()
+        .await
+        .unwrap();
+    let shutdown = rocket.shutdown();
+    tokio::spawn(rocket.launch());
+    (rx.await.unwrap(), shutdown)
 }
 
 async fn wait_until_listening(addr: SocketAddr) {
@@ -330,10 +341,8 @@ pub async fn start_on(
             (addr, Box::new(stop))
         }
         Framework::Rocket => {
-            let addr = free_port();
-            let rocket = apps::rocket_app(gimlet, addr).ignite().await.unwrap();
-            let shutdown = rocket.shutdown();
-            tokio::spawn(rocket.launch());
+            let any = SocketAddr::from(([127, 0, 0, 1], 0));
+            let (addr, shutdown) = launch_rocket(apps::rocket_app(gimlet, any)).await;
             (addr, Box::new(move || shutdown.notify()))
         }
     };

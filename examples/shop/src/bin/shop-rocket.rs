@@ -55,9 +55,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(("address", addr.ip()))
         .merge(("port", addr.port()))
         .merge(("log_level", "critical"));
-    setup::announce(addr, "Rocket");
     let _ = rocket::custom(figment)
         .attach(SessionFairing::new(gimlet))
+        .attach(rocket::fairing::AdHoc::on_liftoff("announce", |rocket| {
+            Box::pin(async move {
+                let config = rocket.config();
+                setup::announce((config.address, config.port).into(), "Rocket");
+            })
+        }))
         .mount("/", routes![home, login, add, logout])
         .launch()
         .await?;

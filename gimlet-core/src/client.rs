@@ -147,6 +147,20 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_the_count_and_nothing_else() {
+        let map = raw(&[("user", b"hunter2"), ("theme", b"dark")]);
+        let debug = format!("{map:?}");
+        assert!(
+            debug.starts_with("ClientMap") && debug.contains("len: 2"),
+            "{debug}"
+        );
+        assert!(
+            !debug.contains("user") && !debug.contains("104, 117"),
+            "{debug}"
+        );
+    }
+
+    #[test]
     fn a_raw_map_reads_in_place_and_converts_on_the_first_change() {
         let mut map = raw(&[("a", b"1"), ("b", b"22")]);
         assert!(map.raw.is_some());

@@ -154,20 +154,14 @@ impl fmt::Debug for CookieCodec {
     }
 }
 
-struct Len(usize);
-
-impl hkdf::KeyType for Len {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
+/// The key id: the first byte of the key's HKDF output for its label
+/// (HKDF's first bytes do not depend on how many are asked for).
 fn key_id(prk: &hkdf::Prk) -> Result<u8, ConfigError> {
-    let mut id = [0u8; 1];
-    prk.expand(&[LABEL_KEY_ID], Len(1))
-        .and_then(|okm| okm.fill(&mut id))
+    let mut okm = [0u8; 32];
+    prk.expand(&[LABEL_KEY_ID], hkdf::HKDF_SHA256)
+        .and_then(|out| out.fill(&mut okm))
         .map_err(|_| ConfigError::new("key derivation failed"))?;
-    Ok(id[0])
+    Ok(okm[0])
 }
 
 fn extract(ikm: &[u8]) -> hkdf::Prk {
@@ -342,11 +336,12 @@ impl CookieCodec {
         URL_SAFE_NO_PAD
             .decode_vec(value.as_bytes(), &mut buf)
             .map_err(|_| DecodeError::Malformed)?;
-        let len = buf.len() - start;
-        if len < HEADER_LEN + MAC_LEN.min(SALT_LEN + TAG_LEN) {
-            return Err(DecodeError::Malformed);
-        }
-        let (format, id) = (buf[start], buf[start + 1]);
+        // Each format checks its own lengths; a value too short for a MAC
+        // or a tag fails verification like any other forgery.
+        let (format, id) = match buf[start..] {
+            [format, id, ..] => (format, id),
+            _ => return Err(DecodeError::Malformed),
+        };
         let (range, primary) = match format {
             SIGNED => self.verify(id, &buf, start)?,
             ENCRYPTED => {
@@ -355,7 +350,8 @@ impl CookieCodec {
             }
             _ => return Err(DecodeError::Format),
         };
-        let (header, map_start, count) = payload::read(&buf[range.clone()])?;
+        let payload = buf.get(range.clone()).ok_or(DecodeError::Malformed)?;
+        let (header, map_start, count) = payload::read(payload)?;
         buf.truncate(range.end);
         Ok(VerifiedCookie {
             header,
@@ -372,10 +368,11 @@ impl CookieCodec {
         buf: &[u8],
         start: usize,
     ) -> Result<(Range<usize>, bool), DecodeError> {
-        if buf.len() < start + HEADER_LEN + MAC_LEN {
+        // A value too short for a MAC leaves some of the name's bytes in
+        // the "MAC", which cannot verify.
+        let Some((signed, mac)) = buf.split_last_chunk::<MAC_LEN>() else {
             return Err(DecodeError::Malformed);
-        }
-        let (signed, mac) = buf.split_at(buf.len() - MAC_LEN);
+        };
         let mut known = false;
         for (index, signer) in self.signers.iter().enumerate() {
             if signer.id != id {
@@ -402,11 +399,13 @@ impl CookieCodec {
         buf: &mut [u8],
     ) -> Result<(Range<usize>, bool), DecodeError> {
         let start = HEADER_LEN + SALT_LEN;
-        if buf.len() < start + TAG_LEN {
+        // A text shorter than a tag does not open.
+        let Some(salt) = buf
+            .get(HEADER_LEN..start)
+            .and_then(|salt| <[u8; SALT_LEN]>::try_from(salt).ok())
+        else {
             return Err(DecodeError::Malformed);
-        }
-        let mut salt = [0u8; SALT_LEN];
-        salt.copy_from_slice(&buf[HEADER_LEN..start]);
+        };
         let aad = aad(name, ENCRYPTED, id);
         let candidates: Vec<usize> = (0..self.sealers.len())
             .filter(|&i| self.sealers[i].id == id)

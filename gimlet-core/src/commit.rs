@@ -26,10 +26,6 @@ struct Plan {
     outcome: [(bool, CookieAction); 2],
 }
 
-/// How many times a commit that finds records gone heals and tries again.
-/// Each round heals at least one of the two channels, so two are enough.
-const HEAL_ROUNDS: usize = 2;
-
 impl Plan {
     /// The channels whose writes need their record to exist.
     fn updates(&self, state: &State) -> Vec<(Kind, SessionId)> {
@@ -227,7 +223,8 @@ impl Session {
             self.ensure_loaded().await?;
         }
         let engine = self.engine();
-        let mut heals = 0;
+        // Each round that heals turns at least one channel's update into a
+        // create, which cannot find its record gone: two rounds at most.
         loop {
             let now = engine.now();
             let plan = engine.plan(&mut self.state(), now)?;
@@ -239,8 +236,7 @@ impl Session {
                 };
                 match backend.commit(&plan.batch).await {
                     Ok(()) => {}
-                    Err(e) if e.is_gone() && heals < HEAL_ROUNDS => {
-                        heals += 1;
+                    Err(e) if e.is_gone() => {
                         if self.heal_gone(&plan).await? {
                             continue;
                         }
@@ -267,6 +263,9 @@ impl Session {
             return Ok(false);
         };
         let updates = plan.updates(&self.state());
+        if updates.is_empty() {
+            return Ok(false);
+        }
         let ids: Vec<SessionId> = updates.iter().map(|&(_, id)| id).collect();
         let records = backend.load(&ids).await.inspect_err(|e| {
             tracing::error!(error = %e, detail = ?e, "session load failed");

@@ -29,8 +29,8 @@ impl Session {
         let mut state = self.state();
         for ((kind, id), record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
-            if ch.id != Some(id) || ch.loaded.is_some() {
-                continue; // cycled or invalidated while the load ran
+            if ch.id != Some(id) {
+                continue; // invalidated while the load ran
             }
             match record {
                 Some(record) => {

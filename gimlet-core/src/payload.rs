@@ -206,6 +206,62 @@ mod tests {
     }
 
     #[test]
+    fn the_bound_is_tight_for_every_header_width() {
+        let header = Header {
+            id: SessionId::from_bytes([9; 16]),
+            created: u64::MAX,
+            issued: u64::MAX,
+            checked: u64::MAX,
+            stored: true,
+        };
+        // Key and value lengths on each side of every MessagePack header
+        // width: str 1/2/3/5 bytes, bin 2/3/5 bytes.
+        let keys = [1, 31, 32, 255, 256, 65_535, 65_536];
+        let values = [0, 1, 255, 256, 65_535, 65_536];
+        for &key_len in &keys {
+            for &value_len in &values {
+                let entries = [("k".repeat(key_len), vec![7; value_len])];
+                let mut buf = Vec::new();
+                write(
+                    &mut buf,
+                    &header,
+                    entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+                );
+                let bound = bound(entries.iter().map(|(k, v)| (k.len(), v.len())));
+                // The map header is written at its widest in the bound: 4
+                // bytes more than a 1-entry map's.
+                assert_eq!(bound, buf.len() + 4, "key {key_len}, value {value_len}");
+            }
+        }
+    }
+
+    #[test]
+    fn entries_count_down_as_they_are_read() {
+        let header = Header {
+            id: SessionId::from_bytes([1; 16]),
+            created: 1,
+            issued: 2,
+            checked: 3,
+            stored: false,
+        };
+        let mut buf = Vec::new();
+        let pairs = [("a", &b"1"[..]), ("b", &b"22"[..]), ("c", &b""[..])];
+        write(&mut buf, &header, pairs.into_iter());
+        let (read_header, start, count) = read(&buf).expect("valid");
+        assert_eq!(read_header, header);
+        let mut entries = Entries {
+            rest: &buf[start..],
+            left: count,
+        };
+        for (i, expected) in pairs.iter().enumerate() {
+            assert_eq!(entries.len(), pairs.len() - i);
+            assert_eq!(entries.next(), Some(*expected));
+        }
+        assert_eq!(entries.len(), 0);
+        assert_eq!(entries.next(), None);
+    }
+
+    #[test]
     fn read_rejects_trailing_bytes_and_bad_keys() {
         let header = Header {
             id: SessionId::from_bytes([1; 16]),

@@ -124,12 +124,49 @@ async fn an_oversized_clientside_value_fails_at_insert_and_the_session_survives(
 }
 
 #[tokio::test]
+async fn the_cookie_size_guard_counts_every_other_key_and_allows_the_limit() {
+    // Many keys that fit one by one: the one that tips the cookie over is
+    // refused, whatever its own size.
+    let b = browser(|g| g.default_clientside(true));
+    let s = b.open();
+    let mut refused = None;
+    for i in 0..100 {
+        if let Err(err) = s.insert(&format!("key-{i}"), &"v".repeat(100)).await {
+            refused = Some((i, err));
+            break;
+        }
+    }
+    let (i, err) = refused.expect("the cookie filled up");
+    assert!(i > 20, "refused at key {i}");
+    assert!(matches!(err, Error::CookieTooLarge { .. }), "{err}");
+
+    // A limit of exactly the size a value needs lets that value in.
+    let s = b.open();
+    let err = s.insert("k", &"x".repeat(3000)).await.unwrap_err();
+    let Error::CookieTooLarge { size, .. } = err else {
+        panic!("{err}");
+    };
+    let exact = browser(|g| g.default_clientside(true).max_size(size));
+    exact.open().insert("k", &"x".repeat(3000)).await.unwrap();
+    let tight = browser(|g| g.default_clientside(true).max_size(size - 1));
+    assert!(tight.open().insert("k", &"x".repeat(3000)).await.is_err());
+}
+
+#[tokio::test]
 async fn an_oversized_server_value_is_refused() {
     let b = browser(|g| g.max_value_size(1024));
     let s = b.open();
     let err = s.insert("big", &vec![0u8; 2000]).await.unwrap_err();
     assert!(matches!(err, Error::ValueTooLarge { .. }), "{err}");
     assert!(!s.contains_key("big").await.unwrap());
+    // The limit itself is allowed: a string of 1021 bytes is 1024 bytes of
+    // MessagePack (a 3-byte header), one more is refused.
+    s.insert("edge", &"x".repeat(1021)).await.unwrap();
+    let err = s.insert("over", &"x".repeat(1022)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::ValueTooLarge { size: 1025, .. }),
+        "{err}"
+    );
 }
 
 /// A backend whose store is unreachable: every call fails as the Redis and

@@ -254,3 +254,62 @@ async fn expiry_is_exact_for_both_channels() {
         assert_eq!(s.get::<u32>("k").await.unwrap(), None, "{lifetime}");
     }
 }
+
+/// Two encryption keys can share a key id (it is one byte): a reader tries
+/// each, from the ciphertext as it arrived, until one opens it.
+#[test]
+fn keys_that_share_a_key_id_are_each_tried() {
+    let p = CookiePayload {
+        id: SessionId::from_bytes([5; 16]),
+        created: 1,
+        issued: 2,
+        checked: 3,
+        stored: true,
+        data: BTreeMap::from([("k".to_owned(), vec![1, 2, 3])]),
+    };
+    let kid = |byte: u8| {
+        let value = codec(&[NEW], &[byte], true).encode("gimlet-n", &p).unwrap();
+        base64_decode(&value)[1]
+    };
+    let mut seen = std::collections::HashMap::new();
+    let (first, second) = (0..=255u8)
+        .find_map(|byte| seen.insert(kid(byte), byte).map(|other| (other, byte)))
+        .expect("a shared key id among 256 keys");
+    let written = codec(&[NEW], &[first], true)
+        .encode("gimlet-n", &p)
+        .unwrap();
+    // The other key comes first, fails, and leaves the text as it was.
+    let reader = codec(&[NEW], &[second, first], true);
+    let decoded = reader.decode("gimlet-n", &written).unwrap();
+    assert_eq!(decoded.to_payload(), p);
+    assert!(decoded.reissue(), "read by a previous key");
+}
+
+/// Values too short for their format are refused, never a panic.
+#[test]
+fn values_too_short_for_their_format_are_refused() {
+    for codec in both_modes() {
+        for len in 0..80 {
+            let bytes: Vec<u8> = (0..len).map(|i| [0x03, 0x04][i % 2]).collect();
+            let value = base64_encode(&bytes);
+            assert!(codec.decode("gimlet-n", &value).is_err(), "{len}");
+        }
+    }
+    let one = base64_encode(&[0x03]);
+    assert_eq!(
+        codec(&[NEW], &[], false).decode("gimlet-n", &one).err(),
+        Some(DecodeError::Malformed)
+    );
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn base64_decode(value: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .unwrap()
+}

@@ -75,5 +75,23 @@ fn the_documented_vectors_encode_and_decode() {
         let decoded = codec.decode(name, &v["cookie"]).unwrap();
         assert_eq!(decoded.to_payload(), payload);
         assert!(!decoded.reissue());
+        // Each accessor reads its own field.
+        assert_eq!(decoded.id(), payload.id);
+        assert_eq!(decoded.created(), payload.created);
+        assert_eq!(decoded.issued(), payload.issued);
+        assert_eq!(decoded.checked(), payload.checked);
+        assert_eq!(decoded.stored(), payload.stored);
+        for (key, value) in &payload.data {
+            assert_eq!(decoded.get(key), Some(value.as_slice()));
+        }
+        assert_eq!(decoded.get("absent"), None);
+        let entries: Vec<(&str, &[u8])> = decoded.entries().collect();
+        let expected: Vec<(&str, &[u8])> = payload
+            .data
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
+        assert_eq!(entries, expected);
+        assert_eq!(codec.encrypts(), encrypted);
     }
 }

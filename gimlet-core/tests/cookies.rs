@@ -321,3 +321,53 @@ fn base64_decode(value: &str) -> Vec<u8> {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The size limit holds at commit too, for a cookie issued again without
+/// an insert (here: under a new key): exactly the limit is sent, one byte
+/// over is Gimlet's own error, never a cookie the browser would drop.
+#[tokio::test]
+async fn a_cookie_issued_again_is_held_to_the_limit_at_commit() {
+    const OLD: &str = "the old secret of this test, 32+ bytes";
+    let clock = ManualClock::new(START);
+    let builder = |max_size: usize| {
+        Gimlet::builder()
+            .secret(SECRET)
+            .previous_secrets([OLD])
+            .host_prefix(false)
+            .max_size(max_size)
+            .clock(clock.clone())
+    };
+    let old = Gimlet::builder()
+        .secret(OLD)
+        .host_prefix(false)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let s = old.open_from_headers([]);
+    s.insert_with("k", &"x".repeat(2000), Placement::new().clientside(true))
+        .await
+        .unwrap();
+    let cookie = old.commit(&s).await.unwrap().remove(0);
+    let header = cookie.split(';').next().unwrap().to_owned();
+    // Under the new key the value has the same length.
+    let exact = cookie.len();
+    let reissue = |gimlet: Gimlet| {
+        let header = header.clone();
+        async move {
+            let s = gimlet.open_from_headers([header.as_str()]);
+            assert_eq!(
+                s.get::<String>("k").await.unwrap().map(|v| v.len()),
+                Some(2000)
+            );
+            gimlet.commit(&s).await
+        }
+    };
+    let sent = reissue(builder(exact).build().unwrap()).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].len(), exact);
+    let err = reissue(builder(exact - 1).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, gimlet_core::Error::Internal { .. }), "{err}");
+    assert_eq!(err.status_code(), 500);
+}

@@ -84,6 +84,11 @@ async fn rule_2_clientside_only_requests_make_no_backend_calls() {
     assert_eq!(b.counts(), calls(0, 0), "{:?}", b.backend.batches());
     assert_eq!(cookies.len(), 2, "both channels' clientside data changed");
 
+    // Clientside data answers `is_empty` without a load.
+    let s = b.open();
+    assert!(!s.is_empty().await.unwrap());
+    assert_eq!(b.counts(), calls(0, 0));
+
     let s = b.open();
     s.remove("user_id").await.unwrap();
     b.commit(&s).await;
@@ -387,6 +392,12 @@ async fn rule_8_with_a_zero_window_every_use_checks_and_no_cookie_is_reissued() 
         assert!(b.commit(&s).await.is_empty());
         assert_eq!(b.counts(), calls(1, 0));
     }
+    // Clientside data due its check does not answer `is_empty` unchecked.
+    b.reset_counts();
+    let s = b.open();
+    assert!(!s.is_empty().await.unwrap());
+    assert_eq!(b.counts(), calls(1, 0));
+
     // An unset whitelisted key is answered without the check: there is no
     // data of the cookie's to protect.
     b.reset_counts();
@@ -419,4 +430,90 @@ async fn a_new_channel_costs_one_write_that_creates_its_record() {
     b.advance(std::time::Duration::from_secs(3600));
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
     assert_eq!(b.counts(), calls(0, 0), "nothing to check");
+}
+
+#[tokio::test]
+async fn a_clear_is_one_flag_in_the_batch_and_only_where_data_may_be() {
+    // A new channel has nothing to clear.
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("a", &1).await.unwrap();
+    s.clear().unwrap();
+    s.remove("a").await.unwrap();
+    s.insert("b", &2).await.unwrap();
+    b.commit(&s).await;
+    match b.backend.last_batch().unwrap().ops.as_slice() {
+        [Op::Write(w)] => {
+            assert_eq!(w.mode, WriteMode::Create);
+            assert!(!w.clear, "a new record has nothing to clear");
+            assert_eq!(w.set.len(), 1);
+            assert!(w.remove.is_empty(), "{:?}", w.remove);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A stored channel, not loaded: the clear is a flag, and a later
+    // removal adds nothing to it.
+    let s = b.open();
+    s.clear().unwrap();
+    s.remove("b").await.unwrap();
+    s.insert("c", &3).await.unwrap();
+    b.commit(&s).await;
+    match b.backend.last_batch().unwrap().ops.as_slice() {
+        [Op::Write(w)] => {
+            assert_eq!(w.mode, WriteMode::Update);
+            assert!(w.clear);
+            assert!(w.remove.is_empty(), "{:?}", w.remove);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(b.open().keys().await.unwrap(), ["c"]);
+
+    // A cookie without a record (revocation off): a concurrent request may
+    // have created one, so the clear is sent with the first write.
+    let mut b = browser(|g| g.revocable(false));
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    s.clear().unwrap();
+    s.insert("server", &1).await.unwrap();
+    b.commit(&s).await;
+    match b.backend.last_batch().unwrap().ops.as_slice() {
+        [Op::Write(w)] => {
+            assert_eq!(w.mode, WriteMode::Upsert);
+            assert!(w.clear);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reads_after_the_commit_see_the_writes_that_went_through() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+    s.insert("cart", &2).await.unwrap();
+    assert_eq!(s.get::<u32>("cart").await.unwrap(), Some(2));
+    s.remove("cart").await.unwrap();
+    assert_eq!(s.get::<u32>("cart").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn without_a_backend_a_pinned_id_stays_and_is_not_reissued() {
+    let gimlet = common::cookie_only(|g| g);
+    let s = gimlet.open_from_headers([]);
+    let id = s.id().unwrap();
+    let cookies = gimlet.commit(&s).await.unwrap();
+    assert_eq!(cookies.len(), 1);
+    let header = cookies[0].split(';').next().unwrap().to_owned();
+    // A later request uses the session and changes nothing: no cookie.
+    let s = gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(s.get::<u32>("absent").await.unwrap(), None);
+    assert!(gimlet.commit(&s).await.unwrap().is_empty());
+    let s = gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(s.id().unwrap(), id);
 }

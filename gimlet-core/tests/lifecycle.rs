@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{START, browser};
-use gimlet_core::{Error, Placement};
+use common::{START, browser, cookie_only};
+use gimlet_core::{Error, Gimlet, Placement};
 
 #[tokio::test]
 async fn the_id_is_32_hex_and_stable_and_created_at_is_the_creation_time() {
@@ -137,6 +137,9 @@ async fn server_writes_after_the_commit_go_straight_through() {
     assert!(matches!(err, Error::Committed { .. }), "{err}");
     assert!(matches!(s.invalidate(), Err(Error::Committed { .. })));
     s.remove("later").await.unwrap();
+    // A whitelisted key is never server-side: removing it is no write.
+    s.remove("user_id").await.unwrap();
+    assert_eq!(b.counts().commits, 4);
 
     let s = b.open();
     assert_eq!(s.get::<u32>("cart").await.unwrap(), Some(2));
@@ -228,4 +231,131 @@ async fn a_session_ended_elsewhere_reads_as_empty_and_its_cookie_is_removed() {
     assert_eq!(cookies.len(), 1);
     assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
     assert!(b.jar.is_empty());
+}
+
+#[tokio::test]
+async fn a_key_in_a_sent_cookie_cannot_change_after_the_commit() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert_with("theme", &"dark", Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    // Moving it server-side would have to take it out of the cookie.
+    let err = s
+        .insert_with("theme", &"light", Placement::new().clientside(false))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Committed { .. }), "{err}");
+    let err = s.remove("theme").await.unwrap_err();
+    assert!(matches!(err, Error::Committed { .. }), "{err}");
+    assert_eq!(b.counts().commits, 1, "nothing went through");
+}
+
+#[tokio::test]
+async fn without_a_backend_removals_after_the_commit_are_no_ops() {
+    let gimlet = cookie_only(|g| g);
+    let s = gimlet.open_from_headers([]);
+    s.insert("k", &1).await.unwrap();
+    gimlet.commit(&s).await.unwrap();
+    s.remove("absent").await.unwrap();
+}
+
+#[tokio::test]
+async fn cycling_a_cookie_that_holds_nothing_removes_it() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.id().unwrap(); // the permanent cookie is issued, with an empty record
+    b.commit(&s).await;
+    assert_eq!(b.last_names(), ["gimlet-p"]);
+    let s = b.open();
+    s.cycle_id().await.unwrap();
+    let cookies = b.commit(&s).await;
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].starts_with("gimlet-p=;"), "{cookies:?}");
+    assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
+}
+
+#[tokio::test]
+async fn a_session_first_used_after_the_commit_writes_through() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+    // The handler left the session alone; a task writes to it afterwards.
+    let s = b.open();
+    assert!(b.commit(&s).await.is_empty());
+    s.insert("cart", &2).await.unwrap();
+    assert_eq!(b.open().get::<u32>("cart").await.unwrap(), Some(2));
+}
+
+#[tokio::test]
+async fn without_revocation_a_cookie_without_a_record_keeps_its_data_on_a_load() {
+    let mut b = browser(|g| g.revocable(false));
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    // Its channel has no record: the load finds none, as it should.
+    let s = b.open();
+    assert_eq!(s.get::<u32>("server").await.unwrap(), None);
+    assert_eq!(s.get::<u32>("k").await.unwrap(), Some(1));
+    assert!(b.commit(&s).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_invalidate_during_a_load_is_not_undone_by_it() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+    // The load is held until the invalidation has happened.
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let held = Gimlet::builder()
+        .secret(common::SECRET)
+        .host_prefix(false)
+        .clock(b.clock.clone())
+        .backend(Held {
+            inner: b.backend.clone(),
+            gate: gate.clone(),
+        })
+        .build()
+        .unwrap();
+    let header = b.header();
+    let s = held.open_from_headers([header.as_str()]);
+    let reader = {
+        let s = s.clone();
+        tokio::spawn(async move { s.get::<u32>("cart").await.unwrap() })
+    };
+    tokio::task::yield_now().await;
+    s.invalidate().unwrap();
+    gate.notify_one();
+    assert_eq!(reader.await.unwrap(), None, "the load revived the session");
+    assert!(s.keys().await.unwrap().is_empty());
+}
+
+/// A backend whose loads wait for a signal.
+#[derive(Debug)]
+struct Held {
+    inner: std::sync::Arc<gimlet_core::CountingBackend<gimlet_core::MemoryBackend>>,
+    gate: std::sync::Arc<tokio::sync::Notify>,
+}
+
+#[async_trait::async_trait]
+impl gimlet_core::Backend for Held {
+    async fn load(
+        &self,
+        ids: &[gimlet_core::SessionId],
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
+        self.gate.notified().await;
+        self.inner.load(ids).await
+    }
+
+    async fn commit(
+        &self,
+        batch: &gimlet_core::backend::Batch,
+    ) -> Result<(), gimlet_core::BackendError> {
+        self.inner.commit(batch).await
+    }
 }

@@ -125,6 +125,35 @@ async fn a_key_moves_between_channels() {
 }
 
 #[tokio::test]
+async fn a_clientside_key_moves_between_cookies_and_out_of_them_for_free() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("server", &0).await.unwrap();
+    s.insert_with("k", &1, Placement::new().clientside(true).permanent(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    s.insert_with("k", &2, Placement::new().clientside(true).permanent(false))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    let permanent = Placement::new().permanent(true);
+    assert_eq!(s.get_from::<u32>("k", permanent).await.unwrap(), None);
+    assert_eq!(s.get::<u32>("k").await.unwrap(), Some(2));
+    assert!(!s.is_permanent("k").await.unwrap());
+
+    // Removing a key found in a cookie deletes nothing server-side.
+    b.reset_counts();
+    let s = b.open();
+    s.remove("k").await.unwrap();
+    b.commit(&s).await;
+    assert_eq!(b.counts(), common::calls(0, 0));
+    assert_eq!(b.open().get::<u32>("k").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn get_with_options_looks_only_in_that_place() {
     let b = browser(|g| g);
     let s = b.open();

@@ -68,11 +68,22 @@ fn debug_does_not_show_cookie_contents() {
         stored: true,
         data: BTreeMap::from([("user".to_owned(), b"hunter2".to_vec())]),
     };
-    assert_clean("CookiePayload", &format!("{payload:?}"));
+    let debug = format!("{payload:?}");
+    assert_clean("CookiePayload", &debug);
+    assert!(
+        debug.starts_with("CookiePayload") && debug.contains("keys: 1"),
+        "{debug}"
+    );
+    let codec_debug = format!("{codec:?}");
+    assert!(codec_debug.contains("signing_keys: 1"), "{codec_debug}");
     let value = codec.encode("gimlet-n", &payload).unwrap();
     let cookie = codec.decode("gimlet-n", &value).unwrap();
     let debug = format!("{cookie:?}");
     assert_clean("VerifiedCookie", &debug);
+    assert!(
+        debug.contains("checked: 3") && debug.contains("keys: 1"),
+        "{debug}"
+    );
     assert!(!debug.contains(&id.to_string()), "{debug}");
     assert!(!debug.contains("user"), "{debug}");
 }

@@ -382,10 +382,11 @@ async fn responses_with_session_cookies_are_private_and_vary_on_cookie() {
 
 #[tokio::test]
 async fn a_failed_commit_is_a_failure_with_a_generic_body() {
+    let refusing = std::sync::Arc::new(gimlet_core::CountingBackend::new(Refusing));
     let failing = Gimlet::builder()
         .secret(SECRET)
         .host_prefix(false)
-        .backend(Refusing)
+        .shared_backend(refusing.clone())
         .build()
         .unwrap();
     let s = failing.open_from_headers([]);
@@ -396,6 +397,8 @@ async fn a_failed_commit_is_a_failure_with_a_generic_body() {
     assert_eq!(failure.body(), "session storage unavailable");
     assert!(!failure.to_string().contains("secret_key_name"));
     assert!(response.get("set-cookie").is_empty());
+    // A failure that is not a lost record is not healed: one call.
+    assert_eq!(refusing.counts(), common::calls(0, 1));
 }
 
 /// A store that is always down.
@@ -441,4 +444,130 @@ async fn a_request_that_read_before_a_logout_extends_no_window() {
     b.advance(WINDOW - Duration::from_secs(20));
     let s = b.gimlet.open_from_headers([header.as_str()]);
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn only_the_channel_whose_record_is_gone_heals() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("cart", &1).await.unwrap();
+    s.insert_with("theme", &"dark", Placement::new().permanent(true))
+        .await
+        .unwrap();
+    let id = s.id().unwrap();
+    b.commit(&s).await;
+    // The non-permanent record is lost; the permanent one is not.
+    let codec = CookieCodec::new(&[Secret::new(SECRET)], &[], false).unwrap();
+    let lost = codec.decode("gimlet-n", &b.jar["gimlet-n"]).unwrap().id();
+    let batch = Batch {
+        ops: vec![Op::Delete(lost)],
+    };
+    b.backend.inner().commit(&batch).await.unwrap();
+
+    let s = b.open();
+    s.insert("cart", &2).await.unwrap();
+    s.insert_with("theme", &"light", Placement::new().permanent(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    assert_eq!(b.last_names(), ["gimlet-n"], "only the healed channel");
+    let s = b.open();
+    assert_eq!(s.id().unwrap(), id, "the permanent channel kept its id");
+    assert_eq!(s.get::<u32>("cart").await.unwrap(), Some(2));
+    assert_eq!(
+        s.get::<String>("theme").await.unwrap().as_deref(),
+        Some("light")
+    );
+}
+
+/// A store that answers every commit with `Gone` and every load with no
+/// record: healing stops once nothing is left to heal, with the error.
+#[derive(Debug)]
+struct AlwaysGone;
+
+#[async_trait::async_trait]
+impl Backend for AlwaysGone {
+    async fn load(
+        &self,
+        ids: &[gimlet_core::SessionId],
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
+        Ok(vec![None; ids.len()])
+    }
+
+    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::BackendError> {
+        Err(gimlet_core::BackendError::gone())
+    }
+}
+
+#[tokio::test]
+async fn healing_is_bounded() {
+    // A cookie that claims a record, from a store that has it (memory).
+    let mut b = browser(|g| g);
+    let store = std::sync::Arc::new(gimlet_core::CountingBackend::new(AlwaysGone));
+    let gimlet = Gimlet::builder()
+        .secret(SECRET)
+        .host_prefix(false)
+        .shared_backend(store.clone())
+        .clock(b.clock.clone())
+        .build()
+        .unwrap();
+    let s = b.open();
+    s.insert("cart", &1).await.unwrap();
+    b.commit(&s).await;
+    let header = b.header();
+    let s = gimlet.open_from_headers([header.as_str()]);
+    s.insert("cart", &2).await.unwrap();
+    let err = gimlet.commit(&s).await.unwrap_err();
+    assert!(
+        matches!(&err, gimlet_core::Error::Backend(e) if e.is_gone()),
+        "{err}"
+    );
+    // The commit; a load that finds the record gone; the commit of a fresh
+    // channel, refused too: a create has no record to heal.
+    assert_eq!(store.counts(), common::calls(1, 2));
+}
+
+#[tokio::test]
+async fn writes_after_a_failed_response_go_straight_through() {
+    let b = logged_in(|g| g).await;
+    let s = b.open();
+    s.insert("cart", &vec!["half-done"]).await.unwrap();
+    let mut response = Response::with(500, &[]);
+    b.gimlet.finish(&s, &mut response).await.unwrap();
+    assert_eq!(b.counts(), common::calls(0, 0));
+    s.insert("late", &1).await.unwrap();
+    assert_eq!(b.counts(), common::calls(0, 1));
+    let s = b.open();
+    assert_eq!(s.get::<u32>("late").await.unwrap(), Some(1));
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".into()])
+    );
+}
+
+#[tokio::test]
+async fn a_write_through_touches_only_the_channels_it_must() {
+    // The non-permanent channel has a cookie but no record.
+    let mut b = browser(|g| g.revocable(false));
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    s.insert_with("p", &1, Placement::new().permanent(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    assert_eq!(b.backend.inner().len(), 1);
+    s.insert_with("q", &2, Placement::new().permanent(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.backend.inner().len(),
+        1,
+        "no record for the other channel"
+    );
+    let s = b.open();
+    let transient = Placement::new().permanent(false);
+    assert_eq!(s.get_from::<u32>("q", transient).await.unwrap(), None);
+    assert_eq!(s.get::<u32>("q").await.unwrap(), Some(2));
 }

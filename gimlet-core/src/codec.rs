@@ -417,22 +417,30 @@ impl CookieCodec {
                 DecodeError::UnknownKey
             });
         }
-        // Opening decrypts in place, so a failed attempt would leave garbage
-        // behind for the next key: keep the ciphertext when there are two.
-        let sealed = (candidates.len() > 1).then(|| buf[start..].to_vec());
-        for (n, &index) in candidates.iter().enumerate() {
-            let text = &mut buf[start..];
-            if let (true, Some(sealed)) = (n > 0, &sealed) {
-                text.copy_from_slice(sealed);
+        let open = |index: usize, text: &mut [u8]| {
+            self.sealers[index]
+                .key(&salt)
+                .open_in_place(
+                    aead::Nonce::assume_unique_for_key(NONCE),
+                    aead::Aad::from(&aad),
+                    text,
+                )
+                .map(|plain| plain.len())
+        };
+        // Opening decrypts in place, and a failed attempt leaves garbage
+        // behind: every key but the last tries a copy.
+        let Some((&last, others)) = candidates.split_last() else {
+            return Err(DecodeError::Forged);
+        };
+        for &index in others {
+            let mut text = buf[start..].to_vec();
+            if let Ok(len) = open(index, &mut text) {
+                buf[start..start + len].copy_from_slice(&text[..len]);
+                return Ok((start..start + len, index == 0));
             }
-            let opened = self.sealers[index].key(&salt).open_in_place(
-                aead::Nonce::assume_unique_for_key(NONCE),
-                aead::Aad::from(&aad),
-                text,
-            );
-            if let Ok(plain) = opened {
-                return Ok((start..start + plain.len(), index == 0));
-            }
+        }
+        if let Ok(len) = open(last, &mut buf[start..]) {
+            return Ok((start..start + len, last == 0));
         }
         Err(DecodeError::Forged)
     }

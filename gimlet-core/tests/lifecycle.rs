@@ -359,3 +359,75 @@ impl gimlet_core::Backend for Held {
         self.inner.commit(batch).await
     }
 }
+
+#[tokio::test]
+async fn without_a_backend_cycle_and_invalidate_need_no_store() {
+    let gimlet = cookie_only(|g| g);
+    let s = gimlet.open_from_headers([]);
+    s.insert("k", &1).await.unwrap();
+    let header = gimlet.commit(&s).await.unwrap()[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let s = gimlet.open_from_headers([header.as_str()]);
+    s.cycle_id().await.unwrap();
+    let cycled = gimlet.commit(&s).await.unwrap();
+    assert_eq!(cycled.len(), 1);
+    let s = gimlet.open_from_headers([header.as_str()]);
+    s.invalidate().unwrap();
+    let removed = gimlet.commit(&s).await.unwrap();
+    assert!(removed[0].contains("Max-Age=0"), "{removed:?}");
+}
+
+#[tokio::test]
+async fn cycle_id_retires_every_verified_id_whatever_the_cookie_claims() {
+    let mut b = browser(|g| g.revocable(false));
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    let header = b.header();
+    // A request with that cookie creates the record…
+    let other = b.gimlet.open_from_headers([header.as_str()]);
+    other.insert("server", &1).await.unwrap();
+    b.gimlet.commit(&other).await.unwrap();
+    // …and a login with the same (old) cookie retires it.
+    let s = b.gimlet.open_from_headers([header.as_str()]);
+    s.cycle_id().await.unwrap();
+    b.gimlet.commit(&s).await.unwrap();
+    assert_eq!(b.backend.inner().len(), 1, "only the new record is left");
+}
+
+#[tokio::test]
+async fn session_debug_counts_keys_without_showing_them() {
+    let b = browser(|g| g);
+    let s = b.open();
+    s.insert_with("a", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    s.insert_with("b", &2, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    s.insert("secret_name", &3).await.unwrap();
+    let debug = format!("{s:?}");
+    assert!(debug.contains("transient_keys_known: 3"), "{debug}");
+    assert!(debug.contains("permanent_keys_known: 0"), "{debug}");
+    assert!(!debug.contains("secret_name"), "{debug}");
+}
+
+#[tokio::test]
+async fn a_cookie_issued_up_to_five_minutes_ahead_is_accepted() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert_with("k", &1, Placement::new().clientside(true))
+        .await
+        .unwrap();
+    b.commit(&s).await;
+    // This server's clock is behind the one that issued the cookie.
+    b.clock.set(START - 300);
+    assert_eq!(b.open().get::<u32>("k").await.unwrap(), Some(1));
+    b.clock.set(START - 301);
+    assert_eq!(b.open().get::<u32>("k").await.unwrap(), None);
+}

@@ -396,6 +396,10 @@ async fn a_failed_commit_is_a_failure_with_a_generic_body() {
     assert_eq!(failure.status(), 503);
     assert_eq!(failure.body(), "session storage unavailable");
     assert!(!failure.to_string().contains("secret_key_name"));
+    assert_eq!(failure.to_string(), failure.body());
+    assert!(failure.error().is_backend());
+    let source = std::error::Error::source(&failure).expect("the error behind it");
+    assert!(source.to_string().contains("unavailable"), "{source}");
     assert!(response.get("set-cookie").is_empty());
     // A failure that is not a lost record is not healed: one call.
     assert_eq!(refusing.counts(), common::calls(0, 1));

@@ -309,7 +309,9 @@ impl Session {
             let ch = state.ch_mut(kind);
             let Some(old) = ch.id else { continue };
             let data = ch.server_view();
-            let retire = (backend && (ch.stored || ch.from_cookie)).then_some(old);
+            // Before the commit, only a channel that came with a cookie can
+            // have a record.
+            let retire = (backend && ch.from_cookie).then_some(old);
             ch.renew_id(now)?;
             ch.loaded = Some(Record::new());
             ch.cleared = false;
@@ -345,7 +347,7 @@ impl Session {
             let ch = state.ch_mut(kind);
             // Every id a verified cookie named, whatever it claimed about
             // its record: a concurrent request may have created one.
-            let retire = ch.id.filter(|_| backend && (ch.stored || ch.from_cookie));
+            let retire = ch.id.filter(|_| backend && ch.from_cookie);
             ch.reset();
             state.retired.extend(retire);
         }

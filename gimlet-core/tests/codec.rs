@@ -283,6 +283,11 @@ fn keys_that_share_a_key_id_are_each_tried() {
     let decoded = reader.decode("gimlet-n", &written).unwrap();
     assert_eq!(decoded.to_payload(), p);
     assert!(decoded.reissue(), "read by a previous key");
+    // The writing key first: it opens its copy, and the other is not tried.
+    let reader = codec(&[NEW], &[first, second], true);
+    let decoded = reader.decode("gimlet-n", &written).unwrap();
+    assert_eq!(decoded.to_payload(), p);
+    assert!(!decoded.reissue(), "read by the current key");
 }
 
 /// Values too short for their format are refused, never a panic.

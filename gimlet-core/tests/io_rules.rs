@@ -89,6 +89,13 @@ async fn rule_2_clientside_only_requests_make_no_backend_calls() {
     assert!(!s.is_empty().await.unwrap());
     assert_eq!(b.counts(), calls(0, 0));
 
+    // Removing a whitelisted key that is not set: it cannot be
+    // server-side, so there is nothing to delete.
+    let s = b.open();
+    s.remove("cart_id").await.unwrap();
+    assert!(b.commit(&s).await.is_empty());
+    assert_eq!(b.counts(), calls(0, 0));
+
     let s = b.open();
     s.remove("user_id").await.unwrap();
     b.commit(&s).await;

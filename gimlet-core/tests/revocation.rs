@@ -575,3 +575,45 @@ async fn a_write_through_touches_only_the_channels_it_must() {
     assert_eq!(s.get_from::<u32>("q", transient).await.unwrap(), None);
     assert_eq!(s.get::<u32>("q").await.unwrap(), Some(2));
 }
+
+/// A store whose records load but whose commits fail.
+#[derive(Debug)]
+struct CommitsFail(std::sync::Arc<gimlet_core::CountingBackend<gimlet_core::MemoryBackend>>);
+
+#[async_trait::async_trait]
+impl Backend for CommitsFail {
+    async fn load(
+        &self,
+        ids: &[gimlet_core::SessionId],
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
+        self.0.load(ids).await
+    }
+
+    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::BackendError> {
+        Err(gimlet_core::BackendError::from_kind(
+            gimlet_core::BackendErrorKind::Unavailable,
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_fails_is_not_mistaken_for_a_lost_record() {
+    let b = logged_in(|g| g).await;
+    let store = std::sync::Arc::new(gimlet_core::CountingBackend::new(CommitsFail(
+        b.backend.clone(),
+    )));
+    let gimlet = Gimlet::builder()
+        .secret(SECRET)
+        .host_prefix(false)
+        .clientside_keys(["user_id"])
+        .shared_backend(store.clone())
+        .clock(b.clock.clone())
+        .build()
+        .unwrap();
+    let header = b.header();
+    let s = gimlet.open_from_headers([header.as_str()]);
+    s.insert("cart", &vec!["tonic"]).await.unwrap();
+    let err = gimlet.commit(&s).await.unwrap_err();
+    assert_eq!(err.status_code(), 503);
+    assert_eq!(store.counts(), common::calls(0, 1), "no healing load");
+}

@@ -121,3 +121,14 @@ pub fn calls(loads: usize, commits: usize) -> Counts {
 pub fn days(n: u64) -> Duration {
     Duration::from_secs(n * 24 * 3600)
 }
+
+/// A logged-in session: `user_id` in the cookie, `cart` in the backend.
+pub async fn logged_in(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -> Browser {
+    let mut b = browser(|g| configure(g.clientside_keys(["user_id"])));
+    let s = b.open();
+    s.insert("user_id", &42).await.unwrap();
+    s.insert("cart", &vec!["gin"]).await.unwrap();
+    b.commit(&s).await;
+    b.reset_counts();
+    b
+}

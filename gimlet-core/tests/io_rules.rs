@@ -478,12 +478,7 @@ async fn a_clear_is_one_flag_in_the_batch_and_only_where_data_may_be() {
 
     // A cookie without a record (revocation off): a concurrent request may
     // have created one, so the clear is sent with the first write.
-    let mut b = browser(|g| g.revocable(false));
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let mut b = common::clientside_only_without_revocation().await;
     let s = b.open();
     s.clear().unwrap();
     s.insert("server", &1).await.unwrap();

@@ -291,12 +291,7 @@ async fn a_session_first_used_after_the_commit_writes_through() {
 
 #[tokio::test]
 async fn without_revocation_a_cookie_without_a_record_keeps_its_data_on_a_load() {
-    let mut b = browser(|g| g.revocable(false));
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let mut b = common::clientside_only_without_revocation().await;
     // Its channel has no record: the load finds none, as it should.
     let s = b.open();
     assert_eq!(s.get::<u32>("server").await.unwrap(), None);
@@ -382,12 +377,7 @@ async fn without_a_backend_cycle_and_invalidate_need_no_store() {
 
 #[tokio::test]
 async fn cycle_id_retires_every_verified_id_whatever_the_cookie_claims() {
-    let mut b = browser(|g| g.revocable(false));
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let b = common::clientside_only_without_revocation().await;
     let header = b.header();
     // A request with that cookie creates the record…
     let other = b.gimlet.open_from_headers([header.as_str()]);

@@ -122,12 +122,7 @@ async fn only_three_cookies_of_a_name_are_verified() {
 async fn invalidate_deletes_every_verified_id_whatever_the_cookie_claims() {
     // Without revocation, a clientside-only channel has no record, and its
     // cookie says so.
-    let mut b = browser(|g| g.revocable(false));
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let b = common::clientside_only_without_revocation().await;
     let header = b.header();
     // A request with that cookie creates the record…
     let other = b.gimlet.open_from_headers([header.as_str()]);
@@ -143,12 +138,7 @@ async fn invalidate_deletes_every_verified_id_whatever_the_cookie_claims() {
 
 #[tokio::test]
 async fn revocation_on_ignores_cookies_issued_without_a_record() {
-    let mut b = browser(|g| g.revocable(false));
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let b = common::clientside_only_without_revocation().await;
     let revocable = Gimlet::builder()
         .secret(SECRET)
         .host_prefix(false)

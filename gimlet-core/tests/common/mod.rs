@@ -132,3 +132,15 @@ pub async fn logged_in(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -
     b.reset_counts();
     b
 }
+
+/// A browser on a store with revocation off, holding a non-permanent cookie
+/// with one clientside key (`k` = 1) and no record behind it.
+pub async fn clientside_only_without_revocation() -> Browser {
+    let mut b = browser(|g| g.revocable(false));
+    let s = b.open();
+    s.insert_with("k", &1, gimlet_core::Placement::new().clientside(true))
+        .await
+        .expect("insert");
+    b.commit(&s).await;
+    b
+}

@@ -385,7 +385,8 @@ impl State {
             }
             self.check_cookie_size(engine, kind, key, value.len())?;
         }
-        self.ch_mut(kind).ensure_id(engine.now())?;
+        let beside = self.anchor();
+        self.ch_mut(kind).ensure_id(engine.now(), beside)?;
         for k in Kind::BOTH {
             let ch = self.ch_mut(k);
             if !(clientside && k == kind) && ch.client.remove(key) {

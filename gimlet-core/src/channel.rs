@@ -114,12 +114,17 @@ impl Channel {
         }
     }
 
-    /// Gives the channel an id if it has none, so it can hold data.
-    pub(crate) fn ensure_id(&mut self, now: u64) -> Result<SessionId, Error> {
+    /// Gives the channel an id if it has none, so it can hold data: in the
+    /// group of `beside`, the session's other id, if it has one.
+    pub(crate) fn ensure_id(
+        &mut self,
+        now: u64,
+        beside: Option<SessionId>,
+    ) -> Result<SessionId, Error> {
         if let Some(id) = self.id {
             return Ok(id);
         }
-        let id = SessionId::generate()?;
+        let id = new_id(beside)?;
         self.id = Some(id);
         self.fresh = true;
         self.created = now;
@@ -129,8 +134,8 @@ impl Channel {
 
     /// The channel starts over with a new id (and nothing stored under it);
     /// the old cookie is to be replaced or removed.
-    pub(crate) fn renew_id(&mut self, now: u64) -> Result<(), Error> {
-        let id = SessionId::generate()?;
+    pub(crate) fn renew_id(&mut self, now: u64, beside: Option<SessionId>) -> Result<(), Error> {
+        let id = new_id(beside)?;
         self.id = Some(id);
         self.removal |= self.from_cookie;
         self.from_cookie = false;
@@ -158,7 +163,7 @@ impl Channel {
     /// elsewhere (logout, expiry, a flush). Nothing it held before this
     /// request is kept; what this request wrote moves to a fresh channel
     /// with a new id, and the dead cookie is replaced or removed.
-    pub(crate) fn heal(&mut self, now: u64) -> Result<(), Error> {
+    pub(crate) fn heal(&mut self, now: u64, beside: Option<SessionId>) -> Result<(), Error> {
         let client: Vec<(String, Vec<u8>)> = std::mem::take(&mut self.client_written)
             .into_iter()
             .filter_map(|k| {
@@ -181,7 +186,7 @@ impl Channel {
         self.pending = pending;
         self.pinned = pinned;
         if writes || pinned {
-            self.ensure_id(now)?;
+            self.ensure_id(now, beside)?;
         }
         Ok(())
     }
@@ -292,5 +297,13 @@ impl Channel {
             checked,
             stored,
         })
+    }
+}
+
+/// A new id, in the group of `beside` if there is one.
+fn new_id(beside: Option<SessionId>) -> Result<SessionId, Error> {
+    match beside {
+        Some(other) => SessionId::generate_beside(&other),
+        None => SessionId::generate(),
     }
 }

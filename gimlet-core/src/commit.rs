@@ -272,6 +272,7 @@ impl Session {
         })?;
         let now = self.engine().now();
         let mut state = self.state();
+        let beside = state.anchor();
         let mut healed = false;
         for ((kind, id), record) in updates.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
@@ -280,7 +281,7 @@ impl Session {
                     channel = kind.name(),
                     "session record gone at commit; healing"
                 );
-                ch.heal(now)?;
+                ch.heal(now, beside)?;
                 healed = true;
             }
         }

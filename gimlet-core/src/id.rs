@@ -1,4 +1,5 @@
-//! Session ids: 128 random bits from the operating system.
+//! Session ids: 128 bits from the operating system's random generator, of
+//! which the first 16 (the group) are shared by the ids of one session.
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,6 +7,14 @@ use std::str::FromStr;
 use ring::rand::{SecureRandom, SystemRandom};
 
 /// A channel's session id: 128 bits from [`ring::rand::SystemRandom`].
+///
+/// The first two bytes are the id's *group*. Every id of one session (its
+/// two channels, and the ids that replace them when the id is cycled or a
+/// lost record healed) is generated in the group of the session's first id,
+/// with [`SessionId::generate_beside`]: a backend may keep the records of
+/// one group together (Redis Cluster puts them in one hash slot, so a
+/// commit stays one atomic call). The other 112 bits are random in every
+/// id; a new session's group is random too.
 ///
 /// It is written as 32 lowercase hex characters by [`Display`](fmt::Display).
 /// A session id is a bearer credential, so its [`Debug`] output shows none of
@@ -28,6 +37,24 @@ impl SessionId {
             .fill(&mut bytes)
             .map_err(|_| crate::Error::Random)?;
         Ok(SessionId(bytes))
+    }
+
+    /// A new id in the group of `other`: its first two bytes, and 112 new
+    /// random bits.
+    ///
+    /// # Errors
+    ///
+    /// Fails only if the operating system's random number generator fails.
+    pub fn generate_beside(other: &SessionId) -> Result<Self, crate::Error> {
+        let mut id = Self::generate()?;
+        id.0[..2].copy_from_slice(&other.0[..2]);
+        Ok(id)
+    }
+
+    /// The id's group: its first two bytes, shared by the ids of one
+    /// session.
+    pub const fn group(&self) -> [u8; 2] {
+        [self.0[0], self.0[1]]
     }
 
     /// The id with these bytes.
@@ -92,6 +119,30 @@ mod tests {
         let debug = format!("{id:?}");
         assert!(!debug.contains("ab"), "{debug}");
         assert!(!debug.contains("171"), "{debug}");
+    }
+
+    #[test]
+    fn an_id_generated_beside_another_shares_only_its_group() {
+        let first = SessionId::from_bytes([0x5a; 16]);
+        let mut low_bits_seen = [0u8; 14];
+        for _ in 0..64 {
+            let id = SessionId::generate_beside(&first).expect("rng");
+            assert_eq!(id.group(), [0x5a, 0x5a]);
+            assert_eq!(id.to_string()[..4], first.to_string()[..4]);
+            for (seen, byte) in low_bits_seen.iter_mut().zip(&id.as_bytes()[2..]) {
+                *seen |= byte ^ 0x5a;
+            }
+        }
+        // Every one of the other 112 bits varied in 64 draws.
+        assert_eq!(low_bits_seen, [0xff; 14]);
+    }
+
+    #[test]
+    fn new_sessions_get_random_groups() {
+        let groups: std::collections::HashSet<_> = (0..64)
+            .map(|_| SessionId::generate().expect("rng").group())
+            .collect();
+        assert!(groups.len() > 32, "{} distinct groups", groups.len());
     }
 
     #[test]

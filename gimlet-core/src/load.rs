@@ -27,6 +27,7 @@ impl Session {
         }
         let now = self.engine().now();
         let mut state = self.state();
+        let beside = state.anchor();
         for ((kind, id), record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
             if ch.id != Some(id) {
@@ -50,7 +51,7 @@ impl Session {
                     // clientside included, goes with it; this request's own
                     // writes move to a fresh channel.
                     tracing::info!(channel = kind.name(), "session record gone; healing");
-                    ch.heal(now)?;
+                    ch.heal(now, beside)?;
                 }
                 None => {
                     ch.pending.retain(|_, v| v.is_some());

@@ -69,6 +69,15 @@ impl State {
         &mut self.channels[kind.index()]
     }
 
+    /// An id of this session that new ids are generated beside, so that
+    /// all of them share one group: a channel's, or one being retired.
+    pub(crate) fn anchor(&self) -> Option<SessionId> {
+        self.channels
+            .iter()
+            .find_map(|ch| ch.id)
+            .or_else(|| self.retired.first().copied())
+    }
+
     /// Finds `key` in the places `filter` admits, without I/O.
     pub(crate) fn lookup(&self, engine: &Engine, key: &str, filter: Placement) -> Lookup<'_> {
         let kinds = || {
@@ -245,13 +254,14 @@ impl Session {
         let now = self.engine().now();
         let mut state = self.used();
         let committed = state.committed;
+        let beside = state.anchor();
         let ch = state.ch_mut(Kind::Permanent);
         if committed && ch.id.is_none() {
             return Err(Error::Committed {
                 what: "a new session id",
             });
         }
-        let id = ch.ensure_id(now)?;
+        let id = ch.ensure_id(now, beside)?;
         ch.pinned = true;
         Ok((id, ch.created))
     }
@@ -305,6 +315,7 @@ impl Session {
                 what: "a new session id",
             });
         }
+        let beside = state.anchor();
         for kind in Kind::BOTH {
             let ch = state.ch_mut(kind);
             let Some(old) = ch.id else { continue };
@@ -312,7 +323,7 @@ impl Session {
             // Before the commit, only a channel that came with a cookie can
             // have a record.
             let retire = (backend && ch.from_cookie).then_some(old);
-            ch.renew_id(now)?;
+            ch.renew_id(now, beside)?;
             ch.loaded = Some(Record::new());
             ch.cleared = false;
             ch.pending = data.into_iter().map(|(k, v)| (k, Some(v))).collect();

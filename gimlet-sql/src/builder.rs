@@ -11,6 +11,9 @@ use crate::backend::{DEFAULT_TIMEOUT, Inner};
 use crate::errors::backend_error;
 use crate::{Dialect, SqlBackend, Tables};
 
+/// How long a SQLite statement waits for a lock by default.
+const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Configures and connects an [`SqlBackend`].
 pub struct SqlBackendBuilder {
     url: String,
@@ -18,6 +21,7 @@ pub struct SqlBackendBuilder {
     timeout: Duration,
     max_connections: Option<u32>,
     create_tables: bool,
+    busy_timeout: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -30,6 +34,7 @@ impl std::fmt::Debug for SqlBackendBuilder {
             .field("timeout", &self.timeout)
             .field("max_connections", &self.max_connections)
             .field("create_tables", &self.create_tables)
+            .field("busy_timeout", &self.busy_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -42,6 +47,7 @@ impl SqlBackendBuilder {
             timeout: DEFAULT_TIMEOUT,
             max_connections: None,
             create_tables: true,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
             clock,
         }
     }
@@ -75,6 +81,17 @@ impl SqlBackendBuilder {
     #[must_use]
     pub fn create_tables(mut self, create: bool) -> Self {
         self.create_tables = create;
+        self
+    }
+
+    /// How long a SQLite statement waits for another connection's write
+    /// lock before it reports the file busy (default 5 s; the pool's other
+    /// dialects ignore it). A commit that finds the file busy is retried,
+    /// up to ten attempts with a growing pause, within the
+    /// [`timeout`](Self::timeout).
+    #[must_use]
+    pub fn sqlite_busy_timeout(mut self, wait: Duration) -> Self {
+        self.busy_timeout = wait;
         self
     }
 
@@ -114,10 +131,12 @@ impl SqlBackendBuilder {
         if dialect == Dialect::Sqlite {
             // WAL is a property of the file, set once at `connect`; every
             // connection gets the busy timeout and the sync level.
+            let busy_ms = self.busy_timeout.as_millis();
             options = options.after_connect(move |conn, _| {
                 Box::pin(async move {
-                    let pragmas = "PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
-                    sqlx::Executor::execute(conn, pragmas).await?;
+                    let pragmas =
+                        format!("PRAGMA busy_timeout = {busy_ms}; PRAGMA synchronous = NORMAL;");
+                    sqlx::Executor::execute(conn, pragmas.as_str()).await?;
                     Ok(())
                 })
             });

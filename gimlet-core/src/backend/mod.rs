@@ -30,6 +30,11 @@ pub type Record = HashMap<String, Vec<u8>>;
 /// Gimlet's I/O rules count calls to these methods. The conformance suite
 /// (`gimlet_core::conformance`, feature `conformance`) checks an
 /// implementation against this contract.
+///
+/// The ids of one call belong to one session, and Gimlet generates all of a
+/// session's ids in one group ([`SessionId::group`]): a store that shards
+/// by key can place a group on one shard, and so keep each call one atomic
+/// round trip to one node (the Redis backend does this on Redis Cluster).
 #[async_trait]
 pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Loads the records of `ids`, in the same order. A record that does not
@@ -67,7 +72,8 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     }
 }
 
-/// The changes of one commit, for one or two channels. No id appears twice.
+/// The changes of one commit, for one or two channels. No id appears twice,
+/// and every id is in the same group ([`SessionId::group`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
     /// The operations, applied all or none.

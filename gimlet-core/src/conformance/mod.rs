@@ -102,8 +102,15 @@ pub fn server_url(var: &str, test: &str) -> Option<String> {
     }
 }
 
+/// A new id. The ids of one test share a group, as the ids of one session
+/// do, since a test may commit several of them in one batch (a backend may
+/// rely on the group: see [`SessionId::generate_beside`]); each test thread
+/// gets a group of its own.
 fn id() -> SessionId {
-    SessionId::generate().expect("system random")
+    thread_local! {
+        static ANCHOR: SessionId = SessionId::generate().expect("system random");
+    }
+    ANCHOR.with(|anchor| SessionId::generate_beside(anchor).expect("system random"))
 }
 
 fn now() -> u64 {

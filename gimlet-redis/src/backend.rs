@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, Script};
-use deadpool_redis::{Config, Pool, PoolConfig, PoolError, Runtime, Timeouts};
+use deadpool_redis::{Pool, PoolConfig, cluster, sentinel};
 use gimlet_core::SessionId;
 use gimlet_core::backend::{Backend, BackendError, BackendErrorKind, Batch, Record};
 
+use crate::connection::{Connection, Pools, redis_error};
 use crate::script::{self, Outcome, SENTINEL};
 
 /// The default key prefix.
@@ -23,13 +23,16 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many multiplexed connections the backend shares by default.
 pub const DEFAULT_CONNECTIONS: usize = 1;
 
-/// A Gimlet backend on Redis.
+/// A Gimlet backend on Redis: one server, Redis Cluster, or a primary
+/// found through Sentinel, over TCP or TLS.
 ///
-/// Each channel is one hash, `{prefix}{id in hex}`, holding the channel's
-/// server-side keys as fields (plus a sentinel field `""`) and expiring by
-/// itself through `PEXPIREAT`. A load is one pipelined round trip of
-/// `HGETALL`s; a commit is one `EVALSHA` of a script that checks and
-/// applies the whole batch atomically.
+/// Each channel is one hash, `{prefix}{{group}}{rest of the id}` in hex,
+/// holding the channel's server-side keys as fields (plus a sentinel field
+/// `""`) and expiring by itself through `PEXPIREAT`. The braces make the
+/// id's group ([`SessionId::group`]) the key's hash tag, so every record of
+/// one session lives in one hash slot of a cluster. A load is one
+/// pipelined round trip of `HGETALL`s; a commit is one `EVALSHA` of a
+/// script that checks and applies the whole batch atomically.
 ///
 /// # Example
 ///
@@ -48,20 +51,20 @@ pub const DEFAULT_CONNECTIONS: usize = 1;
 /// ```
 #[derive(Clone)]
 pub struct RedisBackend {
-    pool: Pool,
+    pool: Pools,
     prefix: String,
     timeout: Duration,
     script: Script,
     /// The connections in use, shared by every call until they fail. Each
     /// was taken out of the pool for good, so they are distinct.
-    shared: Arc<[Mutex<Option<MultiplexedConnection>>]>,
+    shared: Arc<[Mutex<Option<Connection>>]>,
     next: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
-            .field("pool", &self.pool.status())
+            .field("topology", &self.pool.describe())
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -69,10 +72,25 @@ impl std::fmt::Debug for RedisBackend {
 }
 
 impl RedisBackend {
-    /// A backend on a pool the application built. Its own timeouts apply
-    /// to acquiring connections; [`RedisBackend::timeout`] bounds each whole
-    /// operation as well.
+    /// A backend on a pool the application built for one server. Its own
+    /// timeouts apply to acquiring connections; [`RedisBackend::timeout`]
+    /// bounds each whole operation as well.
     pub fn new(pool: Pool) -> Self {
+        Self::on(Pools::Server(pool))
+    }
+
+    /// A backend on a Redis Cluster pool the application built.
+    pub fn from_cluster_pool(pool: cluster::Pool) -> Self {
+        Self::on(Pools::Cluster(pool))
+    }
+
+    /// A backend on a pool of the primary a Sentinel names, built by the
+    /// application.
+    pub fn from_sentinel_pool(pool: sentinel::Pool) -> Self {
+        Self::on(Pools::Sentinel(pool))
+    }
+
+    fn on(pool: Pools) -> Self {
         RedisBackend {
             pool,
             prefix: DEFAULT_PREFIX.to_owned(),
@@ -83,13 +101,24 @@ impl RedisBackend {
         }
     }
 
-    /// A backend with a pool of its own on `url` (`redis://host:port/db`),
-    /// whose waits, connects and recycles time out after
-    /// [`DEFAULT_TIMEOUT`]. No connection is made until the first use.
+    /// A backend with a pool of its own on `url`, whose waits, connects and
+    /// recycles time out after [`DEFAULT_TIMEOUT`]. No connection is made
+    /// until the first use. The URL is one of:
+    ///
+    /// - `redis://[user:password@]host:port/db`: one server;
+    ///   `rediss://…` over TLS (rustls, the system's root certificates; a
+    ///   `#insecure` fragment skips the certificate check, for test
+    ///   certificates only);
+    /// - `redis+cluster://host:port[,host:port…]`: Redis Cluster, from any
+    ///   of its nodes (`rediss+cluster://…` over TLS);
+    /// - `redis+sentinel://host:port[,host:port…]/service_name[/db]`: the
+    ///   primary that these sentinels name for the service, followed
+    ///   through failovers (credentials in the URL are the data nodes';
+    ///   `rediss+sentinel://…` reaches the data nodes over TLS).
     ///
     /// # Errors
     ///
-    /// A URL that does not parse.
+    /// A URL that does not parse; the error does not repeat the URL.
     pub fn from_url(url: &str) -> Result<Self, BackendError> {
         Self::from_url_with(url, DEFAULT_TIMEOUT, PoolConfig::default().max_size)
     }
@@ -104,20 +133,7 @@ impl RedisBackend {
         timeout: Duration,
         max_size: usize,
     ) -> Result<Self, BackendError> {
-        let mut config = Config::from_url(url);
-        config.pool = Some(PoolConfig {
-            max_size,
-            timeouts: Timeouts {
-                wait: Some(timeout),
-                create: Some(timeout),
-                recycle: Some(timeout),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?;
-        Ok(Self::new(pool).timeout(timeout))
+        Ok(Self::on(Pools::from_url(url, timeout, max_size)?).timeout(timeout))
     }
 
     /// The prefix of every key (default `gimlet:`).
@@ -145,13 +161,19 @@ impl RedisBackend {
         self
     }
 
-    fn slots(n: usize) -> Arc<[Mutex<Option<MultiplexedConnection>>]> {
+    fn slots(n: usize) -> Arc<[Mutex<Option<Connection>>]> {
         (0..n).map(|_| Mutex::new(None)).collect()
     }
 
-    /// The pool.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
+    /// One of the connections the backend shares, for commands of the
+    /// application's own (a cluster connection routes each command by its
+    /// key).
+    ///
+    /// # Errors
+    ///
+    /// No connection could be made within the timeout.
+    pub async fn connection(&self) -> Result<Connection, BackendError> {
+        self.timed(|conn| async move { Ok(conn) }).await
     }
 
     /// Connects now and checks that the server answers (`PING`), instead of
@@ -166,7 +188,7 @@ impl RedisBackend {
     ///
     /// The server cannot be reached, or does not answer in time.
     pub async fn connect(&self) -> Result<(), BackendError> {
-        for _ in 0..self.shared.len().min(self.pool.status().max_size) {
+        for _ in 0..self.shared.len().min(self.pool.max_size()) {
             self.timed(|mut conn| async move {
                 redis::cmd("PING")
                     .query_async::<()>(&mut conn)
@@ -178,32 +200,34 @@ impl RedisBackend {
         Ok(())
     }
 
-    /// The Redis key of a channel's hash.
+    /// The Redis key of a channel's hash: the prefix, the id's group in
+    /// braces (the hash tag: one slot for a session's records), then the
+    /// rest of the id.
     pub fn key(&self, id: &SessionId) -> String {
-        format!("{}{id}", self.prefix)
+        let hex = id.to_string();
+        format!("{}{{{}}}{}", self.prefix, &hex[..4], &hex[4..])
     }
 
-    fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+    fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<Connection>> {
         self.shared[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The next shared connection, or a fresh one from the pool in its
     /// slot. Answers the slot too, to retire it if it fails.
-    async fn connection(&self) -> Result<(usize, MultiplexedConnection), BackendError> {
+    async fn shared(&self) -> Result<(usize, Connection), BackendError> {
         // Never more slots than the pool has connections.
-        let slots = self.shared.len().min(self.pool.status().max_size.max(1));
+        let slots = self.shared.len().min(self.pool.max_size().max(1));
         let index = self.next.fetch_add(1, Ordering::Relaxed) % slots;
         if let Some(conn) = self.slot(index).clone() {
             return Ok((index, conn));
         }
-        let pooled = self.pool.get().await.map_err(pool_error)?;
+        let conn = self.pool.take().await?;
         let mut slot = self.slot(index);
         if let Some(conn) = slot.clone() {
             // Another call filled the slot meanwhile: use that one, and
-            // give this connection back to the pool.
+            // drop this one.
             return Ok((index, conn));
         }
-        let conn = deadpool_redis::Connection::take(pooled);
         *slot = Some(conn.clone());
         Ok((index, conn))
     }
@@ -212,12 +236,12 @@ impl RedisBackend {
     /// that may have broken the connection retires it.
     async fn timed<T, F, Fut>(&self, operation: F) -> Result<T, BackendError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = Result<T, BackendError>>,
     {
         let mut slot = None;
         let work = async {
-            let (index, conn) = self.connection().await?;
+            let (index, conn) = self.shared().await?;
             slot = Some(index);
             operation(conn).await
         };
@@ -235,27 +259,6 @@ impl RedisBackend {
         }
         result
     }
-}
-
-fn pool_error(error: PoolError) -> BackendError {
-    let kind = match &error {
-        PoolError::Timeout(_) => BackendErrorKind::Timeout,
-        PoolError::Backend(e) => return redis_error(e.clone()),
-        _ => BackendErrorKind::Unavailable,
-    };
-    BackendError::new(kind, error)
-}
-
-fn redis_error(error: redis::RedisError) -> BackendError {
-    let kind = if error.is_timeout() {
-        BackendErrorKind::Timeout
-    } else if error.is_io_error() || error.is_connection_refusal() || error.is_connection_dropped()
-    {
-        BackendErrorKind::Unavailable
-    } else {
-        BackendErrorKind::Other
-    };
-    BackendError::new(kind, error)
 }
 
 /// A record from an `HGETALL` reply: `None` without the sentinel field.

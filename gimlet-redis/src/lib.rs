@@ -27,7 +27,10 @@
 //! ```
 
 mod backend;
+mod connection;
 mod script;
+mod url;
 
 pub use backend::{DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisBackend};
+pub use connection::Connection;
 pub use deadpool_redis;

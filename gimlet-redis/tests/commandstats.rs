@@ -1,6 +1,7 @@
-//! Round trips as the Redis server counts them: `INFO commandstats` across
-//! one load and one commit. This binary holds one test, so no other test
-//! adds commands while it measures (test binaries run one at a time).
+//! Round trips as the Redis servers count them: `INFO commandstats` across
+//! one load and one commit, on one server and summed over a cluster's
+//! primaries. Each test measures a server of its own, and no other test
+//! binary runs meanwhile (test binaries run one at a time).
 
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
@@ -13,41 +14,103 @@ use gimlet_core::{CountingBackend, Gimlet, Placement};
 use gimlet_redis::deadpool_redis::redis;
 use redis::aio::MultiplexedConnection;
 
-/// Calls per command, read on a connection of the test's own.
-async fn commandstats(conn: &mut MultiplexedConnection) -> BTreeMap<String, u64> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(conn)
-        .await
-        .unwrap();
-    info.lines()
-        .filter_map(|line| {
-            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?;
-            Some((name.to_owned(), calls.parse().ok()?))
-        })
-        .collect()
+/// Connections of the test's own to every node that takes writes: the
+/// server, or each primary of a cluster.
+struct Nodes(Vec<(String, MultiplexedConnection)>);
+
+impl Nodes {
+    async fn of(url: &str) -> Nodes {
+        let Some(seeds) = url.strip_prefix("redis+cluster://") else {
+            let client = redis::Client::open(url).unwrap();
+            let conn = client.get_multiplexed_async_connection().await.unwrap();
+            return Nodes(vec![(url.to_owned(), conn)]);
+        };
+        let seed = seeds.split(',').next().unwrap();
+        let client = redis::Client::open(format!("redis://{seed}")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mut primaries = Vec::new();
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            if fields[2].contains("master") && !fields[2].contains("fail") {
+                let addr = fields[1].split('@').next().unwrap().to_owned();
+                let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+                let conn = client.get_multiplexed_async_connection().await.unwrap();
+                primaries.push((addr, conn));
+            }
+        }
+        assert_eq!(primaries.len(), 3, "{nodes}");
+        Nodes(primaries)
+    }
+
+    /// Calls per command on each node.
+    async fn commandstats(&mut self) -> Vec<BTreeMap<String, u64>> {
+        let mut all = Vec::new();
+        for (_, conn) in &mut self.0 {
+            let info: String = redis::cmd("INFO")
+                .arg("commandstats")
+                .query_async(conn)
+                .await
+                .unwrap();
+            all.push(
+                info.lines()
+                    .filter_map(|line| {
+                        let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+                        let calls = rest.split(',').find_map(|kv| kv.strip_prefix("calls="))?;
+                        Some((name.to_owned(), calls.parse().ok()?))
+                    })
+                    .collect(),
+            );
+        }
+        all
+    }
 }
 
-fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    after
-        .iter()
-        .filter_map(|(name, calls)| {
+/// The commands run between two readings, summed over the nodes, and how
+/// many nodes ran any. Commands a cluster client sends to learn the
+/// topology, and the readings themselves, are left out.
+fn delta(
+    before: &[BTreeMap<String, u64>],
+    after: &[BTreeMap<String, u64>],
+) -> (BTreeMap<String, u64>, usize) {
+    let mut sum = BTreeMap::new();
+    let mut nodes = 0;
+    for (before, after) in before.iter().zip(after) {
+        let mut touched = false;
+        for (name, calls) in after {
             let change = calls - before.get(name).copied().unwrap_or(0);
-            // The INFO call that reads the stats counts itself.
-            (change > 0 && name != "info").then(|| (name.clone(), change))
-        })
-        .collect()
+            if change > 0 && !["info", "cluster", "ping", "readonly"].contains(&name.as_str()) {
+                *sum.entry(name.clone()).or_default() += change;
+                touched = true;
+            }
+        }
+        nodes += usize::from(touched);
+    }
+    (sum, nodes)
 }
 
 #[tokio::test]
 async fn one_load_and_one_commit_as_the_server_counts_them() {
-    let Some(url) = common::url("one_load_and_one_commit_as_the_server_counts_them") else {
-        return;
-    };
-    let backend = common::backend(&url);
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let mut stats = client.get_multiplexed_async_connection().await.unwrap();
+    if let Some(url) = common::url("commandstats on one server") {
+        one_load_and_one_commit(&url).await;
+    }
+}
+
+#[tokio::test]
+async fn one_load_and_one_commit_to_one_node_of_a_cluster() {
+    let test = "commandstats on a cluster";
+    if let Some(url) = gimlet_core::conformance::server_url(common::CLUSTER_VAR, test) {
+        one_load_and_one_commit(&url).await;
+    }
+}
+
+async fn one_load_and_one_commit(url: &str) {
+    let backend = common::backend(url);
+    let mut stats = Nodes::of(url).await;
     let counting = Arc::new(CountingBackend::new(backend));
     let gimlet = Gimlet::builder()
         .secret("commandstats secret, thirty-two bytes")
@@ -70,20 +133,21 @@ async fn one_load_and_one_commit_as_the_server_counts_them() {
     let header = header.join("; ");
     counting.reset();
 
-    let before = commandstats(&mut stats).await;
+    let before = stats.commandstats().await;
     let session = gimlet.open_from_headers([header.as_str()]);
     assert_eq!(session.get::<u32>("cart").await.unwrap(), Some(1));
-    let after_load = commandstats(&mut stats).await;
+    let after_load = stats.commandstats().await;
     session.insert("cart", &2).await.unwrap();
     session
         .insert_with("theme", &"light", Placement::new().permanent(true))
         .await
         .unwrap();
     gimlet.commit(&session).await.unwrap();
-    let after_commit = commandstats(&mut stats).await;
+    let after_commit = stats.commandstats().await;
 
-    let load = delta(&before, &after_load);
-    let commit = delta(&after_load, &after_commit);
+    let (load, load_nodes) = delta(&before, &after_load);
+    let (commit, commit_nodes) = delta(&after_load, &after_commit);
+    assert_eq!((load_nodes, commit_nodes), (1, 1), "one node each");
     eprintln!("load: {load:?}\ncommit: {commit:?}");
     assert_eq!(counting.counts().loads, 1);
     assert_eq!(counting.counts().commits, 1);
@@ -115,11 +179,11 @@ async fn one_load_and_one_commit_as_the_server_counts_them() {
         .revalidate_after(std::time::Duration::ZERO)
         .build()
         .unwrap();
-    let before = commandstats(&mut stats).await;
+    let before = stats.commandstats().await;
     let session = revalidating.open_from_headers([]);
     session.insert("user_id", &1).await.unwrap();
     let cookies = revalidating.commit(&session).await.unwrap();
-    let created = delta(&before, &commandstats(&mut stats).await);
+    let (created, _) = delta(&before, &stats.commandstats().await);
     eprintln!("create: {created:?}");
     let expected: BTreeMap<String, u64> =
         [("evalsha", 1), ("exists", 1), ("hset", 1), ("pexpireat", 1)]
@@ -130,11 +194,11 @@ async fn one_load_and_one_commit_as_the_server_counts_them() {
 
     // The revalidation check of a clientside read is one pipelined HGETALL.
     let header = cookies[0].split(';').next().unwrap().to_owned();
-    let before = commandstats(&mut stats).await;
+    let before = stats.commandstats().await;
     let session = revalidating.open_from_headers([header.as_str()]);
     assert_eq!(session.get::<u32>("user_id").await.unwrap(), Some(1));
     assert!(revalidating.commit(&session).await.unwrap().is_empty());
-    let checked = delta(&before, &commandstats(&mut stats).await);
+    let (checked, _) = delta(&before, &stats.commandstats().await);
     eprintln!("check: {checked:?}");
     assert_eq!(checked, BTreeMap::from([("hgetall".to_owned(), 1)]));
 }

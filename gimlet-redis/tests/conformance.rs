@@ -1,12 +1,29 @@
-//! The core's backend conformance suite, against a real Redis.
-
-use std::sync::Arc;
-
-use gimlet_core::Backend;
+//! The core's backend conformance suite, against a real Redis in each of
+//! its topologies: one server, a cluster, a primary behind Sentinel, and a
+//! server reached over TLS.
 
 mod common;
 
-gimlet_core::backend_conformance!(async {
-    common::url("the Redis conformance suite")
-        .map(|url| Arc::new(common::backend(&url)) as Arc<dyn Backend>)
-});
+macro_rules! on {
+    ($($module:ident => $var:expr;)*) => {
+        $(
+            mod $module {
+                use super::common;
+                use gimlet_core::Backend;
+                use std::sync::Arc;
+
+                gimlet_core::backend_conformance!(async {
+                    common::backend_on($var, "the Redis conformance suite")
+                        .map(|backend| Arc::new(backend) as Arc<dyn Backend>)
+                });
+            }
+        )*
+    };
+}
+
+on! {
+    server => common::URL_VAR;
+    cluster => common::CLUSTER_VAR;
+    sentinel => common::SENTINEL_VAR;
+    tls => common::TLS_VAR;
+}

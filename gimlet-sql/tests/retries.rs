@@ -93,7 +93,11 @@ async fn a_commit_that_keeps_finding_the_file_locked_gives_up_after_ten_attempts
         9,
         "ten attempts, nine of them retries"
     );
-    assert_eq!(backend.load(&[id]).await.unwrap(), vec![None], "nothing written");
+    assert_eq!(
+        backend.load(&[id]).await.unwrap(),
+        vec![None],
+        "nothing written"
+    );
 
     holder.execute("ROLLBACK").await.unwrap();
     backend.commit(&create(id)).await.unwrap();

@@ -1,4 +1,7 @@
-//! The Redis server the tests use, from `GIMLET_TEST_REDIS_URL`.
+//! The Redis servers the tests use: one server (`GIMLET_TEST_REDIS_URL`),
+//! a cluster (`GIMLET_TEST_REDIS_CLUSTER_URL`), a primary behind Sentinel
+//! (`GIMLET_TEST_REDIS_SENTINEL_URL`) and a server over TLS
+//! (`GIMLET_TEST_REDISS_URL`).
 
 #![allow(dead_code, unreachable_pub, clippy::print_stderr)]
 
@@ -6,9 +9,12 @@ use gimlet_core::SessionId;
 use gimlet_redis::RedisBackend;
 
 pub const URL_VAR: &str = "GIMLET_TEST_REDIS_URL";
+pub const CLUSTER_VAR: &str = "GIMLET_TEST_REDIS_CLUSTER_URL";
+pub const SENTINEL_VAR: &str = "GIMLET_TEST_REDIS_SENTINEL_URL";
+pub const TLS_VAR: &str = "GIMLET_TEST_REDISS_URL";
 
-/// The server's URL, or `None` after saying on stderr that the test is
-/// skipped (a failure when servers are required).
+/// The single server's URL, or `None` after saying on stderr that the test
+/// is skipped (a failure when servers are required).
 pub fn url(test: &str) -> Option<String> {
     gimlet_core::conformance::server_url(URL_VAR, test)
 }
@@ -19,4 +25,9 @@ pub fn backend(url: &str) -> RedisBackend {
     RedisBackend::from_url(url)
         .expect("url")
         .prefix(format!("gimlet-test:{unique}:"))
+}
+
+/// [`backend`] on the server `var` names, if it is set.
+pub fn backend_on(var: &str, test: &str) -> Option<RedisBackend> {
+    gimlet_core::conformance::server_url(var, test).map(|url| backend(&url))
 }

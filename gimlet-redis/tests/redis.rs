@@ -136,3 +136,39 @@ async fn connect_checks_the_server_up_front() {
     };
     common::backend(&url).connect().await.unwrap();
 }
+
+/// `rediss://` checks the server's certificate against the system's roots:
+/// the test server's, signed by a CA of its own, is refused, and nothing is
+/// read or written; `#insecure` (the URL the suites use) accepts it.
+#[tokio::test]
+async fn tls_refuses_a_certificate_it_cannot_verify() {
+    let Some(url) = gimlet_core::conformance::server_url(common::TLS_VAR, "the TLS check") else {
+        return;
+    };
+    let verified = url.replace("#insecure", "");
+    assert_ne!(verified, url, "the suites' URL skips verification");
+    let backend = RedisBackend::from_url_with(&verified, Duration::from_secs(2), 2).unwrap();
+    let error = backend
+        .load(&[SessionId::generate().unwrap()])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        gimlet_core::backend::BackendErrorKind::Unavailable,
+        "{error:?}"
+    );
+    let chain = format!("{:?}", std::error::Error::source(&error));
+    assert!(
+        chain.contains("certificate") || chain.contains("Certificate"),
+        "{chain}"
+    );
+
+    let insecure = RedisBackend::from_url_with(&url, Duration::from_secs(2), 2).unwrap();
+    assert_eq!(
+        insecure
+            .load(&[SessionId::generate().unwrap()])
+            .await
+            .unwrap(),
+        vec![None]
+    );
+}

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::print_stderr)]
 
+pub mod topology;
+
 use gimlet_core::SessionId;
 use gimlet_redis::RedisBackend;
 

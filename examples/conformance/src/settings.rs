@@ -18,7 +18,8 @@ pub struct Settings {
     /// `GIMLET_ADDR`, default `127.0.0.1:8000`.
     pub addr: SocketAddr,
     /// `GIMLET_BACKEND`: `none`, `memory` (the default), or a
-    /// `redis://`, `postgres://`, `mysql://` or `sqlite://` URL.
+    /// `redis://`, `rediss://`, `redis+cluster://`, `redis+sentinel://`,
+    /// `postgres://`, `mysql://` or `sqlite://` URL.
     pub backend: String,
     /// The session configuration.
     pub config: Config,
@@ -71,9 +72,9 @@ pub async fn backend(spec: &str) -> Result<Option<Arc<dyn Backend>>, BackendErro
     Ok(match spec {
         "none" | "" => None,
         "memory" => Some(Arc::new(MemoryBackend::new())),
-        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
-            Some(Arc::new(RedisBackend::from_url(url)?))
-        }
+        // redis://, rediss://, redis+cluster://, rediss+cluster://,
+        // redis+sentinel://
+        url if url.starts_with("redis") => Some(Arc::new(RedisBackend::from_url(url)?)),
         url => Some(Arc::new(SqlBackend::connect(url).await?)),
     })
 }

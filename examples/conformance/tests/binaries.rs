@@ -3,53 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
-use std::time::Duration;
+mod common;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
-
-async fn run(binary: &str, env: &[(&str, String)]) -> Running {
-    // Port 0: the app binds a free port itself and announces it.
-    let mut command = Command::new(binary);
-    command
-        .env("GIMLET_ADDR", "127.0.0.1:0")
-        .env_remove("GIMLET_SECRET")
-        .env_remove("GIMLET_BACKEND")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the app announces itself")
-        .unwrap()
-        .unwrap();
-    let addr = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{binary}: {first}"));
-    let port: u16 = addr.strip_prefix("127.0.0.1:").unwrap().parse().unwrap();
-    assert_ne!(port, 0, "{binary}: {first}");
-    Running {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
+use common::process::{BINARIES, run};
 
 async fn get(client: &reqwest::Client, url: String) -> (u16, String, bool) {
     let response = client.get(url).send().await.unwrap();
@@ -57,12 +13,6 @@ async fn get(client: &reqwest::Client, url: String) -> (u16, String, bool) {
     let sets_cookie = response.headers().contains_key("set-cookie");
     (status, response.text().await.unwrap(), sets_cookie)
 }
-
-const BINARIES: [&str; 3] = [
-    env!("CARGO_BIN_EXE_conformance-axum"),
-    env!("CARGO_BIN_EXE_conformance-actix"),
-    env!("CARGO_BIN_EXE_conformance-rocket"),
-];
 
 #[tokio::test]
 async fn every_binary_serves_the_routes_configured_from_the_environment() {

@@ -505,18 +505,27 @@ suite! {
     axum_memory => Framework::Axum, Store::Memory, server;
     axum_sqlite => Framework::Axum, Store::Sqlite, server;
     axum_redis => Framework::Axum, Store::Redis, server;
+    axum_rediscluster => Framework::Axum, Store::RedisCluster, server;
+    axum_redissentinel => Framework::Axum, Store::RedisSentinel, server;
+    axum_rediss => Framework::Axum, Store::Rediss, server;
     axum_postgres => Framework::Axum, Store::Postgres, server;
     axum_mysql => Framework::Axum, Store::MySql, server;
     actix_none => Framework::Actix, Store::None, cookies;
     actix_memory => Framework::Actix, Store::Memory, server;
     actix_sqlite => Framework::Actix, Store::Sqlite, server;
     actix_redis => Framework::Actix, Store::Redis, server;
+    actix_rediscluster => Framework::Actix, Store::RedisCluster, server;
+    actix_redissentinel => Framework::Actix, Store::RedisSentinel, server;
+    actix_rediss => Framework::Actix, Store::Rediss, server;
     actix_postgres => Framework::Actix, Store::Postgres, server;
     actix_mysql => Framework::Actix, Store::MySql, server;
     rocket_none => Framework::Rocket, Store::None, cookies;
     rocket_memory => Framework::Rocket, Store::Memory, server;
     rocket_sqlite => Framework::Rocket, Store::Sqlite, server;
     rocket_redis => Framework::Rocket, Store::Redis, server;
+    rocket_rediscluster => Framework::Rocket, Store::RedisCluster, server;
+    rocket_redissentinel => Framework::Rocket, Store::RedisSentinel, server;
+    rocket_rediss => Framework::Rocket, Store::Rediss, server;
     rocket_postgres => Framework::Rocket, Store::Postgres, server;
     rocket_mysql => Framework::Rocket, Store::MySql, server;
 }

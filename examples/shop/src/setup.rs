@@ -29,8 +29,9 @@ pub fn addr() -> Result<SocketAddr, std::net::AddrParseError> {
 }
 
 /// The shop's Gimlet: the backend named by `GIMLET_BACKEND` (a
-/// `sqlite://`, `postgres://`, `mysql://` or `redis://` URL; SQLite in
-/// `gimlet-shop.db` by default), and the `GIMLET_*` settings.
+/// `sqlite://`, `postgres://` or `mysql://` URL, or a Redis one:
+/// `redis://`, `rediss://`, `redis+cluster://`, `redis+sentinel://`;
+/// SQLite in `gimlet-shop.db` by default), and the `GIMLET_*` settings.
 ///
 /// # Errors
 ///

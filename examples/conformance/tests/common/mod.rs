@@ -4,6 +4,8 @@
 
 #![allow(dead_code, unreachable_pub, clippy::print_stderr, clippy::unwrap_used)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,9 @@ pub enum Store {
     Memory,
     Sqlite,
     Redis,
+    RedisCluster,
+    RedisSentinel,
+    Rediss,
     Postgres,
     MySql,
 }
@@ -58,6 +63,15 @@ pub fn own_tables() -> Tables {
     .unwrap()
 }
 
+/// A Redis backend on the server `var` names, with keys of its own.
+fn redis(var: &str) -> Result<Option<Arc<dyn Backend>>, ()> {
+    let url = server_url(var, "this Redis test").ok_or(())?;
+    let backend = RedisBackend::from_url(&url)
+        .unwrap()
+        .prefix(format!("gimlet-http:{}:", unique()));
+    Ok(Some(Arc::new(backend)))
+}
+
 /// The store's backend, or `Err(())` if its server is not configured.
 async fn backend(store: Store) -> Result<Option<Arc<dyn Backend>>, ()> {
     let sql = |url: String| async move {
@@ -75,13 +89,10 @@ async fn backend(store: Store) -> Result<Option<Arc<dyn Backend>>, ()> {
             let path = std::env::temp_dir().join(format!("gimlet-http-{}.db", unique()));
             sql(format!("sqlite://{}?mode=rwc", path.display())).await
         }
-        Store::Redis => {
-            let url = server_url("GIMLET_TEST_REDIS_URL", "this Redis test").ok_or(())?;
-            let backend = RedisBackend::from_url(&url)
-                .unwrap()
-                .prefix(format!("gimlet-http:{}:", unique()));
-            Some(Arc::new(backend))
-        }
+        Store::Redis => redis("GIMLET_TEST_REDIS_URL")?,
+        Store::RedisCluster => redis("GIMLET_TEST_REDIS_CLUSTER_URL")?,
+        Store::RedisSentinel => redis("GIMLET_TEST_REDIS_SENTINEL_URL")?,
+        Store::Rediss => redis("GIMLET_TEST_REDISS_URL")?,
         Store::Postgres => {
             sql(server_url("GIMLET_TEST_POSTGRES_URL", "this PostgreSQL test").ok_or(())?).await
         }

@@ -26,7 +26,7 @@ pub const DEFAULT_CONNECTIONS: usize = 1;
 /// A Gimlet backend on Redis: one server, Redis Cluster, or a primary
 /// found through Sentinel, over TCP or TLS.
 ///
-/// Each channel is one hash, `{prefix}{{group}}{rest of the id}` in hex,
+/// Each channel is one hash, `{prefix}{{group}}{rest of the id in hex}`,
 /// holding the channel's server-side keys as fields (plus a sentinel field
 /// `""`) and expiring by itself through `PEXPIREAT`. The braces make the
 /// id's group ([`SessionId::group`]) the key's hash tag, so every record of
@@ -202,10 +202,26 @@ impl RedisBackend {
 
     /// The Redis key of a channel's hash: the prefix, the id's group in
     /// braces (the hash tag: one slot for a session's records), then the
-    /// rest of the id.
+    /// rest of the id in hex.
+    ///
+    /// The group's four nibbles are written as the letters `@`, `A` … `O`
+    /// (`0x40` + nibble), not as hex digits. Redis picks a slot with CRC16,
+    /// which is linear: over tags whose characters differ only in their low
+    /// four bits, exactly four of the 65,536 groups land in each of the
+    /// 16,384 slots. Hex digits (`0`-`9` are `0x3_`, `a`-`f` are `0x6_`)
+    /// would leave a fifth of the slots without a single session.
     pub fn key(&self, id: &SessionId) -> String {
+        let [high, low] = id.group();
+        let tag =
+            [high >> 4, high & 15, low >> 4, low & 15].map(|nibble| char::from(0x40 | nibble));
         let hex = id.to_string();
-        format!("{}{{{}}}{}", self.prefix, &hex[..4], &hex[4..])
+        let mut key = String::with_capacity(self.prefix.len() + 34);
+        key.push_str(&self.prefix);
+        key.push('{');
+        key.extend(tag);
+        key.push('}');
+        key.push_str(&hex[4..]);
+        key
     }
 
     fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<Connection>> {

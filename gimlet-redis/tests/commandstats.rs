@@ -202,3 +202,35 @@ async fn one_load_and_one_commit(url: &str) {
     eprintln!("check: {checked:?}");
     assert_eq!(checked, BTreeMap::from([("hgetall".to_owned(), 1)]));
 }
+
+/// Sessions spread evenly over a cluster's slots: every one of the 65,536
+/// groups has its slot, and each slot gets exactly four, as Redis itself
+/// computes the slot of a key (`CLUSTER KEYSLOT`).
+#[tokio::test]
+async fn every_slot_of_a_cluster_gets_four_groups() {
+    let test = "the spread over slots";
+    let Some(url) = gimlet_core::conformance::server_url(common::CLUSTER_VAR, test) else {
+        return;
+    };
+    let backend = common::backend(&url);
+    let mut node = Nodes::of(&url).await.0.remove(0).1;
+    let mut per_slot = vec![0u32; 16_384];
+    for chunk in (0..=u16::MAX).collect::<Vec<_>>().chunks(4096) {
+        let mut pipe = redis::pipe();
+        for &group in chunk {
+            let mut bytes = [7u8; 16];
+            bytes[..2].copy_from_slice(&group.to_be_bytes());
+            let id = gimlet_core::SessionId::from_bytes(bytes);
+            pipe.cmd("CLUSTER").arg("KEYSLOT").arg(backend.key(&id));
+        }
+        let slots: Vec<u16> = pipe.query_async(&mut node).await.unwrap();
+        for slot in slots {
+            per_slot[usize::from(slot)] += 1;
+        }
+    }
+    assert!(
+        per_slot.iter().all(|&n| n == 4),
+        "{:?}",
+        per_slot.iter().max()
+    );
+}

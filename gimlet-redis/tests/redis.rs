@@ -48,12 +48,13 @@ async fn a_channel_is_one_hash_with_a_sentinel_and_an_expiry() {
 
     let mut conn = backend.connection().await.unwrap();
     let key = backend.key(&id);
+    // The id's group is the hash tag, a letter per nibble; then the rest.
     let hex = id.to_string();
-    // The id's group is the hash tag.
-    assert!(
-        key.ends_with(&format!("{{{}}}{}", &hex[..4], &hex[4..])),
-        "{key}"
-    );
+    let tag: String = hex[..4]
+        .chars()
+        .map(|c| char::from(b'@' + c.to_digit(16).unwrap() as u8))
+        .collect();
+    assert!(key.ends_with(&format!("{{{tag}}}{}", &hex[4..])), "{key}");
     let mut fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
         .arg(&key)
         .query_async(&mut conn)

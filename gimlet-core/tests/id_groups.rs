@@ -35,7 +35,7 @@ async fn every_id_of_a_session_shares_one_group_through_its_whole_life() {
     let mut b = browser(|g| g.permanent_keys(["remember"]));
     let permanent = Placement::new().permanent(true);
     let mut seen: Vec<SessionId> = Vec::new();
-    let mut step = |b: &common::Browser, what: &str, ids: &mut Vec<SessionId>| {
+    let step = |b: &common::Browser, what: &str, ids: &mut Vec<SessionId>| {
         let batches = ids_per_batch(b);
         assert!(!batches.is_empty(), "{what}: a commit");
         for batch in batches {

@@ -1,6 +1,6 @@
 //! The core's backend conformance suite, against a real Redis in each of
-//! its topologies: one server, a cluster, a primary behind Sentinel, and a
-//! server reached over TLS.
+//! its topologies: one server, a cluster, a primary behind Sentinel, a
+//! server reached over TLS, and a cluster over TLS.
 
 mod common;
 
@@ -26,4 +26,5 @@ on! {
     cluster => common::CLUSTER_VAR;
     sentinel => common::SENTINEL_VAR;
     tls => common::TLS_VAR;
+    tls_cluster => common::TLS_CLUSTER_VAR;
 }

@@ -508,6 +508,7 @@ suite! {
     axum_rediscluster => Framework::Axum, Store::RedisCluster, server;
     axum_redissentinel => Framework::Axum, Store::RedisSentinel, server;
     axum_rediss => Framework::Axum, Store::Rediss, server;
+    axum_redisscluster => Framework::Axum, Store::RedissCluster, server;
     axum_postgres => Framework::Axum, Store::Postgres, server;
     axum_mysql => Framework::Axum, Store::MySql, server;
     actix_none => Framework::Actix, Store::None, cookies;
@@ -517,6 +518,7 @@ suite! {
     actix_rediscluster => Framework::Actix, Store::RedisCluster, server;
     actix_redissentinel => Framework::Actix, Store::RedisSentinel, server;
     actix_rediss => Framework::Actix, Store::Rediss, server;
+    actix_redisscluster => Framework::Actix, Store::RedissCluster, server;
     actix_postgres => Framework::Actix, Store::Postgres, server;
     actix_mysql => Framework::Actix, Store::MySql, server;
     rocket_none => Framework::Rocket, Store::None, cookies;
@@ -526,6 +528,7 @@ suite! {
     rocket_rediscluster => Framework::Rocket, Store::RedisCluster, server;
     rocket_redissentinel => Framework::Rocket, Store::RedisSentinel, server;
     rocket_rediss => Framework::Rocket, Store::Rediss, server;
+    rocket_redisscluster => Framework::Rocket, Store::RedissCluster, server;
     rocket_postgres => Framework::Rocket, Store::Postgres, server;
     rocket_mysql => Framework::Rocket, Store::MySql, server;
 }

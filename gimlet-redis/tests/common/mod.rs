@@ -1,7 +1,8 @@
 //! The Redis servers the tests use: one server (`GIMLET_TEST_REDIS_URL`),
 //! a cluster (`GIMLET_TEST_REDIS_CLUSTER_URL`), a primary behind Sentinel
-//! (`GIMLET_TEST_REDIS_SENTINEL_URL`) and a server over TLS
-//! (`GIMLET_TEST_REDISS_URL`).
+//! (`GIMLET_TEST_REDIS_SENTINEL_URL`), a server over TLS
+//! (`GIMLET_TEST_REDISS_URL`) and a cluster over TLS
+//! (`GIMLET_TEST_REDISS_CLUSTER_URL`).
 
 #![allow(dead_code, unreachable_pub, clippy::print_stderr)]
 
@@ -14,6 +15,7 @@ pub const URL_VAR: &str = "GIMLET_TEST_REDIS_URL";
 pub const CLUSTER_VAR: &str = "GIMLET_TEST_REDIS_CLUSTER_URL";
 pub const SENTINEL_VAR: &str = "GIMLET_TEST_REDIS_SENTINEL_URL";
 pub const TLS_VAR: &str = "GIMLET_TEST_REDISS_URL";
+pub const TLS_CLUSTER_VAR: &str = "GIMLET_TEST_REDISS_CLUSTER_URL";
 
 /// The single server's URL, or `None` after saying on stderr that the test
 /// is skipped (a failure when servers are required).

@@ -34,6 +34,7 @@ pub enum Store {
     RedisCluster,
     RedisSentinel,
     Rediss,
+    RedissCluster,
     Postgres,
     MySql,
 }
@@ -93,6 +94,7 @@ async fn backend(store: Store) -> Result<Option<Arc<dyn Backend>>, ()> {
         Store::RedisCluster => redis("GIMLET_TEST_REDIS_CLUSTER_URL")?,
         Store::RedisSentinel => redis("GIMLET_TEST_REDIS_SENTINEL_URL")?,
         Store::Rediss => redis("GIMLET_TEST_REDISS_URL")?,
+        Store::RedissCluster => redis("GIMLET_TEST_REDISS_CLUSTER_URL")?,
         Store::Postgres => {
             sql(server_url("GIMLET_TEST_POSTGRES_URL", "this PostgreSQL test").ok_or(())?).await
         }

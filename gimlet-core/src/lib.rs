@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod access;
+pub mod adapter;
 pub mod backend;
 mod builder;
 mod channel;
@@ -19,7 +20,6 @@ mod id;
 mod load;
 mod payload;
 mod placement;
-mod respond;
 mod secret;
 mod session;
 
@@ -40,7 +40,6 @@ pub use flash::FLASH_KEY_PREFIX;
 pub use gimlet::Gimlet;
 pub use id::{ParseIdError, SessionId};
 pub use placement::Placement;
-pub use respond::{Failure, ResponseHeaders};
 pub use secret::{EncryptionKey, MIN_SECRET_LEN, Secret};
 pub use session::Session;
 

@@ -8,8 +8,9 @@
 mod common;
 
 use common::{SECRET, logged_in};
+use gimlet_core::adapter::ResponseHeaders;
 use gimlet_core::backend::Batch;
-use gimlet_core::{Backend, Gimlet, ResponseHeaders};
+use gimlet_core::{Backend, Gimlet};
 
 /// Response headers, as name and value.
 type Headers<'a> = &'a [(&'static str, &'a str)];

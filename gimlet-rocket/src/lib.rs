@@ -40,16 +40,20 @@
 //! survive) by the error's status (503 when the backend is down) with a
 //! short text body.
 
-use std::fmt;
 use std::io::Cursor;
-use std::ops::Deref;
 
-use gimlet_core::{Gimlet, ResponseHeaders};
+use gimlet_core::Gimlet;
+use gimlet_core::adapter::ResponseHeaders;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::{ContentType, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::response::{self, Responder};
 use rocket::{Data, Request, Response};
+
+gimlet_core::adapter_types!(
+    MissingFairing,
+    "gimlet: no session here; attach gimlet_rocket::SessionFairing"
+);
 
 /// Opens and commits a session around every request.
 #[derive(Debug, Clone)]
@@ -87,7 +91,7 @@ impl Fairing for SessionFairing {
         };
         if let Err(failure) = self.gimlet.finish(session, &mut Head(res)).await {
             // A fresh response: none of the handler's headers survive.
-            *res = text(failure.status(), failure.body());
+            *res = text(failure.reply());
         }
     }
 }
@@ -114,7 +118,7 @@ impl ResponseHeaders for Head<'_, '_> {
 }
 
 /// A short text response with `status`.
-fn text<'r>(status: u16, body: &'static str) -> Response<'r> {
+fn text<'r>((status, body): (u16, &'static str)) -> Response<'r> {
     Response::build()
         .status(Status::new(status))
         .header(ContentType::Plain)
@@ -122,32 +126,8 @@ fn text<'r>(status: u16, body: &'static str) -> Response<'r> {
         .finalize()
 }
 
-/// The request's session, as a request guard: `async fn h(session:
-/// Session)`.
-///
-/// It derefs to [`gimlet_core::Session`], which has the whole API. Without
-/// [`SessionFairing`] attached, the guard fails with a 500 and logs why.
-#[derive(Debug, Clone)]
-pub struct Session(pub gimlet_core::Session);
-
-impl Deref for Session {
-    type Target = gimlet_core::Session;
-
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-/// Why the [`Session`] guard failed: no [`SessionFairing`] is attached.
-#[derive(Debug, Clone, Copy)]
-pub struct MissingFairing;
-
-impl fmt::Display for MissingFairing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("gimlet: no session here; attach gimlet_rocket::SessionFairing")
-    }
-}
-
+/// Without [`SessionFairing`] attached, the guard fails with a 500 and logs
+/// why.
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Session {
     type Error = MissingFairing;
@@ -156,40 +136,15 @@ impl<'r> FromRequest<'r> for Session {
         match req.local_cache(|| Slot(None)) {
             Slot(Some(session)) => Outcome::Success(Session(session.clone())),
             Slot(None) => {
-                tracing::error!("{MissingFairing}");
-                Outcome::Error((Status::InternalServerError, MissingFairing))
+                let (status, _) = MissingFairing.reply();
+                Outcome::Error((Status::new(status), MissingFairing))
             }
         }
     }
 }
 
-/// A session error as a Rocket response: its status code and a short,
-/// generic text (the details go to the log), so handlers can use `?` on
-/// session calls.
-#[derive(Debug)]
-pub struct Error(pub gimlet_core::Error);
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
-impl From<gimlet_core::Error> for Error {
-    fn from(e: gimlet_core::Error) -> Self {
-        Error(e)
-    }
-}
-
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        tracing::warn!(error = %self.0, "session error");
-        Ok(text(self.0.status_code(), self.0.public_message()))
+        Ok(text(self.reply()))
     }
 }

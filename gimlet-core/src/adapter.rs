@@ -1,0 +1,373 @@
+//! The protocol every framework adapter follows, so that each adapter is
+//! glue and every decision, status and message lives here:
+//!
+//! 1. open the request's session from its `Cookie` header values with
+//!    [`Gimlet::open_from_headers`] (no I/O), and hand it to the handler;
+//! 2. once the handler has answered, call [`Gimlet::finish`] with the
+//!    response seen through [`ResponseHeaders`]; on a [`Failure`], replace
+//!    the response with [`Failure::status`] and [`Failure::body`] as
+//!    [`TEXT_PLAIN`];
+//! 3. declare the handler-facing types with [`adapter_types!`](crate::adapter_types)
+//!    and implement the framework's extractor and response traits for them.
+
+use std::fmt;
+
+use crate::{Error, Gimlet, Session};
+
+/// The content type of every response Gimlet writes itself.
+pub const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+
+/// A framework's response, as [`Gimlet::finish`] reads and edits it.
+pub trait ResponseHeaders {
+    /// The response's status code.
+    fn status(&self) -> u16;
+
+    /// The values of every header named `name` (lowercase) that are valid
+    /// text.
+    fn values(&self, name: &'static str) -> impl Iterator<Item = &str>;
+
+    /// Replaces every header named `name` by one with `value`.
+    fn set(&mut self, name: &'static str, value: String);
+
+    /// Adds a header named `name`.
+    fn append(&mut self, name: &'static str, value: String);
+}
+
+#[cfg(feature = "http")]
+impl<B> ResponseHeaders for http::Response<B> {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+
+    fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
+        let values = self.headers().get_all(name).iter();
+        values.filter_map(|v| v.to_str().ok())
+    }
+
+    fn set(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = http::HeaderValue::try_from(value) {
+            self.headers_mut().insert(name, value);
+        }
+    }
+
+    fn append(&mut self, name: &'static str, value: String) {
+        if let Ok(value) = http::HeaderValue::try_from(value) {
+            self.headers_mut().append(name, value);
+        }
+    }
+}
+
+/// A response Gimlet writes itself: `status`, `body` as [`TEXT_PLAIN`], and
+/// no other header. Takes what [`Failure`], [`reply`] and
+/// [`reply_missing`] answer.
+#[cfg(feature = "http")]
+pub fn text_response<B: From<&'static str>>(
+    (status, body): (u16, &'static str),
+) -> http::Response<B> {
+    let mut response = http::Response::new(B::from(body));
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE);
+    let content_type = http::HeaderValue::from_static(TEXT_PLAIN);
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_TYPE, content_type);
+    response
+}
+
+/// A failed commit's response for a middleware that must work with any
+/// response body type (tower-http's convention: `B: Default`): the
+/// [`Failure`]'s status and an empty body, with no other header.
+#[cfg(feature = "http")]
+pub fn status_response<B: Default>(failure: &Failure) -> http::Response<B> {
+    let mut response = http::Response::new(B::default());
+    *response.status_mut() = http::StatusCode::from_u16(failure.status())
+        .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE);
+    response
+}
+
+/// A commit that failed: the adapter replaces the handler's response, its
+/// headers included, with [`Failure::status`] and [`Failure::body`] as
+/// [`TEXT_PLAIN`], and sends no session cookie.
+#[derive(Debug)]
+pub struct Failure {
+    error: Error,
+}
+
+impl Failure {
+    /// The status and body to answer with, as [`text_response`] takes
+    /// them.
+    pub fn reply(&self) -> (u16, &'static str) {
+        (self.status(), self.body())
+    }
+
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        self.error.status_code()
+    }
+
+    /// A short, generic body; the details went to the log.
+    pub fn body(&self) -> &'static str {
+        self.error.public_message()
+    }
+
+    /// The error behind it.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.body())
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl Gimlet {
+    /// Finishes a request once its handler has answered.
+    ///
+    /// - A request that did not use its session is left alone: no I/O, no
+    ///   header.
+    /// - A response with a server error status (5xx) commits nothing, unless
+    ///   `commit_failed_requests` is set: a failed handler's half-done
+    ///   changes are dropped. (A handler that panics never reaches this.)
+    /// - Otherwise the session commits (at most one backend round trip) and
+    ///   its `Set-Cookie` headers are appended. A response that sets a
+    ///   session cookie is made `Cache-Control: private` (a `public` or
+    ///   `s-maxage` directive is dropped, the rest kept), so no shared cache
+    ///   stores it; a response that used the session gets `Vary: Cookie`.
+    ///
+    /// # Errors
+    ///
+    /// A [`Failure`] when the commit failed (it is logged here): the
+    /// adapter answers its status and body instead of the response.
+    pub async fn finish<R: ResponseHeaders>(
+        &self,
+        session: &Session,
+        response: &mut R,
+    ) -> Result<(), Failure> {
+        if !session.state().used {
+            return session.commit().await.map(drop).map_err(failure);
+        }
+        let failed = response.status() >= 500;
+        let set_cookies = if failed && !self.engine.commit_failed_requests {
+            session.discard();
+            Vec::new()
+        } else {
+            session.commit().await.map_err(failure)?
+        };
+        if !set_cookies.is_empty() {
+            if let Some(value) = private(response.values("cache-control")) {
+                response.set("cache-control", value);
+            }
+            for value in set_cookies {
+                response.append("set-cookie", value);
+            }
+        }
+        if !varies_on_cookie(response.values("vary")) {
+            response.append("vary", "Cookie".to_owned());
+        }
+        Ok(())
+    }
+}
+
+fn failure(error: Error) -> Failure {
+    tracing::error!(error = %error, detail = ?error, "session commit failed");
+    Failure { error }
+}
+
+/// What an adapter answers for a session error a handler returned (with
+/// `?`): the error's status and its generic body. The details are logged
+/// here, at `warn`.
+pub fn reply(error: &Error) -> (u16, &'static str) {
+    tracing::warn!(error = %error, detail = ?error, "session error");
+    (error.status_code(), error.public_message())
+}
+
+/// What an adapter answers when a handler asks for the session and no
+/// middleware opened one: a 500 with `message`, logged here at `error`.
+pub fn reply_missing(message: &'static str) -> (u16, &'static str) {
+    tracing::error!("{message}");
+    (500, message)
+}
+
+/// Declares the handler-facing types every adapter exposes, with the same
+/// shape and standard traits in each:
+///
+/// - `Session`, the extractor: a newtype that derefs to
+///   [`gimlet_core::Session`](crate::Session);
+/// - `Error`, a session error a handler returns with `?`: `Display`,
+///   `std::error::Error`, `From<gimlet_core::Error>`, and `status()`;
+/// - the rejection when no middleware opened a session (named by the first
+///   argument), with its message: `Display`, `std::error::Error`,
+///   `status()` (500).
+///
+/// The adapter then implements its framework's extractor trait for
+/// `Session`, and its response trait for `Error` and the rejection, with
+/// [`reply`] and [`reply_missing`].
+///
+/// ```
+/// gimlet_core::adapter_types!(MissingMiddleware, "gimlet: no session here; add the middleware");
+///
+/// let error = Error::from(gimlet_core::Error::Random);
+/// assert_eq!(error.status(), 500);
+/// assert_eq!(MissingMiddleware.status(), 500);
+/// assert!(MissingMiddleware.to_string().contains("add the middleware"));
+/// ```
+#[macro_export]
+macro_rules! adapter_types {
+    ($missing:ident, $message:literal) => {
+        /// The request's session, for handlers.
+        ///
+        /// It derefs to [`gimlet_core::Session`], which has the whole API.
+        #[derive(Debug, Clone)]
+        pub struct Session(pub $crate::Session);
+
+        impl ::std::ops::Deref for Session {
+            type Target = $crate::Session;
+
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+
+        /// A session error as a response: its status code and a short,
+        /// generic text (the details go to the log), so handlers can use
+        /// `?` on session calls.
+        #[derive(Debug)]
+        pub struct Error(pub $crate::Error);
+
+        impl Error {
+            /// The HTTP status this error answers with.
+            pub fn status(&self) -> u16 {
+                self.0.status_code()
+            }
+
+            /// Logs the error and answers the status and generic body to
+            /// send ([`gimlet_core::adapter::reply`]).
+            #[doc(hidden)]
+            pub fn reply(&self) -> (u16, &'static str) {
+                $crate::adapter::reply(&self.0)
+            }
+        }
+
+        impl ::std::fmt::Display for Error {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl ::std::error::Error for Error {
+            fn source(&self) -> Option<&(dyn ::std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+
+        impl From<$crate::Error> for Error {
+            fn from(e: $crate::Error) -> Self {
+                Error(e)
+            }
+        }
+
+        #[doc = concat!("The rejection when a handler asks for the session and no middleware opened one: a 500 that says so (\"", $message, "\").")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $missing;
+
+        impl $missing {
+            /// The HTTP status it answers with: 500.
+            pub fn status(&self) -> u16 {
+                500
+            }
+
+            /// Logs the fault and answers the status and body to send
+            /// ([`gimlet_core::adapter::reply_missing`]).
+            #[doc(hidden)]
+            pub fn reply(&self) -> (u16, &'static str) {
+                $crate::adapter::reply_missing($message)
+            }
+        }
+
+        impl ::std::fmt::Display for $missing {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str($message)
+            }
+        }
+
+        impl ::std::error::Error for $missing {}
+    };
+}
+
+/// The `Cache-Control` value that keeps shared caches from storing the
+/// response, or `None` if `values` already do.
+fn private<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut directives: Vec<&str> = Vec::new();
+    let mut changed = false;
+    for directive in values.flat_map(|v| v.split(',')).map(str::trim) {
+        let name = directive.split('=').next().unwrap_or_default().trim();
+        if name.eq_ignore_ascii_case("public") || name.eq_ignore_ascii_case("s-maxage") {
+            changed = true;
+        } else if !directive.is_empty() {
+            directives.push(directive);
+        }
+    }
+    let private = directives.iter().any(|d| {
+        let name = d.split('=').next().unwrap_or_default().trim();
+        name.eq_ignore_ascii_case("private") || name.eq_ignore_ascii_case("no-store")
+    });
+    if !private {
+        directives.push("private");
+        changed = true;
+    }
+    changed.then(|| directives.join(", "))
+}
+
+/// Whether a `Vary` header already covers `Cookie`.
+fn varies_on_cookie<'a>(mut values: impl Iterator<Item = &'a str>) -> bool {
+    values.any(|v| {
+        v.split(',')
+            .map(str::trim)
+            .any(|f| f == "*" || f.eq_ignore_ascii_case("cookie"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn private_of(values: &[&str]) -> Option<String> {
+        private(values.iter().copied())
+    }
+
+    #[test]
+    fn cache_control_becomes_private_and_keeps_the_rest() {
+        assert_eq!(private_of(&[]).as_deref(), Some("private"));
+        assert_eq!(
+            private_of(&["public, max-age=60"]).as_deref(),
+            Some("max-age=60, private")
+        );
+        assert_eq!(
+            private_of(&["max-age=60", "s-maxage=600, must-revalidate"]).as_deref(),
+            Some("max-age=60, must-revalidate, private")
+        );
+        assert_eq!(private_of(&["no-store"]), None);
+        assert_eq!(private_of(&["private, max-age=5"]), None);
+        assert_eq!(
+            private_of(&["Public, no-cache"]).as_deref(),
+            Some("no-cache, private")
+        );
+    }
+
+    #[test]
+    fn vary_is_recognised_in_any_case_and_list() {
+        assert!(!varies_on_cookie([].into_iter()));
+        assert!(!varies_on_cookie(["Accept-Encoding"].into_iter()));
+        assert!(varies_on_cookie(["Accept-Encoding, cookie"].into_iter()));
+        assert!(varies_on_cookie(["Origin", "Cookie"].into_iter()));
+        assert!(varies_on_cookie(["*"].into_iter()));
+    }
+}

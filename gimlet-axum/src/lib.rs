@@ -1,4 +1,4 @@
-//! [axum] 0.8 adapter for [Gimlet](gimlet_core) sessions: a tower
+//! [axum](https://docs.rs/axum/0.8) 0.8 adapter for [Gimlet](gimlet_core) sessions: a tower
 //! [`SessionLayer`] and a [`Session`] extractor.
 //!
 //! ```no_run

@@ -1,38 +1,5 @@
-//! [actix-web] 4 adapter for [Gimlet](gimlet_core) sessions: a
-//! [`SessionMiddleware`] and a [`Session`] extractor.
-//!
-//! ```no_run
-//! use actix_web::{App, HttpServer, web};
-//! use gimlet_actix::{Session, SessionMiddleware};
-//! use gimlet_core::{Gimlet, MemoryBackend};
-//!
-//! async fn visit(session: Session) -> Result<String, gimlet_actix::Error> {
-//!     let visits = session.update("visits", |n: &mut Option<u32>| {
-//!         *n = Some(n.unwrap_or(0) + 1);
-//!         n.unwrap_or(0)
-//!     })
-//!     .await?;
-//!     Ok(format!("visit number {visits}"))
-//! }
-//!
-//! # #[actix_web::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let gimlet = Gimlet::builder()
-//!     .secret(std::env::var("GIMLET_SECRET")?)
-//!     .backend(MemoryBackend::new())
-//!     .build()?;
-//! HttpServer::new(move || {
-//!     App::new()
-//!         .wrap(SessionMiddleware::new(gimlet.clone()))
-//!         .route("/", web::get().to(visit))
-//! })
-//! .bind(("127.0.0.1", 3000))?
-//! .run()
-//! .await?;
-//! # Ok(()) }
-//! ```
-//!
-//! actix-web carries its own, older `cookie` crate; Gimlet hands this
-//! adapter finished header strings, so the two never meet.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;

@@ -1,42 +1,5 @@
-//! [axum](https://docs.rs/axum/0.8) 0.8 adapter for [Gimlet](gimlet_core) sessions: a tower
-//! [`SessionLayer`] and a [`Session`] extractor.
-//!
-//! ```no_run
-//! use axum::{Router, routing::get};
-//! use gimlet_axum::{Session, SessionLayer};
-//! use gimlet_core::{Gimlet, MemoryBackend};
-//!
-//! async fn visit(session: Session) -> Result<String, gimlet_axum::Error> {
-//!     let visits = session.update("visits", |n: &mut Option<u32>| {
-//!         *n = Some(n.unwrap_or(0) + 1);
-//!         n.unwrap_or(0)
-//!     })
-//!     .await?;
-//!     Ok(format!("visit number {visits}"))
-//! }
-//!
-//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let gimlet = Gimlet::builder()
-//!     .secret(std::env::var("GIMLET_SECRET")?)
-//!     .backend(MemoryBackend::new())
-//!     .clientside_keys(["user_id"])
-//!     .build()?;
-//! let app = Router::new().route("/", get(visit)).layer(SessionLayer::new(gimlet));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app).await?;
-//! # Ok(()) }
-//! ```
-//!
-//! The layer opens the session from the request's cookies (no I/O), puts
-//! it in the request's extensions, runs the inner service, then hands the
-//! response to [`Gimlet::finish`]: it commits (at most one backend round
-//! trip) and appends the `Set-Cookie`, `Cache-Control` and `Vary` headers.
-//! A response with a 5xx status, or a handler that panics, commits nothing.
-//! If the commit fails, the response is replaced by the error's status (503
-//! when the backend is down) with an empty body, so that the layer works
-//! with any response body type, and no session cookie is sent. A session
-//! error a handler returns with `?` ([`Error`]) answers its status with a
-//! short, generic text.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::convert::Infallible;
 use std::future::Future;

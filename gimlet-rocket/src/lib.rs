@@ -1,44 +1,5 @@
-//! [Rocket](rocket) 0.5 adapter for [Gimlet](gimlet_core) sessions: a
-//! [`SessionFairing`] and a [`Session`] request guard.
-//!
-//! ```no_run
-//! use gimlet_core::{Gimlet, MemoryBackend};
-//! use gimlet_rocket::{Session, SessionFairing};
-//! use rocket::{get, routes};
-//!
-//! #[get("/")]
-//! async fn visit(session: Session) -> Result<String, gimlet_rocket::Error> {
-//!     let visits = session.update("visits", |n: &mut Option<u32>| {
-//!         *n = Some(n.unwrap_or(0) + 1);
-//!         n.unwrap_or(0)
-//!     })
-//!     .await?;
-//!     Ok(format!("visit number {visits}"))
-//! }
-//!
-//! #[rocket::launch]
-//! fn rocket() -> _ {
-//!     let gimlet = Gimlet::builder()
-//!         .secret(std::env::var("GIMLET_SECRET").expect("GIMLET_SECRET"))
-//!         .backend(MemoryBackend::new())
-//!         .build()
-//!         .expect("configuration");
-//!     rocket::build().attach(SessionFairing::new(gimlet)).mount("/", routes![visit])
-//! }
-//! ```
-//!
-//! The fairing opens the session in `on_request` (no I/O) and keeps it in
-//! the request-local cache, where the guard finds it. It commits in
-//! `on_response`, after Rocket has applied its own `CookieJar`, and adds
-//! the `Set-Cookie` headers with `adjoin_header`.
-//!
-//! Whatever answers, the route or a catcher, the fairing hands the response
-//! to [`Gimlet::finish`]: a 5xx (a route that failed, or panicked and met
-//! Rocket's 500 catcher) commits nothing; anything else commits and gets
-//! its `Set-Cookie`, `Cache-Control` and `Vary` headers. If the commit
-//! fails, the response is replaced whole (none of the route's headers
-//! survive) by the error's status (503 when the backend is down) with a
-//! short text body.
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::io::Cursor;
 

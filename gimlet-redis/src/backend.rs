@@ -57,7 +57,7 @@ pub struct RedisBackend {
     script: Script,
     /// The connections in use, shared by every call until they fail. Each
     /// was taken out of the pool for good, so they are distinct.
-    shared: Arc<[Mutex<Option<Connection>>]>,
+    shared: Arc<[Slot]>,
     next: Arc<AtomicUsize>,
 }
 
@@ -161,8 +161,8 @@ impl RedisBackend {
         self
     }
 
-    fn slots(n: usize) -> Arc<[Mutex<Option<Connection>>]> {
-        (0..n).map(|_| Mutex::new(None)).collect()
+    fn slots(n: usize) -> Arc<[Slot]> {
+        (0..n).map(|_| Slot::default()).collect()
     }
 
     /// One of the connections the backend shares, for commands of the
@@ -225,7 +225,7 @@ impl RedisBackend {
     }
 
     fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<Connection>> {
-        self.shared[index].lock().unwrap_or_else(|e| e.into_inner())
+        self.shared[index].conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The next shared connection, or a fresh one from the pool in its
@@ -237,14 +237,15 @@ impl RedisBackend {
         if let Some(conn) = self.slot(index).clone() {
             return Ok((index, conn));
         }
-        let conn = self.pool.take().await?;
-        let mut slot = self.slot(index);
-        if let Some(conn) = slot.clone() {
-            // Another call filled the slot meanwhile: use that one, and
-            // drop this one.
+        // One call fills an empty slot; the others wait for its connection
+        // rather than each opening one (a TLS cluster connection takes a
+        // handshake per node).
+        let _filling = self.shared[index].filling.lock().await;
+        if let Some(conn) = self.slot(index).clone() {
             return Ok((index, conn));
         }
-        *slot = Some(conn.clone());
+        let conn = self.pool.take().await?;
+        *self.slot(index) = Some(conn.clone());
         Ok((index, conn))
     }
 
@@ -275,6 +276,14 @@ impl RedisBackend {
         }
         result
     }
+}
+
+/// A connection shared between calls, and the lock that lets one call at
+/// a time fill it when it is empty.
+#[derive(Default)]
+struct Slot {
+    conn: Mutex<Option<Connection>>,
+    filling: tokio::sync::Mutex<()>,
 }
 
 /// A record from an `HGETALL` reply: `None` without the sentinel field.

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::config::SameSite;
 use crate::cookies::CookieWriter;
+use crate::error::ConfigErrorKind;
 use crate::gimlet::Engine;
 use crate::{
     Backend, Clock, Config, ConfigError, CookieCodec, EncryptionKey, Gimlet, Secret, SystemClock,
@@ -300,10 +301,12 @@ impl GimletBuilder {
             backend,
             clock,
         } = self;
-        let secret = config
-            .secret
-            .clone()
-            .ok_or_else(|| ConfigError::new("a secret is required (GIMLET_SECRET)"))?;
+        let secret = config.secret.clone().ok_or_else(|| {
+            ConfigError::new(
+                ConfigErrorKind::Secret,
+                "a secret is required (GIMLET_SECRET)",
+            )
+        })?;
         let secrets: Vec<Secret> = std::iter::once(secret)
             .chain(config.previous_secrets.iter().cloned())
             .collect();
@@ -317,11 +320,15 @@ impl GimletBuilder {
 
         if config.default_clientside == Some(false) && backend.is_none() {
             return Err(ConfigError::new(
+                ConfigErrorKind::Placement,
                 "default_clientside = false needs a backend to keep server-side keys in",
             ));
         }
         if !(config.refresh_fraction > 0.0 && config.refresh_fraction <= 1.0) {
-            return Err(ConfigError::new("refresh_fraction must be in (0, 1]"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::Lifetime,
+                "refresh_fraction must be in (0, 1]",
+            ));
         }
         let lifetimes = [
             config.permanent_lifetime.as_secs(),
@@ -335,7 +342,10 @@ impl GimletBuilder {
             ],
         };
         if lifetimes.contains(&0) || absolute.contains(&0) {
-            return Err(ConfigError::new("lifetimes must be at least one second"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::Lifetime,
+                "lifetimes must be at least one second",
+            ));
         }
         check_cookie(&config)?;
 
@@ -380,40 +390,42 @@ fn check_cookie(config: &Config) -> Result<(), ConfigError> {
                 .bytes()
                 .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
         if !token {
-            return Err(ConfigError::new(format!(
-                "`{name}` is not a valid cookie name"
-            )));
+            return Err(cookie_error(format!("`{name}` is not a valid cookie name")));
         }
     }
     if c.permanent_name == c.transient_name {
-        return Err(ConfigError::new("the two cookie names must differ"));
+        return Err(cookie_error("the two cookie names must differ"));
     }
     if c.host_prefix == Some(true) && (!c.secure || c.path != "/" || c.domain.is_some()) {
-        return Err(ConfigError::new(
+        return Err(cookie_error(
             "the __Host- prefix needs Secure, Path=/ and no Domain",
         ));
     }
     if c.same_site == SameSite::None && !c.secure {
-        return Err(ConfigError::new("SameSite=None needs Secure"));
+        return Err(cookie_error("SameSite=None needs Secure"));
     }
     if !c.path.starts_with('/') || c.path.contains(';') {
-        return Err(ConfigError::new(
+        return Err(cookie_error(
             "the cookie path must start with / and hold no ;",
         ));
     }
     if let Some(domain) = &c.domain
         && !valid_domain(domain)
     {
-        return Err(ConfigError::new(format!(
+        return Err(cookie_error(format!(
             "`{domain}` is not a valid cookie domain"
         )));
     }
     if c.max_size < 256 {
-        return Err(ConfigError::new(
+        return Err(cookie_error(
             "the cookie size limit must be at least 256 bytes",
         ));
     }
     Ok(())
+}
+
+fn cookie_error(message: impl Into<String>) -> ConfigError {
+    ConfigError::new(ConfigErrorKind::Cookie, message)
 }
 
 /// A host name, with an optional leading dot: dot-separated labels of 1 to

@@ -28,6 +28,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use ring::{aead, hkdf, hmac};
 
 use crate::client::ClientMap;
+use crate::error::ConfigErrorKind;
 use crate::payload::{self, Header};
 use crate::{ConfigError, EncryptionKey, Error, Secret, SessionId};
 
@@ -160,7 +161,7 @@ fn key_id(prk: &hkdf::Prk) -> Result<u8, ConfigError> {
     let mut okm = [0u8; 32];
     prk.expand(&[LABEL_KEY_ID], hkdf::HKDF_SHA256)
         .and_then(|out| out.fill(&mut okm))
-        .map_err(|_| ConfigError::new("key derivation failed"))?;
+        .map_err(|_| ConfigError::new(ConfigErrorKind::Internal, "key derivation failed"))?;
     Ok(okm[0])
 }
 
@@ -182,14 +183,20 @@ impl CookieCodec {
         encrypt: bool,
     ) -> Result<Self, ConfigError> {
         if secrets.is_empty() {
-            return Err(ConfigError::new("a secret is required"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::Secret,
+                "a secret is required",
+            ));
         }
         if encrypt && encryption_keys.is_empty() {
-            return Err(ConfigError::new("encryption needs an encryption key"));
+            return Err(ConfigError::new(
+                ConfigErrorKind::EncryptionKey,
+                "encryption needs an encryption key",
+            ));
         }
         let compare = extract(secrets[0].expose())
             .expand(&[LABEL_COMPARE], hmac::HMAC_SHA256)
-            .map_err(|_| ConfigError::new("key derivation failed"))?
+            .map_err(|_| ConfigError::new(ConfigErrorKind::Internal, "key derivation failed"))?
             .into();
         let mut signers = Vec::with_capacity(secrets.len());
         for secret in secrets {
@@ -197,7 +204,7 @@ impl CookieCodec {
             let prk = extract(secret.expose());
             let key: hmac::Key = prk
                 .expand(&[LABEL_MAC], hmac::HMAC_SHA256)
-                .map_err(|_| ConfigError::new("key derivation failed"))?
+                .map_err(|_| ConfigError::new(ConfigErrorKind::Internal, "key derivation failed"))?
                 .into();
             signers.push(Signer {
                 id: key_id(&prk)?,

@@ -216,130 +216,22 @@ impl Config {
     }
 
     /// Overrides these settings with whatever `GIMLET_*` variables `lookup`
-    /// knows.
+    /// knows ([`Config::env_vars`] lists them). An empty variable counts as
+    /// unset, and a variable's current name wins over its older ones.
     ///
     /// # Errors
     ///
-    /// A variable that does not parse.
+    /// A variable that does not parse ([`ConfigErrorKind::Environment`](crate::ConfigErrorKind::Environment)).
     pub fn apply_env(
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get("GIMLET_SECRET") {
-            self.secret = Some(Secret::from(v));
-        }
-        if let Some(v) = get("GIMLET_PREVIOUS_SECRETS") {
-            self.previous_secrets = list(&v).map(Secret::from).collect();
-        }
-        if let Some(v) = get("GIMLET_ENCRYPTION_KEY") {
-            self.encryption_key = Some(EncryptionKey::from_hex(&v)?);
-        }
-        if let Some(v) = get("GIMLET_PREVIOUS_ENCRYPTION_KEYS") {
-            self.previous_encryption_keys = list(&v)
-                .map(EncryptionKey::from_hex)
-                .collect::<Result<_, _>>()?;
-        }
-        if let Some(v) = get("GIMLET_CLIENTSIDE_KEYS") {
-            self.clientside_keys = list(&v).map(str::to_owned).collect();
-        }
-        if let Some(v) = get("GIMLET_PERMANENT_KEYS") {
-            self.permanent_keys = list(&v).map(str::to_owned).collect();
-        }
-        if let Some(v) = get("GIMLET_DEFAULT_CLIENTSIDE") {
-            self.default_clientside = Some(flag("GIMLET_DEFAULT_CLIENTSIDE", &v)?);
-        }
-        if let Some(v) = get("GIMLET_DEFAULT_PERMANENT") {
-            self.default_permanent = flag("GIMLET_DEFAULT_PERMANENT", &v)?;
-        }
-        let cookie = &mut self.cookie;
-        if let Some(v) = get("GIMLET_PERMANENT_COOKIE") {
-            cookie.permanent_name = v;
-        }
-        if let Some(v) = get("GIMLET_TRANSIENT_COOKIE") {
-            cookie.transient_name = v;
-        }
-        if let Some(v) = get("GIMLET_SECURE") {
-            cookie.secure = flag("GIMLET_SECURE", &v)?;
-        }
-        if let Some(v) = get("GIMLET_HTTP_ONLY") {
-            cookie.http_only = flag("GIMLET_HTTP_ONLY", &v)?;
-        }
-        if let Some(v) = get("GIMLET_SAME_SITE") {
-            cookie.same_site = match v.trim().to_ascii_lowercase().as_str() {
-                "strict" => SameSite::Strict,
-                "lax" => SameSite::Lax,
-                "none" => SameSite::None,
-                _ => return Err(ConfigError::new("GIMLET_SAME_SITE is strict, lax or none")),
-            };
-        }
-        if let Some(v) = get("GIMLET_COOKIE_PATH") {
-            cookie.path = v;
-        }
-        if let Some(v) = get("GIMLET_COOKIE_DOMAIN") {
-            cookie.domain = Some(v);
-        }
-        if let Some(v) = get("GIMLET_HOST_PREFIX") {
-            cookie.host_prefix = Some(flag("GIMLET_HOST_PREFIX", &v)?);
-        }
-        if let Some(v) = get("GIMLET_COOKIE_MAX_SIZE") {
-            cookie.max_size = number("GIMLET_COOKIE_MAX_SIZE", &v)?;
-        }
-        if let Some(v) = get("GIMLET_PERMANENT_LIFETIME") {
-            self.permanent_lifetime = Duration::from_secs(number("GIMLET_PERMANENT_LIFETIME", &v)?);
-        }
-        if let Some(v) = get("GIMLET_TRANSIENT_LIFETIME") {
-            self.transient_lifetime = Duration::from_secs(number("GIMLET_TRANSIENT_LIFETIME", &v)?);
-        }
-        if let Some(v) = get("GIMLET_ABSOLUTE_LIFETIME") {
-            self.absolute_lifetime =
-                Some(Duration::from_secs(number("GIMLET_ABSOLUTE_LIFETIME", &v)?));
-        }
-        if let Some(v) = get("GIMLET_PERMANENT_ABSOLUTE_LIFETIME") {
-            self.permanent_absolute_lifetime =
-                Duration::from_secs(number("GIMLET_PERMANENT_ABSOLUTE_LIFETIME", &v)?);
-        }
-        if let Some(v) = get("GIMLET_TRANSIENT_ABSOLUTE_LIFETIME") {
-            self.transient_absolute_lifetime =
-                Duration::from_secs(number("GIMLET_TRANSIENT_ABSOLUTE_LIFETIME", &v)?);
-        }
-        if let Some(v) = get("GIMLET_REVALIDATE_AFTER") {
-            self.revalidate_after = Duration::from_secs(number("GIMLET_REVALIDATE_AFTER", &v)?);
-        }
-        if let Some(v) = get("GIMLET_REVOCABLE") {
-            self.revocable = flag("GIMLET_REVOCABLE", &v)?;
-        }
-        if let Some(v) = get("GIMLET_COMMIT_FAILED_REQUESTS") {
-            self.commit_failed_requests = flag("GIMLET_COMMIT_FAILED_REQUESTS", &v)?;
-        }
-        if let Some(v) = get("GIMLET_REFRESH_FRACTION") {
-            self.refresh_fraction = v
-                .trim()
-                .parse()
-                .map_err(|_| ConfigError::new("GIMLET_REFRESH_FRACTION is a number"))?;
-        }
-        if let Some(v) = get("GIMLET_MAX_VALUE_SIZE") {
-            self.max_value_size = number("GIMLET_MAX_VALUE_SIZE", &v)?;
-        }
-        Ok(())
+        crate::env::apply(self, lookup)
     }
-}
 
-fn list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn flag(name: &str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::new(format!("{name} is 0 or 1"))),
+    /// Every environment variable [`Config::from_env`] reads, each with the
+    /// older names it still accepts.
+    pub fn env_vars() -> impl Iterator<Item = (&'static str, &'static [&'static str])> {
+        crate::env::VARS.iter().map(|v| (v.name, v.aliases))
     }
-}
-
-fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError::new(format!("{name} is a whole number")))
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer};
 
 use crate::ConfigError;
+use crate::error::ConfigErrorKind;
 
 /// The shortest signing secret Gimlet accepts, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -39,10 +40,13 @@ impl Secret {
 
     pub(crate) fn check(&self) -> Result<(), ConfigError> {
         if self.0.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::new(format!(
-                "a secret must be at least {MIN_SECRET_LEN} bytes long (got {})",
-                self.0.len()
-            )));
+            return Err(ConfigError::new(
+                ConfigErrorKind::Secret,
+                format!(
+                    "a secret must be at least {MIN_SECRET_LEN} bytes long (got {})",
+                    self.0.len()
+                ),
+            ));
         }
         Ok(())
     }
@@ -102,8 +106,12 @@ impl EncryptionKey {
     /// does not repeat the input.
     pub fn from_hex(text: &str) -> Result<Self, ConfigError> {
         let mut bytes = [0; 32];
-        hex::decode_to_slice(text.trim(), &mut bytes)
-            .map_err(|_| ConfigError::new("an encryption key is exactly 64 hex characters"))?;
+        hex::decode_to_slice(text.trim(), &mut bytes).map_err(|_| {
+            ConfigError::new(
+                ConfigErrorKind::EncryptionKey,
+                "an encryption key is exactly 64 hex characters",
+            )
+        })?;
         Ok(EncryptionKey(bytes))
     }
 

@@ -4,9 +4,10 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use gimlet_core::{Config, Gimlet, MemoryBackend, SameSite};
+use gimlet_core::{Config, ConfigErrorKind, Gimlet, MemoryBackend, SameSite};
 
 #[test]
 fn environment_variables_fill_the_configuration() {
@@ -46,16 +47,84 @@ fn environment_variables_fill_the_configuration() {
 }
 
 #[test]
-fn bad_environment_values_are_errors() {
+fn bad_environment_values_are_errors_that_name_the_variable() {
     for (name, value) in [
         ("GIMLET_SECURE", "maybe"),
+        ("GIMLET_COOKIE_SECURE", "maybe"),
         ("GIMLET_PERMANENT_LIFETIME", "a week"),
         ("GIMLET_ENCRYPTION_KEY", "short"),
+        ("GIMLET_PREVIOUS_ENCRYPTION_KEYS", "00, short"),
         ("GIMLET_SAME_SITE", "sometimes"),
+        ("GIMLET_REFRESH_FRACTION", "half"),
+        ("GIMLET_COOKIE_MAX_SIZE", "-1"),
     ] {
-        let result = Config::from_lookup(|n| (n == name).then(|| value.to_owned()));
-        assert!(result.is_err(), "{name}={value} accepted");
+        let error = Config::from_lookup(|n| (n == name).then(|| value.to_owned())).unwrap_err();
+        assert_eq!(error.kind(), ConfigErrorKind::Environment, "{name}");
+        assert_eq!(error.env_var(), Some(name));
+        assert!(error.to_string().contains(name), "{error}");
+        assert!(
+            !error.to_string().contains(value),
+            "the value is not repeated: {error}"
+        );
     }
+}
+
+#[test]
+fn cookie_settings_have_gimlet_cookie_names_and_keep_the_old_ones() {
+    let lookup = |vars: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    let new = Config::from_lookup(lookup(&[
+        ("GIMLET_COOKIE_SECURE", "0"),
+        ("GIMLET_COOKIE_SAME_SITE", "strict"),
+        ("GIMLET_COOKIE_PERMANENT_NAME", "keep"),
+        ("GIMLET_COOKIE_TRANSIENT_NAME", "visit"),
+        ("GIMLET_COOKIE_HTTP_ONLY", "0"),
+        ("GIMLET_COOKIE_HOST_PREFIX", "0"),
+    ]))
+    .unwrap();
+    let old = Config::from_lookup(lookup(&[
+        ("GIMLET_SECURE", "0"),
+        ("GIMLET_SAME_SITE", "strict"),
+        ("GIMLET_PERMANENT_COOKIE", "keep"),
+        ("GIMLET_TRANSIENT_COOKIE", "visit"),
+        ("GIMLET_HTTP_ONLY", "0"),
+        ("GIMLET_HOST_PREFIX", "0"),
+    ]))
+    .unwrap();
+    for config in [&new, &old] {
+        assert!(!config.cookie.secure);
+        assert_eq!(config.cookie.same_site, SameSite::Strict);
+        assert_eq!(config.cookie.permanent_name, "keep");
+        assert_eq!(config.cookie.transient_name, "visit");
+        assert!(!config.cookie.http_only);
+        assert_eq!(config.cookie.host_prefix, Some(false));
+    }
+    // The current name wins over the old one.
+    let both = Config::from_lookup(lookup(&[
+        ("GIMLET_COOKIE_SECURE", "1"),
+        ("GIMLET_SECURE", "0"),
+    ]));
+    assert!(both.unwrap().cookie.secure);
+}
+
+/// docs/configuration.md lists exactly the variables `Config::from_env`
+/// reads, old names included.
+#[test]
+fn the_documentation_lists_every_environment_variable() {
+    let page = include_str!("../../docs/configuration.md");
+    let documented: BTreeSet<&str> = page
+        .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+        .filter(|w| w.starts_with("GIMLET_") && !w.ends_with('_'))
+        .collect();
+    let read: BTreeSet<&str> = Config::env_vars()
+        .flat_map(|(name, aliases)| std::iter::once(name).chain(aliases.iter().copied()))
+        .collect();
+    assert_eq!(documented, read);
 }
 
 #[test]

@@ -225,7 +225,10 @@ impl RedisBackend {
     }
 
     fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<Connection>> {
-        self.shared[index].conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared[index]
+            .conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The next shared connection, or a fresh one from the pool in its

@@ -25,7 +25,7 @@ pub struct Settings {
     pub config: Config,
 }
 
-/// Reads the settings. `GIMLET_SECURE` defaults to off here, since the app
+/// Reads the settings. `GIMLET_COOKIE_SECURE` defaults to off here, since the app
 /// is served over plain HTTP on loopback.
 ///
 /// # Errors

@@ -47,7 +47,7 @@ pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
         Arc::new(sql)
     };
     let mut config = Config::default();
-    // Served over plain HTTP on loopback; set GIMLET_SECURE=1 behind TLS.
+    // Served over plain HTTP on loopback; set GIMLET_COOKIE_SECURE=1 behind TLS.
     config.cookie.secure = false;
     config.apply_env(|name| std::env::var(name).ok())?;
     if config.secret.is_none() {

@@ -1,0 +1,250 @@
+//! The `GIMLET_*` environment variables: one table, one row per setting,
+//! which `Config::apply_env` reads and `docs/configuration.md` lists (a
+//! test checks that the two agree).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::config::SameSite;
+use crate::{Config, ConfigError, EncryptionKey, Secret};
+
+/// One variable: its name, the older names still accepted when it is
+/// unset, and how its value fills the configuration.
+pub(crate) struct Var {
+    pub(crate) name: &'static str,
+    pub(crate) aliases: &'static [&'static str],
+    apply: fn(&mut Config, &Value<'_>) -> Result<(), ConfigError>,
+}
+
+/// A variable's value, with the variable's name for error messages.
+struct Value<'a> {
+    name: &'static str,
+    text: &'a str,
+}
+
+type Applied = Result<(), ConfigError>;
+
+fn set<T>(setting: &mut T, value: T) -> Applied {
+    *setting = value;
+    Ok(())
+}
+
+impl Value<'_> {
+    fn text(&self) -> String {
+        self.text.to_owned()
+    }
+
+    fn list(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    fn flag(&self) -> Result<bool, ConfigError> {
+        match self.text.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::variable(self.name, "is 0 or 1")),
+        }
+    }
+
+    fn number<T: FromStr>(&self) -> Result<T, ConfigError> {
+        let parsed = self.text.trim().parse();
+        parsed.map_err(|_| ConfigError::variable(self.name, "is a whole number"))
+    }
+
+    fn seconds(&self) -> Result<Duration, ConfigError> {
+        self.number().map(Duration::from_secs)
+    }
+
+    fn key(text: &str, name: &'static str) -> Result<EncryptionKey, ConfigError> {
+        EncryptionKey::from_hex(text)
+            .map_err(|_| ConfigError::variable(name, "is 64 hex characters"))
+    }
+}
+
+/// Every variable, in the order `docs/configuration.md` lists them.
+pub(crate) static VARS: &[Var] = &[
+    Var {
+        name: "GIMLET_SECRET",
+        aliases: &[],
+        apply: |c, v| {
+            c.secret = Some(Secret::from(v.text()));
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_PREVIOUS_SECRETS",
+        aliases: &[],
+        apply: |c, v| {
+            c.previous_secrets = v.list().map(Secret::from).collect();
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_ENCRYPTION_KEY",
+        aliases: &[],
+        apply: |c, v| {
+            c.encryption_key = Some(Value::key(v.text, v.name)?);
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_PREVIOUS_ENCRYPTION_KEYS",
+        aliases: &[],
+        apply: |c, v| {
+            let keys = v.list().map(|k| Value::key(k, v.name));
+            c.previous_encryption_keys = keys.collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_CLIENTSIDE_KEYS",
+        aliases: &[],
+        apply: |c, v| {
+            c.clientside_keys = v.list().map(str::to_owned).collect();
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_PERMANENT_KEYS",
+        aliases: &[],
+        apply: |c, v| {
+            c.permanent_keys = v.list().map(str::to_owned).collect();
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_DEFAULT_CLIENTSIDE",
+        aliases: &[],
+        apply: |c, v| set(&mut c.default_clientside, Some(v.flag()?)),
+    },
+    Var {
+        name: "GIMLET_DEFAULT_PERMANENT",
+        aliases: &[],
+        apply: |c, v| set(&mut c.default_permanent, v.flag()?),
+    },
+    Var {
+        name: "GIMLET_PERMANENT_LIFETIME",
+        aliases: &[],
+        apply: |c, v| set(&mut c.permanent_lifetime, v.seconds()?),
+    },
+    Var {
+        name: "GIMLET_TRANSIENT_LIFETIME",
+        aliases: &[],
+        apply: |c, v| set(&mut c.transient_lifetime, v.seconds()?),
+    },
+    Var {
+        name: "GIMLET_ABSOLUTE_LIFETIME",
+        aliases: &[],
+        apply: |c, v| set(&mut c.absolute_lifetime, Some(v.seconds()?)),
+    },
+    Var {
+        name: "GIMLET_PERMANENT_ABSOLUTE_LIFETIME",
+        aliases: &[],
+        apply: |c, v| set(&mut c.permanent_absolute_lifetime, v.seconds()?),
+    },
+    Var {
+        name: "GIMLET_TRANSIENT_ABSOLUTE_LIFETIME",
+        aliases: &[],
+        apply: |c, v| set(&mut c.transient_absolute_lifetime, v.seconds()?),
+    },
+    Var {
+        name: "GIMLET_REVALIDATE_AFTER",
+        aliases: &[],
+        apply: |c, v| set(&mut c.revalidate_after, v.seconds()?),
+    },
+    Var {
+        name: "GIMLET_REVOCABLE",
+        aliases: &[],
+        apply: |c, v| set(&mut c.revocable, v.flag()?),
+    },
+    Var {
+        name: "GIMLET_COMMIT_FAILED_REQUESTS",
+        aliases: &[],
+        apply: |c, v| set(&mut c.commit_failed_requests, v.flag()?),
+    },
+    Var {
+        name: "GIMLET_REFRESH_FRACTION",
+        aliases: &[],
+        apply: |c, v| {
+            let fraction = v.text.trim().parse();
+            c.refresh_fraction =
+                fraction.map_err(|_| ConfigError::variable(v.name, "is a number"))?;
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_MAX_VALUE_SIZE",
+        aliases: &[],
+        apply: |c, v| set(&mut c.max_value_size, v.number()?),
+    },
+    Var {
+        name: "GIMLET_COOKIE_PERMANENT_NAME",
+        aliases: &["GIMLET_PERMANENT_COOKIE"],
+        apply: |c, v| set(&mut c.cookie.permanent_name, v.text()),
+    },
+    Var {
+        name: "GIMLET_COOKIE_TRANSIENT_NAME",
+        aliases: &["GIMLET_TRANSIENT_COOKIE"],
+        apply: |c, v| set(&mut c.cookie.transient_name, v.text()),
+    },
+    Var {
+        name: "GIMLET_COOKIE_SECURE",
+        aliases: &["GIMLET_SECURE"],
+        apply: |c, v| set(&mut c.cookie.secure, v.flag()?),
+    },
+    Var {
+        name: "GIMLET_COOKIE_HTTP_ONLY",
+        aliases: &["GIMLET_HTTP_ONLY"],
+        apply: |c, v| set(&mut c.cookie.http_only, v.flag()?),
+    },
+    Var {
+        name: "GIMLET_COOKIE_SAME_SITE",
+        aliases: &["GIMLET_SAME_SITE"],
+        apply: |c, v| {
+            c.cookie.same_site = match v.text.trim().to_ascii_lowercase().as_str() {
+                "strict" => SameSite::Strict,
+                "lax" => SameSite::Lax,
+                "none" => SameSite::None,
+                _ => return Err(ConfigError::variable(v.name, "is strict, lax or none")),
+            };
+            Ok(())
+        },
+    },
+    Var {
+        name: "GIMLET_COOKIE_PATH",
+        aliases: &[],
+        apply: |c, v| set(&mut c.cookie.path, v.text()),
+    },
+    Var {
+        name: "GIMLET_COOKIE_DOMAIN",
+        aliases: &[],
+        apply: |c, v| set(&mut c.cookie.domain, Some(v.text())),
+    },
+    Var {
+        name: "GIMLET_COOKIE_HOST_PREFIX",
+        aliases: &["GIMLET_HOST_PREFIX"],
+        apply: |c, v| set(&mut c.cookie.host_prefix, Some(v.flag()?)),
+    },
+    Var {
+        name: "GIMLET_COOKIE_MAX_SIZE",
+        aliases: &[],
+        apply: |c, v| set(&mut c.cookie.max_size, v.number()?),
+    },
+];
+
+/// Applies every variable `lookup` knows (an empty one counts as unset; a
+/// variable's current name wins over its older ones).
+pub(crate) fn apply(config: &mut Config, lookup: impl Fn(&str) -> Option<String>) -> Applied {
+    for var in VARS {
+        let mut names = std::iter::once(var.name).chain(var.aliases.iter().copied());
+        let found =
+            names.find_map(|name| Some((name, lookup(name).filter(|v| !v.trim().is_empty())?)));
+        if let Some((name, text)) = found {
+            (var.apply)(config, &Value { name, text: &text })?;
+        }
+    }
+    Ok(())
+}

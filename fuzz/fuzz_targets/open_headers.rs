@@ -5,7 +5,8 @@
 
 #![no_main]
 
-use gimlet_core::{EncryptionKey, Gimlet, ManualClock, MemoryBackend};
+use gimlet_core::{EncryptionKey, Gimlet, MemoryBackend};
+use gimlet_core::testing::ManualClock;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,13 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backend::Backend;
+use crate::codec::CookieCodec;
 use crate::config::SameSite;
 use crate::cookies::CookieWriter;
 use crate::error::ConfigErrorKind;
 use crate::gimlet::Engine;
-use crate::{
-    Backend, Clock, Config, ConfigError, CookieCodec, EncryptionKey, Gimlet, Secret, SystemClock,
-};
+use crate::{Clock, Config, ConfigError, EncryptionKey, Gimlet, Secret, SystemClock};
 
 /// Builds a [`Gimlet`]. Its only required input is a secret.
 ///
@@ -135,7 +135,7 @@ impl GimletBuilder {
         self
     }
 
-    /// The clock; tests use a [`ManualClock`](crate::ManualClock).
+    /// The clock; tests use a [`ManualClock`](crate::testing::ManualClock).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);

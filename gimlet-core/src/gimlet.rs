@@ -4,9 +4,11 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::backend::Backend;
+use crate::codec::CookieCodec;
 use crate::cookies::CookieWriter;
 use crate::placement::{Kind, Place};
-use crate::{Backend, Clock, CookieCodec, Error, GimletBuilder, Placement, Session};
+use crate::{Clock, Error, GimletBuilder, Placement, Session};
 
 /// Gimlet's engine: everything a request needs to open and commit sessions.
 ///

@@ -8,6 +8,7 @@ mod builder;
 mod channel;
 mod client;
 mod clock;
+#[doc(hidden)]
 pub mod codec;
 mod commit;
 mod config;
@@ -24,16 +25,15 @@ mod placement;
 mod secret;
 mod session;
 
-#[cfg(feature = "conformance")]
+#[cfg(feature = "testing")]
 pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use access::MAX_KEY_LEN;
-pub use backend::{
-    Backend, BackendError, BackendErrorKind, CountingBackend, Counts, MemoryBackend,
-};
+pub use backend::memory::MemoryBackend;
 pub use builder::GimletBuilder;
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use codec::{CookieCodec, CookiePayload, VerifiedCookie};
+pub use clock::{Clock, SystemClock};
 pub use config::{Config, CookieConfig, SameSite};
 pub use csrf::CSRF_KEY;
 pub use error::{ConfigError, ConfigErrorKind, Error};

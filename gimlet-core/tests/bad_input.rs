@@ -7,8 +7,9 @@ mod common;
 
 use async_trait::async_trait;
 use common::{browser, cookie_only};
+use gimlet_core::backend::{Backend, BackendError, BackendErrorKind};
 use gimlet_core::backend::{Batch, Record};
-use gimlet_core::{Backend, BackendError, BackendErrorKind, Error, Gimlet, Placement, SessionId};
+use gimlet_core::{Error, Gimlet, Placement, SessionId};
 use proptest::prelude::*;
 
 #[tokio::test]

@@ -7,7 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 
 use gimlet_core::codec::{CookieCodec, CookiePayload, DecodeError};
-use gimlet_core::{EncryptionKey, Gimlet, ManualClock, Placement, Secret, SessionId};
+use gimlet_core::testing::ManualClock;
+use gimlet_core::{EncryptionKey, Gimlet, Placement, Secret, SessionId};
 use proptest::prelude::*;
 
 const NEW: &str = "the newest secret, thirty-two bytes long";

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{SECRET, START, browser, days};
-use gimlet_core::{EncryptionKey, Gimlet, ManualClock, Placement, SameSite};
+use gimlet_core::testing::ManualClock;
+use gimlet_core::{EncryptionKey, Gimlet, Placement, SameSite};
 
 fn attrs(cookie: &str) -> Vec<String> {
     cookie.split("; ").skip(1).map(str::to_owned).collect()
@@ -370,4 +371,45 @@ async fn a_cookie_issued_again_is_held_to_the_limit_at_commit() {
         .unwrap_err();
     assert!(matches!(err, gimlet_core::Error::Internal { .. }), "{err}");
     assert_eq!(err.status_code(), 500);
+}
+
+/// `Gimlet::open` takes cookies a framework has already parsed into
+/// name-value pairs, and finds the same session as the raw headers give.
+#[tokio::test]
+async fn open_takes_parsed_cookie_pairs() {
+    let mut b = common::browser(|g| g);
+    let s = b.open();
+    s.insert("cart", &vec!["gin"]).await.unwrap();
+    b.commit(&s).await;
+    let pairs: Vec<(&str, &str)> = b
+        .jar
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut with_others = vec![("theme", "dark")];
+    with_others.extend(pairs);
+    let s = b.gimlet.open(with_others);
+    assert_eq!(
+        s.get::<Vec<String>>("cart").await.unwrap(),
+        Some(vec!["gin".to_owned()])
+    );
+    assert!(
+        b.gimlet
+            .open([("gimlet-n", "forged")])
+            .keys()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `Gimlet::backend` hands the configured store back, for work outside a
+/// request (a cleanup task, an administrator's tool); none without one.
+#[test]
+fn the_backend_is_reachable_from_the_engine() {
+    let b = common::browser(|g| g);
+    let shared: std::sync::Arc<dyn gimlet_core::backend::Backend> = b.backend.clone();
+    let configured = b.gimlet.backend().expect("a backend");
+    assert!(std::sync::Arc::ptr_eq(configured, &shared));
+    assert!(common::cookie_only(|g| g).backend().is_none());
 }

@@ -8,9 +8,10 @@
 mod common;
 
 use common::{SECRET, logged_in};
+use gimlet_core::Gimlet;
 use gimlet_core::adapter::ResponseHeaders;
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::Batch;
-use gimlet_core::{Backend, Gimlet};
 
 /// Response headers, as name and value.
 type Headers<'a> = &'a [(&'static str, &'a str)];
@@ -136,7 +137,7 @@ async fn responses_with_session_cookies_are_private_and_vary_on_cookie() {
 
 #[tokio::test]
 async fn a_failed_commit_is_a_failure_with_a_generic_body() {
-    let refusing = std::sync::Arc::new(gimlet_core::CountingBackend::new(Refusing));
+    let refusing = std::sync::Arc::new(gimlet_core::testing::CountingBackend::new(Refusing));
     let failing = Gimlet::builder()
         .secret(SECRET)
         .host_prefix(false)
@@ -168,15 +169,15 @@ impl Backend for Refusing {
     async fn load(
         &self,
         _: &[gimlet_core::SessionId],
-    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
-        Err(gimlet_core::BackendError::from_kind(
-            gimlet_core::BackendErrorKind::Unavailable,
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::backend::BackendError> {
+        Err(gimlet_core::backend::BackendError::from_kind(
+            gimlet_core::backend::BackendErrorKind::Unavailable,
         ))
     }
 
-    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::BackendError> {
-        Err(gimlet_core::BackendError::from_kind(
-            gimlet_core::BackendErrorKind::Unavailable,
+    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::backend::BackendError> {
+        Err(gimlet_core::backend::BackendError::from_kind(
+            gimlet_core::backend::BackendErrorKind::Unavailable,
         ))
     }
 }

@@ -10,7 +10,8 @@ mod common;
 
 use common::{SECRET, browser};
 use gimlet_core::backend::{Backend, Batch, Op};
-use gimlet_core::{CookieCodec, Placement, Secret, SessionId};
+use gimlet_core::codec::CookieCodec;
+use gimlet_core::{Placement, Secret, SessionId};
 
 /// The ids each batch since the last reset names.
 fn ids_per_batch(b: &common::Browser) -> Vec<Vec<SessionId>> {

@@ -333,16 +333,16 @@ async fn an_invalidate_during_a_load_is_not_undone_by_it() {
 /// A backend whose loads wait for a signal.
 #[derive(Debug)]
 struct Held {
-    inner: std::sync::Arc<gimlet_core::CountingBackend<gimlet_core::MemoryBackend>>,
+    inner: std::sync::Arc<gimlet_core::testing::CountingBackend<gimlet_core::MemoryBackend>>,
     gate: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[async_trait::async_trait]
-impl gimlet_core::Backend for Held {
+impl gimlet_core::backend::Backend for Held {
     async fn load(
         &self,
         ids: &[gimlet_core::SessionId],
-    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::backend::BackendError> {
         self.gate.notified().await;
         self.inner.load(ids).await
     }
@@ -350,7 +350,7 @@ impl gimlet_core::Backend for Held {
     async fn commit(
         &self,
         batch: &gimlet_core::backend::Batch,
-    ) -> Result<(), gimlet_core::BackendError> {
+    ) -> Result<(), gimlet_core::backend::BackendError> {
         self.inner.commit(batch).await
     }
 }

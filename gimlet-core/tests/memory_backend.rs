@@ -6,8 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op, Write, WriteMode};
-use gimlet_core::{Backend, ManualClock, MemoryBackend, SessionId};
+use gimlet_core::testing::ManualClock;
+use gimlet_core::{MemoryBackend, SessionId};
 
 gimlet_core::backend_conformance!(async {
     Some(Arc::new(MemoryBackend::new()) as Arc<dyn Backend>)

@@ -4,7 +4,8 @@
 
 mod common;
 
-use gimlet_core::{Config, CookieCodec, EncryptionKey, Gimlet, Secret, SessionId};
+use gimlet_core::codec::CookieCodec;
+use gimlet_core::{Config, EncryptionKey, Gimlet, Secret, SessionId};
 
 const SECRET: &str = "hunter2-hunter2-hunter2-hunter2-hunter2";
 const KEY_HEX: &str = "c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff";

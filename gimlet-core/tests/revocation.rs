@@ -9,9 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::{Browser, SECRET, browser, cookie_only, days, logged_in};
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op};
 use gimlet_core::codec::CookieCodec;
-use gimlet_core::{Backend, Clock, Gimlet, ManualClock, Placement, Secret};
+use gimlet_core::testing::ManualClock;
+use gimlet_core::{Clock, Gimlet, Placement, Secret};
 
 const WINDOW: Duration = Duration::from_secs(300);
 
@@ -302,12 +304,12 @@ impl Backend for AlwaysGone {
     async fn load(
         &self,
         ids: &[gimlet_core::SessionId],
-    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::backend::BackendError> {
         Ok(vec![None; ids.len()])
     }
 
-    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::BackendError> {
-        Err(gimlet_core::BackendError::gone())
+    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::backend::BackendError> {
+        Err(gimlet_core::backend::BackendError::gone())
     }
 }
 
@@ -315,7 +317,7 @@ impl Backend for AlwaysGone {
 async fn healing_is_bounded() {
     // A cookie that claims a record, from a store that has it (memory).
     let mut b = browser(|g| g);
-    let store = std::sync::Arc::new(gimlet_core::CountingBackend::new(AlwaysGone));
+    let store = std::sync::Arc::new(gimlet_core::testing::CountingBackend::new(AlwaysGone));
     let gimlet = Gimlet::builder()
         .secret(SECRET)
         .host_prefix(false)
@@ -368,20 +370,22 @@ async fn a_write_through_touches_only_the_channels_it_must() {
 
 /// A store whose records load but whose commits fail.
 #[derive(Debug)]
-struct CommitsFail(std::sync::Arc<gimlet_core::CountingBackend<gimlet_core::MemoryBackend>>);
+struct CommitsFail(
+    std::sync::Arc<gimlet_core::testing::CountingBackend<gimlet_core::MemoryBackend>>,
+);
 
 #[async_trait::async_trait]
 impl Backend for CommitsFail {
     async fn load(
         &self,
         ids: &[gimlet_core::SessionId],
-    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::BackendError> {
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::backend::BackendError> {
         self.0.load(ids).await
     }
 
-    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::BackendError> {
-        Err(gimlet_core::BackendError::from_kind(
-            gimlet_core::BackendErrorKind::Unavailable,
+    async fn commit(&self, _: &Batch) -> Result<(), gimlet_core::backend::BackendError> {
+        Err(gimlet_core::backend::BackendError::from_kind(
+            gimlet_core::backend::BackendErrorKind::Unavailable,
         ))
     }
 }
@@ -389,7 +393,7 @@ impl Backend for CommitsFail {
 #[tokio::test]
 async fn a_store_that_fails_is_not_mistaken_for_a_lost_record() {
     let b = logged_in(|g| g).await;
-    let store = std::sync::Arc::new(gimlet_core::CountingBackend::new(CommitsFail(
+    let store = std::sync::Arc::new(gimlet_core::testing::CountingBackend::new(CommitsFail(
         b.backend.clone(),
     )));
     let gimlet = Gimlet::builder()

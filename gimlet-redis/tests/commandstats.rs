@@ -10,7 +10,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use gimlet_core::{CountingBackend, Gimlet, Placement};
+use gimlet_core::testing::CountingBackend;
+use gimlet_core::{Gimlet, Placement};
 use gimlet_redis::deadpool_redis::redis;
 use redis::aio::MultiplexedConnection;
 

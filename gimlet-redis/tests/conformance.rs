@@ -9,7 +9,7 @@ macro_rules! on {
         $(
             mod $module {
                 use super::common;
-                use gimlet_core::Backend;
+                use gimlet_core::backend::Backend;
                 use std::sync::Arc;
 
                 gimlet_core::backend_conformance!(async {

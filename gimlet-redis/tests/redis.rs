@@ -7,9 +7,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op, Write, WriteMode};
 use gimlet_core::conformance;
-use gimlet_core::{Backend, Clock, Error, Gimlet, Placement, SessionId};
+use gimlet_core::{Clock, Error, Gimlet, Placement, SessionId};
 use gimlet_redis::RedisBackend;
 use gimlet_redis::deadpool_redis::redis;
 

@@ -1,6 +1,6 @@
 //! sqlx errors as backend errors, and which of them are worth a retry.
 
-use gimlet_core::BackendError;
+use gimlet_core::backend::BackendError;
 use gimlet_core::backend::BackendErrorKind;
 
 pub(crate) fn backend_error(error: sqlx::Error) -> BackendError {

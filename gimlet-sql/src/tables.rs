@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use gimlet_core::BackendError;
+use gimlet_core::backend::BackendError;
 use gimlet_core::backend::BackendErrorKind;
 
 /// The two tables Gimlet uses: one row per channel, one row per key.

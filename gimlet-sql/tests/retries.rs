@@ -12,8 +12,9 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gimlet_core::SessionId;
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op, Write, WriteMode};
-use gimlet_core::{Backend, SessionId};
 use gimlet_sql::SqlBackend;
 use gimlet_sql::sqlx::{AnyConnection, Connection, Executor};
 

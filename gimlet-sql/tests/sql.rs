@@ -8,8 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::{BackendErrorKind, Batch, Op, Write, WriteMode};
-use gimlet_core::{Backend, Error, Gimlet, ManualClock, Placement, SessionId, conformance};
+use gimlet_core::testing::ManualClock;
+use gimlet_core::{Error, Gimlet, Placement, SessionId, conformance};
 use gimlet_sql::{Dialect, SqlBackend, SqlBackendBuilder};
 
 /// A builder for SQLite, and for each server whose URL is set.

@@ -11,8 +11,9 @@ mod common;
 
 use std::sync::{Mutex, OnceLock};
 
+use gimlet_core::SessionId;
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op, Write, WriteMode};
-use gimlet_core::{Backend, SessionId};
 use gimlet_sql::{Dialect, SqlBackend};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};

@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gimlet_core::{Backend, Gimlet, MemoryBackend};
+use gimlet_core::backend::Backend;
+use gimlet_core::{Gimlet, MemoryBackend};
 use gimlet_redis::RedisBackend;
 use gimlet_sql::{SqlBackend, Tables};
 

@@ -18,7 +18,9 @@ mod workload;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gimlet_core::{Backend, CountingBackend, SessionId};
+use gimlet_core::SessionId;
+use gimlet_core::backend::Backend;
+use gimlet_core::testing::CountingBackend;
 use gimlet_redis::RedisBackend;
 use gimlet_sql::{SqlBackend, Tables};
 use nodes::Nodes;

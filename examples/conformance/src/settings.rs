@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gimlet_core::{Backend, BackendError, Config, Gimlet, MemoryBackend};
+use gimlet_core::backend::{Backend, BackendError};
+use gimlet_core::{Config, Gimlet, MemoryBackend};
 use gimlet_redis::RedisBackend;
 use gimlet_sql::SqlBackend;
 

@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gimlet_core::{CountingBackend, Gimlet};
+use gimlet_core::Gimlet;
+use gimlet_core::testing::CountingBackend;
 use gimlet_redis::RedisBackend;
 
 const SECRET: &str = "adapter tests' secret, thirty-two bytes";

@@ -34,7 +34,8 @@ impl Counts {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use gimlet_core::{CountingBackend, MemoryBackend};
+/// use gimlet_core::MemoryBackend;
+/// use gimlet_core::testing::CountingBackend;
 ///
 /// let backend = Arc::new(CountingBackend::new(MemoryBackend::new()));
 /// // hand `backend.clone()` to the builder, then:

@@ -8,9 +8,6 @@ use async_trait::async_trait;
 use super::{Backend, BackendError, Batch, Op, Record, Write, WriteMode};
 use crate::{Clock, SessionId, SystemClock};
 
-/// Default bound of a [`MemoryBackend`], in records.
-pub const DEFAULT_CAPACITY: usize = 100_000;
-
 /// A backend that keeps records in this process's memory.
 ///
 /// For tests and for single-process apps that can lose their sessions on a
@@ -55,9 +52,12 @@ impl Default for MemoryBackend {
 }
 
 impl MemoryBackend {
-    /// A backend bounded at [`DEFAULT_CAPACITY`] records.
+    /// The default bound, in records.
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    /// A backend bounded at [`MemoryBackend::DEFAULT_CAPACITY`] records.
     pub fn new() -> Self {
-        Self::with_capacity(DEFAULT_CAPACITY)
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
     }
 
     /// A backend that holds at most `capacity` records (at least one).

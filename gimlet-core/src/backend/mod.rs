@@ -5,9 +5,10 @@
 //! changes atomically, in one round trip or one transaction. That is what makes
 //! Gimlet's I/O rules hold on every store.
 
-mod counting;
+#[cfg(feature = "testing")]
+pub(crate) mod counting;
 mod error;
-mod memory;
+pub(crate) mod memory;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,9 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use counting::{CountingBackend, Counts};
 pub use error::{BackendError, BackendErrorKind};
-pub use memory::{DEFAULT_CAPACITY, MemoryBackend};
 
 use crate::SessionId;
 
@@ -28,7 +27,7 @@ pub type Record = HashMap<String, Vec<u8>>;
 ///
 /// Every method is one round trip to the store (one transaction on SQL):
 /// Gimlet's I/O rules count calls to these methods. The conformance suite
-/// (`gimlet_core::conformance`, feature `conformance`) checks an
+/// (`gimlet_core::conformance`, feature `testing`) checks an
 /// implementation against this contract.
 ///
 /// The ids of one call belong to one session, and Gimlet generates all of a

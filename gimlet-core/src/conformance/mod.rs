@@ -135,7 +135,7 @@ fn write(id: SessionId, mode: WriteMode, set: &[(&str, &[u8])]) -> Write {
     }
 }
 
-async fn commit(backend: &SharedBackend, ops: Vec<Op>) -> Result<(), crate::BackendError> {
+async fn commit(backend: &SharedBackend, ops: Vec<Op>) -> Result<(), crate::backend::BackendError> {
     backend.commit(&Batch { ops }).await
 }
 

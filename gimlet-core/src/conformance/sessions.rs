@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{SharedBackend, all_tasks, commit, id, write};
+use crate::Gimlet;
 use crate::backend::{BackendErrorKind, Op, WriteMode};
-use crate::{CountingBackend, Gimlet};
+use crate::testing::CountingBackend;
 
 const SECRET: &str = "conformance suite secret, 32+ bytes long";
 
@@ -109,7 +110,8 @@ pub async fn concurrent_requests_of_one_session_all_survive(backend: SharedBacke
 
 /// The ids of the channels `set_cookies` carry, read with the suite's key.
 fn ids(set_cookies: &[String]) -> Vec<crate::SessionId> {
-    let codec = crate::CookieCodec::new(&[crate::Secret::new(SECRET)], &[], false).expect("codec");
+    let codec =
+        crate::codec::CookieCodec::new(&[crate::Secret::new(SECRET)], &[], false).expect("codec");
     set_cookies
         .iter()
         .filter_map(|c| c.split(';').next()?.split_once('='))
@@ -272,7 +274,7 @@ impl Drop for SilentServer {
 /// 503. Not part of [`backend_conformance!`]: the backend crate builds the
 /// unreachable backend and calls it.
 pub async fn unreachable_backend_fails_promptly(backend: SharedBackend, timeout: Duration) {
-    let check = |err: &crate::BackendError| {
+    let check = |err: &crate::backend::BackendError| {
         assert!(
             matches!(
                 err.kind(),

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gimlet_core::{
-    CountingBackend, Counts, Gimlet, GimletBuilder, ManualClock, MemoryBackend, Session,
-};
+use gimlet_core::testing::{CountingBackend, Counts, ManualClock};
+use gimlet_core::{Gimlet, GimletBuilder, MemoryBackend, Session};
 
 pub const SECRET: &str = "test secret: thirty-two bytes or more";
 pub const START: u64 = 1_700_000_000;

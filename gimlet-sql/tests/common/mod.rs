@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use gimlet_core::{Backend, SessionId};
+use gimlet_core::SessionId;
+use gimlet_core::backend::Backend;
 use gimlet_sql::{SqlBackend, SqlBackendBuilder, Tables};
 
 pub const POSTGRES: &str = "GIMLET_TEST_POSTGRES_URL";

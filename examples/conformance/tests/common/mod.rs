@@ -11,9 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gimlet_conformance::{apps, settings};
+use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op};
 use gimlet_core::codec::CookieCodec;
-use gimlet_core::{Backend, Config, CountingBackend, Counts, MemoryBackend, Secret, SessionId};
+use gimlet_core::testing::{CountingBackend, Counts};
+use gimlet_core::{Config, MemoryBackend, Secret, SessionId};
 use gimlet_redis::RedisBackend;
 use gimlet_sql::{SqlBackend, Tables};
 use reqwest::header::{COOKIE, SET_COOKIE};

@@ -1,4 +1,4 @@
-//! One test per I/O rule of DESIGN.md, each asserting exact backend call
+//! One test per I/O rule of docs/sessions.md, each asserting exact backend call
 //! counts through `CountingBackend`.
 
 #![allow(clippy::unwrap_used)]

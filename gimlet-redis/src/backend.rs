@@ -265,10 +265,7 @@ impl RedisBackend {
             slot = Some(index);
             operation(conn).await
         };
-        let result = match tokio::time::timeout(self.timeout, work).await {
-            Ok(result) => result,
-            Err(elapsed) => Err(BackendError::new(BackendErrorKind::Timeout, elapsed)),
-        };
+        let result = gimlet_core::backend::with_timeout(self.timeout, work).await;
         if let (Err(e), Some(index)) = (&result, slot)
             && matches!(
                 e.kind(),

@@ -136,10 +136,7 @@ impl SqlBackend {
         &self,
         operation: impl Future<Output = Result<T, BackendError>>,
     ) -> Result<T, BackendError> {
-        match tokio::time::timeout(self.inner.timeout, operation).await {
-            Ok(result) => result,
-            Err(elapsed) => Err(BackendError::new(BackendErrorKind::Timeout, elapsed)),
-        }
+        gimlet_core::backend::with_timeout(self.inner.timeout, operation).await
     }
 }
 

@@ -1,4 +1,4 @@
-//! The conformance app: one set of routes (`CONFORMANCE.md`), served by
+//! The conformance app: one set of routes (docs/testing.md), served by
 //! axum, actix-web and Rocket through their Gimlet adapters.
 //!
 //! The routes' logic is written once, in [`routes`]; each framework's glue in

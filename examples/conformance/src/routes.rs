@@ -1,4 +1,5 @@
-//! The routes of `CONFORMANCE.md`, once for all three frameworks.
+//! The conformance app's routes (docs/testing.md lists them), once for all
+//! three frameworks.
 
 use gimlet_core::{Error, Placement, Session};
 

@@ -403,8 +403,8 @@ async fn clear_removes_every_key(app: App) {
     assert_eq!(b.ok("/len").await, "0");
 }
 
-/// Backend calls per route on an established session, as DESIGN.md's I/O
-/// rules promise them.
+/// Backend calls per route on an established session, as the I/O rules of
+/// docs/sessions.md promise them.
 async fn backend_calls_per_route(app: App) {
     let b = app.browser();
     b.ok("/set/foo/bar").await;

@@ -18,6 +18,24 @@ use async_trait::async_trait;
 
 pub use error::{BackendError, BackendErrorKind};
 
+/// Runs one backend call under a time bound: past `limit`, the call is
+/// dropped and the answer is a [`BackendErrorKind::Timeout`] error (a 503
+/// through an adapter). Every backend bounds its calls this way, so that
+/// no request waits on a store past its timeout.
+///
+/// # Errors
+///
+/// The call's own error, or `Timeout`.
+pub async fn with_timeout<T>(
+    limit: std::time::Duration,
+    call: impl std::future::Future<Output = Result<T, BackendError>>,
+) -> Result<T, BackendError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(elapsed) => Err(BackendError::new(BackendErrorKind::Timeout, elapsed)),
+    }
+}
+
 use crate::SessionId;
 
 /// The server data of one channel: keys to MessagePack-encoded values.

@@ -441,15 +441,29 @@ macro_rules! scenarios {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $scenario() {
                 if let Some(app) = start($framework, $store, $config).await {
-                    super::$scenario(app).await;
+                    crate::$scenario(app).await;
                 }
             }
         )*
     };
 }
 
-macro_rules! suite {
-    ($($module:ident => $framework:expr, $store:expr, $kind:ident;)*) => {
+/// One module per framework, holding one module per store: every scenario
+/// on every framework × store, named `axum::redis::get_set_has_delete`.
+macro_rules! matrix {
+    (frameworks { $($fw:ident => $framework:expr),* $(,)? } stores $stores:tt) => {
+        $(
+            mod $fw {
+                use super::*;
+                stores!($framework, $stores);
+            }
+        )*
+    };
+}
+
+/// Every scenario on one framework, one module per store.
+macro_rules! stores {
+    ($framework:expr, { $($module:ident => $store:expr, $kind:ident;)* }) => {
         $(
             mod $module {
                 use super::*;
@@ -500,35 +514,22 @@ macro_rules! only {
     };
 }
 
-suite! {
-    axum_none => Framework::Axum, Store::None, cookies;
-    axum_memory => Framework::Axum, Store::Memory, server;
-    axum_sqlite => Framework::Axum, Store::Sqlite, server;
-    axum_redis => Framework::Axum, Store::Redis, server;
-    axum_rediscluster => Framework::Axum, Store::RedisCluster, server;
-    axum_redissentinel => Framework::Axum, Store::RedisSentinel, server;
-    axum_rediss => Framework::Axum, Store::Rediss, server;
-    axum_redisscluster => Framework::Axum, Store::RedissCluster, server;
-    axum_postgres => Framework::Axum, Store::Postgres, server;
-    axum_mysql => Framework::Axum, Store::MySql, server;
-    actix_none => Framework::Actix, Store::None, cookies;
-    actix_memory => Framework::Actix, Store::Memory, server;
-    actix_sqlite => Framework::Actix, Store::Sqlite, server;
-    actix_redis => Framework::Actix, Store::Redis, server;
-    actix_rediscluster => Framework::Actix, Store::RedisCluster, server;
-    actix_redissentinel => Framework::Actix, Store::RedisSentinel, server;
-    actix_rediss => Framework::Actix, Store::Rediss, server;
-    actix_redisscluster => Framework::Actix, Store::RedissCluster, server;
-    actix_postgres => Framework::Actix, Store::Postgres, server;
-    actix_mysql => Framework::Actix, Store::MySql, server;
-    rocket_none => Framework::Rocket, Store::None, cookies;
-    rocket_memory => Framework::Rocket, Store::Memory, server;
-    rocket_sqlite => Framework::Rocket, Store::Sqlite, server;
-    rocket_redis => Framework::Rocket, Store::Redis, server;
-    rocket_rediscluster => Framework::Rocket, Store::RedisCluster, server;
-    rocket_redissentinel => Framework::Rocket, Store::RedisSentinel, server;
-    rocket_rediss => Framework::Rocket, Store::Rediss, server;
-    rocket_redisscluster => Framework::Rocket, Store::RedissCluster, server;
-    rocket_postgres => Framework::Rocket, Store::Postgres, server;
-    rocket_mysql => Framework::Rocket, Store::MySql, server;
+matrix! {
+    frameworks {
+        axum => Framework::Axum,
+        actix => Framework::Actix,
+        rocket => Framework::Rocket,
+    }
+    stores {
+        none => Store::None, cookies;
+        memory => Store::Memory, server;
+        sqlite => Store::Sqlite, server;
+        redis => Store::Redis, server;
+        rediscluster => Store::RedisCluster, server;
+        redissentinel => Store::RedisSentinel, server;
+        rediss => Store::Rediss, server;
+        redisscluster => Store::RedissCluster, server;
+        postgres => Store::Postgres, server;
+        mysql => Store::MySql, server;
+    }
 }

@@ -170,7 +170,8 @@ pub(crate) fn delta(
             let own = [
                 "info", "cluster", "ping", "readonly", "client", "hello", "replconf",
             ];
-            (change > 0 && !own.contains(&name.as_str())).then(|| (name.clone(), change))
+            let base = name.split('|').next().unwrap_or_default();
+            (change > 0 && !own.contains(&base)).then(|| (name.clone(), change))
         })
         .collect()
 }

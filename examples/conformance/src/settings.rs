@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use gimlet_core::backend::{Backend, BackendError};
+use gimlet_core::backend::{Backend, BackendError, BackendErrorKind};
 use gimlet_core::{Config, Gimlet, MemoryBackend};
 use gimlet_redis::RedisBackend;
-use gimlet_sql::SqlBackend;
+use gimlet_sql::{SqlBackend, Tables};
 
 /// The secret used when `GIMLET_SECRET` is not set. Fine on a laptop,
 /// never in production: anyone who reads this file can forge cookies.
@@ -69,14 +69,46 @@ pub fn from_lookup(
 ///
 /// An unknown spec, or a server that cannot be reached.
 pub async fn backend(spec: &str) -> Result<Option<Arc<dyn Backend>>, BackendError> {
+    backend_in(spec, None).await
+}
+
+/// Like [`backend`], with the keys (`{namespace}:` before Redis keys) or
+/// tables (`{namespace}_sessions`, `{namespace}_keys`) of a namespace of
+/// its own, so that tests sharing a server never share data.
+///
+/// # Errors
+///
+/// An unknown spec, an invalid namespace, or a server that cannot be
+/// reached.
+pub async fn backend_in(
+    spec: &str,
+    namespace: Option<&str>,
+) -> Result<Option<Arc<dyn Backend>>, BackendError> {
     let spec = spec.trim();
     Ok(match spec {
         "none" | "" => None,
         "memory" => Some(Arc::new(MemoryBackend::new())),
         // redis://, rediss://, redis+cluster://, rediss+cluster://,
         // redis+sentinel://
-        url if url.starts_with("redis") => Some(Arc::new(RedisBackend::from_url(url)?)),
-        url => Some(Arc::new(SqlBackend::connect(url).await?)),
+        url if url.starts_with("redis") => {
+            let mut redis = RedisBackend::from_url(url)?;
+            if let Some(namespace) = namespace {
+                redis = redis.prefix(format!("{namespace}:"));
+            }
+            Some(Arc::new(redis))
+        }
+        url => {
+            let mut sql = SqlBackend::builder(url);
+            if let Some(namespace) = namespace {
+                let tables = Tables::new(
+                    &format!("{namespace}_sessions"),
+                    &format!("{namespace}_keys"),
+                )
+                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?;
+                sql = sql.tables(tables);
+            }
+            Some(Arc::new(sql.connect().await?))
+        }
     })
 }
 

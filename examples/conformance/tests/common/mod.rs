@@ -15,9 +15,8 @@ use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op};
 use gimlet_core::codec::CookieCodec;
 use gimlet_core::testing::{CountingBackend, Counts};
-use gimlet_core::{Config, MemoryBackend, Secret, SessionId};
-use gimlet_redis::RedisBackend;
-use gimlet_sql::{SqlBackend, Tables};
+use gimlet_core::{Config, Secret, SessionId};
+use gimlet_sql::Tables;
 use reqwest::header::{COOKIE, SET_COOKIE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,44 +65,29 @@ pub fn own_tables() -> Tables {
     .unwrap()
 }
 
-/// A Redis backend on the server `var` names, with keys of its own.
-fn redis(var: &str) -> Result<Option<Arc<dyn Backend>>, ()> {
-    let url = server_url(var, "this Redis test").ok_or(())?;
-    let backend = RedisBackend::from_url(&url)
-        .unwrap()
-        .prefix(format!("gimlet-http:{}:", unique()));
-    Ok(Some(Arc::new(backend)))
-}
-
-/// The store's backend, or `Err(())` if its server is not configured.
+/// The store's backend, with keys or tables of its own (through the app's
+/// own `settings::backend_in`), or `Err(())` if its server is not
+/// configured.
 async fn backend(store: Store) -> Result<Option<Arc<dyn Backend>>, ()> {
-    let sql = |url: String| async move {
-        let backend = SqlBackend::builder(url)
-            .tables(own_tables())
-            .connect()
-            .await
-            .unwrap();
-        Some(Arc::new(backend) as Arc<dyn Backend>)
+    let sqlite = || {
+        let path = std::env::temp_dir().join(format!("gimlet-http-{}.db", unique()));
+        format!("sqlite://{}?mode=rwc", path.display())
     };
-    Ok(match store {
-        Store::None => None,
-        Store::Memory => Some(Arc::new(MemoryBackend::new())),
-        Store::Sqlite => {
-            let path = std::env::temp_dir().join(format!("gimlet-http-{}.db", unique()));
-            sql(format!("sqlite://{}?mode=rwc", path.display())).await
-        }
-        Store::Redis => redis("GIMLET_TEST_REDIS_URL")?,
-        Store::RedisCluster => redis("GIMLET_TEST_REDIS_CLUSTER_URL")?,
-        Store::RedisSentinel => redis("GIMLET_TEST_REDIS_SENTINEL_URL")?,
-        Store::Rediss => redis("GIMLET_TEST_REDISS_URL")?,
-        Store::RedissCluster => redis("GIMLET_TEST_REDISS_CLUSTER_URL")?,
-        Store::Postgres => {
-            sql(server_url("GIMLET_TEST_POSTGRES_URL", "this PostgreSQL test").ok_or(())?).await
-        }
-        Store::MySql => {
-            sql(server_url("GIMLET_TEST_MYSQL_URL", "this MySQL test").ok_or(())?).await
-        }
-    })
+    let server = |var: &str| server_url(var, "this test").ok_or(());
+    let spec = match store {
+        Store::None => "none".to_owned(),
+        Store::Memory => "memory".to_owned(),
+        Store::Sqlite => sqlite(),
+        Store::Redis => server("GIMLET_TEST_REDIS_URL")?,
+        Store::RedisCluster => server("GIMLET_TEST_REDIS_CLUSTER_URL")?,
+        Store::RedisSentinel => server("GIMLET_TEST_REDIS_SENTINEL_URL")?,
+        Store::Rediss => server("GIMLET_TEST_REDISS_URL")?,
+        Store::RedissCluster => server("GIMLET_TEST_REDISS_CLUSTER_URL")?,
+        Store::Postgres => server("GIMLET_TEST_POSTGRES_URL")?,
+        Store::MySql => server("GIMLET_TEST_MYSQL_URL")?,
+    };
+    let namespace = format!("gimlet_h{}", unique());
+    Ok(settings::backend_in(&spec, Some(&namespace)).await.unwrap())
 }
 
 /// A running app; stopped when dropped.

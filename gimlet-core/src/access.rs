@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::gimlet::Engine;
-use crate::placement::{Kind, Place};
+use crate::placement::{Lifetime, Place};
 use crate::session::{Lookup, State};
 use crate::{Error, Placement, Session};
 
@@ -112,7 +112,7 @@ impl Session {
     /// The load's backend error.
     pub async fn is_permanent(&self, key: &str) -> Result<bool, Error> {
         self.locate(key, Placement::new(), |hit| {
-            hit.is_some_and(|(p, _)| p.kind == Kind::Permanent)
+            hit.is_some_and(|(p, _)| p.kind == Lifetime::Permanent)
         })
         .await
     }
@@ -286,7 +286,7 @@ impl Session {
             (Some(value), Some(place)) => {
                 let placement = Placement::new()
                     .clientside(place.clientside)
-                    .permanent(place.kind == Kind::Permanent);
+                    .permanent(place.kind == Lifetime::Permanent);
                 self.insert_with(key, &value, placement).await?;
             }
             (Some(value), None) => self.insert(key, &value).await?,
@@ -376,7 +376,7 @@ impl State {
         place: Place,
     ) -> Result<(), Error> {
         let Place { kind, clientside } = place;
-        let in_client = Kind::BOTH
+        let in_client = Lifetime::BOTH
             .into_iter()
             .find(|&k| self.ch(k).client.contains_key(key));
         if clientside {
@@ -387,7 +387,7 @@ impl State {
         }
         let beside = self.anchor();
         self.ch_mut(kind).ensure_id(engine.now(), beside)?;
-        for k in Kind::BOTH {
+        for k in Lifetime::BOTH {
             let ch = self.ch_mut(k);
             if !(clientside && k == kind) && ch.client.remove(key) {
                 ch.client_dirty = true;
@@ -397,7 +397,7 @@ impl State {
         // A key found in a cookie is nowhere else; a whitelisted key is
         // never server-side. Otherwise it may be stored: delete it there.
         if in_client.is_none() && engine.backend.is_some() && !engine.whitelisted(key) {
-            for k in Kind::BOTH {
+            for k in Lifetime::BOTH {
                 if clientside || k != kind {
                     self.ch_mut(k).server_remove(key);
                 }
@@ -436,7 +436,7 @@ impl State {
     fn check_cookie_size(
         &self,
         engine: &Engine,
-        kind: Kind,
+        kind: Lifetime,
         key: &str,
         value_len: usize,
     ) -> Result<(), Error> {

@@ -7,7 +7,7 @@ use crate::backend::Record;
 use crate::client::ClientMap;
 use crate::codec::VerifiedCookie;
 use crate::payload::Header;
-use crate::placement::Kind;
+use crate::placement::Lifetime;
 use crate::{Error, SessionId};
 
 /// What is known about one server-side key without a load.
@@ -19,7 +19,7 @@ pub(crate) enum Known<'a> {
 
 #[derive(Debug)]
 pub(crate) struct Channel {
-    pub(crate) kind: Kind,
+    pub(crate) kind: Lifetime,
     pub(crate) id: Option<SessionId>,
     /// The id arrived in a verified cookie that the browser still holds.
     pub(crate) from_cookie: bool,
@@ -61,7 +61,7 @@ pub(crate) struct Channel {
 
 impl Channel {
     /// A channel with no cookie.
-    pub(crate) fn new(kind: Kind) -> Self {
+    pub(crate) fn new(kind: Lifetime) -> Self {
         Channel {
             kind,
             id: None,
@@ -91,7 +91,7 @@ impl Channel {
     /// whose record was last seen `revalidate_after` seconds ago or more is
     /// due a check.
     pub(crate) fn from_cookie(
-        kind: Kind,
+        kind: Lifetime,
         cookie: VerifiedCookie,
         backend: bool,
         check_due: bool,

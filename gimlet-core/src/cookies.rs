@@ -4,7 +4,7 @@ use cookie::time::{Duration, OffsetDateTime};
 use cookie::{Cookie, CookieBuilder};
 
 use crate::config::{CookieConfig, SameSite};
-use crate::placement::Kind;
+use crate::placement::Lifetime;
 
 /// Writes the two channels' `Set-Cookie` values with the configured
 /// attributes. Adapters get finished strings, so their own `cookie` crate
@@ -39,24 +39,24 @@ impl CookieWriter {
         };
         writer.overhead = [
             writer
-                .set(Kind::Permanent, "", Some(permanent_lifetime))
+                .set(Lifetime::Permanent, "", Some(permanent_lifetime))
                 .len(),
-            writer.set(Kind::Transient, "", None).len(),
+            writer.set(Lifetime::Transient, "", None).len(),
         ];
         writer
     }
 
-    pub(crate) fn name(&self, kind: Kind) -> &str {
+    pub(crate) fn name(&self, kind: Lifetime) -> &str {
         &self.names[kind.index()]
     }
 
-    pub(crate) fn kind_of(&self, name: &str) -> Option<Kind> {
-        Kind::BOTH.into_iter().find(|&k| self.name(k) == name)
+    pub(crate) fn kind_of(&self, name: &str) -> Option<Lifetime> {
+        Lifetime::BOTH.into_iter().find(|&k| self.name(k) == name)
     }
 
     /// The most bytes a `Set-Cookie` value with a cookie value of
     /// `value_len` bytes can take.
-    pub(crate) fn size(&self, kind: Kind, value_len: usize) -> usize {
+    pub(crate) fn size(&self, kind: Lifetime, value_len: usize) -> usize {
         self.overhead[kind.index()] + value_len
     }
 
@@ -64,7 +64,7 @@ impl CookieWriter {
         self.config.max_size
     }
 
-    fn builder<'c>(&self, kind: Kind, value: &'c str) -> CookieBuilder<'c> {
+    fn builder<'c>(&self, kind: Lifetime, value: &'c str) -> CookieBuilder<'c> {
         let c = &self.config;
         let mut builder = Cookie::build((self.name(kind).to_owned(), value))
             .path(c.path.clone())
@@ -83,7 +83,7 @@ impl CookieWriter {
 
     /// A cookie carrying `value`; `max_age` in seconds, or a browser-session
     /// cookie with `None`.
-    pub(crate) fn set(&self, kind: Kind, value: &str, max_age: Option<u64>) -> String {
+    pub(crate) fn set(&self, kind: Lifetime, value: &str, max_age: Option<u64>) -> String {
         let mut builder = self.builder(kind, value);
         if let Some(age) = max_age {
             let age = i64::try_from(age).unwrap_or(i64::MAX);
@@ -94,7 +94,7 @@ impl CookieWriter {
 
     /// A cookie that makes the browser drop the channel's cookie. It carries
     /// the same attributes, or the browser would not match it.
-    pub(crate) fn removal(&self, kind: Kind) -> String {
+    pub(crate) fn removal(&self, kind: Lifetime) -> String {
         self.builder(kind, "")
             .max_age(Duration::ZERO)
             .expires(OffsetDateTime::UNIX_EPOCH)

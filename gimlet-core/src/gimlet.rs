@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::backend::Backend;
 use crate::codec::CookieCodec;
 use crate::cookies::CookieWriter;
-use crate::placement::{Kind, Place};
+use crate::placement::{Lifetime, Place};
 use crate::{Clock, Error, GimletBuilder, Placement, Session};
 
 /// Gimlet's engine: everything a request needs to open and commit sessions.
@@ -63,9 +63,9 @@ pub(crate) struct Engine {
     pub(crate) permanent_keys: HashSet<String>,
     pub(crate) default_clientside: bool,
     pub(crate) default_permanent: bool,
-    /// Lifetime of each channel in seconds, by [`Kind::index`].
+    /// Lifetime of each channel in seconds, by [`Lifetime::index`].
     pub(crate) lifetimes: [u64; 2],
-    /// Absolute lifetime of each channel in seconds, by [`Kind::index`].
+    /// Absolute lifetime of each channel in seconds, by [`Lifetime::index`].
     pub(crate) absolute: [u64; 2],
     /// Seconds a confirmed record is trusted before it is checked again.
     pub(crate) revalidate_after: u64,
@@ -173,17 +173,17 @@ impl Engine {
             .permanent
             .unwrap_or_else(|| self.permanent_keys.contains(key) || self.default_permanent);
         Ok(Place {
-            kind: Kind::of(permanent),
+            kind: Lifetime::of(permanent),
             clientside,
         })
     }
 
-    pub(crate) fn lifetime(&self, kind: Kind) -> u64 {
+    pub(crate) fn lifetime(&self, kind: Lifetime) -> u64 {
         self.lifetimes[kind.index()]
     }
 
     /// When a channel created at `created` and renewed `now` expires.
-    pub(crate) fn expiry(&self, kind: Kind, created: u64, now: u64) -> u64 {
+    pub(crate) fn expiry(&self, kind: Lifetime, created: u64, now: u64) -> u64 {
         let idle = now.saturating_add(self.lifetime(kind));
         idle.min(created.saturating_add(self.absolute[kind.index()]))
     }

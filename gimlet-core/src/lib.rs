@@ -22,8 +22,10 @@ mod id;
 mod load;
 mod payload;
 mod placement;
+mod plan;
 mod secret;
 mod session;
+mod write_through;
 
 #[cfg(feature = "testing")]
 pub mod conformance;

@@ -48,19 +48,19 @@ impl Placement {
 
 /// One of a session's two channels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum Lifetime {
     Permanent = 0,
     Transient = 1,
 }
 
-impl Kind {
-    pub(crate) const BOTH: [Kind; 2] = [Kind::Permanent, Kind::Transient];
+impl Lifetime {
+    pub(crate) const BOTH: [Lifetime; 2] = [Lifetime::Permanent, Lifetime::Transient];
 
     pub(crate) fn of(permanent: bool) -> Self {
         if permanent {
-            Kind::Permanent
+            Lifetime::Permanent
         } else {
-            Kind::Transient
+            Lifetime::Transient
         }
     }
 
@@ -71,20 +71,20 @@ impl Kind {
     /// The channel's name in logs.
     pub(crate) fn name(self) -> &'static str {
         match self {
-            Kind::Permanent => "permanent",
-            Kind::Transient => "non-permanent",
+            Lifetime::Permanent => "permanent",
+            Lifetime::Transient => "non-permanent",
         }
     }
 
     /// Whether `filter` (a call's `permanent` option) admits this channel.
     pub(crate) fn admits(self, filter: Option<bool>) -> bool {
-        filter.is_none_or(|p| Kind::of(p) == self)
+        filter.is_none_or(|p| Lifetime::of(p) == self)
     }
 }
 
 /// A resolved place: a channel and a side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Place {
-    pub(crate) kind: Kind,
+    pub(crate) kind: Lifetime,
     pub(crate) clientside: bool,
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::backend::Record;
 use crate::channel::{Channel, Known};
 use crate::gimlet::Engine;
-use crate::placement::{Kind, Place};
+use crate::placement::{Lifetime, Place};
 use crate::{Error, Placement, SessionId};
 
 /// Cookies issued this far in the future are rejected (clock skew allowance).
@@ -50,7 +50,7 @@ pub(crate) struct State {
     /// The handler used the session; an unused one commits nothing.
     pub(crate) used: bool,
     /// The request's Gimlet cookies, verified at the first use.
-    pub(crate) unopened: Vec<(Kind, String)>,
+    pub(crate) unopened: Vec<(Lifetime, String)>,
 }
 
 /// Where a lookup found a key.
@@ -61,11 +61,11 @@ pub(crate) enum Lookup<'a> {
 }
 
 impl State {
-    pub(crate) fn ch(&self, kind: Kind) -> &Channel {
+    pub(crate) fn ch(&self, kind: Lifetime) -> &Channel {
         &self.channels[kind.index()]
     }
 
-    pub(crate) fn ch_mut(&mut self, kind: Kind) -> &mut Channel {
+    pub(crate) fn ch_mut(&mut self, kind: Lifetime) -> &mut Channel {
         &mut self.channels[kind.index()]
     }
 
@@ -81,7 +81,7 @@ impl State {
     /// Finds `key` in the places `filter` admits, without I/O.
     pub(crate) fn lookup(&self, engine: &Engine, key: &str, filter: Placement) -> Lookup<'_> {
         let kinds = || {
-            Kind::BOTH
+            Lifetime::BOTH
                 .into_iter()
                 .filter(|k| k.admits(filter.permanent))
         };
@@ -172,8 +172,8 @@ impl State {
     }
 
     /// Channels whose server data is not loaded yet, with their ids.
-    pub(crate) fn unloaded(&self) -> Vec<(Kind, SessionId)> {
-        Kind::BOTH
+    pub(crate) fn unloaded(&self) -> Vec<(Lifetime, SessionId)> {
+        Lifetime::BOTH
             .into_iter()
             .filter_map(|k| {
                 let ch = self.ch(k);
@@ -191,7 +191,7 @@ impl Session {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let unopened: Vec<(Kind, String)> = cookies
+        let unopened: Vec<(Lifetime, String)> = cookies
             .into_iter()
             .filter_map(|(name, value)| Some((engine.cookies.kind_of(name)?, value.to_owned())))
             .collect();
@@ -203,7 +203,7 @@ impl Session {
     /// its session pays for no MAC, no decryption, no parse.
     pub(crate) fn open_owned(
         engine: Arc<Engine>,
-        cookies: impl IntoIterator<Item = (Kind, String)>,
+        cookies: impl IntoIterator<Item = (Lifetime, String)>,
     ) -> Session {
         let mut seen = [0; 2];
         let unopened = cookies
@@ -217,7 +217,10 @@ impl Session {
             inner: Arc::new(Inner {
                 engine,
                 state: Mutex::new(State {
-                    channels: [Channel::new(Kind::Permanent), Channel::new(Kind::Transient)],
+                    channels: [
+                        Channel::new(Lifetime::Permanent),
+                        Channel::new(Lifetime::Transient),
+                    ],
                     unopened,
                     retired: Vec::new(),
                     committed: false,
@@ -255,7 +258,7 @@ impl Session {
         let mut state = self.used();
         let committed = state.committed;
         let beside = state.anchor();
-        let ch = state.ch_mut(Kind::Permanent);
+        let ch = state.ch_mut(Lifetime::Permanent);
         if committed && ch.id.is_none() {
             return Err(Error::Committed {
                 what: "a new session id",
@@ -316,7 +319,7 @@ impl Session {
             });
         }
         let beside = state.anchor();
-        for kind in Kind::BOTH {
+        for kind in Lifetime::BOTH {
             let ch = state.ch_mut(kind);
             let Some(old) = ch.id else { continue };
             let data = ch.server_view();
@@ -354,7 +357,7 @@ impl Session {
             });
         }
         let backend = self.engine().backend.is_some();
-        for kind in Kind::BOTH {
+        for kind in Lifetime::BOTH {
             let ch = state.ch_mut(kind);
             // Every id a verified cookie named, whatever it claimed about
             // its record: a concurrent request may have created one.
@@ -369,10 +372,10 @@ impl Session {
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
-        let keys = |k: Kind| state.ch(k).client.len() + state.ch(k).pending.len();
+        let keys = |k: Lifetime| state.ch(k).client.len() + state.ch(k).pending.len();
         f.debug_struct("Session")
-            .field("permanent_keys_known", &keys(Kind::Permanent))
-            .field("transient_keys_known", &keys(Kind::Transient))
+            .field("permanent_keys_known", &keys(Lifetime::Permanent))
+            .field("transient_keys_known", &keys(Lifetime::Transient))
             .field("committed", &state.committed)
             .finish_non_exhaustive()
     }
@@ -382,7 +385,7 @@ impl Engine {
     /// Whether a verified cookie is still young enough to use.
     pub(crate) fn check_age(
         &self,
-        kind: Kind,
+        kind: Lifetime,
         payload: &crate::payload::Header,
         now: u64,
     ) -> Result<(), &'static str> {

@@ -1,0 +1,77 @@
+//! Server-side writes made after the commit, straight to the backend: the
+//! cookie has been sent, so only keys whose channel the browser holds can
+//! change.
+
+use crate::backend::{Batch, Op, Write};
+use crate::placement::Lifetime;
+use crate::{Error, Session};
+
+impl Session {
+    /// Writes one server-side change straight to the backend, after the
+    /// commit. `kind` is the channel to set `key` in; a removal (`value`
+    /// `None`) goes to every channel that may hold the key.
+    pub(crate) async fn write_through(
+        &self,
+        key: &str,
+        value: Option<Vec<u8>>,
+        kind: Option<Lifetime>,
+    ) -> Result<(), Error> {
+        let engine = self.engine();
+        let Some(backend) = &engine.backend else {
+            return Err(Error::NoBackend { key: key.into() });
+        };
+        let now = engine.now();
+        let batch = {
+            let state = self.state();
+            let mut ops = Vec::new();
+            for k in Lifetime::BOTH {
+                let ch = state.ch(k);
+                let target = kind == Some(k);
+                let Some(id) = ch.id.filter(|_| ch.in_browser) else {
+                    if target {
+                        return Err(Error::Committed {
+                            what: "a write to a session whose cookie was not sent",
+                        });
+                    }
+                    continue;
+                };
+                let expires_at = engine.expiry(k, ch.created, now);
+                let (set, remove) = match &value {
+                    Some(v) if target => (vec![(key.to_owned(), v.clone())], Vec::new()),
+                    _ if ch.stored => (Vec::new(), vec![key.to_owned()]),
+                    _ => continue,
+                };
+                ops.push(Op::Write(Write {
+                    id,
+                    mode: ch.write_mode(),
+                    clear: false,
+                    set,
+                    remove,
+                    expires_at,
+                }));
+            }
+            Batch { ops }
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        backend.commit(&batch).await?;
+        let mut state = self.state();
+        for op in &batch.ops {
+            let Op::Write(write) = op else { continue };
+            for ch in &mut state.channels {
+                if ch.id == Some(write.id) {
+                    ch.stored = true;
+                    ch.fresh = false;
+                    if let Some(record) = &mut ch.loaded {
+                        for k in &write.remove {
+                            record.remove(k);
+                        }
+                        record.extend(write.set.iter().cloned());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

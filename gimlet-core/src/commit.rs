@@ -1,7 +1,7 @@
 //! The end of a request: the plan applied in one backend call, healed and
 //! tried again if a record it updates is gone, then folded into the state.
 
-use crate::channel::Channel;
+use crate::channel::{Browser, Channel, RecordState};
 use crate::placement::Lifetime;
 use crate::plan::{CookieAction, Plan};
 use crate::{Error, Session, SessionId};
@@ -23,7 +23,7 @@ impl Session {
         }
         // A cookie due its check is not re-issued with new data before the
         // check: if its record is gone, the new data goes to a fresh channel.
-        let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty || ch.reissue);
+        let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty || ch.reissue());
         if self.state().channels.iter().any(unchecked) {
             self.ensure_loaded().await?;
         }
@@ -102,17 +102,16 @@ impl Session {
             let ch = state.ch_mut(kind);
             if wrote {
                 ch.settle();
-                ch.stored = true;
-                ch.fresh = false;
+                ch.record = RecordState::Written;
             }
-            match action {
+            ch.browser = match action {
                 CookieAction::Issue { issued } => {
                     ch.issued = issued;
-                    ch.in_browser = true;
+                    Browser::ThisId
                 }
-                CookieAction::Remove => ch.in_browser = false,
-                CookieAction::Keep => ch.in_browser = ch.from_cookie,
-            }
+                CookieAction::Remove => Browser::Nothing,
+                CookieAction::Keep => ch.kept_cookie(),
+            };
         }
     }
 
@@ -123,7 +122,7 @@ impl Session {
         let mut state = self.state();
         state.committed = true;
         for ch in &mut state.channels {
-            ch.in_browser = ch.from_cookie;
+            ch.browser = ch.kept_cookie();
         }
     }
 }

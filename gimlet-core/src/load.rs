@@ -1,6 +1,7 @@
 //! The lazy load: both channels' server data in one round trip, once.
 
 use crate::backend::{BackendError, BackendErrorKind, Record};
+use crate::channel::RecordState;
 use crate::{Error, Session};
 
 impl Session {
@@ -41,11 +42,10 @@ impl Session {
                             .retain(|k, v| v.is_some() || record.contains_key(k));
                     }
                     ch.loaded = Some(record);
-                    ch.stored = true;
-                    ch.confirmed = true;
+                    ch.record = RecordState::Seen;
                     ch.checked = now;
                 }
-                None if ch.stored_in_cookie => {
+                None if ch.claimed() => {
                     // The record this cookie points at is gone: the session
                     // was ended elsewhere, expired, or was lost. Its data,
                     // clientside included, goes with it; this request's own
@@ -57,7 +57,7 @@ impl Session {
                     ch.pending.retain(|_, v| v.is_some());
                     ch.cleared = false;
                     ch.loaded = Some(Record::new());
-                    ch.stored = false;
+                    ch.record = RecordState::Absent;
                 }
             }
         }

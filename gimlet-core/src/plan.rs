@@ -3,7 +3,7 @@
 //! cookie.
 
 use crate::backend::{Batch, Op, Write, WriteMode};
-use crate::channel::Channel;
+use crate::channel::{Browser, Channel, Origin, RecordState};
 use crate::client::ClientMap;
 use crate::gimlet::Engine;
 use crate::payload::Header;
@@ -46,12 +46,11 @@ impl Plan {
 
 impl Channel {
     pub(crate) fn write_mode(&self) -> WriteMode {
-        if self.fresh {
-            WriteMode::Create
-        } else if self.stored {
-            WriteMode::Update
-        } else {
-            WriteMode::Upsert
+        match (self.origin, self.record) {
+            // A new id's first write creates its record: it must be free.
+            (Origin::New, RecordState::Absent) => WriteMode::Create,
+            (_, RecordState::Absent) => WriteMode::Upsert,
+            _ => WriteMode::Update,
         }
     }
 
@@ -89,7 +88,7 @@ impl Engine {
     fn refresh_due(&self, ch: &Channel, now: u64) -> bool {
         let lifetime = self.lifetime(ch.kind) as f64;
         let threshold = (lifetime * self.refresh_fraction) as u64;
-        ch.from_cookie && now >= ch.issued.saturating_add(threshold)
+        ch.came_with_cookie() && now >= ch.issued.saturating_add(threshold)
     }
 
     pub(crate) fn plan(&self, state: &mut State, now: u64) -> Result<Plan, Error> {
@@ -104,7 +103,7 @@ impl Engine {
         for kind in Lifetime::BOTH {
             let ch = state.ch(kind);
             let Some(id) = ch.id else {
-                if ch.removal {
+                if ch.browser == Browser::RetiredId {
                     set_cookies.push(self.cookies.removal(kind));
                     outcome[kind.index()].1 = CookieAction::Remove;
                 }
@@ -117,25 +116,26 @@ impl Engine {
             let create = self.revocable && self.backend.is_some() && holds_cookie;
             let write = ch
                 .changes(id, expires_at, create)
-                .or_else(|| (refresh && ch.stored).then(|| Write::touch(id, expires_at)));
+                .or_else(|| (refresh && ch.stored()).then(|| Write::touch(id, expires_at)));
             let wrote = write.is_some();
             ops.extend(write.map(Op::Write));
-            let stored = ch.stored || wrote;
+            let stored = ch.stored() || wrote;
             let holds = holds_cookie || stored;
             // The window restarts once a check has seen the record.
-            let rechecked = ch.check_due && ch.confirmed && self.revalidate_after > 0;
+            let seen = ch.record == RecordState::Seen;
+            let rechecked = ch.check_due && seen && self.revalidate_after > 0;
             let action = if !holds {
-                if (ch.from_cookie && ch.client_dirty) || ch.removal {
+                if (ch.came_with_cookie() && ch.client_dirty) || ch.browser == Browser::RetiredId {
                     CookieAction::Remove
                 } else {
                     CookieAction::Keep
                 }
-            } else if !ch.from_cookie
+            } else if !ch.came_with_cookie()
                 || ch.client_dirty
-                || ch.reissue
+                || ch.reissue()
                 || refresh
                 || rechecked
-                || (wrote && !ch.stored_in_cookie)
+                || (wrote && !ch.claimed())
             {
                 // A cookie may start a new lifetime only if the record's
                 // expiry moves with it (or there is no record).

@@ -141,7 +141,7 @@ impl State {
         let backend = engine.backend.is_some();
         for (kind, value) in std::mem::take(&mut self.unopened) {
             let slot = &mut self.channels[kind.index()];
-            if slot.from_cookie {
+            if slot.came_with_cookie() {
                 continue;
             }
             let name = engine.cookies.name(kind);
@@ -325,7 +325,7 @@ impl Session {
             let data = ch.server_view();
             // Before the commit, only a channel that came with a cookie can
             // have a record.
-            let retire = (backend && ch.from_cookie).then_some(old);
+            let retire = (backend && ch.came_with_cookie()).then_some(old);
             ch.renew_id(now, beside)?;
             ch.loaded = Some(Record::new());
             ch.cleared = false;
@@ -361,7 +361,7 @@ impl Session {
             let ch = state.ch_mut(kind);
             // Every id a verified cookie named, whatever it claimed about
             // its record: a concurrent request may have created one.
-            let retire = ch.id.filter(|_| backend && ch.from_cookie);
+            let retire = ch.id.filter(|_| backend && ch.came_with_cookie());
             ch.reset();
             state.retired.extend(retire);
         }

@@ -3,6 +3,7 @@
 //! change.
 
 use crate::backend::{Batch, Op, Write};
+use crate::channel::{Browser, RecordState};
 use crate::placement::Lifetime;
 use crate::{Error, Session};
 
@@ -27,7 +28,7 @@ impl Session {
             for k in Lifetime::BOTH {
                 let ch = state.ch(k);
                 let target = kind == Some(k);
-                let Some(id) = ch.id.filter(|_| ch.in_browser) else {
+                let Some(id) = ch.id.filter(|_| ch.browser == Browser::ThisId) else {
                     if target {
                         return Err(Error::Committed {
                             what: "a write to a session whose cookie was not sent",
@@ -38,7 +39,7 @@ impl Session {
                 let expires_at = engine.expiry(k, ch.created, now);
                 let (set, remove) = match &value {
                     Some(v) if target => (vec![(key.to_owned(), v.clone())], Vec::new()),
-                    _ if ch.stored => (Vec::new(), vec![key.to_owned()]),
+                    _ if ch.stored() => (Vec::new(), vec![key.to_owned()]),
                     _ => continue,
                 };
                 ops.push(Op::Write(Write {
@@ -61,8 +62,7 @@ impl Session {
             let Op::Write(write) = op else { continue };
             for ch in &mut state.channels {
                 if ch.id == Some(write.id) {
-                    ch.stored = true;
-                    ch.fresh = false;
+                    ch.record = RecordState::Written;
                     if let Some(record) = &mut ch.loaded {
                         for k in &write.remove {
                             record.remove(k);

@@ -370,4 +370,62 @@ mod tests {
         assert!(varies_on_cookie(["Origin", "Cookie"].into_iter()));
         assert!(varies_on_cookie(["*"].into_iter()));
     }
+
+    #[test]
+    fn replies_carry_the_status_and_the_generic_body() {
+        let error = Error::Backend(crate::backend::BackendError::from_kind(
+            crate::backend::BackendErrorKind::Unavailable,
+        ));
+        let expected = (503, error.public_message());
+        assert_eq!(reply(&error), expected);
+        assert_eq!(Failure { error }.reply(), expected);
+        assert_eq!(reply_missing("add the layer"), (500, "add the layer"));
+    }
+
+    #[cfg(feature = "http")]
+    mod http_responses {
+        use super::super::*;
+
+        #[test]
+        fn an_http_response_is_read_and_edited_through_its_headers() {
+            let mut response = http::Response::builder()
+                .status(201)
+                .header("vary", "Origin")
+                .header("vary", "Accept")
+                .header("vary", http::HeaderValue::from_bytes(b"\xff").unwrap())
+                .body(())
+                .unwrap();
+            assert_eq!(ResponseHeaders::status(&response), 201);
+            let values: Vec<&str> = response.values("vary").collect();
+            assert_eq!(values, ["Origin", "Accept"], "text values only");
+            response.append("vary", "Cookie".to_owned());
+            assert_eq!(response.values("vary").count(), 3);
+            response.set("vary", "Cookie".to_owned());
+            assert_eq!(response.values("vary").collect::<Vec<_>>(), ["Cookie"]);
+            response.set("x-bad", "a\nb".to_owned());
+            response.append("x-bad", "a\nb".to_owned());
+            assert!(
+                response.headers().get("x-bad").is_none(),
+                "invalid values are dropped"
+            );
+        }
+
+        #[test]
+        fn gimlet_s_own_responses() {
+            let text: http::Response<String> = text_response((400, "bad session value"));
+            assert_eq!(text.status(), 400);
+            assert_eq!(text.body(), "bad session value");
+            assert_eq!(text.headers()["content-type"], TEXT_PLAIN);
+            assert_eq!(text.headers().len(), 1);
+            let odd: http::Response<String> = text_response((1000, "x"));
+            assert_eq!(odd.status(), 503, "a status http cannot hold");
+
+            let error = Error::Random;
+            let failure = Failure { error };
+            let empty: http::Response<String> = status_response(&failure);
+            assert_eq!(empty.status(), 500);
+            assert!(empty.body().is_empty());
+            assert!(empty.headers().is_empty());
+        }
+    }
 }

@@ -104,6 +104,15 @@ fn cookie_settings_have_gimlet_cookie_names_and_keep_the_old_ones() {
         assert!(!config.cookie.http_only);
         assert_eq!(config.cookie.host_prefix, Some(false));
     }
+    for (text, same_site) in [
+        ("Strict", SameSite::Strict),
+        ("lax", SameSite::Lax),
+        ("NONE", SameSite::None),
+    ] {
+        let config =
+            Config::from_lookup(|n| (n == "GIMLET_COOKIE_SAME_SITE").then(|| text.to_owned()));
+        assert_eq!(config.unwrap().cookie.same_site, same_site, "{text}");
+    }
     // The current name wins over the old one.
     let both = Config::from_lookup(lookup(&[
         ("GIMLET_COOKIE_SECURE", "1"),

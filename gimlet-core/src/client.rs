@@ -129,17 +129,10 @@ impl ExactSizeIterator for Iter<'_> {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SessionId;
     use crate::payload::{self, Header};
 
     fn raw(entries: &[(&str, &[u8])]) -> ClientMap {
-        let header = Header {
-            id: SessionId::from_bytes([0; 16]),
-            created: 1,
-            issued: 1,
-            checked: 0,
-            stored: false,
-        };
+        let header = Header::sample();
         let mut buf = vec![0xee; 3]; // bytes before the payload, as in a cookie
         payload::write(&mut buf, &header, entries.iter().copied());
         let (_, start, count) = payload::read(&buf[3..]).expect("valid");

@@ -174,18 +174,37 @@ pub(crate) fn bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> u
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+impl Header {
+    /// A header of small values, for tests.
+    pub(crate) fn sample() -> Header {
+        Header {
+            id: SessionId::from_bytes([1; 16]),
+            created: 1,
+            issued: 2,
+            checked: 3,
+            stored: false,
+        }
+    }
 
-    #[test]
-    fn the_bound_is_an_upper_bound_and_close() {
-        let header = Header {
+    /// The header that takes the most bytes.
+    fn widest() -> Header {
+        Header {
             id: SessionId::from_bytes([9; 16]),
             created: u64::MAX,
             issued: u64::MAX,
             checked: u64::MAX,
             stored: true,
-        };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_is_an_upper_bound_and_close() {
+        let header = Header::widest();
         for (keys, value_len) in [(0, 0), (1, 10), (3, 31), (20, 300), (2, 70_000)] {
             let owned: Vec<(String, Vec<u8>)> = (0..keys)
                 .map(|i| (format!("key-{i:0>40}"), vec![1; value_len]))
@@ -207,13 +226,7 @@ mod tests {
 
     #[test]
     fn the_bound_is_tight_for_every_header_width() {
-        let header = Header {
-            id: SessionId::from_bytes([9; 16]),
-            created: u64::MAX,
-            issued: u64::MAX,
-            checked: u64::MAX,
-            stored: true,
-        };
+        let header = Header::widest();
         // Key and value lengths on each side of every MessagePack header
         // width: str 1/2/3/5 bytes, bin 2/3/5 bytes.
         let keys = [1, 31, 32, 255, 256, 65_535, 65_536];
@@ -237,13 +250,7 @@ mod tests {
 
     #[test]
     fn entries_count_down_as_they_are_read() {
-        let header = Header {
-            id: SessionId::from_bytes([1; 16]),
-            created: 1,
-            issued: 2,
-            checked: 3,
-            stored: false,
-        };
+        let header = Header::sample();
         let mut buf = Vec::new();
         let pairs = [("a", &b"1"[..]), ("b", &b"22"[..]), ("c", &b""[..])];
         write(&mut buf, &header, pairs.into_iter());
@@ -263,13 +270,7 @@ mod tests {
 
     #[test]
     fn read_rejects_trailing_bytes_and_bad_keys() {
-        let header = Header {
-            id: SessionId::from_bytes([1; 16]),
-            created: 1,
-            issued: 2,
-            checked: 0,
-            stored: false,
-        };
+        let header = Header::sample();
         let mut buf = Vec::new();
         write(&mut buf, &header, [("k", &b"v"[..])].into_iter());
         assert!(read(&buf).is_ok());

@@ -9,17 +9,12 @@ use async_trait::async_trait;
 use common::{browser, cookie_only};
 use gimlet_core::backend::{Backend, BackendError, BackendErrorKind};
 use gimlet_core::backend::{Batch, Record};
-use gimlet_core::{Error, Gimlet, Placement, SessionId};
+use gimlet_core::{Error, Gimlet, SessionId};
 use proptest::prelude::*;
 
 #[tokio::test]
 async fn garbage_cookies_give_a_fresh_session() {
-    let mut b = browser(|g| g);
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let b = common::with_clientside_key(|g| g).await;
     let good = b.jar["gimlet-n"].clone();
     let garbage = [
         String::new(),

@@ -127,12 +127,7 @@ async fn the_host_prefix_renames_both_cookies_and_needs_secure() {
 
 #[tokio::test]
 async fn a_transient_cookie_presented_as_the_permanent_one_is_rejected() {
-    let mut b = browser(|g| g);
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let b = common::with_clientside_key(|g| g).await;
     let value = b.jar["gimlet-n"].clone();
     let swapped = format!("gimlet-p={value}");
     let s = b.gimlet.open_from_headers([swapped.as_str()]);

@@ -409,12 +409,7 @@ async fn session_debug_counts_keys_without_showing_them() {
 
 #[tokio::test]
 async fn a_cookie_issued_up_to_five_minutes_ahead_is_accepted() {
-    let mut b = browser(|g| g);
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let b = common::with_clientside_key(|g| g).await;
     // This server's clock is behind the one that issued the cookie.
     b.clock.set(START - 300);
     assert_eq!(b.open().get::<u32>("k").await.unwrap(), Some(1));

@@ -100,12 +100,7 @@ async fn a_flushed_store_heals_on_the_next_write_without_errors() {
 
 #[tokio::test]
 async fn only_three_cookies_of_a_name_are_verified() {
-    let mut b = browser(|g| g);
-    let s = b.open();
-    s.insert_with("k", &1, Placement::new().clientside(true))
-        .await
-        .unwrap();
-    b.commit(&s).await;
+    let b = common::with_clientside_key(|g| g).await;
     let good = b.jar["gimlet-n"].clone();
     let junk = "gimlet-n=AAAA; gimlet-n=BBBB";
     let third = format!("{junk}; gimlet-n={good}");

@@ -108,7 +108,9 @@ impl RedisBackend {
     /// - `redis://[user:password@]host:port/db`: one server;
     ///   `rediss://…` over TLS (rustls, the system's root certificates; a
     ///   `#insecure` fragment skips the certificate check, for test
-    ///   certificates only);
+    ///   certificates only). A TLS URL installs *ring* as rustls's
+    ///   process-wide crypto provider unless one is installed already:
+    ///   an application that wants another installs it first;
     /// - `redis+cluster://host:port[,host:port…]`: Redis Cluster, from any
     ///   of its nodes (`rediss+cluster://…` over TLS);
     /// - `redis+sentinel://host:port[,host:port…]/service_name[/db]`: the
@@ -214,13 +216,18 @@ impl RedisBackend {
         let [high, low] = id.group();
         let tag =
             [high >> 4, high & 15, low >> 4, low & 15].map(|nibble| char::from(0x40 | nibble));
-        let hex = id.to_string();
+        // One allocation, the key's own: the rest of the id in hex goes
+        // straight into it.
         let mut key = String::with_capacity(self.prefix.len() + 34);
         key.push_str(&self.prefix);
         key.push('{');
         key.extend(tag);
         key.push('}');
-        key.push_str(&hex[4..]);
+        for byte in &id.as_bytes()[2..] {
+            for nibble in [byte >> 4, byte & 15] {
+                key.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+            }
+        }
         key
     }
 

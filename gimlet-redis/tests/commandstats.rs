@@ -12,6 +12,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use common::topology;
+
 use gimlet_core::testing::CountingBackend;
 use gimlet_core::{Gimlet, Placement};
 use gimlet_redis::deadpool_redis::redis;
@@ -19,41 +21,31 @@ use redis::aio::MultiplexedConnection;
 
 /// Connections of the test's own to every node that takes writes: the
 /// server, or each primary of a cluster.
-struct Nodes(Vec<(String, MultiplexedConnection)>);
+struct Nodes(Vec<MultiplexedConnection>);
 
 impl Nodes {
     async fn of(url: &str) -> Nodes {
         let Some(seeds) = url.strip_prefix("redis+cluster://") else {
             let client = redis::Client::open(url).unwrap();
-            let conn = client.get_multiplexed_async_connection().await.unwrap();
-            return Nodes(vec![(url.to_owned(), conn)]);
+            return Nodes(vec![
+                client.get_multiplexed_async_connection().await.unwrap(),
+            ]);
         };
         let seed = seeds.split(',').next().unwrap();
-        let client = redis::Client::open(format!("redis://{seed}")).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let nodes: String = redis::cmd("CLUSTER")
-            .arg("NODES")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        let port = seed.rsplit(':').next().unwrap().parse().unwrap();
+        let cluster = topology::cluster_nodes(port).await;
         let mut primaries = Vec::new();
-        for line in nodes.lines() {
-            let fields: Vec<&str> = line.split(' ').collect();
-            if fields[2].contains("master") && !fields[2].contains("fail") {
-                let addr = fields[1].split('@').next().unwrap().to_owned();
-                let client = redis::Client::open(format!("redis://{addr}")).unwrap();
-                let conn = client.get_multiplexed_async_connection().await.unwrap();
-                primaries.push((addr, conn));
-            }
+        for node in cluster.iter().filter(|n| n.primary && !n.failed) {
+            primaries.push(topology::node(node.port).await);
         }
-        assert_eq!(primaries.len(), 3, "{nodes}");
+        assert_eq!(primaries.len(), 3, "{cluster:?}");
         Nodes(primaries)
     }
 
     /// Calls per command on each node.
     async fn commandstats(&mut self) -> Vec<BTreeMap<String, u64>> {
         let mut all = Vec::new();
-        for (_, conn) in &mut self.0 {
+        for conn in &mut self.0 {
             let info: String = redis::cmd("INFO")
                 .arg("commandstats")
                 .query_async(conn)
@@ -228,7 +220,7 @@ async fn every_slot_of_a_cluster_gets_four_groups() {
         return;
     };
     let backend = common::backend(&url);
-    let mut node = Nodes::of(&url).await.0.remove(0).1;
+    let mut node = Nodes::of(&url).await.0.remove(0);
     let mut per_slot = vec![0u32; 16_384];
     for chunk in (0..=u16::MAX).collect::<Vec<_>>().chunks(4096) {
         let mut pipe = redis::pipe();

@@ -174,3 +174,55 @@ async fn tls_refuses_a_certificate_it_cannot_verify() {
         vec![None]
     );
 }
+
+/// A node that no longer takes writes (a primary demoted to replica in a
+/// failover answers `READONLY`) is `Unavailable`, a 503 the client can
+/// retry, not a 500. Seen here on the Sentinel setup's replica, addressed
+/// directly; nothing is written.
+#[tokio::test]
+async fn a_replica_answers_unavailable_to_a_commit() {
+    let Some(url) = gimlet_core::conformance::server_url(common::SENTINEL_VAR, "READONLY") else {
+        return;
+    };
+    let sentinel = url
+        .trim_start_matches("redis+sentinel://")
+        .split(['/', ','])
+        .next()
+        .unwrap();
+    let client = redis::Client::open(format!("redis://{sentinel}/")).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let replicas: Vec<std::collections::HashMap<String, String>> = redis::cmd("SENTINEL")
+        .arg("REPLICAS")
+        .arg("gimlet")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let replica = &replicas[0];
+    let replica_url = format!("redis://{}:{}/", replica["ip"], replica["port"]);
+    let backend = common::backend(&replica_url);
+    let id = SessionId::generate().unwrap();
+    assert_eq!(
+        backend.load(&[id]).await.unwrap(),
+        vec![None],
+        "reads are served"
+    );
+    let write = Write {
+        id,
+        mode: WriteMode::Create,
+        clear: false,
+        set: vec![("k".into(), b"\x01".to_vec())],
+        remove: Vec::new(),
+        expires_at: gimlet_core::SystemClock.now() + 60,
+    };
+    let error = backend
+        .commit(&Batch {
+            ops: vec![Op::Write(write)],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kind(),
+        gimlet_core::backend::BackendErrorKind::Unavailable,
+        "{error:?}"
+    );
+}

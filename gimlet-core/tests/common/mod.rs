@@ -132,14 +132,22 @@ pub async fn logged_in(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -
     b
 }
 
-/// A browser on a store with revocation off, holding a non-permanent cookie
-/// with one clientside key (`k` = 1) and no record behind it.
-pub async fn clientside_only_without_revocation() -> Browser {
-    let mut b = browser(|g| g.revocable(false));
+/// A browser holding a non-permanent cookie with one clientside key
+/// (`k` = 1), under `configure`'s settings.
+pub async fn with_clientside_key(
+    configure: impl FnOnce(GimletBuilder) -> GimletBuilder,
+) -> Browser {
+    let mut b = browser(configure);
     let s = b.open();
     s.insert_with("k", &1, gimlet_core::Placement::new().clientside(true))
         .await
         .expect("insert");
     b.commit(&s).await;
     b
+}
+
+/// A browser on a store with revocation off, holding a non-permanent cookie
+/// with one clientside key (`k` = 1) and no record behind it.
+pub async fn clientside_only_without_revocation() -> Browser {
+    with_clientside_key(|g| g.revocable(false)).await
 }

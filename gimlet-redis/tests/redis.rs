@@ -154,11 +154,7 @@ async fn tls_refuses_a_certificate_it_cannot_verify() {
         .load(&[SessionId::generate().unwrap()])
         .await
         .unwrap_err();
-    assert_eq!(
-        error.kind(),
-        gimlet_core::backend::BackendErrorKind::Unavailable,
-        "{error:?}"
-    );
+    assert_unavailable(&error);
     let chain = format!("{:?}", std::error::Error::source(&error));
     assert!(
         chain.contains("certificate") || chain.contains("Certificate"),
@@ -220,8 +216,14 @@ async fn a_replica_answers_unavailable_to_a_commit() {
         })
         .await
         .unwrap_err();
+    assert_unavailable(&error);
+}
+
+/// The error a client gets as a 503: the store cannot serve now.
+fn assert_unavailable(error: &gimlet_core::backend::BackendError) {
+    let kind = error.kind();
     assert_eq!(
-        error.kind(),
+        kind,
         gimlet_core::backend::BackendErrorKind::Unavailable,
         "{error:?}"
     );

@@ -64,10 +64,8 @@ where
     }
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let cookies = req.headers().get_all(COOKIE);
-        let session = self
-            .1
-            .open_from_headers(cookies.filter_map(|v| v.to_str().ok()));
+        let cookies = texts(req.headers().get_all(COOKIE));
+        let session = self.1.open_from_headers(cookies);
         req.extensions_mut().insert(session.clone());
         let (service, gimlet) = (Rc::clone(&self.0), self.1.clone());
         Box::pin(async move {
@@ -92,15 +90,11 @@ impl<B> ResponseHeaders for Head<'_, B> {
     }
 
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
-        let values = self.0.headers().get_all(name);
-        values.filter_map(|v| v.to_str().ok())
+        texts(self.0.headers().get_all(name))
     }
 
-    fn set(&mut self, name: &'static str, value: String) {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            let name = HeaderName::from_static(name);
-            self.0.headers_mut().insert(name, value);
-        }
+    fn remove(&mut self, name: &'static str) {
+        self.0.headers_mut().remove(name);
     }
 
     fn append(&mut self, name: &'static str, value: String) {
@@ -109,6 +103,11 @@ impl<B> ResponseHeaders for Head<'_, B> {
             self.0.headers_mut().append(name, value);
         }
     }
+}
+
+/// The values that are valid text.
+fn texts<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> impl Iterator<Item = &'a str> {
+    values.filter_map(|v| v.to_str().ok())
 }
 
 /// A short text response with `status`.

@@ -36,7 +36,7 @@ impl Session {
     ) -> Result<R, Error> {
         check_key(key)?;
         {
-            let state = self.used();
+            let state = self.for_handler();
             match state.lookup(self.engine(), key, filter) {
                 Lookup::Found(place, bytes) => return Ok(f(Some((place, bytes)))),
                 Lookup::Missing => return Ok(f(None)),
@@ -189,7 +189,7 @@ impl Session {
             });
         }
         {
-            let mut state = self.used();
+            let mut state = self.for_handler();
             if !state.committed {
                 return state.place(engine, key, bytes, place);
             }
@@ -218,7 +218,7 @@ impl Session {
         check_key(key)?;
         let engine = self.engine();
         {
-            let mut state = self.used();
+            let mut state = self.for_handler();
             if !state.committed {
                 state.remove(engine, key);
                 return Ok(());
@@ -303,7 +303,7 @@ impl Session {
     /// The load's backend error.
     pub async fn keys(&self) -> Result<Vec<String>, Error> {
         self.ensure_loaded().await?;
-        let state = self.used();
+        let state = self.for_handler();
         let mut keys = BTreeSet::new();
         for ch in &state.channels {
             keys.extend(ch.client.keys());
@@ -328,7 +328,7 @@ impl Session {
     /// The load's backend error.
     pub async fn is_empty(&self) -> Result<bool, Error> {
         let known = |ch: &crate::channel::Channel| !ch.unchecked() && !ch.client.is_empty();
-        if self.used().channels.iter().any(known) {
+        if self.for_handler().channels.iter().any(known) {
             return Ok(false);
         }
         Ok(self.len().await? == 0)
@@ -341,7 +341,7 @@ impl Session {
     ///
     /// [`Error::Committed`] after the commit.
     pub fn clear(&self) -> Result<(), Error> {
-        let mut state = self.used();
+        let mut state = self.for_handler();
         if state.committed {
             return Err(Error::Committed { what: "a clear" });
         }

@@ -89,6 +89,8 @@ impl Default for CookieConfig {
 /// assert!(config.clientside_keys.contains("cart_id"));
 /// # Ok(()) }
 /// ```
+///
+#[doc = include_str!("../docs/configuration.md")]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]

@@ -11,7 +11,7 @@ impl Session {
         let Some(backend) = self.engine().backend.clone() else {
             return Ok(());
         };
-        if self.used().unloaded().is_empty() {
+        if self.for_handler().unloaded().is_empty() {
             return Ok(());
         }
         let _gate = self.inner.load_gate.lock().await;

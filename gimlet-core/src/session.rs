@@ -29,6 +29,8 @@ pub(crate) const MAX_COOKIES_PER_NAME: usize = 3;
 /// Reads of clientside keys, and every write, cost no I/O. The first read
 /// that needs server data loads both channels in one round trip. The commit
 /// at the end writes only what changed, in one round trip.
+///
+#[doc = include_str!("../docs/sessions.md")]
 #[derive(Clone)]
 pub struct Session {
     pub(crate) inner: Arc<Inner>,
@@ -131,6 +133,15 @@ impl State {
             Lookup::NeedLoad
         } else {
             Lookup::Missing
+        }
+    }
+
+    /// Marks the session as used by the handler (so the commit looks at
+    /// it) and, the first time, verifies its cookies.
+    fn begin_use(&mut self, engine: &Engine) {
+        if !self.used {
+            self.used = true;
+            self.open_cookies(engine);
         }
     }
 
@@ -241,13 +252,11 @@ impl Session {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The state, marked as used by the handler, with its cookies opened.
-    pub(crate) fn used(&self) -> MutexGuard<'_, State> {
+    /// The state, locked for one of the handler's calls, after
+    /// [`State::begin_use`].
+    pub(crate) fn for_handler(&self) -> MutexGuard<'_, State> {
         let mut state = self.state();
-        if !state.used {
-            state.used = true;
-            state.open_cookies(self.engine());
-        }
+        state.begin_use(self.engine());
         state
     }
 
@@ -255,7 +264,7 @@ impl Session {
     /// cookie is issued, so the id stays the same on the next request.
     fn pin(&self) -> Result<(SessionId, u64), Error> {
         let now = self.engine().now();
-        let mut state = self.used();
+        let mut state = self.for_handler();
         let committed = state.committed;
         let beside = state.anchor();
         let ch = state.ch_mut(Lifetime::Permanent);
@@ -312,7 +321,7 @@ impl Session {
     fn renew_ids(&self) -> Result<(), Error> {
         let now = self.engine().now();
         let backend = self.engine().backend.is_some();
-        let mut state = self.used();
+        let mut state = self.for_handler();
         if state.committed {
             return Err(Error::Committed {
                 what: "a new session id",
@@ -350,7 +359,7 @@ impl Session {
     /// [`Error::Committed`]: after the commit the removal cookies cannot be
     /// sent any more.
     pub fn invalidate(&self) -> Result<(), Error> {
-        let mut state = self.used();
+        let mut state = self.for_handler();
         if state.committed {
             return Err(Error::Committed {
                 what: "an invalidation",

@@ -35,9 +35,8 @@ impl ResponseHeaders for Response {
             .map(|(_, v)| v.as_str())
     }
 
-    fn set(&mut self, name: &'static str, value: String) {
+    fn remove(&mut self, name: &'static str) {
         self.headers.retain(|(n, _)| *n != name);
-        self.headers.push((name, value));
     }
 
     fn append(&mut self, name: &'static str, value: String) {

@@ -69,8 +69,8 @@ impl ResponseHeaders for Head<'_, '_> {
         self.0.headers().get(name)
     }
 
-    fn set(&mut self, name: &'static str, value: String) {
-        self.0.set_raw_header(name, value);
+    fn remove(&mut self, name: &'static str) {
+        self.0.remove_header(name);
     }
 
     fn append(&mut self, name: &'static str, value: String) {

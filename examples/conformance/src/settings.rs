@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gimlet_core::backend::{Backend, BackendError, BackendErrorKind};
 use gimlet_core::{Config, Gimlet, MemoryBackend};
@@ -62,8 +63,16 @@ pub fn from_lookup(
     })
 }
 
-/// The backend `spec` names (`GIMLET_BACKEND`'s syntax). SQL databases get
-/// their tables created if missing.
+/// How often an SQL backend deletes its expired sessions.
+pub const SQL_CLEANUP_EVERY: Duration = Duration::from_secs(600);
+
+/// The backend `spec` names (`GIMLET_BACKEND`'s syntax): `none`, `memory`,
+/// a Redis URL (`redis://`, `rediss://`, `redis+cluster://`,
+/// `rediss+cluster://`, `redis+sentinel://`) or an SQL one (`sqlite://`,
+/// `postgres://`, `mysql://`). SQL databases get their tables created if
+/// missing, and their expired sessions deleted every [`SQL_CLEANUP_EVERY`].
+/// The one registry of backends by URL: the conformance app, its tests and
+/// the shop all open their backend here.
 ///
 /// # Errors
 ///
@@ -107,7 +116,11 @@ pub async fn backend_in(
                 .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?;
                 sql = sql.tables(tables);
             }
-            Some(Arc::new(sql.connect().await?))
+            let sql = sql.connect().await?;
+            // Runs for as long as the runtime; its first pass is one
+            // period away, so short-lived tests never see it.
+            drop(sql.spawn_cleanup(SQL_CLEANUP_EVERY));
+            Some(Arc::new(sql))
         }
     })
 }

@@ -1,12 +1,8 @@
 //! Configuration from the environment: where to listen, and which backend.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use gimlet_core::backend::Backend;
+use gimlet_conformance::settings::backend;
 use gimlet_core::{Config, Gimlet};
-use gimlet_redis::RedisBackend;
-use gimlet_sql::SqlBackend;
+use std::net::SocketAddr;
 
 /// The embedded default: SQLite in a local file, nothing to install.
 pub const DEFAULT_BACKEND: &str = "sqlite://gimlet-shop.db?mode=rwc";
@@ -29,24 +25,19 @@ pub fn addr() -> Result<SocketAddr, std::net::AddrParseError> {
         .parse()
 }
 
-/// The shop's Gimlet: the backend named by `GIMLET_BACKEND` (a
+/// The shop's Gimlet: the backend named by `GIMLET_BACKEND` (`memory`, a
 /// `sqlite://`, `postgres://` or `mysql://` URL, or a Redis one:
 /// `redis://`, `rediss://`, `redis+cluster://`, `redis+sentinel://`;
-/// SQLite in `gimlet-shop.db` by default), and the `GIMLET_*` settings.
+/// SQLite in `gimlet-shop.db` by default; expired SQL sessions are deleted
+/// every ten minutes), and the `GIMLET_*` settings.
 ///
 /// # Errors
 ///
 /// A setting that does not parse, or a backend that cannot be reached.
 pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
     let url = std::env::var("GIMLET_BACKEND").unwrap_or_else(|_| DEFAULT_BACKEND.into());
-    let backend: Arc<dyn Backend> = if url.starts_with("redis") {
-        Arc::new(RedisBackend::from_url(&url)?)
-    } else {
-        let sql = SqlBackend::connect(url.as_str()).await?;
-        // Expired sessions are deleted every ten minutes.
-        drop(sql.spawn_cleanup(std::time::Duration::from_secs(600)));
-        Arc::new(sql)
-    };
+    // The same registry of backends by URL as the conformance app's.
+    let backend = backend(&url).await?.ok_or("the shop needs a backend")?;
     let mut config = Config::default();
     // Served over plain HTTP on loopback; set GIMLET_COOKIE_SECURE=1 behind TLS.
     config.cookie.secure = false;

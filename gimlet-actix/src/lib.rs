@@ -105,9 +105,10 @@ impl<B> ResponseHeaders for Head<'_, B> {
     }
 }
 
-/// The values that are valid text.
+/// The values that are valid UTF-8 (checked in bulk, faster than
+/// `to_str`).
 fn texts<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> impl Iterator<Item = &'a str> {
-    values.filter_map(|v| v.to_str().ok())
+    values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
 }
 
 /// A short text response with `status`.

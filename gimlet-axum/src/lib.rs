@@ -71,7 +71,7 @@ where
         let cookies = req.headers().get_all(COOKIE).iter();
         let session = self
             .gimlet
-            .open_from_headers(cookies.filter_map(|v| v.to_str().ok()));
+            .open_from_headers(cookies.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok()));
         req.extensions_mut().insert(session.clone());
         // The clone that was polled ready is the one to call.
         let ready = self.inner.clone();

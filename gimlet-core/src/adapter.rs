@@ -23,7 +23,7 @@ pub trait ResponseHeaders {
     fn status(&self) -> u16;
 
     /// The values of every header named `name` (lowercase) that are valid
-    /// text.
+    /// UTF-8.
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str>;
 
     /// Removes every header named `name`.
@@ -41,7 +41,7 @@ impl<B> ResponseHeaders for http::Response<B> {
 
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
         let values = self.headers().get_all(name).iter();
-        values.filter_map(|v| v.to_str().ok())
+        values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     fn remove(&mut self, name: &'static str) {
@@ -150,7 +150,9 @@ impl Gimlet {
         response: &mut R,
     ) -> Result<(), Failure> {
         if !session.state().used {
-            return session.commit().await.map(drop).map_err(failure);
+            // Nothing to commit: no I/O, no await.
+            session.start_commit();
+            return Ok(());
         }
         let failed = response.status() >= 500;
         let set_cookies = if failed && !self.engine.commit_failed_requests {

@@ -7,19 +7,21 @@ use crate::plan::{CookieAction, Plan};
 use crate::{Error, Session, SessionId};
 
 impl Session {
+    /// Marks the session committed, and answers whether the commit has
+    /// work to do: not when it was committed already, nor when the handler
+    /// did not use it (rule 1: a request that did not touch the session
+    /// sends nothing, even when a refresh would be due).
+    pub(crate) fn start_commit(&self) -> bool {
+        let mut state = self.state();
+        let first = !state.committed;
+        state.committed = true;
+        first && state.used
+    }
+
     /// See [`Gimlet::commit`](crate::Gimlet::commit).
     pub(crate) async fn commit(&self) -> Result<Vec<String>, Error> {
-        {
-            let mut state = self.state();
-            if state.committed {
-                return Ok(Vec::new());
-            }
-            state.committed = true;
-            if !state.used {
-                // Rule 1: a request that did not touch the session sends
-                // nothing, even when a refresh would be due.
-                return Ok(Vec::new());
-            }
+        if !self.start_commit() {
+            return Ok(Vec::new());
         }
         // A cookie due its check is not re-issued with new data before the
         // check: if its record is gone, the new data goes to a fresh channel.

@@ -54,6 +54,17 @@ impl CookieWriter {
         Lifetime::BOTH.into_iter().find(|&k| self.name(k) == name)
     }
 
+    /// Gimlet's cookies in `Cookie` header text, by channel, in the order
+    /// sent: `name=value` pairs separated by `;`, with the spaces around
+    /// names and values dropped. Other cookies and malformed pairs are
+    /// skipped.
+    pub(crate) fn scan<'a>(&'a self, text: &'a str) -> impl Iterator<Item = (Lifetime, &'a str)> {
+        text.split(';').filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            Some((self.kind_of(name.trim())?, value.trim()))
+        })
+    }
+
     /// The most bytes a `Set-Cookie` value with a cookie value of
     /// `value_len` bytes can take.
     pub(crate) fn size(&self, kind: Lifetime, value_len: usize) -> usize {
@@ -100,5 +111,37 @@ impl CookieWriter {
             .expires(OffsetDateTime::UNIX_EPOCH)
             .build()
             .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scanning_finds_gimlet_s_cookies_in_order_and_skips_the_rest() {
+        let config = CookieConfig {
+            secure: false,
+            ..CookieConfig::default()
+        };
+        let writer = CookieWriter::new(config, 60);
+        let (p, n) = (
+            writer.name(Lifetime::Permanent),
+            writer.name(Lifetime::Transient),
+        );
+        let text =
+            format!("theme=dark; {n}=one;{p} = two ;junk; ={n}; {n}=three=3;other={p};{n}=\"q\"");
+        let found: Vec<(Lifetime, &str)> = writer.scan(&text).collect();
+        assert_eq!(
+            found,
+            [
+                (Lifetime::Transient, "one"),
+                (Lifetime::Permanent, "two"),
+                (Lifetime::Transient, "three=3"),
+                (Lifetime::Transient, "\"q\""),
+            ]
+        );
+        assert_eq!(writer.scan("").count(), 0);
+        assert_eq!(writer.scan(";;; = ;").count(), 0);
     }
 }

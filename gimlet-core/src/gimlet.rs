@@ -106,26 +106,28 @@ impl Gimlet {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        Session::open(self.engine.clone(), cookies)
+        let mut text = String::new();
+        for (name, value) in cookies {
+            if self.engine.cookies.kind_of(name).is_some() {
+                text.extend([name, "=", value, ";"]);
+            }
+        }
+        Session::open(self.engine.clone(), text)
     }
 
-    /// Opens a session from the values of the request's `Cookie` headers.
-    /// Malformed pairs are skipped.
+    /// Opens a session from the values of the request's `Cookie` headers:
+    /// it copies them, and scans them at the first use. Malformed pairs
+    /// are skipped.
     pub fn open_from_headers<'a, I>(&self, headers: I) -> Session
     where
         I: IntoIterator<Item = &'a str>,
     {
-        let pairs = headers
-            .into_iter()
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(Result::ok);
-        Session::open_owned(
-            self.engine.clone(),
-            pairs.filter_map(|cookie| {
-                let (name, value) = cookie.name_value();
-                Some((self.engine.cookies.kind_of(name)?, value.to_owned()))
-            }),
-        )
+        let mut headers = headers.into_iter();
+        let mut text = headers.next().map(str::to_owned).unwrap_or_default();
+        for header in headers {
+            text.extend([";", header]);
+        }
+        Session::open(self.engine.clone(), text)
     }
 
     /// Commits the session at the end of the request: at most one backend

@@ -51,8 +51,9 @@ pub(crate) struct State {
     pub(crate) committed: bool,
     /// The handler used the session; an unused one commits nothing.
     pub(crate) used: bool,
-    /// The request's Gimlet cookies, verified at the first use.
-    pub(crate) unopened: Vec<(Lifetime, String)>,
+    /// The request's `Cookie` header text (several headers joined by
+    /// `;`), scanned for Gimlet's cookies and verified at the first use.
+    pub(crate) unopened: String,
 }
 
 /// Where a lookup found a key.
@@ -150,13 +151,16 @@ impl State {
     fn open_cookies(&mut self, engine: &Engine) {
         let now = engine.now();
         let backend = engine.backend.is_some();
-        for (kind, value) in std::mem::take(&mut self.unopened) {
+        let unopened = std::mem::take(&mut self.unopened);
+        let mut seen = [0; 2];
+        for (kind, value) in engine.cookies.scan(&unopened) {
+            seen[kind.index()] += 1;
             let slot = &mut self.channels[kind.index()];
-            if slot.came_with_cookie() {
+            if slot.came_with_cookie() || seen[kind.index()] > MAX_COOKIES_PER_NAME {
                 continue;
             }
             let name = engine.cookies.name(kind);
-            let cookie = match engine.codec.decode(name, &value) {
+            let cookie = match engine.codec.decode(name, value) {
                 Ok(cookie) => cookie,
                 Err(reason) => {
                     tracing::debug!(cookie = name, %reason, "session cookie ignored");
@@ -198,32 +202,10 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn open<'a, I>(engine: Arc<Engine>, cookies: I) -> Session
-    where
-        I: IntoIterator<Item = (&'a str, &'a str)>,
-    {
-        let unopened: Vec<(Lifetime, String)> = cookies
-            .into_iter()
-            .filter_map(|(name, value)| Some((engine.cookies.kind_of(name)?, value.to_owned())))
-            .collect();
-        Self::open_owned(engine, unopened)
-    }
-
-    /// Opens a session from the request's Gimlet cookies, by channel.
-    /// Verification waits for the first use: a request that never touches
-    /// its session pays for no MAC, no decryption, no parse.
-    pub(crate) fn open_owned(
-        engine: Arc<Engine>,
-        cookies: impl IntoIterator<Item = (Lifetime, String)>,
-    ) -> Session {
-        let mut seen = [0; 2];
-        let unopened = cookies
-            .into_iter()
-            .filter(|(kind, _)| {
-                seen[kind.index()] += 1;
-                seen[kind.index()] <= MAX_COOKIES_PER_NAME
-            })
-            .collect();
+    /// Opens a session from the request's `Cookie` header text. Scanning
+    /// and verification wait for the first use: a request that never
+    /// touches its session pays for no parse, no MAC, no decryption.
+    pub(crate) fn open(engine: Arc<Engine>, unopened: String) -> Session {
         Session {
             inner: Arc::new(Inner {
                 engine,

@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod apps;
+mod instructions;
 mod servers;
 mod stats;
 mod wrk;
@@ -24,6 +25,8 @@ struct Settings {
     connections: u32,
     /// Only variants whose "framework label" contains this (for profiling).
     only: Option<String>,
+    /// Requests per route and cell, for `instructions`.
+    requests: Option<usize>,
 }
 
 fn settings() -> Settings {
@@ -32,6 +35,7 @@ fn settings() -> Settings {
         rounds: 2,
         connections: 32,
         only: None,
+        requests: None,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -40,6 +44,7 @@ fn settings() -> Settings {
             "--rounds" => settings.rounds = pair[1].parse().expect("--rounds"),
             "--connections" => settings.connections = pair[1].parse().expect("--connections"),
             "--only" => settings.only = Some(pair[1].clone()),
+            "--requests" => settings.requests = Some(pair[1].parse().expect("--requests")),
             _ => {}
         }
     }
@@ -47,7 +52,7 @@ fn settings() -> Settings {
 }
 
 /// Sets a clientside key and a server-side key, and answers the cookies.
-async fn establish(base: &str) -> String {
+pub(crate) async fn establish(base: &str) -> String {
     let client = reqwest::Client::new();
     let mut jar: BTreeMap<String, String> = BTreeMap::new();
     for path in ["/set/cs/1", "/set/sv/1"] {
@@ -148,15 +153,29 @@ fn machine() -> String {
     format!("{cores} cores ({cpu})")
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, mode, name] = args.as_slice()
+        && mode == "serve"
+    {
+        instructions::serve(name);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    if args.get(1).is_some_and(|a| a == "instructions") {
+        let settings = settings();
+        let requests = settings.requests.unwrap_or(1000);
+        let counts = runtime.block_on(instructions::measure(requests, settings.only.as_deref()));
+        instructions::report(&counts);
+    } else {
+        runtime.block_on(throughput());
+    }
+    std::process::exit(0);
+}
+
+/// Requests per second, latency and storage commands, with wrk.
+async fn throughput() {
     let settings = settings();
-    let urls = Urls {
-        redis: std::env::var("GIMLET_TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
-        postgres: std::env::var("GIMLET_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into()),
-    };
+    let urls = Urls::from_env();
     let started = Instant::now();
     let mut variants: Vec<Variant> = servers::start_all(&urls).await;
     if let Some(only) = &settings.only {
@@ -243,5 +262,4 @@ async fn main() {
         }
         println!();
     }
-    std::process::exit(0);
 }

@@ -17,6 +17,22 @@ pub(crate) struct Urls {
     pub(crate) postgres: String,
 }
 
+impl Urls {
+    /// `GIMLET_TEST_REDIS_URL` and `GIMLET_TEST_POSTGRES_URL`, or the local
+    /// defaults.
+    pub(crate) fn from_env() -> Urls {
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        Urls {
+            redis: var("GIMLET_TEST_REDIS_URL", "redis://127.0.0.1:6379/"),
+            postgres: var(
+                "GIMLET_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+        }
+    }
+}
+
 /// What a variant is, for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -25,7 +41,17 @@ pub(crate) enum Kind {
     Competitor,
 }
 
-/// One server under test.
+/// A server the benchmarks can start.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cell {
+    pub(crate) framework: &'static str,
+    pub(crate) kind: Kind,
+    /// `memory`, `redis`, `postgres`, `sqlite`, `cookie`, or `-`.
+    pub(crate) store: &'static str,
+    pub(crate) label: &'static str,
+}
+
+/// One server under test, started.
 #[derive(Debug, Clone)]
 pub(crate) struct Variant {
     pub(crate) framework: &'static str,
@@ -91,8 +117,6 @@ async fn gimlet_backend(store: &str, urls: &Urls, framework: &str) -> Arc<dyn Ba
     }
 }
 
-const GIMLET_STORES: [&str; 4] = ["memory", "redis", "postgres", "sqlite"];
-
 async fn serve_axum(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -122,120 +146,103 @@ async fn serve_rocket(build: impl FnOnce(SocketAddr) -> rocket::Rocket<rocket::B
     format!("http://{addr}")
 }
 
-fn variant(
-    framework: &'static str,
-    kind: Kind,
-    store: &'static str,
-    label: &str,
-    base: String,
-) -> Variant {
-    Variant {
-        framework,
-        kind,
-        store,
-        label: label.to_owned(),
-        base,
+macro_rules! cell {
+    ($framework:literal, $kind:ident, $store:literal, $label:literal) => {
+        Cell {
+            framework: $framework,
+            kind: Kind::$kind,
+            store: $store,
+            label: $label,
+        }
+    };
+}
+
+/// Every server the benchmarks know: each framework bare, with Gimlet on
+/// four backends, and with its competitor on memory (or cookie) and Redis.
+pub(crate) const CELLS: [Cell; 19] = [
+    cell!("axum", Bare, "-", "bare"),
+    cell!("axum", Gimlet, "memory", "gimlet (memory)"),
+    cell!("axum", Gimlet, "redis", "gimlet (redis)"),
+    cell!("axum", Gimlet, "postgres", "gimlet (postgres)"),
+    cell!("axum", Gimlet, "sqlite", "gimlet (sqlite)"),
+    cell!("axum", Competitor, "memory", "tower-sessions (MemoryStore)"),
+    cell!("axum", Competitor, "redis", "tower-sessions (RedisStore)"),
+    cell!("actix", Bare, "-", "bare"),
+    cell!("actix", Gimlet, "memory", "gimlet (memory)"),
+    cell!("actix", Gimlet, "redis", "gimlet (redis)"),
+    cell!("actix", Gimlet, "postgres", "gimlet (postgres)"),
+    cell!("actix", Gimlet, "sqlite", "gimlet (sqlite)"),
+    cell!(
+        "actix",
+        Competitor,
+        "memory",
+        "actix-session (CookieSessionStore)"
+    ),
+    cell!(
+        "actix",
+        Competitor,
+        "redis",
+        "actix-session (RedisSessionStore)"
+    ),
+    cell!("rocket", Bare, "-", "bare"),
+    cell!("rocket", Gimlet, "memory", "gimlet (memory)"),
+    cell!("rocket", Gimlet, "redis", "gimlet (redis)"),
+    cell!("rocket", Gimlet, "postgres", "gimlet (postgres)"),
+    cell!("rocket", Gimlet, "sqlite", "gimlet (sqlite)"),
+];
+
+/// Starts `cell`'s server in this process, and answers its base URL.
+pub(crate) async fn start(cell: &Cell, urls: &Urls) -> String {
+    let framework = cell.framework;
+    match (framework, cell.kind, cell.store) {
+        ("axum", Kind::Bare, _) => serve_axum(apps::bare_axum()).await,
+        ("axum", Kind::Gimlet, store) => {
+            let gimlet = gimlet(gimlet_backend(store, urls, framework).await);
+            serve_axum(apps::gimlet_axum(gimlet)).await
+        }
+        ("axum", Kind::Competitor, "memory") => {
+            let memory = tower_sessions::MemoryStore::default();
+            serve_axum(apps::tower_sessions_axum(memory)).await
+        }
+        ("axum", Kind::Competitor, _) => {
+            let pool = crate::stats::fred_pool(&urls.redis).await;
+            let redis = tower_sessions_redis_store::RedisStore::new(pool);
+            serve_axum(apps::tower_sessions_axum(redis)).await
+        }
+        ("actix", Kind::Bare, _) => serve_actix(|l| apps::actix(ActixStore::Bare, l)),
+        ("actix", Kind::Gimlet, store) => {
+            let gimlet = gimlet(gimlet_backend(store, urls, framework).await);
+            serve_actix(|l| apps::gimlet_actix(gimlet, l))
+        }
+        ("actix", Kind::Competitor, "memory") => {
+            serve_actix(|l| apps::actix(ActixStore::Cookie, l))
+        }
+        ("actix", Kind::Competitor, _) => {
+            let redis = actix_session::storage::RedisSessionStore::new(urls.redis.clone())
+                .await
+                .expect("actix-session redis");
+            serve_actix(|l| apps::actix(ActixStore::Redis(redis), l))
+        }
+        (_, Kind::Bare, _) => serve_rocket(apps::bare_rocket).await,
+        (_, _, store) => {
+            let gimlet = gimlet(gimlet_backend(store, urls, framework).await);
+            serve_rocket(|addr| apps::gimlet_rocket(gimlet, addr)).await
+        }
     }
 }
 
-/// Starts all variants: each framework bare, with Gimlet on four
-/// backends, and with its competitor on memory (or cookie) and Redis.
+/// Starts every cell, each on its own port.
 pub(crate) async fn start_all(urls: &Urls) -> Vec<Variant> {
     let mut variants = Vec::new();
-
-    variants.push(variant(
-        "axum",
-        Kind::Bare,
-        "-",
-        "bare",
-        serve_axum(apps::bare_axum()).await,
-    ));
-    for store in GIMLET_STORES {
-        let gimlet = gimlet(gimlet_backend(store, urls, "axum").await);
-        let base = serve_axum(apps::gimlet_axum(gimlet)).await;
-        variants.push(variant(
-            "axum",
-            Kind::Gimlet,
-            store,
-            &format!("gimlet ({store})"),
+    for cell in &CELLS {
+        let base = start(cell, urls).await;
+        variants.push(Variant {
+            framework: cell.framework,
+            kind: cell.kind,
+            store: cell.store,
+            label: cell.label.to_owned(),
             base,
-        ));
-    }
-    let memory = tower_sessions::MemoryStore::default();
-    let base = serve_axum(apps::tower_sessions_axum(memory)).await;
-    variants.push(variant(
-        "axum",
-        Kind::Competitor,
-        "memory",
-        "tower-sessions (MemoryStore)",
-        base,
-    ));
-    let redis =
-        tower_sessions_redis_store::RedisStore::new(crate::stats::fred_pool(&urls.redis).await);
-    let base = serve_axum(apps::tower_sessions_axum(redis)).await;
-    variants.push(variant(
-        "axum",
-        Kind::Competitor,
-        "redis",
-        "tower-sessions (RedisStore)",
-        base,
-    ));
-
-    variants.push(variant(
-        "actix",
-        Kind::Bare,
-        "-",
-        "bare",
-        serve_actix(|l| apps::actix(ActixStore::Bare, l)),
-    ));
-    for store in GIMLET_STORES {
-        let gimlet = gimlet(gimlet_backend(store, urls, "actix").await);
-        let base = serve_actix(|l| apps::gimlet_actix(gimlet, l));
-        variants.push(variant(
-            "actix",
-            Kind::Gimlet,
-            store,
-            &format!("gimlet ({store})"),
-            base,
-        ));
-    }
-    let base = serve_actix(|l| apps::actix(ActixStore::Cookie, l));
-    variants.push(variant(
-        "actix",
-        Kind::Competitor,
-        "memory",
-        "actix-session (CookieSessionStore)",
-        base,
-    ));
-    let redis = actix_session::storage::RedisSessionStore::new(urls.redis.clone())
-        .await
-        .expect("actix-session redis");
-    let base = serve_actix(|l| apps::actix(ActixStore::Redis(redis), l));
-    variants.push(variant(
-        "actix",
-        Kind::Competitor,
-        "redis",
-        "actix-session (RedisSessionStore)",
-        base,
-    ));
-
-    variants.push(variant(
-        "rocket",
-        Kind::Bare,
-        "-",
-        "bare",
-        serve_rocket(apps::bare_rocket).await,
-    ));
-    for store in GIMLET_STORES {
-        let gimlet = gimlet(gimlet_backend(store, urls, "rocket").await);
-        let base = serve_rocket(|addr| apps::gimlet_rocket(gimlet, addr)).await;
-        variants.push(variant(
-            "rocket",
-            Kind::Gimlet,
-            store,
-            &format!("gimlet ({store})"),
-            base,
-        ));
+        });
     }
     variants
 }

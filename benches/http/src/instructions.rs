@@ -1,0 +1,342 @@
+//! CPU instructions per request, counted by callgrind: deterministic where
+//! wall-clock figures on a shared machine are not.
+//!
+//! Each server runs alone in its own process under
+//! `valgrind --tool=callgrind` (this binary's `serve` mode). A client
+//! outside it establishes a session, warms every route up, then for each
+//! route zeroes the counters (`callgrind_control -z`), sends the requests
+//! one after another on one keep-alive connection, and dumps the counters
+//! (`callgrind_control -d`). The dump's total over the number of requests
+//! is the figure; the dumps stay on disk for `callgrind_annotate`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::servers::{CELLS, Cell, Kind, Urls};
+
+/// The cells measured: the bare frameworks, Gimlet on `MemoryBackend`, and
+/// the peers that need no server.
+fn measured(cell: &Cell) -> bool {
+    matches!(cell.store, "-" | "memory")
+}
+
+/// A route, as one request of a run asks for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) name: &'static str,
+    path: fn(usize) -> String,
+}
+
+/// The routes, in the order they are measured.
+pub(crate) const ROUTES: [Route; 4] = [
+    Route {
+        name: "`/hello` (session untouched)",
+        path: |_| "/hello".into(),
+    },
+    Route {
+        name: "clientside read (`/get/cs`)",
+        path: |_| "/get/cs".into(),
+    },
+    Route {
+        name: "server read (`/get/sv`)",
+        path: |_| "/get/sv".into(),
+    },
+    Route {
+        name: "server write (`/set/sv/{i}`)",
+        path: |i| format!("/set/sv/{i}"),
+    },
+];
+
+/// The name `serve` takes for `cell`.
+pub(crate) fn cell_name(cell: &Cell) -> String {
+    format!("{}:{}", cell.framework, cell.label)
+}
+
+/// The cell named `name` (see [`cell_name`]).
+pub(crate) fn cell_named(name: &str) -> Option<&'static Cell> {
+    CELLS.iter().find(|c| cell_name(c) == name)
+}
+
+/// The `serve` mode: starts one cell, prints its base URL on stdout, and
+/// serves until killed.
+pub(crate) fn serve(name: &str) -> ! {
+    let cell = cell_named(name).unwrap_or_else(|| panic!("no cell named {name}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let base = crate::servers::start(cell, &Urls::from_env()).await;
+        println!("{base}");
+        std::io::stdout().flush().expect("stdout");
+        std::future::pending::<()>().await;
+    });
+    unreachable!("the server runs until killed")
+}
+
+/// A server under callgrind.
+struct Profiled {
+    child: Child,
+    base: String,
+    out: PathBuf,
+}
+
+impl Profiled {
+    fn start(cell: &Cell, dir: &Path) -> Profiled {
+        let slug: String = cell_name(cell)
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        let out = dir.join(format!("{run:02}-{slug}.out"));
+        let exe = std::env::current_exe().expect("this binary");
+        let mut child = Command::new("valgrind")
+            .arg("--tool=callgrind")
+            .arg(format!("--callgrind-out-file={}", out.display()))
+            .arg(exe)
+            .args(["serve", &cell_name(cell)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("valgrind (install it: apt-get install valgrind)");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("base URL");
+        // Rocket announces its address before it listens.
+        let addr = line.trim().trim_start_matches("http://").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "{addr} never listened");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Profiled {
+            child,
+            base: line.trim().to_owned(),
+            out,
+        }
+    }
+
+    /// Runs `callgrind_control` with `flag`. Callgrind reads commands only
+    /// while the program runs, so the client pokes the server with
+    /// `/hello` until the command is answered; the poke's own instructions
+    /// count in the run that follows a zeroing (a few thousand, spread
+    /// over the run's requests).
+    fn control(&self, flag: &str, client: &mut Client) {
+        let mut control = Command::new("callgrind_control")
+            .args([flag, &self.child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("callgrind_control");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if control.try_wait().expect("callgrind_control").is_some() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "callgrind_control {flag} hangs");
+            std::thread::sleep(Duration::from_millis(50));
+            client.get("/hello", "");
+        }
+    }
+
+    /// The total instructions of the newest dump.
+    fn last_dump_total(&self) -> u64 {
+        let dir = self.out.parent().expect("dir");
+        let stem = self.out.file_name().expect("name").to_string_lossy();
+        let newest = std::fs::read_dir(dir)
+            .expect("dumps")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(stem.as_ref()))
+            .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+            .expect("a dump");
+        let text = std::fs::read_to_string(newest.path()).expect("dump");
+        text.lines()
+            .find_map(|l| l.strip_prefix("summary: ").or(l.strip_prefix("totals: ")))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a total in the dump")
+    }
+}
+
+impl Drop for Profiled {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 client on one keep-alive connection.
+struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect(base: &str) -> Client {
+        let addr = base.trim_start_matches("http://");
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    /// Sends `GET path` with `cookie`, reads the whole response, and
+    /// answers its status.
+    fn get(&mut self, path: &str, cookie: &str) -> u16 {
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\n");
+        if !cookie.is_empty() {
+            request.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        request.push_str("\r\n");
+        self.reader
+            .get_mut()
+            .write_all(request.as_bytes())
+            .expect("send");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status line");
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("a status line, not {line:?}"));
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header");
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().expect("content-length");
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).expect("body");
+        status
+    }
+}
+
+/// Instructions per request, by route.
+type Row = [f64; 4];
+
+/// Instructions per request, by cell and route: the cell's own, and its
+/// bare framework's for the same requests (the same `Cookie` header).
+pub(crate) struct Counts {
+    pub(crate) cells: Vec<(&'static Cell, Row, Option<Row>)>,
+    pub(crate) requests: usize,
+    pub(crate) dir: PathBuf,
+}
+
+/// Runs `cell` under callgrind: every route, `requests` times after a
+/// warm-up, with `cookie` or, if `None`, the cookies of a session the cell
+/// itself established. Answers the counts and the cookie used.
+async fn profile(
+    cell: &Cell,
+    cookie: Option<String>,
+    requests: usize,
+    dir: &Path,
+) -> ([f64; 4], String) {
+    let server = Profiled::start(cell, dir);
+    let cookie = match cookie {
+        Some(cookie) => cookie,
+        None => crate::establish(&server.base).await,
+    };
+    let base = server.base.clone();
+    let header = cookie.clone();
+    let counts = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&base);
+        for route in ROUTES {
+            for i in 0..requests.min(200) {
+                client.get(&(route.path)(i), &header);
+            }
+        }
+        let mut counts = [0.0; 4];
+        for (r, route) in ROUTES.into_iter().enumerate() {
+            server.control("-z", &mut client);
+            for i in 0..requests {
+                let status = client.get(&(route.path)(i), &header);
+                assert!(status < 400, "{}: {status}", (route.path)(i));
+            }
+            server.control("-d", &mut client);
+            counts[r] = server.last_dump_total() as f64 / requests as f64;
+        }
+        counts
+    })
+    .await
+    .expect("client");
+    (counts, cookie)
+}
+
+/// Measures every cell on every route with `requests` requests each, and
+/// each session layer's bare framework with the layer's own cookies.
+pub(crate) async fn measure(requests: usize, only: Option<&str>) -> Counts {
+    let dir = std::env::temp_dir().join("gimlet-bench-callgrind");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dump dir");
+    let mut cells = Vec::new();
+    for cell in CELLS.iter().filter(|c| measured(c)) {
+        if only.is_some_and(|o| !cell_name(cell).contains(o)) {
+            continue;
+        }
+        eprintln!("callgrind: {}", cell_name(cell));
+        let (counts, cookie) = profile(cell, None, requests, &dir).await;
+        let bare = CELLS
+            .iter()
+            .find(|c| c.framework == cell.framework && c.kind == Kind::Bare)
+            .expect("a bare cell");
+        let baseline = if cell.kind == Kind::Bare {
+            None
+        } else {
+            eprintln!("callgrind: {} with its cookies", cell_name(bare));
+            Some(profile(bare, Some(cookie), requests, &dir).await.0)
+        };
+        cells.push((cell, counts, baseline));
+    }
+    Counts {
+        cells,
+        requests,
+        dir,
+    }
+}
+
+/// Prints the tables: instructions per request, and each session layer's
+/// overhead over its bare framework.
+pub(crate) fn report(counts: &Counts) {
+    println!(
+        "Instructions per request (callgrind, {} requests per route after a warm-up, one keep-alive connection; dumps in {}). In brackets: the overhead over the bare framework served the same requests, `Cookie` header included.\n",
+        counts.requests,
+        counts.dir.display()
+    );
+    println!("| framework | server | {} |", route_names(" | "));
+    println!("|---|---|{}", "---|".repeat(ROUTES.len()));
+    for (cell, row, bare) in &counts.cells {
+        let values: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match bare {
+                None => format!("{:.1}k", v / 1000.0),
+                Some(bare) => format!("{:.1}k (+{:.1}k)", v / 1000.0, (v - bare[i]) / 1000.0),
+            })
+            .collect();
+        println!(
+            "| {} | {} | {} |",
+            cell.framework,
+            cell.label,
+            values.join(" | ")
+        );
+    }
+    println!();
+}
+
+fn route_names(separator: &str) -> String {
+    ROUTES.map(|r| r.name).join(separator)
+}

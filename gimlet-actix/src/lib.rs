@@ -64,8 +64,8 @@ where
     }
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let cookies = texts(req.headers().get_all(COOKIE));
-        let session = self.1.open_from_headers(cookies);
+        let cookies = req.headers().get_all(COOKIE).map(HeaderValue::as_bytes);
+        let session = self.1.open_from_header_bytes(cookies);
         req.extensions_mut().insert(session.clone());
         let (service, gimlet) = (Rc::clone(&self.0), self.1.clone());
         Box::pin(async move {

@@ -71,7 +71,7 @@ where
         let cookies = req.headers().get_all(COOKIE).iter();
         let session = self
             .gimlet
-            .open_from_headers(cookies.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok()));
+            .open_from_header_bytes(cookies.map(|v| v.as_bytes()));
         req.extensions_mut().insert(session.clone());
         // The clone that was polled ready is the one to call.
         let ready = self.inner.clone();

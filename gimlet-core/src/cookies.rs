@@ -50,18 +50,21 @@ impl CookieWriter {
         &self.names[kind.index()]
     }
 
-    pub(crate) fn kind_of(&self, name: &str) -> Option<Lifetime> {
-        Lifetime::BOTH.into_iter().find(|&k| self.name(k) == name)
+    pub(crate) fn kind_of(&self, name: &[u8]) -> Option<Lifetime> {
+        Lifetime::BOTH
+            .into_iter()
+            .find(|&k| self.name(k).as_bytes() == name)
     }
 
-    /// Gimlet's cookies in `Cookie` header text, by channel, in the order
+    /// Gimlet's cookies in `Cookie` header values, by channel, in the order
     /// sent: `name=value` pairs separated by `;`, with the spaces around
     /// names and values dropped. Other cookies and malformed pairs are
     /// skipped.
-    pub(crate) fn scan<'a>(&'a self, text: &'a str) -> impl Iterator<Item = (Lifetime, &'a str)> {
-        text.split(';').filter_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            Some((self.kind_of(name.trim())?, value.trim()))
+    pub(crate) fn scan<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = (Lifetime, &'a [u8])> {
+        text.split(|&b| b == b';').filter_map(|pair| {
+            let equals = pair.iter().position(|&b| b == b'=')?;
+            let (name, value) = (&pair[..equals], &pair[equals + 1..]);
+            Some((self.kind_of(name.trim_ascii())?, value.trim_ascii()))
         })
     }
 
@@ -131,17 +134,22 @@ mod tests {
         );
         let text =
             format!("theme=dark; {n}=one;{p} = two ;junk; ={n}; {n}=three=3;other={p};{n}=\"q\"");
-        let found: Vec<(Lifetime, &str)> = writer.scan(&text).collect();
+        let found: Vec<(Lifetime, &[u8])> = writer.scan(text.as_bytes()).collect();
+        let expected: [(Lifetime, &[u8]); 4] = [
+            (Lifetime::Transient, b"one"),
+            (Lifetime::Permanent, b"two"),
+            (Lifetime::Transient, b"three=3"),
+            (Lifetime::Transient, b"\"q\""),
+        ];
+        assert_eq!(found, expected);
+        assert_eq!(writer.scan(b"").count(), 0);
+        assert_eq!(writer.scan(b";;; = ;").count(), 0);
+        let binary = [n.as_bytes(), b"=\xff\xfe; x=\x80"].concat();
+        let found: Vec<(Lifetime, &[u8])> = writer.scan(&binary).collect();
         assert_eq!(
             found,
-            [
-                (Lifetime::Transient, "one"),
-                (Lifetime::Permanent, "two"),
-                (Lifetime::Transient, "three=3"),
-                (Lifetime::Transient, "\"q\""),
-            ]
+            [(Lifetime::Transient, &b"\xff\xfe"[..])],
+            "bytes, as sent"
         );
-        assert_eq!(writer.scan("").count(), 0);
-        assert_eq!(writer.scan(";;; = ;").count(), 0);
     }
 }

@@ -106,10 +106,10 @@ impl Gimlet {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let mut text = String::new();
+        let mut text = Vec::new();
         for (name, value) in cookies {
-            if self.engine.cookies.kind_of(name).is_some() {
-                text.extend([name, "=", value, ";"]);
+            if self.engine.cookies.kind_of(name.as_bytes()).is_some() {
+                text.extend([name, "=", value, ";"].iter().flat_map(|s| s.bytes()));
             }
         }
         Session::open(self.engine.clone(), text)
@@ -122,10 +122,21 @@ impl Gimlet {
     where
         I: IntoIterator<Item = &'a str>,
     {
+        self.open_from_header_bytes(headers.into_iter().map(str::as_bytes))
+    }
+
+    /// Like [`Gimlet::open_from_headers`], with the header values as bytes,
+    /// as HTTP sends them: adapters need not check that they are text (only
+    /// Gimlet's own cookies are, at the first use).
+    pub fn open_from_header_bytes<'a, I>(&self, headers: I) -> Session
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
         let mut headers = headers.into_iter();
-        let mut text = headers.next().map(str::to_owned).unwrap_or_default();
+        let mut text = headers.next().map(<[u8]>::to_vec).unwrap_or_default();
         for header in headers {
-            text.extend([";", header]);
+            text.push(b';');
+            text.extend_from_slice(header);
         }
         Session::open(self.engine.clone(), text)
     }

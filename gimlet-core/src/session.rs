@@ -51,9 +51,9 @@ pub(crate) struct State {
     pub(crate) committed: bool,
     /// The handler used the session; an unused one commits nothing.
     pub(crate) used: bool,
-    /// The request's `Cookie` header text (several headers joined by
-    /// `;`), scanned for Gimlet's cookies and verified at the first use.
-    pub(crate) unopened: String,
+    /// The request's `Cookie` header values (several joined by `;`), as
+    /// sent: scanned for Gimlet's cookies and verified at the first use.
+    pub(crate) unopened: Vec<u8>,
 }
 
 /// Where a lookup found a key.
@@ -160,6 +160,14 @@ impl State {
                 continue;
             }
             let name = engine.cookies.name(kind);
+            let Ok(value) = std::str::from_utf8(value) else {
+                tracing::debug!(
+                    cookie = name,
+                    reason = "not UTF-8",
+                    "session cookie ignored"
+                );
+                continue;
+            };
             let cookie = match engine.codec.decode(name, value) {
                 Ok(cookie) => cookie,
                 Err(reason) => {
@@ -205,7 +213,7 @@ impl Session {
     /// Opens a session from the request's `Cookie` header text. Scanning
     /// and verification wait for the first use: a request that never
     /// touches its session pays for no parse, no MAC, no decryption.
-    pub(crate) fn open(engine: Arc<Engine>, unopened: String) -> Session {
+    pub(crate) fn open(engine: Arc<Engine>, unopened: Vec<u8>) -> Session {
         Session {
             inner: Arc::new(Inner {
                 engine,

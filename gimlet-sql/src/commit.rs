@@ -62,6 +62,9 @@ impl SqlBackend {
     }
 
     async fn try_commit(&self, batch: &Batch, now: i64) -> Result<(), Abort> {
+        if let Some(done) = self.try_one_statement(batch, now).await {
+            return done;
+        }
         let mut tx = self.begin().await?;
         let mut applied = Ok(());
         for op in &batch.ops {
@@ -88,6 +91,44 @@ impl SqlBackend {
                 Err(abort)
             }
         }
+    }
+
+    /// The commit of most requests that write, a live session's expiry
+    /// and a few of its keys, as one statement, which the database applies
+    /// atomically without a transaction: one round trip instead of four
+    /// (`BEGIN`, the expiry, the keys, `COMMIT`). The session row is locked
+    /// first, as in a transaction. `None` when the batch is not of that
+    /// shape, or the dialect cannot write both tables in one statement.
+    async fn try_one_statement(&self, batch: &Batch, now: i64) -> Option<Result<(), Abort>> {
+        let [Op::Write(write)] = batch.ops.as_slice() else {
+            return None;
+        };
+        let simple = write.mode == WriteMode::Update && !write.clear && write.remove.is_empty();
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
+        let sql = match write.set.len() {
+            _ if !simple => return None,
+            0 => d.sql(format!(
+                "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at > ?",
+                t.sessions()
+            )),
+            rows if rows <= CHUNK => d.renew_and_upsert_keys(t, rows)?,
+            _ => return None,
+        };
+        let id = write.id.to_string();
+        let mut query = sqlx::query(&sql)
+            .bind(expires_i64(write))
+            .bind(id.as_str())
+            .bind(now);
+        for (name, value) in &write.set {
+            query = query.bind(name.as_str()).bind(value.as_slice());
+        }
+        // A live session changes at least one row (its own, or each key);
+        // a session gone changes none.
+        Some(match query.execute(&self.inner.pool).await {
+            Ok(done) if done.rows_affected() == 0 => Err(Abort::Conflict(BackendError::gone())),
+            Ok(_) => Ok(()),
+            Err(e) => Err(Abort::Sql(e)),
+        })
     }
 
     async fn delete(

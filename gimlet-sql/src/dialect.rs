@@ -109,6 +109,25 @@ impl Dialect {
         self.placeholders(sql)
     }
 
+    /// Renews a live session's expiry and sets `rows` of its keys, in one
+    /// statement (PostgreSQL only: its `UPDATE` can feed an `INSERT`).
+    /// Binds the expiry, the id, now, then each key's name and value. Each
+    /// key counts as a row affected; none do if the session is not live.
+    pub(crate) fn renew_and_upsert_keys(self, t: &Tables, rows: usize) -> Option<String> {
+        if self != Dialect::Postgres {
+            return None;
+        }
+        let values = vec!["(?, ?)"; rows].join(", ");
+        Some(self.placeholders(format!(
+            "WITH live AS (UPDATE {s} SET expires_at = ? WHERE id = ? AND expires_at > ? \
+             RETURNING id) INSERT INTO {k} (session_id, name, value) \
+             SELECT live.id, v.name, v.value FROM live, (VALUES {values}) AS v (name, value) \
+             ON CONFLICT (session_id, name) DO UPDATE SET value = excluded.value",
+            s = t.sessions(),
+            k = t.keys(),
+        )))
+    }
+
     /// Loads the live sessions among `ids` ids, with their keys.
     pub(crate) fn load(self, t: &Tables, ids: usize) -> String {
         let list = vec!["?"; ids].join(", ");

@@ -79,15 +79,8 @@ fn install() {
 /// connection setup, each as its first word (`INSERT`, `DELETE` …), upper
 /// case.
 fn take() -> Vec<String> {
-    let all: Vec<String> = STATEMENTS.lock().unwrap().drain(..).collect();
-    all.into_iter()
-        .map(|s| {
-            s.split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .trim_matches('"')
-                .to_ascii_uppercase()
-        })
+    take_all()
+        .into_iter()
         // Transaction control is reported by some drivers and not others
         // (transactions are counted by the server instead), and a new
         // pooled connection sets itself up (`SET`, `PRAGMA`).
@@ -96,6 +89,20 @@ fn take() -> Vec<String> {
                 s.as_str(),
                 "BEGIN" | "COMMIT" | "ROLLBACK" | "SET" | "PRAGMA"
             )
+        })
+        .collect()
+}
+
+/// Every statement since the last call, as its first word, upper case.
+fn take_all() -> Vec<String> {
+    let all: Vec<String> = STATEMENTS.lock().unwrap().drain(..).collect();
+    all.into_iter()
+        .map(|s| {
+            s.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_ascii_uppercase()
         })
         .collect()
 }
@@ -206,9 +213,82 @@ async fn a_commit_of_many_keys_is_one_transaction_of_few_statements() {
         assert_eq!(count(&statements, "UPDATE"), 1, "{url}: {statements:?}");
         assert_eq!(count(&statements, "DELETE"), 4, "{url}: {statements:?}");
         let record = backend.load(&[id]).await.unwrap().pop().unwrap().unwrap();
-        let expected: std::collections::HashMap<String, Vec<u8>> = (1000..1200)
+        let mut expected: std::collections::HashMap<String, Vec<u8>> = (1000..1200)
             .map(|i| (format!("key-{i}"), format!("value-{i}").into_bytes()))
             .collect();
         assert_eq!(record, expected, "{url}");
+        take();
+
+        // The commit of most requests: the expiry and a few keys of a live
+        // session. On PostgreSQL one statement, with no transaction around
+        // it; elsewhere one transaction of two.
+        let mut update = Write::touch(id, now + 900);
+        update.set = vec![
+            ("key-1000".to_owned(), b"changed".to_vec()),
+            ("added".to_owned(), b"new".to_vec()),
+        ];
+        let before = transactions(&backend).await;
+        take();
+        let batch = Batch {
+            ops: vec![Op::Write(update.clone())],
+        };
+        backend.commit(&batch).await.unwrap();
+        let statements = take_all();
+        if let (Some(before), Some(after)) = (before, transactions(&backend).await) {
+            assert_eq!(after - before, 1, "{url}: one transaction");
+        }
+        if backend.dialect() == Dialect::Postgres {
+            assert_eq!(statements, ["WITH"], "{url}: one statement");
+        } else {
+            let statements: Vec<&String> = statements
+                .iter()
+                .filter(|s| !matches!(s.as_str(), "BEGIN" | "COMMIT" | "SET" | "PRAGMA"))
+                .collect();
+            assert_eq!(statements, ["UPDATE", "INSERT"], "{url}");
+        }
+        expected.insert("key-1000".into(), b"changed".to_vec());
+        expected.insert("added".into(), b"new".to_vec());
+        let record = backend.load(&[id]).await.unwrap().pop().unwrap().unwrap();
+        assert_eq!(record, expected, "{url}");
+        take();
+
+        // The expiry alone: one statement everywhere.
+        let touch = Write::touch(id, now + 1200);
+        backend
+            .commit(&Batch {
+                ops: vec![Op::Write(touch)],
+            })
+            .await
+            .unwrap();
+        assert_eq!(take_all(), ["UPDATE"], "{url}: one statement");
+
+        // Once the session is gone, both are refused as gone, and write
+        // nothing.
+        backend
+            .commit(&Batch {
+                ops: vec![Op::Delete(id)],
+            })
+            .await
+            .unwrap();
+        let error = backend.commit(&batch).await.unwrap_err();
+        assert!(error.is_gone(), "{url}: {error}");
+        let touch = Write::touch(id, now + 1200);
+        let error = backend
+            .commit(&Batch {
+                ops: vec![Op::Write(touch)],
+            })
+            .await
+            .unwrap_err();
+        assert!(error.is_gone(), "{url}: {error}");
+        assert_eq!(backend.load(&[id]).await.unwrap(), [None], "{url}");
+        let keys: i64 = gimlet_sql::sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {}",
+            backend.tables().keys()
+        ))
+        .fetch_one(backend.pool())
+        .await
+        .unwrap();
+        assert_eq!(keys, 0, "{url}: no key row left behind");
+        take();
     }
 }

@@ -1,7 +1,8 @@
 //! The apps under test: each framework bare, with Gimlet, and with its
 //! competitor (tower-sessions on axum, actix-session on actix-web). All
 //! serve the same routes, `/hello`, `/get/{key}` and
-//! `/set/{key}/{value}`, with the same handlers.
+//! `/set/{key}/{value}`, with the same handlers; the session layers also
+//! serve the realistic workload's cart routes (`cart.rs`).
 
 use std::net::SocketAddr;
 
@@ -50,6 +51,7 @@ where
         .route("/hello", get(|| async { "hello" }))
         .route("/get/{key}", get(read))
         .route("/set/{key}/{value}", get(write))
+        .merge(crate::cart::tower_sessions_axum())
         .layer(SessionManagerLayer::new(store).with_secure(false))
 }
 
@@ -128,6 +130,7 @@ pub(crate) fn actix(
                 .route("/hello", web::get().to(hello))
                 .route("/get/{key}", web::get().to(read))
                 .route("/set/{key}/{value}", web::get().to(write))
+                .configure(crate::cart::actix_session)
         })
         .workers(2)
         .disable_signals()
@@ -143,6 +146,7 @@ pub(crate) fn actix(
                 .route("/hello", web::get().to(hello))
                 .route("/get/{key}", web::get().to(read))
                 .route("/set/{key}/{value}", web::get().to(write))
+                .configure(crate::cart::actix_session)
         })
         .workers(2)
         .disable_signals()
@@ -209,6 +213,7 @@ pub(crate) fn gimlet_axum(gimlet: gimlet_core::Gimlet) -> axum::Router {
         .route("/hello", get(|| async { "hello" }))
         .route("/get/{key}", get(read))
         .route("/set/{key}/{value}", get(write))
+        .merge(crate::cart::gimlet_axum())
         .layer(SessionLayer::new(gimlet))
 }
 
@@ -246,6 +251,7 @@ pub(crate) fn gimlet_actix(
             .route("/hello", web::get().to(hello))
             .route("/get/{key}", web::get().to(read))
             .route("/set/{key}/{value}", web::get().to(write))
+            .configure(crate::cart::gimlet_actix)
     })
     .workers(2)
     .disable_signals()

@@ -8,7 +8,10 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod apps;
+mod cart;
+mod chart;
 mod instructions;
+mod realistic;
 mod servers;
 mod stats;
 mod wrk;
@@ -27,6 +30,8 @@ struct Settings {
     only: Option<String>,
     /// Requests per route and cell, for `instructions`.
     requests: Option<usize>,
+    /// Sessions per cell, for `realistic`.
+    sessions: Option<usize>,
 }
 
 fn settings() -> Settings {
@@ -36,6 +41,7 @@ fn settings() -> Settings {
         connections: 32,
         only: None,
         requests: None,
+        sessions: None,
     };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
@@ -45,6 +51,7 @@ fn settings() -> Settings {
             "--connections" => settings.connections = pair[1].parse().expect("--connections"),
             "--only" => settings.only = Some(pair[1].clone()),
             "--requests" => settings.requests = Some(pair[1].parse().expect("--requests")),
+            "--sessions" => settings.sessions = Some(pair[1].parse().expect("--sessions")),
             _ => {}
         }
     }
@@ -138,7 +145,7 @@ fn ratio(a: f64, b: Option<f64>) -> String {
     }
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -161,13 +168,27 @@ fn main() {
         instructions::serve(name);
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    if args.get(1).is_some_and(|a| a == "instructions") {
-        let settings = settings();
-        let requests = settings.requests.unwrap_or(1000);
-        let counts = runtime.block_on(instructions::measure(requests, settings.only.as_deref()));
-        instructions::report(&counts);
-    } else {
-        runtime.block_on(throughput());
+    match args.get(1).map(String::as_str) {
+        Some("instructions") => {
+            let settings = settings();
+            let requests = settings.requests.unwrap_or(1000);
+            let only = settings.only.as_deref();
+            let counts = runtime.block_on(instructions::measure(requests, only));
+            instructions::report(&counts);
+        }
+        Some("realistic") => {
+            let settings = settings();
+            let realistic = realistic::Settings {
+                sessions: settings.sessions.unwrap_or(10_000),
+                seconds: settings.seconds.max(3),
+                rounds: settings.rounds,
+                connections: settings.connections,
+            };
+            let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../docs/benchmarks-realistic.svg");
+            runtime.block_on(realistic::run(&realistic, &chart));
+        }
+        _ => runtime.block_on(throughput()),
     }
     std::process::exit(0);
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use gimlet_core::backend::Backend;
 use gimlet_core::{Gimlet, MemoryBackend};
 use gimlet_redis::RedisBackend;
-use gimlet_sql::{SqlBackend, Tables};
+use gimlet_sql::{SqlBackend, Tables, sqlx};
 
 use crate::apps::{self, ActixStore};
 
@@ -62,10 +62,51 @@ pub(crate) struct Variant {
     pub(crate) base: String,
 }
 
+impl Cell {
+    /// The Redis URL of the cell's own database (so that its keys can be
+    /// counted and measured apart): 1 to 5, by framework and layer.
+    pub(crate) fn redis_url(&self, urls: &Urls) -> String {
+        let db = match (self.framework, self.kind) {
+            ("axum", Kind::Gimlet) => 1,
+            ("axum", _) => 2,
+            ("actix", Kind::Gimlet) => 3,
+            ("actix", _) => 4,
+            _ => 5,
+        };
+        let (scheme, rest) = urls.redis.split_once("://").expect("a redis URL");
+        let host = rest.split('/').next().unwrap_or(rest);
+        format!("{scheme}://{host}/{db}")
+    }
+
+    /// The cell's SQLite file.
+    pub(crate) fn sqlite_path(&self) -> std::path::PathBuf {
+        let layer = if self.kind == Kind::Gimlet {
+            "gimlet"
+        } else {
+            "peer"
+        };
+        std::env::temp_dir().join(format!("gimlet-bench-{}-{layer}.db", self.framework))
+    }
+
+    /// The cell's PostgreSQL tables, schema-qualified where not `public`.
+    pub(crate) fn postgres_tables(&self) -> Vec<String> {
+        match self.kind {
+            Kind::Gimlet => vec![
+                format!("bench_{}_sessions", self.framework),
+                format!("bench_{}_keys", self.framework),
+            ],
+            _ => vec![format!("{TOWER_SCHEMA}.session")],
+        }
+    }
+}
+
+/// The schema of tower-sessions' PostgreSQL table.
+const TOWER_SCHEMA: &str = "bench_tower_sessions";
+
 fn gimlet(backend: Arc<dyn Backend>) -> Gimlet {
     let mut config = gimlet_core::Config::default();
     config.cookie.secure = false;
-    config.clientside_keys = ["cs".to_owned()].into();
+    config.clientside_keys = ["cs".to_owned(), "user_id".to_owned()].into();
     config.secret = Some("benchmark secret, thirty-two bytes long".into());
     Gimlet::builder()
         .config(config)
@@ -74,20 +115,12 @@ fn gimlet(backend: Arc<dyn Backend>) -> Gimlet {
         .expect("configuration")
 }
 
-async fn gimlet_backend(store: &str, urls: &Urls, framework: &str) -> Arc<dyn Backend> {
-    let tables = || {
-        Tables::new(
-            &format!("bench_{framework}_sessions"),
-            &format!("bench_{framework}_keys"),
-        )
-        .expect("valid")
-    };
-    match store {
+async fn gimlet_backend(cell: &Cell, urls: &Urls) -> Arc<dyn Backend> {
+    match cell.store {
         "memory" => Arc::new(MemoryBackend::new()),
         "redis" => {
-            let backend = RedisBackend::from_url(&urls.redis)
+            let backend = RedisBackend::from_url(&cell.redis_url(urls))
                 .expect("redis url")
-                .prefix(format!("gimlet-bench:{framework}:"))
                 .connections(
                     std::env::var("GIMLET_BENCH_REDIS_CONNECTIONS")
                         .ok()
@@ -97,24 +130,33 @@ async fn gimlet_backend(store: &str, urls: &Urls, framework: &str) -> Arc<dyn Ba
             backend.connect().await.expect("redis");
             Arc::new(backend)
         }
-        "postgres" => Arc::new(
-            SqlBackend::builder(urls.postgres.clone())
-                .tables(tables())
-                .connect()
-                .await
-                .expect("postgres"),
-        ),
-        _ => {
-            let path = std::env::temp_dir().join(format!("gimlet-bench-{framework}.db"));
-            let _ = std::fs::remove_file(&path);
+        "postgres" => {
+            let names = cell.postgres_tables();
+            let tables = Tables::new(&names[0], &names[1]).expect("valid");
             Arc::new(
-                SqlBackend::builder(format!("sqlite://{}?mode=rwc", path.display()))
+                SqlBackend::builder(urls.postgres.clone())
+                    .tables(tables)
                     .connect()
                     .await
-                    .expect("sqlite"),
+                    .expect("postgres"),
             )
         }
+        _ => Arc::new(
+            SqlBackend::builder(sqlite_url(cell))
+                .connect()
+                .await
+                .expect("sqlite"),
+        ),
     }
+}
+
+/// A new, empty SQLite file for `cell`.
+fn sqlite_url(cell: &Cell) -> String {
+    let path = cell.sqlite_path();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    format!("sqlite://{}?mode=rwc", path.display())
 }
 
 async fn serve_axum(router: axum::Router) -> String {
@@ -159,7 +201,7 @@ macro_rules! cell {
 
 /// Every server the benchmarks know: each framework bare, with Gimlet on
 /// four backends, and with its competitor on memory (or cookie) and Redis.
-pub(crate) const CELLS: [Cell; 19] = [
+pub(crate) const CELLS: [Cell; 21] = [
     cell!("axum", Bare, "-", "bare"),
     cell!("axum", Gimlet, "memory", "gimlet (memory)"),
     cell!("axum", Gimlet, "redis", "gimlet (redis)"),
@@ -167,6 +209,13 @@ pub(crate) const CELLS: [Cell; 19] = [
     cell!("axum", Gimlet, "sqlite", "gimlet (sqlite)"),
     cell!("axum", Competitor, "memory", "tower-sessions (MemoryStore)"),
     cell!("axum", Competitor, "redis", "tower-sessions (RedisStore)"),
+    cell!(
+        "axum",
+        Competitor,
+        "postgres",
+        "tower-sessions (PostgresStore)"
+    ),
+    cell!("axum", Competitor, "sqlite", "tower-sessions (SqliteStore)"),
     cell!("actix", Bare, "-", "bare"),
     cell!("actix", Gimlet, "memory", "gimlet (memory)"),
     cell!("actix", Gimlet, "redis", "gimlet (redis)"),
@@ -196,36 +245,56 @@ pub(crate) async fn start(cell: &Cell, urls: &Urls) -> String {
     let framework = cell.framework;
     match (framework, cell.kind, cell.store) {
         ("axum", Kind::Bare, _) => serve_axum(apps::bare_axum()).await,
-        ("axum", Kind::Gimlet, store) => {
-            let gimlet = gimlet(gimlet_backend(store, urls, framework).await);
+        ("axum", Kind::Gimlet, _) => {
+            let gimlet = gimlet(gimlet_backend(cell, urls).await);
             serve_axum(apps::gimlet_axum(gimlet)).await
         }
         ("axum", Kind::Competitor, "memory") => {
             let memory = tower_sessions::MemoryStore::default();
             serve_axum(apps::tower_sessions_axum(memory)).await
         }
-        ("axum", Kind::Competitor, _) => {
-            let pool = crate::stats::fred_pool(&urls.redis).await;
+        ("axum", Kind::Competitor, "redis") => {
+            let pool = crate::stats::fred_pool(&cell.redis_url(urls)).await;
             let redis = tower_sessions_redis_store::RedisStore::new(pool);
             serve_axum(apps::tower_sessions_axum(redis)).await
         }
+        ("axum", Kind::Competitor, "postgres") => {
+            use tower_sessions_sqlx_store::PostgresStore;
+            let pool = sqlx::PgPool::connect(&urls.postgres)
+                .await
+                .expect("postgres");
+            let store = PostgresStore::new(pool)
+                .with_schema_name(TOWER_SCHEMA)
+                .expect("valid schema");
+            store.migrate().await.expect("tower-sessions tables");
+            serve_axum(apps::tower_sessions_axum(store)).await
+        }
+        ("axum", Kind::Competitor, _) => {
+            use tower_sessions_sqlx_store::SqliteStore;
+            let pool = sqlx::SqlitePool::connect(&sqlite_url(cell))
+                .await
+                .expect("sqlite");
+            let store = SqliteStore::new(pool);
+            store.migrate().await.expect("tower-sessions table");
+            serve_axum(apps::tower_sessions_axum(store)).await
+        }
         ("actix", Kind::Bare, _) => serve_actix(|l| apps::actix(ActixStore::Bare, l)),
-        ("actix", Kind::Gimlet, store) => {
-            let gimlet = gimlet(gimlet_backend(store, urls, framework).await);
+        ("actix", Kind::Gimlet, _) => {
+            let gimlet = gimlet(gimlet_backend(cell, urls).await);
             serve_actix(|l| apps::gimlet_actix(gimlet, l))
         }
         ("actix", Kind::Competitor, "memory") => {
             serve_actix(|l| apps::actix(ActixStore::Cookie, l))
         }
         ("actix", Kind::Competitor, _) => {
-            let redis = actix_session::storage::RedisSessionStore::new(urls.redis.clone())
+            let redis = actix_session::storage::RedisSessionStore::new(cell.redis_url(urls))
                 .await
                 .expect("actix-session redis");
             serve_actix(|l| apps::actix(ActixStore::Redis(redis), l))
         }
         (_, Kind::Bare, _) => serve_rocket(apps::bare_rocket).await,
-        (_, _, store) => {
-            let gimlet = gimlet(gimlet_backend(store, urls, framework).await);
+        _ => {
+            let gimlet = gimlet(gimlet_backend(cell, urls).await);
             serve_rocket(|addr| apps::gimlet_rocket(gimlet, addr)).await
         }
     }

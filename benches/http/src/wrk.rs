@@ -95,6 +95,19 @@ pub(crate) fn run(
 ) -> Run {
     let script = dir.join(format!("{workload:?}.lua"));
     std::fs::write(&script, workload.script()).expect("write the script");
+    run_script(&script, base, Some(cookie), duration, connections)
+}
+
+/// Runs the Lua `script` against `base` for `duration` with
+/// `connections` (one wrk thread), sending `cookie` on every request if
+/// given.
+pub(crate) fn run_script(
+    script: &Path,
+    base: &str,
+    cookie: Option<&str>,
+    duration: Duration,
+    connections: u32,
+) -> Run {
     let mut command = Command::new("wrk");
     command
         .args([
@@ -104,8 +117,8 @@ pub(crate) fn run(
         ])
         .arg("--latency")
         .arg("-s")
-        .arg(&script);
-    if !cookie.is_empty() {
+        .arg(script);
+    if let Some(cookie) = cookie.filter(|c| !c.is_empty()) {
         command.args(["-H", &format!("Cookie: {cookie}")]);
     }
     let output = command

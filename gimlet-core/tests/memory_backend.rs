@@ -92,3 +92,108 @@ async fn commits_purge_expired_records_and_the_bound_evicts_the_closest_to_expir
         .collect();
     assert_eq!(live, [false, true, false, true, true]);
 }
+
+fn write(id: SessionId, mode: WriteMode, set: &[(&str, usize)], expires_at: u64) -> Batch {
+    Batch {
+        ops: vec![Op::Write(Write {
+            id,
+            mode,
+            clear: false,
+            set: set
+                .iter()
+                .map(|(k, n)| ((*k).to_owned(), vec![7; *n]))
+                .collect(),
+            remove: Vec::new(),
+            expires_at,
+        })],
+    }
+}
+
+#[tokio::test]
+async fn the_byte_estimate_follows_every_change_and_returns_to_zero() {
+    let clock = ManualClock::new(NOW);
+    let backend = MemoryBackend::new().clock(clock.clone());
+    assert_eq!(backend.bytes(), 0);
+    let (a, b) = (
+        SessionId::generate().unwrap(),
+        SessionId::generate().unwrap(),
+    );
+    backend
+        .commit(&write(a, WriteMode::Create, &[("cart", 100)], NOW + 60))
+        .await
+        .unwrap();
+    let one = backend.bytes();
+    assert!(one > 100, "the value and more: {one}");
+    backend
+        .commit(&write(b, WriteMode::Create, &[("cart", 100)], NOW + 60))
+        .await
+        .unwrap();
+    assert_eq!(backend.bytes(), 2 * one, "the same shape costs the same");
+    backend
+        .commit(&write(a, WriteMode::Update, &[("cart", 1000)], NOW + 60))
+        .await
+        .unwrap();
+    assert!(backend.bytes() >= 2 * one + 900, "a larger value grows it");
+    backend
+        .commit(&Batch {
+            ops: vec![Op::Delete(a)],
+        })
+        .await
+        .unwrap();
+    assert_eq!(backend.bytes(), one);
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(backend.delete_expired().await.unwrap(), 1);
+    assert_eq!(backend.bytes(), 0);
+}
+
+#[tokio::test]
+async fn the_byte_bound_evicts_the_closest_to_expiry_but_never_the_last_record() {
+    let clock = ManualClock::new(NOW);
+    let probe = MemoryBackend::new().clock(clock.clone());
+    probe
+        .commit(&write(
+            SessionId::generate().unwrap(),
+            WriteMode::Create,
+            &[("cart", 500)],
+            NOW + 60,
+        ))
+        .await
+        .unwrap();
+    let one = probe.bytes();
+
+    // Room for two records of that shape, not three.
+    let backend = MemoryBackend::new()
+        .max_bytes(2 * one + one / 2)
+        .clock(clock.clone());
+    let ids: Vec<SessionId> = (0..4).map(|_| SessionId::generate().unwrap()).collect();
+    let expiries = [NOW + 500, NOW + 100, NOW + 900];
+    for (id, expires_at) in ids.iter().zip(expiries) {
+        backend
+            .commit(&write(*id, WriteMode::Create, &[("cart", 500)], expires_at))
+            .await
+            .unwrap();
+    }
+    assert_eq!(backend.len(), 2);
+    assert!(backend.bytes() <= 2 * one + one / 2);
+    let live: Vec<bool> = backend
+        .load(&ids[..3])
+        .await
+        .unwrap()
+        .iter()
+        .map(Option::is_some)
+        .collect();
+    assert_eq!(live, [true, false, true], "the one closest to expiry went");
+
+    // A record larger than the whole bound stays, alone.
+    backend
+        .commit(&write(
+            ids[3],
+            WriteMode::Create,
+            &[("cart", 10 * one)],
+            NOW + 2000,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(backend.len(), 1);
+    assert!(backend.load(&ids[3..]).await.unwrap()[0].is_some());
+}

@@ -10,7 +10,9 @@
 mod apps;
 mod cart;
 mod chart;
+mod client;
 mod instructions;
+mod memory;
 mod realistic;
 mod servers;
 mod stats;
@@ -169,6 +171,16 @@ fn main() {
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     match args.get(1).map(String::as_str) {
+        Some("memory-fill") => {
+            let store = args.get(2).map_or("gimlet", String::as_str);
+            let sessions = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+            runtime.block_on(memory::fill(store, sessions));
+        }
+        Some("memory") => {
+            let settings = settings();
+            let sessions = settings.sessions.unwrap_or(100_000);
+            memory::run(sessions, settings.requests.unwrap_or(1_000_000));
+        }
         Some("instructions") => {
             let settings = settings();
             let requests = settings.requests.unwrap_or(1000);

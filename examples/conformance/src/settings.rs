@@ -66,7 +66,8 @@ pub fn from_lookup(
 /// How often an SQL backend deletes its expired sessions.
 pub const SQL_CLEANUP_EVERY: Duration = Duration::from_secs(600);
 
-/// The backend `spec` names (`GIMLET_BACKEND`'s syntax): `none`, `memory`,
+/// The backend `spec` names (`GIMLET_BACKEND`'s syntax): `none`, `memory`
+/// (`memory?capacity=N` for a bound other than 100,000 records),
 /// a Redis URL (`redis://`, `rediss://`, `redis+cluster://`,
 /// `rediss+cluster://`, `redis+sentinel://`) or an SQL one (`sqlite://`,
 /// `postgres://`, `mysql://`). SQL databases get their tables created if
@@ -97,6 +98,13 @@ pub async fn backend_in(
     Ok(match spec {
         "none" | "" => None,
         "memory" => Some(Arc::new(MemoryBackend::new())),
+        // memory?capacity=N: a bound of N records.
+        spec if spec.starts_with("memory?capacity=") => {
+            let capacity = spec["memory?capacity=".len()..]
+                .parse()
+                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?;
+            Some(Arc::new(MemoryBackend::with_capacity(capacity)))
+        }
         // redis://, rediss://, redis+cluster://, rediss+cluster://,
         // redis+sentinel://
         url if url.starts_with("redis") => {

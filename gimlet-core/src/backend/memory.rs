@@ -12,8 +12,9 @@ use crate::{Clock, SessionId, SystemClock};
 ///
 /// For tests and for single-process apps that can lose their sessions on a
 /// restart. Records expire on time; expired records are dropped as commits
-/// pass them, and when the bound is reached the record closest to expiry is
-/// evicted first (expired ones are the closest of all).
+/// pass them. Two bounds, in records and in bytes (an estimate: see
+/// [`MemoryBackend::bytes`]): when either is passed, the records closest to
+/// expiry are evicted first (expired ones are the closest of all).
 ///
 /// # Example
 ///
@@ -22,7 +23,7 @@ use crate::{Clock, SessionId, SystemClock};
 ///
 /// let gimlet = Gimlet::builder()
 ///     .secret("0123456789abcdef0123456789abcdef")
-///     .backend(MemoryBackend::with_capacity(10_000))
+///     .backend(MemoryBackend::with_capacity(10_000).max_bytes(64 << 20))
 ///     .build()
 ///     .unwrap();
 /// ```
@@ -30,6 +31,7 @@ use crate::{Clock, SessionId, SystemClock};
 pub struct MemoryBackend {
     store: Mutex<Store>,
     capacity: usize,
+    max_bytes: usize,
     clock: Arc<dyn Clock>,
 }
 
@@ -37,12 +39,27 @@ pub struct MemoryBackend {
 struct Store {
     records: HashMap<SessionId, Entry>,
     by_expiry: BTreeSet<(u64, SessionId)>,
+    /// The sum of the entries' `bytes`.
+    bytes: usize,
 }
 
 #[derive(Debug)]
 struct Entry {
     data: Record,
     expires_at: u64,
+    /// [`footprint`] of `data`.
+    bytes: usize,
+}
+
+/// What a record costs here, by estimate: the heap blocks of its keys and
+/// values, its table's slots (a key and a value header, and a control byte
+/// each), and its own slot in the record map and the expiry index.
+fn footprint(data: &Record) -> usize {
+    use std::mem::size_of;
+    const RECORD: usize = size_of::<(SessionId, Entry)>() + 1 + 2 * size_of::<(u64, SessionId)>();
+    const SLOT: usize = size_of::<(String, Vec<u8>)>() + 1;
+    let heap: usize = data.iter().map(|(k, v)| k.capacity() + v.capacity()).sum();
+    RECORD + data.capacity() * SLOT + heap
 }
 
 impl Default for MemoryBackend {
@@ -65,8 +82,27 @@ impl MemoryBackend {
         MemoryBackend {
             store: Mutex::default(),
             capacity: capacity.max(1),
+            max_bytes: usize::MAX,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Bounds the records held by their size as well: at most `bytes`, by
+    /// the estimate [`MemoryBackend::bytes`] reports (no bound by default).
+    /// The bound never evicts the last record, however large.
+    #[must_use]
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// An estimate of the memory the records take: their keys and values,
+    /// each record's table and its place in the backend's own maps. It
+    /// leaves out what the allocator adds and the spare room of the
+    /// backend's maps; docs/benchmarks.md compares it with what a counting
+    /// allocator saw.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
     }
 
     /// Uses `clock` to decide what has expired.
@@ -101,6 +137,7 @@ impl Store {
     fn remove(&mut self, id: &SessionId) {
         if let Some(entry) = self.records.remove(id) {
             self.by_expiry.remove(&(entry.expires_at, *id));
+            self.bytes -= entry.bytes;
         }
     }
 
@@ -134,6 +171,7 @@ impl Store {
         let mut data = match self.records.remove(&write.id) {
             Some(entry) => {
                 self.by_expiry.remove(&(entry.expires_at, write.id));
+                self.bytes -= entry.bytes;
                 if entry.expires_at > now {
                     entry.data
                 } else {
@@ -151,18 +189,23 @@ impl Store {
         for (key, value) in &write.set {
             data.insert(key.clone(), value.clone());
         }
+        let bytes = footprint(&data);
+        self.bytes += bytes;
         self.by_expiry.insert((write.expires_at, write.id));
         self.records.insert(
             write.id,
             Entry {
                 data,
                 expires_at: write.expires_at,
+                bytes,
             },
         );
     }
 
-    fn evict_to(&mut self, capacity: usize) {
-        while self.records.len() > capacity {
+    /// Evicts the records closest to expiry until at most `capacity` are
+    /// held and they take at most `max_bytes`, but never the last one.
+    fn evict_to(&mut self, capacity: usize, max_bytes: usize) {
+        while self.records.len() > capacity || (self.bytes > max_bytes && self.records.len() > 1) {
             let Some(&(_, id)) = self.by_expiry.first() else {
                 break;
             };
@@ -193,7 +236,7 @@ impl Backend for MemoryBackend {
             }
         }
         store.purge_expired(now);
-        store.evict_to(self.capacity);
+        store.evict_to(self.capacity, self.max_bytes);
         Ok(())
     }
 

@@ -49,24 +49,24 @@ fn starting_cart() -> Vec<String> {
     CART.map(str::to_owned).to_vec()
 }
 
-/// The cart routes on axum with gimlet-axum (the layer is added by the
-/// caller).
-pub(crate) fn gimlet_axum() -> axum::Router {
-    use axum::extract::Path;
-    use axum::routing::get;
-    use gimlet_axum::Session;
+/// The cart handlers' work on a Gimlet session, whatever the framework.
+mod on_gimlet {
+    use super::{Reply, added, failed, starting_cart};
+    use gimlet_core::Session;
 
-    async fn establish(session: Session, Path(n): Path<u64>) -> Reply {
+    pub(super) async fn establish(session: &Session, n: u64) -> Reply {
         session.insert("user_id", &n).await.map_err(failed)?;
         let cart = starting_cart();
         session.insert("cart", &cart).await.map_err(failed)?;
         Ok("ok".into())
     }
-    async fn user(session: Session) -> Reply {
+
+    pub(super) async fn user(session: &Session) -> Reply {
         let id: Option<u64> = session.get("user_id").await.map_err(failed)?;
         Ok(id.unwrap_or_default().to_string())
     }
-    async fn cart(session: Session) -> Reply {
+
+    pub(super) async fn cart(session: &Session) -> Reply {
         let id: Option<u64> = session.get("user_id").await.map_err(failed)?;
         let cart: Option<Vec<String>> = session.get("cart").await.map_err(failed)?;
         Ok(format!(
@@ -75,11 +75,33 @@ pub(crate) fn gimlet_axum() -> axum::Router {
             cart.unwrap_or_default().len()
         ))
     }
-    async fn add(session: Session, Path(item): Path<String>) -> Reply {
+
+    pub(super) async fn add(session: &Session, item: String) -> Reply {
         let cart = session.get("cart").await.map_err(failed)?;
         let cart = added(cart, item);
         session.insert("cart", &cart).await.map_err(failed)?;
         Ok(cart.len().to_string())
+    }
+}
+
+/// The cart routes on axum with gimlet-axum (the layer is added by the
+/// caller).
+pub(crate) fn gimlet_axum() -> axum::Router {
+    use axum::extract::Path;
+    use axum::routing::get;
+    use gimlet_axum::Session;
+
+    async fn establish(session: Session, Path(n): Path<u64>) -> Reply {
+        on_gimlet::establish(&session, n).await
+    }
+    async fn user(session: Session) -> Reply {
+        on_gimlet::user(&session).await
+    }
+    async fn cart(session: Session) -> Reply {
+        on_gimlet::cart(&session).await
+    }
+    async fn add(session: Session, Path(item): Path<String>) -> Reply {
+        on_gimlet::add(&session, item).await
     }
 
     axum::Router::new()
@@ -137,29 +159,16 @@ pub(crate) fn gimlet_actix(config: &mut actix_web::web::ServiceConfig) {
     use gimlet_actix::Session;
 
     async fn establish(session: Session, n: web::Path<u64>) -> Reply {
-        session.insert("user_id", &*n).await.map_err(failed)?;
-        let cart = starting_cart();
-        session.insert("cart", &cart).await.map_err(failed)?;
-        Ok("ok".into())
+        on_gimlet::establish(&session, *n).await
     }
     async fn user(session: Session) -> Reply {
-        let id: Option<u64> = session.get("user_id").await.map_err(failed)?;
-        Ok(id.unwrap_or_default().to_string())
+        on_gimlet::user(&session).await
     }
     async fn cart(session: Session) -> Reply {
-        let id: Option<u64> = session.get("user_id").await.map_err(failed)?;
-        let cart: Option<Vec<String>> = session.get("cart").await.map_err(failed)?;
-        Ok(format!(
-            "{}: {}",
-            id.unwrap_or_default(),
-            cart.unwrap_or_default().len()
-        ))
+        on_gimlet::cart(&session).await
     }
     async fn add(session: Session, item: web::Path<String>) -> Reply {
-        let cart = session.get("cart").await.map_err(failed)?;
-        let cart = added(cart, item.into_inner());
-        session.insert("cart", &cart).await.map_err(failed)?;
-        Ok(cart.len().to_string())
+        on_gimlet::add(&session, item.into_inner()).await
     }
 
     config

@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use servers::{Kind, Urls, Variant};
-use wrk::{Run, Workload};
+use stats::Measured;
+use wrk::Workload;
 
 struct Settings {
     seconds: u64,
@@ -93,50 +94,16 @@ pub(crate) async fn establish(base: &str) -> String {
     header.join("; ")
 }
 
-#[derive(Default, Clone)]
-struct Cell {
-    runs: Vec<Run>,
-    work: Vec<stats::Work>,
-}
-
-impl Cell {
-    fn rps(&self) -> f64 {
-        self.runs.iter().map(|r| r.rps).sum::<f64>() / self.runs.len().max(1) as f64
-    }
-    fn p50(&self) -> f64 {
-        self.runs.iter().map(|r| r.p50_ms).sum::<f64>() / self.runs.len().max(1) as f64
-    }
-    fn p99(&self) -> f64 {
-        self.runs.iter().map(|r| r.p99_ms).fold(0.0, f64::max)
-    }
-    fn requests(&self) -> u64 {
-        self.runs.iter().map(|r| r.requests).sum()
-    }
-    fn errors(&self) -> u64 {
-        self.runs.iter().map(|r| r.errors).sum()
-    }
-    fn storage(&self, store: &str) -> String {
-        let requests = self.requests().max(1) as f64;
-        match store {
-            "redis" => {
-                let client: u64 = self.work.iter().map(|w| w.redis_client).sum();
-                let script: u64 = self.work.iter().map(|w| w.redis_script).sum();
-                if script > 0 {
-                    format!(
-                        "{:.2} (+{:.2} in script)",
-                        client as f64 / requests,
-                        script as f64 / requests
-                    )
-                } else {
-                    format!("{:.2}", client as f64 / requests)
-                }
-            }
-            "postgres" => {
-                let xacts: i64 = self.work.iter().map(|w| w.postgres).sum();
-                format!("{:.2} write transactions", xacts as f64 / requests)
-            }
-            _ => "-".to_owned(),
-        }
+/// The storage commands of `measured`, per request, as the table shows
+/// them.
+fn storage(measured: &Measured, store: &str) -> String {
+    match store {
+        "redis" => match measured.redis_per_request() {
+            (client, script) if script > 0.0 => format!("{client:.2} (+{script:.2} in script)"),
+            (client, _) => format!("{client:.2}"),
+        },
+        "postgres" => format!("{:.2} write transactions", measured.postgres_per_request()),
+        _ => "-".to_owned(),
     }
 }
 
@@ -224,7 +191,7 @@ async fn throughput() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let duration = Duration::from_secs(settings.seconds);
 
-    let mut cells: BTreeMap<(usize, usize), Cell> = BTreeMap::new();
+    let mut cells: BTreeMap<(usize, usize), Measured> = BTreeMap::new();
     for round in 0..settings.rounds {
         eprintln!("round {} of {}", round + 1, settings.rounds);
         for (w, workload) in Workload::ALL.into_iter().enumerate() {
@@ -290,7 +257,7 @@ async fn throughput() {
                 ratio(cell.rps(), competitor),
                 cell.p50(),
                 cell.p99(),
-                cell.storage(variant.store),
+                storage(cell, variant.store),
             );
         }
         println!();

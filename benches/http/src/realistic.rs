@@ -23,8 +23,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::chart::{self, Bar, Panel};
 use crate::servers::{CELLS, Cell, Kind, Urls};
-use crate::stats::{self, Counters};
-use crate::wrk::{self, Run};
+use crate::stats::{self, Counters, Measured};
+use crate::wrk;
 
 /// What to run.
 pub(crate) struct Settings {
@@ -118,15 +118,20 @@ impl<S: Subscriber> Layer<S> for CountStatements {
     }
 }
 
+/// A connection to the cell's own Redis database.
+async fn redis_connection(cell: &Cell, urls: &Urls) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(cell.redis_url(urls)).expect("redis url");
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis")
+}
+
 /// Empties the cell's store before its sessions are made.
 async fn clear(cell: &Cell, urls: &Urls) {
     match cell.store {
         "redis" => {
-            let client = redis::Client::open(cell.redis_url(urls)).expect("redis url");
-            let mut connection = client
-                .get_multiplexed_async_connection()
-                .await
-                .expect("redis");
+            let mut connection = redis_connection(cell, urls).await;
             let () = redis::cmd("FLUSHDB")
                 .query_async(&mut connection)
                 .await
@@ -151,11 +156,7 @@ async fn clear(cell: &Cell, urls: &Urls) {
 async fn stored_bytes(cell: &Cell, urls: &Urls) -> u64 {
     match cell.store {
         "redis" => {
-            let client = redis::Client::open(cell.redis_url(urls)).expect("redis url");
-            let mut connection = client
-                .get_multiplexed_async_connection()
-                .await
-                .expect("redis");
+            let mut connection = redis_connection(cell, urls).await;
             let keys: Vec<String> = redis::cmd("KEYS")
                 .arg("*")
                 .query_async(&mut connection)
@@ -248,40 +249,20 @@ async fn establish(base: &str, count: usize) -> Vec<String> {
     cookies
 }
 
-/// What one cell measured for one pattern.
+/// What one cell measured for one pattern: the timed runs, and the SQL
+/// statements per request from the counting pass.
 #[derive(Default)]
-struct Measured {
-    runs: Vec<Run>,
-    work: Vec<stats::Work>,
-    /// SQL statements per request, from the counting pass.
+struct Outcome {
+    measured: Measured,
     statements: Option<f64>,
 }
 
-impl Measured {
-    fn rps(&self) -> f64 {
-        self.runs.iter().map(|r| r.rps).sum::<f64>() / self.runs.len().max(1) as f64
-    }
-
-    fn p50(&self) -> f64 {
-        self.runs.iter().map(|r| r.p50_ms).sum::<f64>() / self.runs.len().max(1) as f64
-    }
-
-    fn p99(&self) -> f64 {
-        self.runs.iter().map(|r| r.p99_ms).fold(0.0, f64::max)
-    }
-
-    fn errors(&self) -> u64 {
-        self.runs.iter().map(|r| r.errors).sum()
-    }
-
-    /// Backend commands (Redis, sent by the client) or SQL statements per
-    /// request, and Redis commands run inside a script.
+impl Outcome {
+    /// Backend round trips per request (Redis commands sent by the client,
+    /// or SQL statements), and Redis commands run inside a script.
     fn commands(&self, store: &str) -> (f64, f64) {
-        let requests = self.runs.iter().map(|r| r.requests).sum::<u64>().max(1) as f64;
         if store == "redis" {
-            let client: u64 = self.work.iter().map(|w| w.redis_client).sum();
-            let script: u64 = self.work.iter().map(|w| w.redis_script).sum();
-            (client as f64 / requests, script as f64 / requests)
+            self.measured.redis_per_request()
         } else {
             (self.statements.unwrap_or(f64::NAN), 0.0)
         }
@@ -318,9 +299,9 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
 
     let mut counters = Counters::connect(&urls.redis, &urls.postgres).await;
     let duration = Duration::from_secs(settings.seconds);
-    let mut results: Vec<Vec<Measured>> = Pattern::ALL
+    let mut results: Vec<Vec<Outcome>> = Pattern::ALL
         .iter()
-        .map(|_| cells.iter().map(|_| Measured::default()).collect())
+        .map(|_| cells.iter().map(|_| Outcome::default()).collect())
         .collect();
     for round in 0..settings.rounds {
         eprintln!("round {} of {}", round + 1, settings.rounds);
@@ -331,9 +312,9 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
                 let before = counters.snapshot().await;
                 let run = wrk::run_script(&script, &bases[c], None, duration, settings.connections);
                 let after = counters.snapshot().await;
-                let result = &mut results[p][c];
-                result.runs.push(run);
-                result.work.push(stats::work(&before, &after));
+                let measured = &mut results[p][c].measured;
+                measured.runs.push(run);
+                measured.work.push(stats::work(&before, &after));
             }
         }
     }
@@ -384,7 +365,10 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
                     && o.store == cell.store
             });
             let vs = peer.map_or("-".to_owned(), |o| {
-                format!("{:.2}", result.rps() / results[p][o].rps())
+                format!(
+                    "{:.2}",
+                    result.measured.rps() / results[p][o].measured.rps()
+                )
             });
             let (commands, script) = result.commands(cell.store);
             let commands = match (cell.store, script > 0.0) {
@@ -392,7 +376,7 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
                 ("redis", false) => format!("{commands:.2}"),
                 _ => format!("{commands:.2} SQL statements"),
             };
-            let errors = match result.errors() {
+            let errors = match result.measured.errors() {
                 0 => String::new(),
                 n => format!(" ({n} errors)"),
             };
@@ -400,9 +384,9 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
                 "| {} | {}{errors} | {:.0} | {vs} | {:.2} | {:.2} | {commands} | {:.0} |",
                 cell.framework,
                 cell.label,
-                result.rps(),
-                result.p50(),
-                result.p99(),
+                result.measured.rps(),
+                result.measured.p50(),
+                result.measured.p99(),
                 bytes[c],
             );
         }
@@ -425,7 +409,7 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
         Panel {
             title: "Mix: requests per second (higher is better)".into(),
             format: |v| format!("{v:.0}"),
-            bars: bars(&|c| results[0][c].rps()),
+            bars: bars(&|c| results[0][c].measured.rps()),
         },
         Panel {
             title: "Mix: backend round trips (Redis commands or SQL statements) per request (lower is better)"
@@ -436,7 +420,7 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
         Panel {
             title: "Write-heavy: requests per second (higher is better)".into(),
             format: |v| format!("{v:.0}"),
-            bars: bars(&|c| results[1][c].rps()),
+            bars: bars(&|c| results[1][c].measured.rps()),
         },
     ];
     let title = format!(

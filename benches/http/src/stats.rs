@@ -108,3 +108,51 @@ pub(crate) fn work(before: &Snapshot, after: &Snapshot) -> Work {
     work.postgres = (after.postgres - before.postgres - 1).max(0);
     work
 }
+
+/// What one cell measured over its rounds: wrk's runs, and the work the
+/// stores counted during each.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Measured {
+    pub(crate) runs: Vec<crate::wrk::Run>,
+    pub(crate) work: Vec<Work>,
+}
+
+impl Measured {
+    /// Requests per second, the mean over the runs.
+    pub(crate) fn rps(&self) -> f64 {
+        self.runs.iter().map(|r| r.rps).sum::<f64>() / self.runs.len().max(1) as f64
+    }
+
+    /// The median latency, the mean over the runs.
+    pub(crate) fn p50(&self) -> f64 {
+        self.runs.iter().map(|r| r.p50_ms).sum::<f64>() / self.runs.len().max(1) as f64
+    }
+
+    /// The 99th percentile latency, the worst run's.
+    pub(crate) fn p99(&self) -> f64 {
+        self.runs.iter().map(|r| r.p99_ms).fold(0.0, f64::max)
+    }
+
+    pub(crate) fn requests(&self) -> u64 {
+        self.runs.iter().map(|r| r.requests).sum()
+    }
+
+    pub(crate) fn errors(&self) -> u64 {
+        self.runs.iter().map(|r| r.errors).sum()
+    }
+
+    /// Redis commands per request: sent by clients, and run inside
+    /// scripts.
+    pub(crate) fn redis_per_request(&self) -> (f64, f64) {
+        let requests = self.requests().max(1) as f64;
+        let client: u64 = self.work.iter().map(|w| w.redis_client).sum();
+        let script: u64 = self.work.iter().map(|w| w.redis_script).sum();
+        (client as f64 / requests, script as f64 / requests)
+    }
+
+    /// PostgreSQL write transactions per request.
+    pub(crate) fn postgres_per_request(&self) -> f64 {
+        let xacts: i64 = self.work.iter().map(|w| w.postgres).sum();
+        xacts as f64 / self.requests().max(1) as f64
+    }
+}

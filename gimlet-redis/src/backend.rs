@@ -254,7 +254,10 @@ impl RedisBackend {
         if let Some(conn) = self.slot(index).clone() {
             return Ok((index, conn));
         }
-        let conn = self.pool.take().await?;
+        // Boxed: opening a connection (a cluster's above all) is a large
+        // future, and inline it would make every call's future as large,
+        // copied in full on every load and commit. This path is rare.
+        let conn = Box::pin(self.pool.take()).await?;
         *self.slot(index) = Some(conn.clone());
         Ok((index, conn))
     }

@@ -230,10 +230,12 @@ pub(crate) async fn measure(requests: usize, only: Option<&str>) -> Counts {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dump dir");
     let mut cells = Vec::new();
-    for cell in CELLS.iter().filter(|c| measured(c)) {
-        if only.is_some_and(|o| !cell_name(cell).contains(o)) {
-            continue;
-        }
+    // `--only` picks any cell, a server-backed one included.
+    let picked = |c: &Cell| match only {
+        Some(only) => cell_name(c).contains(only),
+        None => measured(c),
+    };
+    for cell in CELLS.iter().filter(|c| picked(c)) {
         eprintln!("callgrind: {}", cell_name(cell));
         let (counts, cookie) = profile(cell, None, requests, &dir).await;
         let bare = CELLS

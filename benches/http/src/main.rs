@@ -162,6 +162,7 @@ fn main() {
                 seconds: settings.seconds.max(3),
                 rounds: settings.rounds,
                 connections: settings.connections,
+                only: settings.only.clone(),
             };
             let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../../docs/benchmarks-realistic.svg");

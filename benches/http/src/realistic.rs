@@ -32,6 +32,8 @@ pub(crate) struct Settings {
     pub(crate) seconds: u64,
     pub(crate) rounds: usize,
     pub(crate) connections: u32,
+    /// Only the cells whose "framework label" contains this.
+    pub(crate) only: Option<String>,
 }
 
 /// The cells of this workload: Gimlet and tower-sessions on axum over
@@ -273,7 +275,14 @@ impl Outcome {
 pub(crate) async fn run(settings: &Settings, chart: &Path) {
     tracing_subscriber::registry().with(CountStatements).init();
     let urls = Urls::from_env();
-    let cells: Vec<&Cell> = CELLS.iter().filter(|c| measured(c)).collect();
+    let cells: Vec<&Cell> = CELLS
+        .iter()
+        .filter(|c| measured(c))
+        .filter(|c| {
+            let name = format!("{} {}", c.framework, c.label);
+            settings.only.as_deref().is_none_or(|o| name.contains(o))
+        })
+        .collect();
     let dir = std::env::temp_dir().join("gimlet-bench-realistic");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let started = Instant::now();
@@ -428,6 +437,10 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
         settings.sessions,
         crate::machine()
     );
+    if settings.only.is_some() {
+        eprintln!("chart not written: --only measured some cells");
+        return;
+    }
     std::fs::write(chart, chart::svg(&title, &panels)).expect("write the chart");
     eprintln!("chart written to {}", chart.display());
 }

@@ -183,10 +183,6 @@ async fn throughput() {
         variants.retain(|v| format!("{} {}", v.framework, v.label).contains(only.as_str()));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut cookies = Vec::new();
-    for variant in &variants {
-        cookies.push(establish(&variant.base).await);
-    }
     let mut counters = stats::Counters::connect(&urls.redis, &urls.postgres).await;
     let dir = std::env::temp_dir().join("gimlet-bench");
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -195,6 +191,12 @@ async fn throughput() {
     let mut cells: BTreeMap<(usize, usize), Measured> = BTreeMap::new();
     for round in 0..settings.rounds {
         eprintln!("round {} of {}", round + 1, settings.rounds);
+        // Fresh sessions every round, so that no run outlasts Gimlet's
+        // revalidation window (wrk never takes a re-issued cookie).
+        let mut cookies = Vec::new();
+        for variant in &variants {
+            cookies.push(establish(&variant.base).await);
+        }
         for (w, workload) in Workload::ALL.into_iter().enumerate() {
             for (v, variant) in variants.iter().enumerate() {
                 let before = counters.snapshot().await;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::gimlet::Engine;
+use crate::key::{KeyName, KeyOf};
 use crate::placement::{Lifetime, Place};
 use crate::session::{Lookup, State};
 use crate::{Error, Placement, Session};
@@ -19,6 +20,15 @@ fn check_key(key: &str) -> Result<(), Error> {
         return Err(Error::InvalidKey);
     }
     Ok(())
+}
+
+/// `placement`, with what it leaves open taken from `key`'s own.
+fn within(key: &impl KeyName, placement: Placement) -> Placement {
+    let declared = key.key_placement();
+    Placement {
+        clientside: placement.clientside.or(declared.clientside),
+        permanent: placement.permanent.or(declared.permanent),
+    }
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, Error> {
@@ -76,21 +86,23 @@ impl Session {
     /// assert!(session.get::<String>("visits").await.is_err()); // wrong type
     /// # Ok(()) }
     /// ```
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+    pub async fn get<T: DeserializeOwned>(&self, key: impl KeyOf<T>) -> Result<Option<T>, Error> {
         self.get_from(key, Placement::new()).await
     }
 
-    /// The value of `key`, looking only where `placement` says.
+    /// The value of `key`, looking only where `placement` says (and, for
+    /// what it leaves open, where a [`Key`](crate::Key) says).
     ///
     /// # Errors
     ///
     /// As [`Session::get`].
     pub async fn get_from<T: DeserializeOwned>(
         &self,
-        key: &str,
+        key: impl KeyOf<T>,
         placement: Placement,
     ) -> Result<Option<T>, Error> {
-        self.locate(key, placement, |hit| hit.map(|(_, b)| decode(key, b)))
+        let (name, filter) = (key.key_name(), within(&key, placement));
+        self.locate(name, filter, |hit| hit.map(|(_, b)| decode(name, b)))
             .await?
             .transpose()
     }
@@ -100,8 +112,9 @@ impl Session {
     /// # Errors
     ///
     /// The load's backend error.
-    pub async fn contains_key(&self, key: &str) -> Result<bool, Error> {
-        self.locate(key, Placement::new(), |hit| hit.is_some())
+    pub async fn contains_key(&self, key: impl KeyName) -> Result<bool, Error> {
+        let filter = key.key_placement();
+        self.locate(key.key_name(), filter, |hit| hit.is_some())
             .await
     }
 
@@ -110,8 +123,9 @@ impl Session {
     /// # Errors
     ///
     /// The load's backend error.
-    pub async fn is_permanent(&self, key: &str) -> Result<bool, Error> {
-        self.locate(key, Placement::new(), |hit| {
+    pub async fn is_permanent(&self, key: impl KeyName) -> Result<bool, Error> {
+        let filter = key.key_placement();
+        self.locate(key.key_name(), filter, |hit| {
             hit.is_some_and(|(p, _)| p.kind == Lifetime::Permanent)
         })
         .await
@@ -122,8 +136,9 @@ impl Session {
     /// # Errors
     ///
     /// The load's backend error.
-    pub async fn is_clientside(&self, key: &str) -> Result<bool, Error> {
-        self.locate(key, Placement::new(), |hit| {
+    pub async fn is_clientside(&self, key: impl KeyName) -> Result<bool, Error> {
+        let filter = key.key_placement();
+        self.locate(key.key_name(), filter, |hit| {
             hit.is_some_and(|(p, _)| p.clientside)
         })
         .await
@@ -138,7 +153,11 @@ impl Session {
     /// [`Error::CookieTooLarge`] if a clientside value would make the cookie
     /// too large (the session is unchanged), and the errors of
     /// [`Session::insert_with`].
-    pub async fn insert<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), Error> {
+    pub async fn insert<T: Serialize + ?Sized>(
+        &self,
+        key: impl KeyOf<T>,
+        value: &T,
+    ) -> Result<(), Error> {
         self.insert_with(key, value, Placement::new()).await
     }
 
@@ -173,10 +192,12 @@ impl Session {
     /// ```
     pub async fn insert_with<T: Serialize + ?Sized>(
         &self,
-        key: &str,
+        key: impl KeyOf<T>,
         value: &T,
         placement: Placement,
     ) -> Result<(), Error> {
+        let placement = within(&key, placement);
+        let key = key.key_name();
         check_key(key)?;
         let engine = self.engine();
         let place = engine.resolve(key, placement)?;
@@ -214,7 +235,8 @@ impl Session {
     ///
     /// [`Error::InvalidKey`]; after the commit, [`Error::Committed`] for a
     /// clientside key, or the backend's error.
-    pub async fn remove(&self, key: &str) -> Result<(), Error> {
+    pub async fn remove(&self, key: impl KeyName) -> Result<(), Error> {
+        let key = key.key_name();
         check_key(key)?;
         let engine = self.engine();
         {
@@ -267,14 +289,16 @@ impl Session {
     /// ```
     pub async fn update<T, R>(
         &self,
-        key: &str,
+        key: impl KeyOf<T>,
         f: impl FnOnce(&mut Option<T>) -> R,
     ) -> Result<R, Error>
     where
         T: Serialize + DeserializeOwned,
     {
+        let declared = key.key_placement();
+        let key = key.key_name();
         let found = self
-            .locate(key, Placement::new(), |hit| {
+            .locate(key, declared, |hit| {
                 hit.map(|(place, bytes)| decode::<T>(key, bytes).map(|v| (place, v)))
             })
             .await?
@@ -289,7 +313,7 @@ impl Session {
                     .permanent(place.kind == Lifetime::Permanent);
                 self.insert_with(key, &value, placement).await?;
             }
-            (Some(value), None) => self.insert(key, &value).await?,
+            (Some(value), None) => self.insert_with(key, &value, declared).await?,
             (None, Some(_)) => self.remove(key).await?,
             (None, None) => {}
         }

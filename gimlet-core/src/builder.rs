@@ -11,7 +11,9 @@ use crate::config::SameSite;
 use crate::cookies::CookieWriter;
 use crate::error::ConfigErrorKind;
 use crate::gimlet::Engine;
-use crate::{Clock, Config, ConfigError, EncryptionKey, Gimlet, Secret, SystemClock};
+use crate::{
+    Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, Placement, Secret, SystemClock,
+};
 
 /// Builds a [`Gimlet`]. Its only required input is a secret.
 ///
@@ -39,6 +41,9 @@ pub struct GimletBuilder {
     config: Config,
     backend: Option<Arc<dyn Backend>>,
     clock: Arc<dyn Clock>,
+    /// Keys declared with [`GimletBuilder::key`], added to the whitelists
+    /// at build time.
+    declared: Vec<(&'static str, Placement)>,
 }
 
 impl fmt::Debug for GimletBuilder {
@@ -47,6 +52,7 @@ impl fmt::Debug for GimletBuilder {
             .field("config", &self.config)
             .field("backend", &self.backend)
             .field("clock", &self.clock)
+            .field("declared", &self.declared)
             .finish()
     }
 }
@@ -75,6 +81,7 @@ impl GimletBuilder {
             config: Config::default(),
             backend: None,
             clock: Arc::new(SystemClock),
+            declared: Vec::new(),
         }
     }
 
@@ -146,6 +153,17 @@ impl GimletBuilder {
     #[must_use]
     pub fn clientside_keys<K: Into<String>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
         self.config.clientside_keys = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Declares a typed key: a clientside one joins the clientside
+    /// whitelist, a permanent one the permanent whitelist (at build time, so
+    /// whatever the order of the other settings). Calls with the key use its
+    /// place anyway; the whitelists make calls that name it by its string
+    /// agree.
+    #[must_use]
+    pub fn key<T: ?Sized>(mut self, key: Key<T>) -> Self {
+        self.declared.push((key.name(), key.placement()));
         self
     }
 
@@ -297,10 +315,19 @@ impl GimletBuilder {
     /// refresh fraction outside (0, 1].
     pub fn build(self) -> Result<Gimlet, ConfigError> {
         let GimletBuilder {
-            config,
+            mut config,
             backend,
             clock,
+            declared,
         } = self;
+        for (name, placement) in declared {
+            if placement.clientside == Some(true) {
+                config.clientside_keys.insert(name.to_owned());
+            }
+            if placement.permanent == Some(true) {
+                config.permanent_keys.insert(name.to_owned());
+            }
+        }
         let secret = config.secret.clone().ok_or_else(|| {
             ConfigError::new(
                 ConfigErrorKind::Secret,

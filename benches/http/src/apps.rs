@@ -30,7 +30,7 @@ where
     use tower_sessions::{Session, SessionManagerLayer};
 
     async fn read(session: Session, Path(key): Path<String>) -> (StatusCode, String) {
-        match session.get::<String>(&key).await {
+        match session.get::<String>(key.as_str()).await {
             Ok(Some(value)) => (StatusCode::OK, value),
             Ok(None) => (StatusCode::NOT_FOUND, "not found".into()),
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
@@ -192,7 +192,7 @@ pub(crate) fn gimlet_axum(gimlet: gimlet_core::Gimlet) -> axum::Router {
     use gimlet_axum::{Session, SessionLayer};
 
     async fn read(session: Session, Path(key): Path<String>) -> (StatusCode, String) {
-        match session.get::<String>(&key).await {
+        match session.get::<String>(key.as_str()).await {
             Ok(Some(value)) => (StatusCode::OK, value),
             Ok(None) => (StatusCode::NOT_FOUND, "not found".into()),
             Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
@@ -230,7 +230,7 @@ pub(crate) fn gimlet_actix(
     }
 
     async fn read(session: Session, key: web::Path<String>) -> HttpResponse {
-        match session.get::<String>(&key).await {
+        match session.get::<String>(key.as_str()).await {
             Ok(Some(value)) => HttpResponse::Ok().body(value),
             Ok(None) => HttpResponse::NotFound().body("not found"),
             Err(e) => HttpResponse::ServiceUnavailable().body(e.to_string()),

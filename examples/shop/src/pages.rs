@@ -1,7 +1,14 @@
 //! The shop's pages and actions, framework-agnostic.
 
-use gimlet_core::{Error, Session};
+use gimlet_core::{Error, Key, Session};
 use serde::Deserialize;
+
+/// Who is logged in: in the cookie, so the home page needs no backend.
+pub const USER: Key<String> = Key::new("user_id").clientside();
+/// Which cart is yours: in the cookie too.
+pub const CART_ID: Key<String> = Key::new("cart_id").clientside();
+/// What is in the cart: in the backend, loaded only when shown or changed.
+pub const CART_ITEMS: Key<Vec<String>> = Key::new("cart_items");
 
 /// What a page or an action answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +63,7 @@ fn escape(text: &str) -> String {
 /// The session's errors (a backend that is down).
 pub async fn home(session: &Session) -> Result<Outcome, Error> {
     let csrf = session.csrf_token().await?;
-    let user: Option<String> = session.get("user_id").await?;
+    let user = session.get(USER).await?;
     let notes = session.pop_flash("").await?;
     let mut html = String::from("<!doctype html><title>Gimlet shop</title><h1>Gimlet shop</h1>");
     for note in notes {
@@ -78,8 +85,8 @@ pub async fn home(session: &Session) -> Result<Outcome, Error> {
         }
     }
     // Only a visitor with a cart makes the server-side read.
-    if session.get::<String>("cart_id").await?.is_some() {
-        let items: Vec<String> = session.get("cart_items").await?.unwrap_or_default();
+    if session.get(CART_ID).await?.is_some() {
+        let items = session.get(CART_ITEMS).await?.unwrap_or_default();
         html += &format!(
             "<h2>Cart</h2><ul>{}</ul>",
             items
@@ -114,7 +121,7 @@ pub async fn login(session: &Session, form: &Login) -> Result<Outcome, Error> {
     }
     // New ids at login: an id fixed before it is worth nothing after it.
     session.cycle_id().await?;
-    session.insert("user_id", name).await?;
+    session.insert(USER, &name.to_owned()).await?;
     session.flash(format!("Welcome, {name}.")).await?;
     Ok(Outcome::Redirect("/"))
 }
@@ -132,13 +139,13 @@ pub async fn add_to_cart(session: &Session, form: &AddToCart) -> Result<Outcome,
         session.flash("We do not sell that.").await?;
         return Ok(Outcome::Redirect("/"));
     }
-    if session.get::<String>("cart_id").await?.is_none() {
+    if session.get(CART_ID).await?.is_none() {
         let cart_id = session.id()?;
-        session.insert("cart_id", &cart_id[..12]).await?;
+        session.insert(CART_ID, &cart_id[..12].to_owned()).await?;
     }
     // Read, append, and write back at the end of the request.
     session
-        .update("cart_items", |items: &mut Option<Vec<String>>| {
+        .update(CART_ITEMS, |items: &mut Option<Vec<String>>| {
             items.get_or_insert_with(Vec::new).push(form.item.clone());
         })
         .await?;

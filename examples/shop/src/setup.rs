@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 /// The embedded default: SQLite in a local file, nothing to install.
 pub const DEFAULT_BACKEND: &str = "sqlite://gimlet-shop.db?mode=rwc";
 
-/// Keys that live in the cookie: who you are, which cart is yours, the
-/// CSRF token and the default flash queue. A returning visitor's home page
+/// Keys that live in the cookie besides the typed ones of
+/// [`pages`](crate::pages) (who you are, which cart is yours): the CSRF
+/// token and the default flash queue. A returning visitor's home page
 /// makes no backend call at all (but one existence check every
 /// `revalidate_after`); a first visit creates the session's small record,
 /// so that logging out can revoke every copy of its cookie.
-pub const CLIENTSIDE_KEYS: [&str; 4] = ["user_id", "cart_id", "_csrft_", "_f_"];
+pub const CLIENTSIDE_KEYS: [&str; 2] = ["_csrft_", "_f_"];
 
 /// `GIMLET_ADDR`, default `127.0.0.1:8080`.
 ///
@@ -49,6 +50,8 @@ pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
     Ok(Gimlet::builder()
         .config(config)
         .clientside_keys(CLIENTSIDE_KEYS)
+        .key(crate::pages::USER)
+        .key(crate::pages::CART_ID)
         .shared_backend(backend)
         .build()?)
 }

@@ -14,6 +14,7 @@ mod commit;
 mod config;
 mod cookies;
 mod csrf;
+mod dict;
 mod env;
 mod error;
 mod flash;

@@ -173,6 +173,12 @@ impl Gimlet {
         if !varies_on_cookie(response.values("vary")) {
             response.append("vary", "Cookie".to_owned());
         }
+        let status = session.status();
+        tracing::debug!(
+            activity = ?status.activity,
+            round_trips = status.round_trips,
+            "session finished"
+        );
         Ok(())
     }
 }

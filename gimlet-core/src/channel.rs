@@ -87,6 +87,12 @@ pub(crate) struct Channel {
 }
 
 impl Channel {
+    /// Whether the request changed keys of this channel that the commit
+    /// has not written yet.
+    pub(crate) fn dirty(&self) -> bool {
+        self.client_dirty || self.cleared || !self.pending.is_empty()
+    }
+
     /// A channel with no cookie.
     pub(crate) fn new(kind: Lifetime) -> Self {
         Channel {

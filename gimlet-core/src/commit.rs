@@ -4,6 +4,7 @@
 use crate::channel::{Browser, Channel, RecordState};
 use crate::placement::Lifetime;
 use crate::plan::{CookieAction, Plan};
+use crate::status::Activity;
 use crate::{Error, Session, SessionId};
 
 impl Session {
@@ -23,6 +24,12 @@ impl Session {
         if !self.start_commit() {
             return Ok(Vec::new());
         }
+        {
+            let mut state = self.state();
+            if state.channels.iter().any(Channel::dirty) {
+                state.activity = state.activity.max(Activity::Changed);
+            }
+        }
         // A cookie due its check is not re-issued with new data before the
         // check: if its record is gone, the new data goes to a fresh channel.
         let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty || ch.reissue());
@@ -41,6 +48,7 @@ impl Session {
                         what: "a server-side write without a backend",
                     });
                 };
+                self.round_trip();
                 match backend.commit(&plan.batch).await {
                     Ok(()) => {}
                     Err(e) if e.is_gone() => {
@@ -74,6 +82,7 @@ impl Session {
             return Ok(false);
         }
         let ids: Vec<SessionId> = updates.iter().map(|&(_, id)| id).collect();
+        self.round_trip();
         let records = backend.load(&ids).await.inspect_err(|e| {
             tracing::error!(error = %e, detail = ?e, "session load failed");
         })?;

@@ -27,6 +27,7 @@ mod placement;
 mod plan;
 mod secret;
 mod session;
+mod status;
 mod write_through;
 
 #[cfg(feature = "testing")]
@@ -48,6 +49,7 @@ pub use key::{Key, KeyName, KeyOf};
 pub use placement::Placement;
 pub use secret::{EncryptionKey, MIN_SECRET_LEN, Secret};
 pub use session::Session;
+pub use status::{Activity, Status};
 
 #[doc(no_inline)]
 pub use async_trait::async_trait;

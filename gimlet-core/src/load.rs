@@ -20,6 +20,7 @@ impl Session {
             return Ok(());
         }
         let ids: Vec<_> = wanted.iter().map(|&(_, id)| id).collect();
+        self.round_trip();
         let records = backend.load(&ids).await.inspect_err(|e| {
             tracing::error!(error = %e, detail = ?e, "session load failed");
         })?;

@@ -3,12 +3,14 @@
 //! committing in `commit.rs`.
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::backend::Record;
 use crate::channel::{Channel, Known};
 use crate::gimlet::Engine;
 use crate::placement::{Lifetime, Place};
+use crate::status::Activity;
 use crate::{Error, Placement, SessionId};
 
 /// Cookies issued this far in the future are rejected (clock skew allowance).
@@ -41,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) state: Mutex<State>,
     /// Serializes loads, so concurrent first reads make one round trip.
     pub(crate) load_gate: tokio::sync::Mutex<()>,
+    /// Backend round trips made for this request.
+    pub(crate) round_trips: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -51,6 +55,9 @@ pub(crate) struct State {
     pub(crate) committed: bool,
     /// The handler used the session; an unused one commits nothing.
     pub(crate) used: bool,
+    /// What the request did, as far as the record of it goes: changes not
+    /// committed yet are read off the channels.
+    pub(crate) activity: Activity,
     /// The request's `Cookie` header values (several joined by `;`), as
     /// sent: scanned for Gimlet's cookies and verified at the first use.
     pub(crate) unopened: Vec<u8>,
@@ -142,6 +149,7 @@ impl State {
     fn begin_use(&mut self, engine: &Engine) {
         if !self.used {
             self.used = true;
+            self.activity = self.activity.max(Activity::Read);
             self.open_cookies(engine);
         }
     }
@@ -226,10 +234,21 @@ impl Session {
                     retired: Vec::new(),
                     committed: false,
                     used: false,
+                    activity: Activity::Untouched,
                 }),
                 load_gate: tokio::sync::Mutex::new(()),
+                round_trips: AtomicUsize::new(0),
             }),
         }
+    }
+
+    /// Counts one backend round trip.
+    pub(crate) fn round_trip(&self) {
+        self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn round_trips(&self) -> usize {
+        self.inner.round_trips.load(Ordering::Relaxed)
     }
 
     pub(crate) fn engine(&self) -> &Engine {
@@ -331,6 +350,7 @@ impl Session {
             ch.pending = data.into_iter().map(|(k, v)| (k, Some(v))).collect();
             state.retired.extend(retire);
         }
+        state.activity = state.activity.max(Activity::Renewed);
         Ok(())
     }
 
@@ -364,6 +384,7 @@ impl Session {
             ch.reset();
             state.retired.extend(retire);
         }
+        state.activity = Activity::Ended;
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 use crate::backend::{Batch, Op, Write};
 use crate::channel::{Browser, RecordState};
 use crate::placement::Lifetime;
+use crate::status::Activity;
 use crate::{Error, Session};
 
 impl Session {
@@ -56,8 +57,10 @@ impl Session {
         if batch.is_empty() {
             return Ok(());
         }
+        self.round_trip();
         backend.commit(&batch).await?;
         let mut state = self.state();
+        state.activity = state.activity.max(Activity::Changed);
         for op in &batch.ops {
             let Op::Write(write) = op else { continue };
             for ch in &mut state.channels {

@@ -174,9 +174,16 @@ impl Gimlet {
             response.append("vary", "Cookie".to_owned());
         }
         let status = session.status();
+        let span = session.span();
+        let backend_ms = session.backend_time().as_secs_f64() * 1000.0;
+        span.record("activity", tracing::field::debug(status.activity));
+        span.record("round_trips", status.round_trips);
+        span.record("backend_ms", backend_ms);
         tracing::debug!(
+            parent: span,
             activity = ?status.activity,
             round_trips = status.round_trips,
+            backend_ms,
             "session finished"
         );
         Ok(())

@@ -48,8 +48,10 @@ impl Session {
                         what: "a server-side write without a backend",
                     });
                 };
-                self.round_trip();
-                match backend.commit(&plan.batch).await {
+                match self
+                    .backend_call("commit", backend.commit(&plan.batch))
+                    .await
+                {
                     Ok(()) => {}
                     Err(e) if e.is_gone() => {
                         if self.heal_gone(&plan).await? {
@@ -82,8 +84,8 @@ impl Session {
             return Ok(false);
         }
         let ids: Vec<SessionId> = updates.iter().map(|&(_, id)| id).collect();
-        self.round_trip();
-        let records = backend.load(&ids).await.inspect_err(|e| {
+        let records = self.backend_call("load", backend.load(&ids)).await;
+        let records = records.inspect_err(|e| {
             tracing::error!(error = %e, detail = ?e, "session load failed");
         })?;
         let now = self.engine().now();
@@ -94,6 +96,7 @@ impl Session {
             let ch = state.ch_mut(kind);
             if record.is_none() && ch.id == Some(id) {
                 tracing::info!(
+                    parent: self.span(),
                     channel = kind.name(),
                     "session record gone at commit; healing"
                 );

@@ -20,8 +20,8 @@ impl Session {
             return Ok(());
         }
         let ids: Vec<_> = wanted.iter().map(|&(_, id)| id).collect();
-        self.round_trip();
-        let records = backend.load(&ids).await.inspect_err(|e| {
+        let records = self.backend_call("load", backend.load(&ids)).await;
+        let records = records.inspect_err(|e| {
             tracing::error!(error = %e, detail = ?e, "session load failed");
         })?;
         if records.len() != ids.len() {
@@ -51,7 +51,7 @@ impl Session {
                     // was ended elsewhere, expired, or was lost. Its data,
                     // clientside included, goes with it; this request's own
                     // writes move to a fresh channel.
-                    tracing::info!(channel = kind.name(), "session record gone; healing");
+                    tracing::info!(parent: self.span(), channel = kind.name(), "session record gone; healing");
                     ch.heal(now, beside)?;
                 }
                 None => {

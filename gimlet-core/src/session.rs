@@ -3,8 +3,12 @@
 //! committing in `commit.rs`.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
 use std::sync::{Arc, Mutex, MutexGuard};
+use tracing::Instrument;
 
 use crate::backend::Record;
 use crate::channel::{Channel, Known};
@@ -45,6 +49,12 @@ pub(crate) struct Inner {
     pub(crate) load_gate: tokio::sync::Mutex<()>,
     /// Backend round trips made for this request.
     pub(crate) round_trips: AtomicUsize,
+    /// Nanoseconds spent in backend calls.
+    pub(crate) backend_nanos: AtomicU64,
+    /// `gimlet.session`: the request's session work, parent of a
+    /// `gimlet.backend` span per call. Disabled (and free) unless a
+    /// subscriber wants it.
+    pub(crate) span: tracing::Span,
 }
 
 #[derive(Debug)]
@@ -222,6 +232,13 @@ impl Session {
     /// and verification wait for the first use: a request that never
     /// touches its session pays for no parse, no MAC, no decryption.
     pub(crate) fn open(engine: Arc<Engine>, unopened: Vec<u8>) -> Session {
+        let span = tracing::debug_span!(
+            "gimlet.session",
+            backend = engine.backend.as_ref().map_or("none", |b| b.name()),
+            activity = tracing::field::Empty,
+            round_trips = tracing::field::Empty,
+            backend_ms = tracing::field::Empty,
+        );
         Session {
             inner: Arc::new(Inner {
                 engine,
@@ -238,13 +255,37 @@ impl Session {
                 }),
                 load_gate: tokio::sync::Mutex::new(()),
                 round_trips: AtomicUsize::new(0),
+                backend_nanos: AtomicU64::new(0),
+                span,
             }),
         }
     }
 
-    /// Counts one backend round trip.
-    pub(crate) fn round_trip(&self) {
+    /// Runs one backend call: counts it as a round trip, times it, and
+    /// traces it as a `gimlet.backend` span (field `call`) under the
+    /// session's.
+    pub(crate) async fn backend_call<T>(
+        &self,
+        call: &'static str,
+        work: impl Future<Output = T>,
+    ) -> T {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+        let span = tracing::debug_span!(parent: &self.inner.span, "gimlet.backend", call);
+        let started = Instant::now();
+        let result = work.instrument(span).await;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.inner.backend_nanos.fetch_add(nanos, Ordering::Relaxed);
+        result
+    }
+
+    /// Time spent in backend calls so far.
+    pub(crate) fn backend_time(&self) -> Duration {
+        Duration::from_nanos(self.inner.backend_nanos.load(Ordering::Relaxed))
+    }
+
+    /// The `gimlet.session` span.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.inner.span
     }
 
     pub(crate) fn round_trips(&self) -> usize {
@@ -265,7 +306,10 @@ impl Session {
     /// [`State::begin_use`].
     pub(crate) fn for_handler(&self) -> MutexGuard<'_, State> {
         let mut state = self.state();
-        state.begin_use(self.engine());
+        if !state.used {
+            // Verification's events belong to the session's span.
+            self.inner.span.in_scope(|| state.begin_use(self.engine()));
+        }
         state
     }
 

@@ -57,8 +57,7 @@ impl Session {
         if batch.is_empty() {
             return Ok(());
         }
-        self.round_trip();
-        backend.commit(&batch).await?;
+        self.backend_call("commit", backend.commit(&batch)).await?;
         let mut state = self.state();
         state.activity = state.activity.max(Activity::Changed);
         for op in &batch.ops {

@@ -359,4 +359,8 @@ impl Backend for RedisBackend {
         })
         .await
     }
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
 }

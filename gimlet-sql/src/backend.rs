@@ -221,6 +221,10 @@ impl Backend for SqlBackend {
         })
         .await
     }
+
+    fn name(&self) -> &'static str {
+        self.inner.dialect.name()
+    }
 }
 
 impl SqlBackend {

@@ -67,6 +67,15 @@ impl Dialect {
         }
     }
 
+    /// The dialect's short name: `sqlite`, `postgres` or `mysql`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+        }
+    }
+
     /// Rewrites `?` placeholders as the dialect wants them.
     pub(crate) fn placeholders(self, sql: String) -> String {
         if self != Dialect::Postgres {

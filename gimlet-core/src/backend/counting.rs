@@ -116,4 +116,8 @@ impl<B: Backend> Backend for CountingBackend<B> {
         self.deletes_expired.fetch_add(1, Ordering::SeqCst);
         self.inner.delete_expired().await
     }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
 }

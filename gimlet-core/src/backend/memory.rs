@@ -244,4 +244,8 @@ impl Backend for MemoryBackend {
         let now = self.clock.now();
         Ok(self.lock().purge_expired(now))
     }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
 }

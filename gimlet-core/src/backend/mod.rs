@@ -72,6 +72,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     async fn delete_expired(&self) -> Result<u64, BackendError> {
         Ok(0)
     }
+
+    /// A short name for the store (`redis`, `postgres` …), for the
+    /// `backend` field of the `gimlet.session` tracing span. No address,
+    /// no credentials.
+    fn name(&self) -> &'static str {
+        "custom"
+    }
 }
 
 #[async_trait]
@@ -86,6 +93,10 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 
     async fn delete_expired(&self) -> Result<u64, BackendError> {
         (**self).delete_expired().await
+    }
+
+    fn name(&self) -> &'static str {
+        (**self).name()
     }
 }
 

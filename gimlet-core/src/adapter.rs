@@ -173,19 +173,21 @@ impl Gimlet {
         if !varies_on_cookie(response.values("vary")) {
             response.append("vary", "Cookie".to_owned());
         }
-        let status = session.status();
         let span = session.span();
-        let backend_ms = session.backend_time().as_secs_f64() * 1000.0;
-        span.record("activity", tracing::field::debug(status.activity));
-        span.record("round_trips", status.round_trips);
-        span.record("backend_ms", backend_ms);
-        tracing::debug!(
-            parent: span,
-            activity = ?status.activity,
-            round_trips = status.round_trips,
-            backend_ms,
-            "session finished"
-        );
+        if !span.is_disabled() || tracing::enabled!(tracing::Level::DEBUG) {
+            let status = session.status();
+            let backend_ms = session.backend_time().as_secs_f64() * 1000.0;
+            span.record("activity", tracing::field::debug(status.activity));
+            span.record("round_trips", status.round_trips);
+            span.record("backend_ms", backend_ms);
+            tracing::debug!(
+                parent: &span,
+                activity = ?status.activity,
+                round_trips = status.round_trips,
+                backend_ms,
+                "session finished"
+            );
+        }
         Ok(())
     }
 }

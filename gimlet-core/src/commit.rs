@@ -90,13 +90,14 @@ impl Session {
         })?;
         let now = self.engine().now();
         let mut state = self.state();
+        let span = state.span.clone();
         let beside = state.anchor();
         let mut healed = false;
         for ((kind, id), record) in updates.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
             if record.is_none() && ch.id == Some(id) {
                 tracing::info!(
-                    parent: self.span(),
+                    parent: &span,
                     channel = kind.name(),
                     "session record gone at commit; healing"
                 );

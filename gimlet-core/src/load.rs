@@ -29,6 +29,7 @@ impl Session {
         }
         let now = self.engine().now();
         let mut state = self.state();
+        let span = state.span.clone();
         let beside = state.anchor();
         for ((kind, id), record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
@@ -51,7 +52,7 @@ impl Session {
                     // was ended elsewhere, expired, or was lost. Its data,
                     // clientside included, goes with it; this request's own
                     // writes move to a fresh channel.
-                    tracing::info!(parent: self.span(), channel = kind.name(), "session record gone; healing");
+                    tracing::info!(parent: &span, channel = kind.name(), "session record gone; healing");
                     ch.heal(now, beside)?;
                 }
                 None => {

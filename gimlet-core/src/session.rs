@@ -51,10 +51,6 @@ pub(crate) struct Inner {
     pub(crate) round_trips: AtomicUsize,
     /// Nanoseconds spent in backend calls.
     pub(crate) backend_nanos: AtomicU64,
-    /// `gimlet.session`: the request's session work, parent of a
-    /// `gimlet.backend` span per call. Disabled (and free) unless a
-    /// subscriber wants it.
-    pub(crate) span: tracing::Span,
 }
 
 #[derive(Debug)]
@@ -68,6 +64,11 @@ pub(crate) struct State {
     /// What the request did, as far as the record of it goes: changes not
     /// committed yet are read off the channels.
     pub(crate) activity: Activity,
+    /// `gimlet.session`: the request's session work, parent of a
+    /// `gimlet.backend` span per call. Made at the first use, so an
+    /// untouched session pays nothing for it; disabled (and nearly free)
+    /// unless a subscriber wants it.
+    pub(crate) span: tracing::Span,
     /// The request's `Cookie` header values (several joined by `;`), as
     /// sent: scanned for Gimlet's cookies and verified at the first use.
     pub(crate) unopened: Vec<u8>,
@@ -160,7 +161,16 @@ impl State {
         if !self.used {
             self.used = true;
             self.activity = self.activity.max(Activity::Read);
-            self.open_cookies(engine);
+            self.span = tracing::debug_span!(
+                "gimlet.session",
+                backend = engine.backend.as_ref().map_or("none", |b| b.name()),
+                activity = tracing::field::Empty,
+                round_trips = tracing::field::Empty,
+                backend_ms = tracing::field::Empty,
+            );
+            // Verification's events belong to the session's span.
+            let span = self.span.clone();
+            span.in_scope(|| self.open_cookies(engine));
         }
     }
 
@@ -232,13 +242,6 @@ impl Session {
     /// and verification wait for the first use: a request that never
     /// touches its session pays for no parse, no MAC, no decryption.
     pub(crate) fn open(engine: Arc<Engine>, unopened: Vec<u8>) -> Session {
-        let span = tracing::debug_span!(
-            "gimlet.session",
-            backend = engine.backend.as_ref().map_or("none", |b| b.name()),
-            activity = tracing::field::Empty,
-            round_trips = tracing::field::Empty,
-            backend_ms = tracing::field::Empty,
-        );
         Session {
             inner: Arc::new(Inner {
                 engine,
@@ -252,11 +255,11 @@ impl Session {
                     committed: false,
                     used: false,
                     activity: Activity::Untouched,
+                    span: tracing::Span::none(),
                 }),
                 load_gate: tokio::sync::Mutex::new(()),
                 round_trips: AtomicUsize::new(0),
                 backend_nanos: AtomicU64::new(0),
-                span,
             }),
         }
     }
@@ -270,7 +273,8 @@ impl Session {
         work: impl Future<Output = T>,
     ) -> T {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
-        let span = tracing::debug_span!(parent: &self.inner.span, "gimlet.backend", call);
+        let parent = self.span();
+        let span = tracing::debug_span!(parent: &parent, "gimlet.backend", call);
         let started = Instant::now();
         let result = work.instrument(span).await;
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -283,9 +287,9 @@ impl Session {
         Duration::from_nanos(self.inner.backend_nanos.load(Ordering::Relaxed))
     }
 
-    /// The `gimlet.session` span.
-    pub(crate) fn span(&self) -> &tracing::Span {
-        &self.inner.span
+    /// The `gimlet.session` span (a disabled one until the first use).
+    pub(crate) fn span(&self) -> tracing::Span {
+        self.state().span.clone()
     }
 
     pub(crate) fn round_trips(&self) -> usize {
@@ -306,10 +310,7 @@ impl Session {
     /// [`State::begin_use`].
     pub(crate) fn for_handler(&self) -> MutexGuard<'_, State> {
         let mut state = self.state();
-        if !state.used {
-            // Verification's events belong to the session's span.
-            self.inner.span.in_scope(|| state.begin_use(self.engine()));
-        }
+        state.begin_use(self.engine());
         state
     }
 

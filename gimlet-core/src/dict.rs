@@ -1,5 +1,5 @@
 //! The rest of the dict API: defaults, taking a value out, set-default,
-//! several keys at once. Each is built on `get` and `insert`, and keeps
+//! several keys at once, every entry. Each is built on `get` and `insert`, and keeps
 //! their I/O rules: a read of a clientside key costs nothing, the first
 //! read of a server-side key loads (one round trip for the whole session),
 //! a write costs nothing until the commit.
@@ -98,6 +98,36 @@ impl Session {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Every key with its value, sorted by key, each value decoded as a `T`
+    /// (Python's `items`). Loads the server data if it is not loaded yet:
+    /// one round trip, as [`Session::keys`]. For values of several types,
+    /// decode into a dynamic type such as `serde_json::Value`.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error, and [`Error::Decode`] for the first value
+    /// that is not a `T`.
+    pub async fn entries<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, Error> {
+        let keys = self.keys().await?;
+        let mut entries = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(value) = self.get::<T>(key.as_str()).await? {
+                entries.push((key, value));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Every value, in the order of their sorted keys (Python's `values`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::entries`].
+    pub async fn values<T: DeserializeOwned>(&self) -> Result<Vec<T>, Error> {
+        let entries = self.entries::<T>().await?;
+        Ok(entries.into_iter().map(|(_, value)| value).collect())
     }
 
     /// When the session (its permanent channel) was created, as a

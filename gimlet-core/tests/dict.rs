@@ -101,3 +101,29 @@ async fn created_time_is_created_at_as_a_system_time() {
         UNIX_EPOCH + Duration::from_secs(seconds)
     );
 }
+
+#[tokio::test]
+async fn entries_and_values_decode_every_key_with_one_load() {
+    let mut b = browser(|g| g.clientside_keys(["a"]));
+    let s = b.open();
+    s.extend([("b", 2_u32), ("a", 1), ("c", 3)]).await.unwrap();
+    b.commit(&s).await;
+
+    b.reset_counts();
+    let s = b.open();
+    let entries = s.entries::<u32>().await.unwrap();
+    let expected = [
+        ("a".to_owned(), 1),
+        ("b".to_owned(), 2),
+        ("c".to_owned(), 3),
+    ];
+    assert_eq!(entries, expected, "sorted by key, both places");
+    assert_eq!(s.values::<u32>().await.unwrap(), [1, 2, 3]);
+    assert_eq!(b.counts().loads, 1, "one load for everything");
+
+    s.insert("d", "four").await.unwrap();
+    assert!(matches!(
+        s.entries::<u32>().await,
+        Err(Error::Decode { key, .. }) if key == "d"
+    ));
+}

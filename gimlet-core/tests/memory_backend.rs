@@ -197,3 +197,70 @@ async fn the_byte_bound_evicts_the_closest_to_expiry_but_never_the_last_record()
     assert_eq!(backend.len(), 1);
     assert!(backend.load(&ids[3..]).await.unwrap()[0].is_some());
 }
+
+#[tokio::test]
+async fn the_byte_estimate_is_the_documented_sum() {
+    use std::mem::size_of;
+    let backend = MemoryBackend::new();
+    assert!(backend.is_empty());
+    let id = SessionId::generate().unwrap();
+    backend
+        .commit(&write(id, WriteMode::Create, &[("cart", 100)], u64::MAX))
+        .await
+        .unwrap();
+    assert!(!backend.is_empty());
+    // Its own slot in the record map (the id and the entry: the record's
+    // table, the expiry, the estimate) with a control byte, and its two
+    // places in the expiry index; a table of three slots for its one key
+    // (a key and a value header and a control byte each); and the key's
+    // and the value's heap blocks.
+    let record = size_of::<gimlet_core::backend::Record>();
+    let own = size_of::<SessionId>() + record + 2 * size_of::<u64>() + 1;
+    let index = 2 * size_of::<(u64, SessionId)>();
+    let slots = 3 * (size_of::<(String, Vec<u8>)>() + 1);
+    let heap = "cart".len() + 100;
+    assert_eq!(backend.bytes(), own + index + slots + heap);
+}
+
+#[tokio::test]
+async fn a_record_that_expires_at_this_second_is_not_merged_into() {
+    let clock = ManualClock::new(NOW);
+    let backend = MemoryBackend::new().clock(clock.clone());
+    let id = SessionId::generate().unwrap();
+    backend
+        .commit(&write(id, WriteMode::Create, &[("old", 1)], NOW + 60))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(60));
+    backend
+        .commit(&write(id, WriteMode::Upsert, &[("new", 1)], NOW + 120))
+        .await
+        .unwrap();
+    let record = backend.load(&[id]).await.unwrap().pop().unwrap().unwrap();
+    let keys: Vec<&String> = record.keys().collect();
+    assert_eq!(keys, ["new"], "the expired record's keys are gone");
+}
+
+#[tokio::test]
+async fn records_that_fill_the_byte_bound_exactly_all_stay() {
+    let probe = MemoryBackend::new();
+    probe
+        .commit(&write(
+            SessionId::generate().unwrap(),
+            WriteMode::Create,
+            &[("cart", 50)],
+            u64::MAX,
+        ))
+        .await
+        .unwrap();
+    let backend = MemoryBackend::new().max_bytes(2 * probe.bytes());
+    for _ in 0..2 {
+        let id = SessionId::generate().unwrap();
+        backend
+            .commit(&write(id, WriteMode::Create, &[("cart", 50)], u64::MAX))
+            .await
+            .unwrap();
+    }
+    assert_eq!(backend.len(), 2, "at the bound, not over it");
+    assert_eq!(backend.bytes(), 2 * probe.bytes());
+}

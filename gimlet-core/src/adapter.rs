@@ -2,7 +2,9 @@
 //! glue and every decision, status and message lives here:
 //!
 //! 1. open the request's session from its `Cookie` header values with
-//!    [`Gimlet::open_from_headers`] (no I/O), and hand it to the handler;
+//!    [`Gimlet::open_from_header_bytes`] (or [`Gimlet::open_from_headers`]
+//!    where the framework hands them over as text; no I/O), and hand it to
+//!    the handler;
 //! 2. once the handler has answered, call [`Gimlet::finish`] with the
 //!    response seen through [`ResponseHeaders`]; on a [`Failure`], replace
 //!    the response with [`Failure::status`] and [`Failure::body`] as

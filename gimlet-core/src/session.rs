@@ -5,9 +5,9 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use std::sync::{Arc, Mutex, MutexGuard};
 use tracing::Instrument;
 
 use crate::backend::Record;

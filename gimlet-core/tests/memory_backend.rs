@@ -18,12 +18,21 @@ gimlet_core::backend_conformance!(async {
 const NOW: u64 = 1_700_000_000;
 
 fn create(id: SessionId, expires_at: u64) -> Batch {
+    write(id, WriteMode::Create, &[("k", 1)], expires_at)
+}
+
+/// A batch of one write of `set` (each key with a value of that many
+/// bytes) to `id`.
+fn write(id: SessionId, mode: WriteMode, set: &[(&str, usize)], expires_at: u64) -> Batch {
     Batch {
         ops: vec![Op::Write(Write {
             id,
-            mode: WriteMode::Create,
+            mode,
             clear: false,
-            set: vec![("k".into(), b"v".to_vec())],
+            set: set
+                .iter()
+                .map(|(k, n)| ((*k).to_owned(), vec![7; *n]))
+                .collect(),
             remove: Vec::new(),
             expires_at,
         })],
@@ -91,22 +100,6 @@ async fn commits_purge_expired_records_and_the_bound_evicts_the_closest_to_expir
         .map(Option::is_some)
         .collect();
     assert_eq!(live, [false, true, false, true, true]);
-}
-
-fn write(id: SessionId, mode: WriteMode, set: &[(&str, usize)], expires_at: u64) -> Batch {
-    Batch {
-        ops: vec![Op::Write(Write {
-            id,
-            mode,
-            clear: false,
-            set: set
-                .iter()
-                .map(|(k, n)| ((*k).to_owned(), vec![7; *n]))
-                .collect(),
-            remove: Vec::new(),
-            expires_at,
-        })],
-    }
 }
 
 #[tokio::test]

@@ -1,8 +1,52 @@
-//! A minimal HTTP/1.1 client on one keep-alive connection, for the
-//! benchmarks that send requests one after another and read every byte.
+//! What the benchmarks' clients share: a cookie jar, a wait for a server
+//! to listen, and a minimal HTTP/1.1 client on one keep-alive connection
+//! for the benchmarks that send requests one after another.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// The cookies a server set, as a browser keeps them.
+#[derive(Debug, Default)]
+pub(crate) struct Jar(BTreeMap<String, String>);
+
+impl Jar {
+    /// Keeps the `Set-Cookie` values of a response: a removal (`Max-Age=0`)
+    /// drops its cookie.
+    pub(crate) fn store(&mut self, headers: &reqwest::header::HeaderMap) {
+        for value in headers.get_all("set-cookie") {
+            let value = value.to_str().expect("ascii");
+            let pair = value.split(';').next().unwrap_or_default();
+            if let Some((name, v)) = pair.split_once('=') {
+                if value.contains("Max-Age=0") {
+                    self.0.remove(name);
+                } else {
+                    self.0.insert(name.to_owned(), v.to_owned());
+                }
+            }
+        }
+    }
+
+    /// The `Cookie` header that sends them all back.
+    pub(crate) fn header(&self) -> String {
+        let pairs: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.join("; ")
+    }
+}
+
+/// Waits until something accepts connections at `addr` (`host:port`).
+///
+/// # Panics
+///
+/// When nothing does within `within`.
+pub(crate) fn wait_until_listening(addr: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "{addr} never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
 
 /// A minimal HTTP/1.1 client on one keep-alive connection.
 pub(crate) struct Client {

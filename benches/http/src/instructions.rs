@@ -10,13 +10,12 @@
 //! is the figure; the dumps stay on disk for `callgrind_annotate`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use crate::client::{self, Client};
 use crate::servers::{CELLS, Cell, Kind, Urls};
 
 /// The cells measured: the bare frameworks, Gimlet on `MemoryBackend`, and
@@ -111,12 +110,8 @@ impl Profiled {
             .read_line(&mut line)
             .expect("base URL");
         // Rocket announces its address before it listens.
-        let addr = line.trim().trim_start_matches("http://").to_owned();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "{addr} never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let addr = line.trim().trim_start_matches("http://");
+        client::wait_until_listening(addr, Duration::from_secs(60));
         Profiled {
             child,
             base: line.trim().to_owned(),

@@ -64,12 +64,11 @@ fn settings() -> Settings {
 /// Sets a clientside key and a server-side key, and answers the cookies.
 pub(crate) async fn establish(base: &str) -> String {
     let client = reqwest::Client::new();
-    let mut jar: BTreeMap<String, String> = BTreeMap::new();
+    let mut jar = client::Jar::default();
     for path in ["/set/cs/1", "/set/sv/1"] {
-        let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let response = client
             .get(format!("{base}{path}"))
-            .header("Cookie", header.join("; "))
+            .header("Cookie", jar.header())
             .send()
             .await
             .expect("request");
@@ -78,20 +77,9 @@ pub(crate) async fn establish(base: &str) -> String {
             "{base}{path}: {}",
             response.status()
         );
-        for value in response.headers().get_all("set-cookie") {
-            let value = value.to_str().expect("ascii");
-            let pair = value.split(';').next().unwrap_or_default();
-            if let Some((name, v)) = pair.split_once('=') {
-                if value.contains("Max-Age=0") {
-                    jar.remove(name);
-                } else {
-                    jar.insert(name.to_owned(), v.to_owned());
-                }
-            }
-        }
+        jar.store(response.headers());
     }
-    let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    header.join("; ")
+    jar.header()
 }
 
 /// The storage commands of `measured`, per request, as the table shows

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use gimlet_core::{Gimlet, MemoryBackend};
 
-use crate::client::Client;
+use crate::client::{self, Client};
 
 /// The resident set of process `pid` (`self` for this one), in bytes.
 fn resident(pid: &str) -> u64 {
@@ -122,14 +122,7 @@ fn conformance_app(sessions: usize) -> (u64, u64, Duration) {
         .spawn()
         .expect("conformance-axum");
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the conformance app never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    client::wait_until_listening(&format!("127.0.0.1:{port}"), Duration::from_secs(30));
     let pid = child.id().to_string();
     let before = resident(&pid);
     let started = Instant::now();

@@ -231,13 +231,9 @@ async fn establish(base: &str, count: usize) -> Vec<String> {
                     "establish: {}",
                     response.status()
                 );
-                let pairs: Vec<&str> = response
-                    .headers()
-                    .get_all("set-cookie")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()?.split(';').next())
-                    .collect();
-                made.push((n, pairs.join("; ")));
+                let mut jar = crate::client::Jar::default();
+                jar.store(response.headers());
+                made.push((n, jar.header()));
             }
             made
         });

@@ -243,12 +243,16 @@ pub(crate) const CELLS: [Cell; 21] = [
 /// Starts `cell`'s server in this process, and answers its base URL.
 pub(crate) async fn start(cell: &Cell, urls: &Urls) -> String {
     let framework = cell.framework;
+    if cell.kind == Kind::Gimlet {
+        let gimlet = gimlet(gimlet_backend(cell, urls).await);
+        return match framework {
+            "axum" => serve_axum(apps::gimlet_axum(gimlet)).await,
+            "actix" => serve_actix(|l| apps::gimlet_actix(gimlet, l)),
+            _ => serve_rocket(|addr| apps::gimlet_rocket(gimlet, addr)).await,
+        };
+    }
     match (framework, cell.kind, cell.store) {
         ("axum", Kind::Bare, _) => serve_axum(apps::bare_axum()).await,
-        ("axum", Kind::Gimlet, _) => {
-            let gimlet = gimlet(gimlet_backend(cell, urls).await);
-            serve_axum(apps::gimlet_axum(gimlet)).await
-        }
         ("axum", Kind::Competitor, "memory") => {
             let memory = tower_sessions::MemoryStore::default();
             serve_axum(apps::tower_sessions_axum(memory)).await
@@ -279,10 +283,6 @@ pub(crate) async fn start(cell: &Cell, urls: &Urls) -> String {
             serve_axum(apps::tower_sessions_axum(store)).await
         }
         ("actix", Kind::Bare, _) => serve_actix(|l| apps::actix(ActixStore::Bare, l)),
-        ("actix", Kind::Gimlet, _) => {
-            let gimlet = gimlet(gimlet_backend(cell, urls).await);
-            serve_actix(|l| apps::gimlet_actix(gimlet, l))
-        }
         ("actix", Kind::Competitor, "memory") => {
             serve_actix(|l| apps::actix(ActixStore::Cookie, l))
         }
@@ -293,10 +293,7 @@ pub(crate) async fn start(cell: &Cell, urls: &Urls) -> String {
             serve_actix(|l| apps::actix(ActixStore::Redis(redis), l))
         }
         (_, Kind::Bare, _) => serve_rocket(apps::bare_rocket).await,
-        _ => {
-            let gimlet = gimlet(gimlet_backend(cell, urls).await);
-            serve_rocket(|addr| apps::gimlet_rocket(gimlet, addr)).await
-        }
+        _ => panic!("no server for {cell:?}"),
     }
 }
 

@@ -33,6 +33,7 @@ fn typical() -> CookiePayload {
         issued: 1_700_000_100,
         checked: 1_700_000_100,
         stored: true,
+        owner: None,
         data,
     }
 }

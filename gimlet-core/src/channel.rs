@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::backend::Record;
+use crate::backend::{Owner, Record};
 use crate::client::ClientMap;
 use crate::codec::VerifiedCookie;
 use crate::payload::Header;
@@ -84,6 +84,9 @@ pub(crate) struct Channel {
     pub(crate) pending: BTreeMap<String, Option<Vec<u8>>>,
     /// Every stored key is to be deleted before `pending` applies.
     pub(crate) cleared: bool,
+    /// Whose session this channel is (`Session::set_owner`): its record
+    /// is in that owner's index.
+    pub(crate) owner: Option<Owner>,
 }
 
 impl Channel {
@@ -112,6 +115,7 @@ impl Channel {
             loaded: Some(Record::new()),
             pending: BTreeMap::new(),
             cleared: false,
+            owner: None,
         }
     }
 
@@ -143,6 +147,7 @@ impl Channel {
             check_due: backend && header.stored && check_due,
             client: cookie.client,
             loaded: if backend { None } else { Some(Record::new()) },
+            owner: header.owner,
             ..Channel::new(kind)
         }
     }
@@ -348,13 +353,20 @@ impl Channel {
     }
 
     /// The fixed fields of this channel's cookie.
-    pub(crate) fn header(&self, issued: u64, checked: u64, stored: bool) -> Option<Header> {
+    pub(crate) fn header(
+        &self,
+        issued: u64,
+        checked: u64,
+        stored: bool,
+        owner: Option<Owner>,
+    ) -> Option<Header> {
         Some(Header {
             id: self.id?,
             created: self.created,
             issued,
             checked,
             stored,
+            owner,
         })
     }
 }

@@ -70,6 +70,8 @@ pub struct CookiePayload {
     /// Whether the channel has a record in the backend. A commit that finds
     /// such a record gone does not create it again.
     pub stored: bool,
+    /// The session's owner, if it has one.
+    pub owner: Option<crate::backend::Owner>,
     /// The clientside map: keys to MessagePack-encoded values.
     pub data: BTreeMap<String, Vec<u8>>,
 }
@@ -479,6 +481,7 @@ impl CookiePayload {
             issued: self.issued,
             checked: self.checked,
             stored: self.stored,
+            owner: self.owner,
         }
     }
 }
@@ -557,6 +560,7 @@ impl VerifiedCookie {
             issued: self.header.issued,
             checked: self.header.checked,
             stored: self.header.stored,
+            owner: self.header.owner,
             data: self
                 .entries()
                 .map(|(k, v)| (k.to_owned(), v.to_vec()))

@@ -115,6 +115,9 @@ impl Session {
         for kind in Lifetime::BOTH {
             let (wrote, action) = plan.outcome[kind.index()];
             let ch = state.ch_mut(kind);
+            if ch.id.is_some() {
+                ch.owner = plan.owners[kind.index()];
+            }
             if wrote {
                 ch.settle();
                 ch.record = RecordState::Written;

@@ -83,6 +83,12 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// [`Session::set_owner`](crate::Session::set_owner) needs a backend
+    /// that keeps the owner index: every bundled one does, and a custom
+    /// one says so with [`Backend::owner_index`](crate::backend::Backend::owner_index).
+    #[error("session owners need a backend with an owner index")]
+    NoOwnerIndex,
+
     /// The response was already committed: its cookies are gone, so this
     /// change can no longer reach the client.
     #[error("the session was already committed: {what} can no longer reach the client")]
@@ -150,6 +156,7 @@ impl Error {
             Error::Serialize { .. } => "the session value could not be stored",
             Error::Decode { .. } => "the session value has another type",
             Error::Committed { .. } => "the session was already sent",
+            Error::NoOwnerIndex => "session owners need a session backend",
             Error::Backend(e) if e.is_gone() => "the session was ended by another request",
             Error::Backend(_) => "session storage unavailable",
             Error::Random | Error::Internal { .. } => "internal session error",

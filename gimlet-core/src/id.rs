@@ -51,6 +51,16 @@ impl SessionId {
         Ok(id)
     }
 
+    /// An id in `group` whose other bits are zero: an anchor that new ids
+    /// are generated beside ([`SessionId::generate_beside`]), never an id
+    /// of its own.
+    pub(crate) const fn in_group(group: [u8; 2]) -> Self {
+        let mut bytes = [0; 16];
+        bytes[0] = group[0];
+        bytes[1] = group[1];
+        SessionId(bytes)
+    }
+
     /// The id's group: its first two bytes, shared by the ids of one
     /// session.
     pub const fn group(&self) -> [u8; 2] {

@@ -1,6 +1,7 @@
 //! The cookie payload's MessagePack layout:
 //! `[id (bin 16), created (uint), issued (uint), checked (uint), flags (uint),
-//! data (map str → bin)]`.
+//! data (map str → bin)]`, or, for a channel of an owned session, the same
+//! with the owner (bin 16) before the data.
 //!
 //! It is read and written with `rmp`'s low-level calls rather than serde, so
 //! that a decoded cookie's clientside map can stay as the bytes it arrived
@@ -10,12 +11,14 @@ use rmp::decode::{self, Bytes};
 use rmp::encode;
 
 use crate::SessionId;
+use crate::backend::Owner;
 use crate::codec::DecodeError;
 
 /// Flags bit 0: the channel has a record in the backend.
 const FLAG_STORED: u8 = 0b1;
-/// The payload array's length.
+/// The payload array's length, without and with an owner.
 const FIELDS: u32 = 6;
+const FIELDS_OWNED: u32 = 7;
 
 /// The fixed fields of a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +29,8 @@ pub(crate) struct Header {
     /// When the channel's record was last seen to exist (0: never).
     pub(crate) checked: u64,
     pub(crate) stored: bool,
+    /// The session's owner, if it has one (see `Session::set_owner`).
+    pub(crate) owner: Option<Owner>,
 }
 
 /// Appends the payload to `buf`.
@@ -37,12 +42,16 @@ pub(crate) fn write<'a>(
     // Writing into a Vec cannot fail, and every length fits in u32: keys
     // are short and a cookie is a few KiB.
     let flags = if header.stored { FLAG_STORED } else { 0 };
-    let _ = encode::write_array_len(buf, FIELDS);
+    let fields = if header.owner.is_some() { FIELDS_OWNED } else { FIELDS };
+    let _ = encode::write_array_len(buf, fields);
     let _ = encode::write_bin(buf, header.id.as_bytes());
     let _ = encode::write_uint(buf, header.created);
     let _ = encode::write_uint(buf, header.issued);
     let _ = encode::write_uint(buf, header.checked);
     let _ = encode::write_uint(buf, u64::from(flags));
+    if let Some(owner) = &header.owner {
+        let _ = encode::write_bin(buf, owner.as_bytes());
+    }
     let _ = encode::write_map_len(buf, len32(entries.len()));
     for (key, value) in entries {
         let _ = encode::write_str(buf, key);
@@ -60,7 +69,8 @@ fn len32(n: usize) -> u32 {
 pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> {
     let bad = |_| DecodeError::Payload;
     let mut rd = Bytes::new(bytes);
-    if decode::read_array_len(&mut rd).map_err(bad)? != FIELDS {
+    let fields = decode::read_array_len(&mut rd).map_err(bad)?;
+    if fields != FIELDS && fields != FIELDS_OWNED {
         return Err(DecodeError::Payload);
     }
     let id = take_bin(&mut rd)?;
@@ -69,6 +79,14 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
     let issued: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let checked: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let flags: u8 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let owner = if fields == FIELDS_OWNED {
+        let owner: [u8; 16] = take_bin(&mut rd)?
+            .try_into()
+            .map_err(|_| DecodeError::Payload)?;
+        Some(Owner::from_bytes(owner))
+    } else {
+        None
+    };
     let count = decode::read_map_len(&mut rd).map_err(bad)? as usize;
     let start = bytes.len() - rd.remaining_slice().len();
     let mut entries = Entries {
@@ -87,6 +105,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
         issued,
         checked,
         stored: flags & FLAG_STORED != 0,
+        owner,
     };
     Ok((header, start, count))
 }
@@ -165,8 +184,8 @@ pub(crate) fn bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> u
         }
     }
     // Array header, id (bin 16), three timestamps at their widest, flags,
-    // map header at its widest.
-    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 5;
+    // an owner (bin 16), map header at its widest.
+    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 2 + 16 + 5;
     for (key, value) in entries {
         len += str_header(key) + key + bin_header(value) + value;
     }
@@ -183,6 +202,7 @@ impl Header {
             issued: 2,
             checked: 3,
             stored: false,
+            owner: None,
         }
     }
 
@@ -194,6 +214,7 @@ impl Header {
             issued: u64::MAX,
             checked: u64::MAX,
             stored: true,
+            owner: Some(Owner::from_bytes([7; 16])),
         }
     }
 }

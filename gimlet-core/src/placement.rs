@@ -68,6 +68,14 @@ impl Lifetime {
         self as usize
     }
 
+    /// The session's other channel.
+    pub(crate) fn other(self) -> Self {
+        match self {
+            Lifetime::Permanent => Lifetime::Transient,
+            Lifetime::Transient => Lifetime::Permanent,
+        }
+    }
+
     /// The channel's name in logs.
     pub(crate) fn name(self) -> &'static str {
         match self {

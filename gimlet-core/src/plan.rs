@@ -2,7 +2,7 @@
 //! I/O: one batch for the backend, and what becomes of each channel's
 //! cookie.
 
-use crate::backend::{Batch, Op, Write, WriteMode};
+use crate::backend::{Batch, Op, Owner, Ownership, Write, WriteMode};
 use crate::channel::{Browser, Channel, Origin, RecordState};
 use crate::client::ClientMap;
 use crate::gimlet::Engine;
@@ -25,6 +25,8 @@ pub(crate) struct Plan {
     pub(crate) set_cookies: Vec<String>,
     /// Per channel: whether the batch writes its record, and its cookie.
     pub(crate) outcome: [(bool, CookieAction); 2],
+    /// Per channel: its owner once the batch is applied.
+    pub(crate) owners: [Option<Owner>; 2],
 }
 
 impl Plan {
@@ -80,6 +82,7 @@ impl Channel {
             set,
             remove,
             expires_at,
+            owner: None,
         })
     }
 }
@@ -100,8 +103,11 @@ impl Engine {
         }
         let mut set_cookies = Vec::new();
         let mut outcome = [(false, CookieAction::Keep); 2];
+        let owners = Lifetime::BOTH.map(|kind| owner_of(state, kind));
+        let mut vouchers = Vec::new();
         for kind in Lifetime::BOTH {
             let ch = state.ch(kind);
+            let owner = owners[kind.index()];
             let Some(id) = ch.id else {
                 if ch.browser == Browser::RetiredId {
                     set_cookies.push(self.cookies.removal(kind));
@@ -112,11 +118,25 @@ impl Engine {
             let expires_at = self.expiry(kind, ch.created, now);
             let refresh = self.refresh_due(ch, now);
             let holds_cookie = !ch.client.is_empty() || ch.pinned;
-            // A revocable channel has a record from its first cookie on.
-            let create = self.revocable && self.backend.is_some() && holds_cookie;
-            let write = ch
+            // A revocable channel has a record from its first cookie on, and
+            // so does an owned one.
+            let create = (self.revocable || owner.is_some()) && self.backend.is_some() && holds_cookie;
+            let mut write = ch
                 .changes(id, expires_at, create)
                 .or_else(|| (refresh && ch.stored()).then(|| Write::touch(id, expires_at)));
+            if let (Some(write), Some(owner)) = (&mut write, owner) {
+                if write.mode != WriteMode::Update {
+                    write.owner = Some(Ownership {
+                        owner,
+                        permanent: kind == Lifetime::Permanent,
+                        created: ch.created,
+                        until: self.expiry(kind, ch.created, u64::MAX),
+                    });
+                    if ch.owner.is_none() {
+                        vouchers.push(kind.other());
+                    }
+                }
+            }
             let wrote = write.is_some();
             ops.extend(write.map(Op::Write));
             let stored = ch.stored() || wrote;
@@ -150,7 +170,7 @@ impl Engine {
                     // load proved it when it ran (`checked`), and a logout
                     // may have landed since: the window counts from there.
                     let checked = if wrote { now } else { ch.checked };
-                    let header = ch.header(issued, checked, stored).ok_or(Error::Internal {
+                    let header = ch.header(issued, checked, stored, owner).ok_or(Error::Internal {
                         what: "a cookie for a channel without an id",
                     })?;
                     set_cookies.push(self.issue(kind, &ch.client, &header, ch.created, now)?);
@@ -160,10 +180,23 @@ impl Engine {
             }
             outcome[kind.index()] = (wrote, action);
         }
+        // A channel that joins its owned sibling's owner takes the owner on
+        // the sibling's word: the batch also updates the sibling's record,
+        // so that if the owner's sessions were ended meanwhile the batch is
+        // refused (`Gone`), the sibling heals, and nothing joins the owner.
+        for kind in vouchers {
+            let ch = state.ch(kind);
+            let Some(id) = ch.id else { continue };
+            let written = ops.iter().any(|op| matches!(op, Op::Write(w) if w.id == id));
+            if !written {
+                ops.push(Op::Write(Write::touch(id, self.expiry(kind, ch.created, now))));
+            }
+        }
         Ok(Plan {
             batch: Batch { ops },
             set_cookies,
             outcome,
+            owners,
         })
     }
 
@@ -200,4 +233,13 @@ impl Engine {
         }
         Ok(set_cookie)
     }
+}
+
+/// A channel's owner: its own, or else its sibling's, which a channel with
+/// an id takes on when it is created beside an owned one.
+fn owner_of(state: &State, kind: Lifetime) -> Option<Owner> {
+    let ch = state.ch(kind);
+    let sibling = state.ch(kind.other());
+    ch.id?;
+    ch.owner.or(sibling.owner.filter(|_| sibling.id.is_some()))
 }

@@ -367,12 +367,13 @@ impl Session {
     /// The load's backend error, or [`Error::Committed`].
     pub async fn cycle_id(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
-        self.renew_ids()?;
+        self.renew_ids(None)?;
         self.renew_csrf_token().await
     }
 
-    /// Moves the loaded data of both channels under new ids.
-    fn renew_ids(&self) -> Result<(), Error> {
+    /// Moves the loaded data of both channels under new ids: in `group`, or
+    /// in the session's own.
+    pub(crate) fn renew_ids(&self, group: Option<[u8; 2]>) -> Result<(), Error> {
         let now = self.engine().now();
         let backend = self.engine().backend.is_some();
         let mut state = self.for_handler();
@@ -381,7 +382,7 @@ impl Session {
                 what: "a new session id",
             });
         }
-        let beside = state.anchor();
+        let beside = group.map(SessionId::in_group).or_else(|| state.anchor());
         for kind in Lifetime::BOTH {
             let ch = state.ch_mut(kind);
             let Some(old) = ch.id else { continue };

@@ -50,6 +50,9 @@ impl Session {
                     set,
                     remove,
                     expires_at,
+                    // An owned channel's record exists after the commit:
+                    // only its creation names the owner.
+                    owner: None,
                 }));
             }
             Batch { ops }

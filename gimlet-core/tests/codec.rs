@@ -43,6 +43,7 @@ fn payload() -> impl Strategy<Value = CookiePayload> {
                 issued,
                 checked,
                 stored,
+                owner: None,
                 data,
             },
         )
@@ -148,6 +149,7 @@ fn signed_mode_reads_encrypted_cookies_only_with_their_key() {
         issued: 2,
         checked: 3,
         stored: false,
+        owner: None,
         data: BTreeMap::new(),
     };
     let encrypted = codec(&[NEW], &[9], true).encode("gimlet-n", &p).unwrap();
@@ -181,6 +183,7 @@ fn encryption_uses_a_fresh_salt_each_time() {
         issued: 2,
         checked: 0,
         stored: true,
+        owner: None,
         data: BTreeMap::new(),
     };
     assert_ne!(
@@ -199,6 +202,7 @@ fn every_single_symbol_change_at_every_position_is_rejected() {
         issued: 1_700_000_100,
         checked: 1_700_000_200,
         stored: true,
+        owner: None,
         data: BTreeMap::new(),
     };
     let full = CookiePayload {
@@ -266,6 +270,7 @@ fn keys_that_share_a_key_id_are_each_tried() {
         issued: 2,
         checked: 3,
         stored: true,
+        owner: None,
         data: BTreeMap::from([("k".to_owned(), vec![1, 2, 3])]),
     };
     let kid = |byte: u8| {

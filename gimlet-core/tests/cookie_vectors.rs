@@ -58,6 +58,7 @@ fn the_documented_vectors_encode_and_decode() {
             issued: v["issued"].parse().unwrap(),
             checked: v["checked"].parse().unwrap(),
             stored: v["stored"] == "true",
+            owner: None,
             data,
         };
         let name = &v["name"];

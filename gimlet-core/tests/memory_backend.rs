@@ -35,6 +35,7 @@ fn write(id: SessionId, mode: WriteMode, set: &[(&str, usize)], expires_at: u64)
                 .collect(),
             remove: Vec::new(),
             expires_at,
+            owner: None,
         })],
     }
 }
@@ -203,12 +204,13 @@ async fn the_byte_estimate_is_the_documented_sum() {
         .unwrap();
     assert!(!backend.is_empty());
     // Its own slot in the record map (the id and the entry: the record's
-    // table, the expiry, the estimate) with a control byte, and its two
+    // table, the expiry, the estimate, the pointer to an ownership it has
+    // not got) with a control byte, and its two
     // places in the expiry index; a table of three slots for its one key
     // (a key and a value header and a control byte each); and the key's
     // and the value's heap blocks.
     let record = size_of::<gimlet_core::backend::Record>();
-    let own = size_of::<SessionId>() + record + 2 * size_of::<u64>() + 1;
+    let own = size_of::<SessionId>() + record + 3 * size_of::<u64>() + 1;
     let index = 2 * size_of::<(u64, SessionId)>();
     let slots = 3 * (size_of::<(String, Vec<u8>)>() + 1);
     let heap = "cart".len() + 100;

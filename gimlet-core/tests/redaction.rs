@@ -67,6 +67,7 @@ fn debug_does_not_show_cookie_contents() {
         issued: 2,
         checked: 3,
         stored: true,
+        owner: None,
         data: BTreeMap::from([("user".to_owned(), b"hunter2".to_vec())]),
     };
     let debug = format!("{payload:?}");

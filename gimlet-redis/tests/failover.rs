@@ -43,6 +43,7 @@ fn write(id: SessionId, mode: WriteMode, value: u64) -> Batch {
             set: vec![("n".to_owned(), value.to_be_bytes().to_vec())],
             remove: Vec::new(),
             expires_at: SystemClock.now() + 3600,
+            owner: None,
         })],
     }
 }

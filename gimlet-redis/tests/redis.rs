@@ -39,6 +39,7 @@ async fn a_channel_is_one_hash_with_a_sentinel_and_an_expiry() {
         set: vec![("cart".into(), b"\x92\xa3gin".to_vec())],
         remove: Vec::new(),
         expires_at,
+        owner: None,
     };
     backend
         .commit(&Batch {
@@ -209,6 +210,7 @@ async fn a_replica_answers_unavailable_to_a_commit() {
         set: vec![("k".into(), b"\x01".to_vec())],
         remove: Vec::new(),
         expires_at: gimlet_core::SystemClock.now() + 60,
+        owner: None,
     };
     let error = backend
         .commit(&Batch {

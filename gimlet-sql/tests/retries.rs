@@ -52,6 +52,7 @@ fn create(id: SessionId) -> Batch {
             set: vec![("k".to_owned(), b"v".to_vec())],
             remove: Vec::new(),
             expires_at: now + 600,
+            owner: None,
         })],
     }
 }

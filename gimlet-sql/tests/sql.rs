@@ -42,6 +42,7 @@ fn create(id: SessionId, expires_at: u64, keys: usize) -> Batch {
             set: create_record(keys).into_iter().collect(),
             remove: Vec::new(),
             expires_at,
+            owner: None,
         })],
     }
 }

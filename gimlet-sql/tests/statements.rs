@@ -165,6 +165,7 @@ async fn a_commit_of_many_keys_is_one_transaction_of_few_statements() {
             set: set.clone(),
             remove: Vec::new(),
             expires_at: now + 600,
+            owner: None,
         };
         let before = transactions(&backend).await;
         take();

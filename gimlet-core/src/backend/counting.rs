@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Backend, BackendError, Batch, Record};
+use super::{Backend, BackendError, Batch, OwnedRecord, Owner, Record};
 use crate::SessionId;
 
 /// Calls counted by a [`CountingBackend`].
@@ -17,12 +17,14 @@ pub struct Counts {
     pub commits: usize,
     /// Calls to [`Backend::delete_expired`].
     pub deletes_expired: usize,
+    /// Calls to [`Backend::sessions_of`] and [`Backend::end_sessions_of`].
+    pub owner_calls: usize,
 }
 
 impl Counts {
     /// Every call that reached the backend: each is one round trip.
     pub fn round_trips(&self) -> usize {
-        self.loads + self.commits + self.deletes_expired
+        self.loads + self.commits + self.deletes_expired + self.owner_calls
     }
 }
 
@@ -47,6 +49,7 @@ pub struct CountingBackend<B> {
     loads: AtomicUsize,
     commits: AtomicUsize,
     deletes_expired: AtomicUsize,
+    owner_calls: AtomicUsize,
     batches: Mutex<Vec<Batch>>,
 }
 
@@ -58,6 +61,7 @@ impl<B> CountingBackend<B> {
             loads: AtomicUsize::new(0),
             commits: AtomicUsize::new(0),
             deletes_expired: AtomicUsize::new(0),
+            owner_calls: AtomicUsize::new(0),
             batches: Mutex::default(),
         }
     }
@@ -73,6 +77,7 @@ impl<B> CountingBackend<B> {
             loads: self.loads.load(Ordering::SeqCst),
             commits: self.commits.load(Ordering::SeqCst),
             deletes_expired: self.deletes_expired.load(Ordering::SeqCst),
+            owner_calls: self.owner_calls.load(Ordering::SeqCst),
         }
     }
 
@@ -91,6 +96,7 @@ impl<B> CountingBackend<B> {
         self.loads.store(0, Ordering::SeqCst);
         self.commits.store(0, Ordering::SeqCst);
         self.deletes_expired.store(0, Ordering::SeqCst);
+        self.owner_calls.store(0, Ordering::SeqCst);
         self.log().clear();
     }
 
@@ -119,5 +125,23 @@ impl<B: Backend> Backend for CountingBackend<B> {
 
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+
+    fn owner_index(&self) -> bool {
+        self.inner.owner_index()
+    }
+
+    async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+        self.owner_calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.sessions_of(owner, now).await
+    }
+
+    async fn end_sessions_of(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        self.owner_calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.end_sessions_of(owner, except).await
     }
 }

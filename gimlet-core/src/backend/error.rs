@@ -20,6 +20,9 @@ pub enum BackendErrorKind {
     Gone,
     /// The store answered with data Gimlet cannot read.
     Corrupt,
+    /// The store does not do what was asked (a custom store without the
+    /// owner index, say).
+    Unsupported,
     /// Anything else the store reported.
     Other,
 }
@@ -95,6 +98,7 @@ impl fmt::Display for BackendError {
             BackendErrorKind::Collision => "new session id collided with an existing session",
             BackendErrorKind::Gone => "session was ended by a concurrent request",
             BackendErrorKind::Corrupt => "session backend returned unreadable data",
+            BackendErrorKind::Unsupported => "session backend does not support this",
             BackendErrorKind::Other => "session backend error",
         })
     }

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Backend, BackendError, Batch, Op, Record, Write, WriteMode};
+use super::{
+    Backend, BackendError, Batch, Op, OwnedRecord, Owner, Ownership, Record, Write, WriteMode,
+};
 use crate::{Clock, SessionId, SystemClock};
 
 /// A backend that keeps records in this process's memory.
@@ -41,6 +43,9 @@ struct Store {
     by_expiry: BTreeSet<(u64, SessionId)>,
     /// The sum of the entries' `bytes`.
     bytes: usize,
+    /// The owner index: each owner's records. An id leaves it with its
+    /// record.
+    owners: HashMap<Owner, BTreeSet<SessionId>>,
 }
 
 #[derive(Debug)]
@@ -49,17 +54,21 @@ struct Entry {
     expires_at: u64,
     /// [`footprint`] of `data`.
     bytes: usize,
+    /// Boxed: most records have no owner, and stay small.
+    owner: Option<Box<Ownership>>,
 }
 
 /// What a record costs here, by estimate: the heap blocks of its keys and
 /// values, its table's slots (a key and a value header, and a control byte
-/// each), and its own slot in the record map and the expiry index.
-fn footprint(data: &Record) -> usize {
+/// each), its own slot in the record map and the expiry index, and its
+/// ownership with its place in the owner index, if it has an owner.
+fn footprint(data: &Record, owned: bool) -> usize {
     use std::mem::size_of;
     const RECORD: usize = size_of::<(SessionId, Entry)>() + 1 + 2 * size_of::<(u64, SessionId)>();
     const SLOT: usize = size_of::<(String, Vec<u8>)>() + 1;
     let heap: usize = data.iter().map(|(k, v)| k.capacity() + v.capacity()).sum();
-    RECORD + data.capacity() * SLOT + heap
+    const OWNED: usize = size_of::<Ownership>() + size_of::<SessionId>();
+    RECORD + data.capacity() * SLOT + heap + if owned { OWNED } else { 0 }
 }
 
 impl Default for MemoryBackend {
@@ -134,11 +143,19 @@ impl Store {
         self.records.get(id).filter(|e| e.expires_at > now)
     }
 
-    fn remove(&mut self, id: &SessionId) {
-        if let Some(entry) = self.records.remove(id) {
-            self.by_expiry.remove(&(entry.expires_at, *id));
-            self.bytes -= entry.bytes;
+    fn remove(&mut self, id: &SessionId) -> Option<Entry> {
+        let entry = self.records.remove(id)?;
+        self.by_expiry.remove(&(entry.expires_at, *id));
+        self.bytes -= entry.bytes;
+        if let Some(owner) = entry.owner.as_ref().map(|o| o.owner) {
+            if let Some(ids) = self.owners.get_mut(&owner) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.owners.remove(&owner);
+                }
+            }
         }
+        Some(entry)
     }
 
     fn purge_expired(&mut self, now: u64) -> u64 {
@@ -168,18 +185,14 @@ impl Store {
     }
 
     fn apply(&mut self, write: &Write, now: u64) {
-        let mut data = match self.records.remove(&write.id) {
-            Some(entry) => {
-                self.by_expiry.remove(&(entry.expires_at, write.id));
-                self.bytes -= entry.bytes;
-                if entry.expires_at > now {
-                    entry.data
-                } else {
-                    Record::new()
-                }
-            }
-            None => Record::new(),
+        let (mut data, owner) = match self.remove(&write.id) {
+            Some(entry) if entry.expires_at > now => (entry.data, entry.owner),
+            _ => (Record::new(), None),
         };
+        let owner = write.owner.map(Box::new).or(owner);
+        if let Some(owner) = &owner {
+            self.owners.entry(owner.owner).or_default().insert(write.id);
+        }
         if write.clear {
             data.clear();
         }
@@ -189,7 +202,7 @@ impl Store {
         for (key, value) in &write.set {
             data.insert(key.clone(), value.clone());
         }
-        let bytes = footprint(&data);
+        let bytes = footprint(&data, owner.is_some());
         self.bytes += bytes;
         self.by_expiry.insert((write.expires_at, write.id));
         self.records.insert(
@@ -198,8 +211,25 @@ impl Store {
                 data,
                 expires_at: write.expires_at,
                 bytes,
+                owner,
             },
         );
+    }
+
+    /// The live records of `owner`.
+    fn owned(&self, owner: &Owner, now: u64) -> Vec<OwnedRecord> {
+        let ids = self.owners.get(owner).into_iter().flatten();
+        ids.filter_map(|id| {
+            let entry = self.live(id, now)?;
+            let ownership = entry.owner.as_deref()?;
+            Some(OwnedRecord {
+                id: *id,
+                permanent: ownership.permanent,
+                created: ownership.created,
+                expires_at: entry.expires_at,
+            })
+        })
+        .collect()
     }
 
     /// Evicts the records closest to expiry until at most `capacity` are
@@ -231,7 +261,7 @@ impl Backend for MemoryBackend {
         store.check(batch, now)?;
         for op in &batch.ops {
             match op {
-                Op::Delete(id) => store.remove(id),
+                Op::Delete(id) => drop(store.remove(id)),
                 Op::Write(write) => store.apply(write, now),
             }
         }
@@ -247,5 +277,32 @@ impl Backend for MemoryBackend {
 
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn owner_index(&self) -> bool {
+        true
+    }
+
+    async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+        Ok(self.lock().owned(owner, now))
+    }
+
+    async fn end_sessions_of(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        let now = self.clock.now();
+        let mut store = self.lock();
+        let ended: Vec<SessionId> = store
+            .owned(owner, now)
+            .into_iter()
+            .map(|r| r.id)
+            .filter(|id| !except.contains(id))
+            .collect();
+        for id in &ended {
+            store.remove(id);
+        }
+        Ok(ended.len() as u64)
     }
 }

@@ -9,6 +9,7 @@
 pub(crate) mod counting;
 mod error;
 pub(crate) mod memory;
+mod owner;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::{BackendError, BackendErrorKind};
+pub use owner::{OwnedRecord, Owner, Ownership};
 
 /// Runs one backend call under a time bound: past `limit`, the call is
 /// dropped and the answer is a [`BackendErrorKind::Timeout`] error (a 503
@@ -79,6 +81,34 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     fn name(&self) -> &'static str {
         "custom"
     }
+
+    /// Whether the store keeps the owner index: it records the
+    /// [`Write::owner`] of its writes, and implements
+    /// [`sessions_of`](Backend::sessions_of) and
+    /// [`end_sessions_of`](Backend::end_sessions_of). A store that does not
+    /// answers `false`, and `Session::set_owner` refuses to run on it.
+    fn owner_index(&self) -> bool {
+        false
+    }
+
+    /// The live records whose writes carried `owner`'s [`Ownership`], in
+    /// one round trip (or a few, on a sharded store). Entries whose record
+    /// is gone are left out, and may be dropped from the index.
+    async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+        let _ = (owner, now);
+        Err(BackendError::from_kind(BackendErrorKind::Unsupported))
+    }
+
+    /// Deletes every record of `owner` but those in `except`, drops them
+    /// from the index, and answers how many live records went.
+    async fn end_sessions_of(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        let _ = (owner, except);
+        Err(BackendError::from_kind(BackendErrorKind::Unsupported))
+    }
 }
 
 #[async_trait]
@@ -97,6 +127,22 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+
+    fn owner_index(&self) -> bool {
+        (**self).owner_index()
+    }
+
+    async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+        (**self).sessions_of(owner, now).await
+    }
+
+    async fn end_sessions_of(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        (**self).end_sessions_of(owner, except).await
     }
 }
 
@@ -153,6 +199,10 @@ pub struct Write {
     pub remove: Vec<String>,
     /// New expiry of the record, in Unix seconds.
     pub expires_at: u64,
+    /// Record in the owner index that this record belongs to an owner
+    /// (stores with [`Backend::owner_index`]; others ignore it). Set on the
+    /// write that creates an owned session's record.
+    pub owner: Option<Ownership>,
 }
 
 impl Write {
@@ -165,6 +215,7 @@ impl Write {
             set: Vec::new(),
             remove: Vec::new(),
             expires_at,
+            owner: None,
         }
     }
 }

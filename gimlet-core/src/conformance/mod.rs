@@ -57,6 +57,11 @@ macro_rules! backend_conformance {
             a_lost_record_heals_on_the_next_write,
             a_key_with_nul_is_a_usage_error,
             keys_that_differ_only_by_trailing_spaces_are_distinct,
+            owned_records_are_listed_and_ended,
+            an_owned_record_leaves_the_index_with_its_record,
+            log_out_everywhere_ends_every_other_session,
+            a_channel_created_later_joins_its_owner,
+            an_ended_session_cannot_rejoin_its_owner,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -132,6 +137,7 @@ fn write(id: SessionId, mode: WriteMode, set: &[(&str, &[u8])]) -> Write {
             .collect(),
         remove: Vec::new(),
         expires_at: later(),
+        owner: None,
     }
 }
 
@@ -538,7 +544,14 @@ pub async fn no_resurrection_after_delete(backend: SharedBackend) {
     );
 }
 
+mod owners;
 mod sessions;
+
+pub use owners::{
+    a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,
+    an_owned_record_leaves_the_index_with_its_record, log_out_everywhere_ends_every_other_session,
+    owned_records_are_listed_and_ended,
+};
 
 pub use sessions::{
     SilentServer, a_key_with_nul_is_a_usage_error, a_lost_record_heals_on_the_next_write,

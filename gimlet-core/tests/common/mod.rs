@@ -114,6 +114,7 @@ pub fn calls(loads: usize, commits: usize) -> Counts {
         loads,
         commits,
         deletes_expired: 0,
+        owner_calls: 0,
     }
 }
 

@@ -87,6 +87,9 @@ pub(crate) struct Channel {
     /// Whose session this channel is (`Session::set_owner`): its record
     /// is in that owner's index.
     pub(crate) owner: Option<Owner>,
+    /// The length of the `name=value` pair the browser holds for this
+    /// channel: as received, then as the commit set it (0: none).
+    pub(crate) cookie_len: usize,
 }
 
 impl Channel {
@@ -116,6 +119,7 @@ impl Channel {
             pending: BTreeMap::new(),
             cleared: false,
             owner: None,
+            cookie_len: 0,
         }
     }
 
@@ -188,9 +192,10 @@ impl Channel {
     /// Everything is dropped, as after a logout. The browser's cookie, if
     /// any, is to be removed unless new data replaces it.
     pub(crate) fn reset(&mut self) {
-        let browser = self.browser.retired();
+        let (browser, cookie_len) = (self.browser.retired(), self.cookie_len);
         *self = Channel::new(self.kind);
         self.browser = browser;
+        self.cookie_len = cookie_len;
     }
 
     /// The id came in a verified cookie.

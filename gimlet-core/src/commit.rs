@@ -118,6 +118,9 @@ impl Session {
             if ch.id.is_some() {
                 ch.owner = plan.owners[kind.index()];
             }
+            if let Some(len) = plan.cookie_lens[kind.index()] {
+                ch.cookie_len = len;
+            }
             if wrote {
                 ch.settle();
                 ch.record = RecordState::Written;

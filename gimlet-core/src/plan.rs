@@ -27,6 +27,9 @@ pub(crate) struct Plan {
     pub(crate) outcome: [(bool, CookieAction); 2],
     /// Per channel: its owner once the batch is applied.
     pub(crate) owners: [Option<Owner>; 2],
+    /// Per channel: the length of the `name=value` pair the commit sets (0
+    /// for a removal), or `None` when it leaves the cookie as it is.
+    pub(crate) cookie_lens: [Option<usize>; 2],
 }
 
 impl Plan {
@@ -105,11 +108,13 @@ impl Engine {
         let mut outcome = [(false, CookieAction::Keep); 2];
         let owners = Lifetime::BOTH.map(|kind| owner_of(state, kind));
         let mut vouchers = Vec::new();
+        let mut cookie_lens = [None; 2];
         for kind in Lifetime::BOTH {
             let ch = state.ch(kind);
             let owner = owners[kind.index()];
             let Some(id) = ch.id else {
                 if ch.browser == Browser::RetiredId {
+                    cookie_lens[kind.index()] = Some(0);
                     set_cookies.push(self.cookies.removal(kind));
                     outcome[kind.index()].1 = CookieAction::Remove;
                 }
@@ -173,9 +178,14 @@ impl Engine {
                     let header = ch.header(issued, checked, stored, owner).ok_or(Error::Internal {
                         what: "a cookie for a channel without an id",
                     })?;
-                    set_cookies.push(self.issue(kind, &ch.client, &header, ch.created, now)?);
+                    let set_cookie = self.issue(kind, &ch.client, &header, ch.created, now)?;
+                    cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
+                    set_cookies.push(set_cookie);
                 }
-                CookieAction::Remove => set_cookies.push(self.cookies.removal(kind)),
+                CookieAction::Remove => {
+                    cookie_lens[kind.index()] = Some(0);
+                    set_cookies.push(self.cookies.removal(kind));
+                }
                 CookieAction::Keep => {}
             }
             outcome[kind.index()] = (wrote, action);
@@ -197,6 +207,7 @@ impl Engine {
             set_cookies,
             outcome,
             owners,
+            cookie_lens,
         })
     }
 

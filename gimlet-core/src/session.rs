@@ -216,6 +216,7 @@ impl State {
                     let checked = cookie.header.checked;
                     let due = now >= checked.saturating_add(engine.revalidate_after);
                     *slot = Channel::from_cookie(kind, cookie, backend, due);
+                    slot.cookie_len = name.len() + 1 + value.len();
                 }
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
             }

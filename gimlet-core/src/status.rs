@@ -2,6 +2,7 @@
 //! handler: a middleware, a logger, a test.
 
 use crate::Session;
+use crate::placement::Lifetime;
 
 /// The most telling thing a request did with its session, in rising order:
 /// a later variant covers the earlier ones.
@@ -30,6 +31,12 @@ pub struct Status {
     pub activity: Activity,
     /// Backend round trips so far.
     pub round_trips: usize,
+    /// Bytes of the permanent cookie (`name=value`) the browser holds: as
+    /// it sent it (once the handler used the session), until the commit;
+    /// as the commit set it, after. 0 for none.
+    pub permanent_cookie_bytes: usize,
+    /// The same, for the browser-session cookie.
+    pub transient_cookie_bytes: usize,
 }
 
 impl Session {
@@ -68,6 +75,8 @@ impl Session {
         Status {
             activity,
             round_trips: self.round_trips(),
+            permanent_cookie_bytes: state.ch(Lifetime::Permanent).cookie_len,
+            transient_cookie_bytes: state.ch(Lifetime::Transient).cookie_len,
         }
     }
 }

@@ -85,3 +85,31 @@ async fn each_kind_of_request_reports_what_it_did_and_its_round_trips() {
     assert_eq!(seen(s.status()), status(Activity::Ended, 1));
     assert_eq!(b.counts().round_trips(), 1);
 }
+
+/// The cookie sizes: what the browser sent, once the session is used, and
+/// what the commit set; a removal counts as none.
+#[tokio::test]
+async fn cookie_sizes_are_those_sent_then_those_set() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("user_id", &1).await.unwrap();
+    assert_eq!(s.status().transient_cookie_bytes, 0, "no cookie yet");
+    let set = b.commit(&s).await;
+    let pair = |set: &[String]| set[0].split(';').next().unwrap().len();
+    let first = pair(&set);
+    assert_eq!(s.status().transient_cookie_bytes, first);
+    assert_eq!(s.status().permanent_cookie_bytes, 0);
+
+    let s = b.open();
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
+    assert_eq!(s.status().transient_cookie_bytes, first, "as received");
+    s.insert("user_id", &"a much longer value than before").await.unwrap();
+    let set = b.commit(&s).await;
+    assert!(pair(&set) > first);
+    assert_eq!(s.status().transient_cookie_bytes, pair(&set), "as set");
+
+    let s = b.open();
+    s.invalidate().unwrap();
+    b.commit(&s).await;
+    assert_eq!(s.status().transient_cookie_bytes, 0, "removed");
+}

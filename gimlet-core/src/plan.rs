@@ -129,17 +129,17 @@ impl Engine {
             let mut write = ch
                 .changes(id, expires_at, create)
                 .or_else(|| (refresh && ch.stored()).then(|| Write::touch(id, expires_at)));
-            if let (Some(write), Some(owner)) = (&mut write, owner) {
-                if write.mode != WriteMode::Update {
-                    write.owner = Some(Ownership {
-                        owner,
-                        permanent: kind == Lifetime::Permanent,
-                        created: ch.created,
-                        until: self.expiry(kind, ch.created, u64::MAX),
-                    });
-                    if ch.owner.is_none() {
-                        vouchers.push(kind.other());
-                    }
+            if let (Some(write), Some(owner)) = (&mut write, owner)
+                && write.mode != WriteMode::Update
+            {
+                write.owner = Some(Ownership {
+                    owner,
+                    permanent: kind == Lifetime::Permanent,
+                    created: ch.created,
+                    until: self.expiry(kind, ch.created, u64::MAX),
+                });
+                if ch.owner.is_none() {
+                    vouchers.push(kind.other());
                 }
             }
             let wrote = write.is_some();

@@ -147,12 +147,12 @@ impl Store {
         let entry = self.records.remove(id)?;
         self.by_expiry.remove(&(entry.expires_at, *id));
         self.bytes -= entry.bytes;
-        if let Some(owner) = entry.owner.as_ref().map(|o| o.owner) {
-            if let Some(ids) = self.owners.get_mut(&owner) {
-                ids.remove(id);
-                if ids.is_empty() {
-                    self.owners.remove(&owner);
-                }
+        if let Some(owner) = entry.owner.as_ref().map(|o| o.owner)
+            && let Some(ids) = self.owners.get_mut(&owner)
+        {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.owners.remove(&owner);
             }
         }
         Some(entry)

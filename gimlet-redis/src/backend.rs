@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use deadpool_redis::redis::{self, Script};
 use deadpool_redis::{Pool, PoolConfig, cluster, sentinel};
 use gimlet_core::SessionId;
-use gimlet_core::backend::{Backend, BackendError, BackendErrorKind, Batch, Record};
+use gimlet_core::backend::{
+    Backend, BackendError, BackendErrorKind, Batch, Op, OwnedRecord, Owner, Record,
+};
 
 use crate::connection::{Connection, Pools, redis_error};
 use crate::script::{self, Outcome, SENTINEL};
@@ -231,6 +233,10 @@ impl RedisBackend {
         key
     }
 
+    pub(crate) fn prefix_len(&self) -> usize {
+        self.prefix.len()
+    }
+
     fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<Connection>> {
         self.shared[index]
             .conn
@@ -264,7 +270,7 @@ impl RedisBackend {
 
     /// Runs `operation` on a shared connection under the timeout. A failure
     /// that may have broken the connection retires it.
-    async fn timed<T, F, Fut>(&self, operation: F) -> Result<T, BackendError>
+    pub(crate) async fn timed<T, F, Fut>(&self, operation: F) -> Result<T, BackendError>
     where
         F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = Result<T, BackendError>>,
@@ -286,6 +292,57 @@ impl RedisBackend {
         }
         result
     }
+}
+
+impl RedisBackend {
+    /// Applies `batch` with one `EVALSHA` of the commit script.
+    async fn run_script(&self, batch: &Batch) -> Result<(), BackendError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.timed(|mut conn| async move {
+            let (keys, args) =
+                script::arguments(batch, |id| self.key(id), |owner| self.index_key(owner));
+            let mut invocation = self.script.prepare_invoke();
+            for key in &keys {
+                invocation.key(key);
+            }
+            for arg in &args {
+                invocation.arg(arg.as_slice());
+            }
+            let reply: String = invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            match Outcome::parse(&reply) {
+                Some(Outcome::Applied) => Ok(()),
+                Some(Outcome::Collision) => Err(BackendError::collision()),
+                Some(Outcome::Gone) => Err(BackendError::gone()),
+                None => Err(BackendError::from_kind(BackendErrorKind::Corrupt)),
+            }
+        })
+        .await
+    }
+}
+
+/// The ops in the group of the batch's first write, and the others.
+fn split_by_group(batch: &Batch) -> (Batch, Batch) {
+    let id = |op: &Op| match op {
+        Op::Write(w) => w.id,
+        Op::Delete(id) => *id,
+    };
+    let group = batch
+        .ops
+        .iter()
+        .find(|op| matches!(op, Op::Write(_)))
+        .or(batch.ops.first())
+        .map(|op| id(op).group());
+    let (rest, moved) = batch
+        .ops
+        .iter()
+        .cloned()
+        .partition(|op| Some(id(op).group()) == group);
+    (Batch { ops: rest }, Batch { ops: moved })
 }
 
 /// A connection shared between calls, and the lock that lets one call at
@@ -334,33 +391,36 @@ impl Backend for RedisBackend {
     }
 
     async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
-        if batch.is_empty() {
-            return Ok(());
+        match self.pool {
+            Pools::Cluster(_) => {
+                // A login that moved a session to its owner's group deletes
+                // the old ids, in another slot: after the rest, so that a
+                // failure between the two calls loses nothing.
+                let (rest, moved) = split_by_group(batch);
+                self.run_script(&rest).await?;
+                self.run_script(&moved).await
+            }
+            _ => self.run_script(batch).await,
         }
-        self.timed(|mut conn| async move {
-            let (keys, args) = script::arguments(batch, |id| self.key(id));
-            let mut invocation = self.script.prepare_invoke();
-            for key in &keys {
-                invocation.key(key);
-            }
-            for arg in &args {
-                invocation.arg(arg.as_slice());
-            }
-            let reply: String = invocation
-                .invoke_async(&mut conn)
-                .await
-                .map_err(redis_error)?;
-            match Outcome::parse(&reply) {
-                Some(Outcome::Applied) => Ok(()),
-                Some(Outcome::Collision) => Err(BackendError::collision()),
-                Some(Outcome::Gone) => Err(BackendError::gone()),
-                None => Err(BackendError::from_kind(BackendErrorKind::Corrupt)),
-            }
-        })
-        .await
     }
 
     fn name(&self) -> &'static str {
         "redis"
+    }
+
+    fn owner_index(&self) -> bool {
+        true
+    }
+
+    async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+        self.owned(owner, now).await
+    }
+
+    async fn end_sessions_of(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        self.end_owned(owner, except).await
     }
 }

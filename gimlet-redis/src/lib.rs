@@ -3,6 +3,7 @@
 
 mod backend;
 mod connection;
+mod owners;
 mod script;
 mod url;
 

@@ -1,31 +1,42 @@
 //! The commit script: a whole batch, checked then applied, in one EVALSHA.
 
 use deadpool_redis::redis::Script;
-use gimlet_core::backend::{Batch, Op, WriteMode};
+use gimlet_core::SessionId;
+use gimlet_core::backend::{Batch, Op, Owner, Ownership, WriteMode};
 
-/// Applies a batch atomically. `KEYS` holds one hash per op; `ARGV` holds,
-/// per op, `mode clear expires_ms nset nremove`, then `nset` field-value
-/// pairs, then `nremove` fields. Modes: `D` delete, `C` create (must not
-/// exist), `U` upsert, `W` update (must exist).
+/// Applies a batch atomically. `KEYS` holds one hash per op, then the
+/// owner indexes the ops name; `ARGV` holds, per op, `mode clear
+/// expires_ms nset nremove owner`, then `nset` field-value pairs, then
+/// `nremove` fields, then, if `owner` (the index's position in `KEYS`) is
+/// not 0, the index entry's score and member. Modes: `D` delete, `C`
+/// create (must not exist), `U` upsert, `W` update (must exist).
 ///
 /// Every hash holds a sentinel field `""` (session keys are never empty),
 /// so that a record whose keys were all removed still exists.
+///
+/// An owner index is a sorted set of `id:channel:created` members scored
+/// by the latest time the record can live; adding to it drops the entries
+/// past that time and sets the set to expire with its last entry.
 const SOURCE: &str = r"
 local ops = {}
 local pos = 1
-for i = 1, #KEYS do
+local nops = 0
+while pos <= #ARGV do
+  nops = nops + 1
   local nset = tonumber(ARGV[pos + 3])
   local nremove = tonumber(ARGV[pos + 4])
-  ops[i] = { mode = ARGV[pos], clear = ARGV[pos + 1], expires = ARGV[pos + 2],
-             nset = nset, nremove = nremove, first = pos + 5 }
-  pos = pos + 5 + 2 * nset + nremove
+  local owner = tonumber(ARGV[pos + 5])
+  ops[nops] = { mode = ARGV[pos], clear = ARGV[pos + 1], expires = ARGV[pos + 2],
+                nset = nset, nremove = nremove, owner = owner, first = pos + 6 }
+  pos = pos + 6 + 2 * nset + nremove
+  if owner > 0 then pos = pos + 2 end
 end
-for i = 1, #KEYS do
+for i = 1, nops do
   local mode = ops[i].mode
   if mode == 'C' and redis.call('EXISTS', KEYS[i]) == 1 then return 'collision' end
   if mode == 'W' and redis.call('EXISTS', KEYS[i]) == 0 then return 'gone' end
 end
-for i = 1, #KEYS do
+for i = 1, nops do
   local op, key = ops[i], KEYS[i]
   if op.mode == 'D' then
     redis.call('DEL', key)
@@ -49,6 +60,13 @@ for i = 1, #KEYS do
     end
     if #args > 1 then redis.call('HDEL', unpack(args)) end
     redis.call('PEXPIREAT', key, op.expires)
+    if op.owner > 0 then
+      local index = KEYS[op.owner]
+      redis.call('ZADD', index, ARGV[p], ARGV[p + 1])
+      redis.call('ZREMRANGEBYSCORE', index, '-inf', redis.call('TIME')[1])
+      local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+      if last[2] then redis.call('EXPIREAT', index, last[2]) end
+    end
   end
 end
 return 'ok'
@@ -79,12 +97,15 @@ impl Outcome {
     }
 }
 
-/// The script's keys and arguments for `batch`.
+/// The script's keys and arguments for `batch`: `key` names a record's
+/// hash, `index` an owner's index.
 pub(crate) fn arguments(
     batch: &Batch,
     key: impl Fn(&gimlet_core::SessionId) -> String,
+    index: impl Fn(&Owner) -> String,
 ) -> (Vec<String>, Vec<Vec<u8>>) {
     let mut keys = Vec::with_capacity(batch.ops.len());
+    let mut indexes = Vec::new();
     let mut args: Vec<Vec<u8>> = Vec::new();
     for op in &batch.ops {
         match op {
@@ -92,6 +113,7 @@ pub(crate) fn arguments(
                 keys.push(key(id));
                 args.extend([
                     b"D".to_vec(),
+                    b"0".to_vec(),
                     b"0".to_vec(),
                     b"0".to_vec(),
                     b"0".to_vec(),
@@ -107,20 +129,55 @@ pub(crate) fn arguments(
                 };
                 let clear: &[u8] = if write.clear { b"1" } else { b"0" };
                 let expires_ms = write.expires_at.saturating_mul(1000);
+                // The index's place in KEYS, after the ops' hashes.
+                let owner = write.owner.map_or(0, |o| {
+                    indexes.push(index(&o.owner));
+                    batch.ops.len() + indexes.len()
+                });
                 args.extend([
                     mode.to_vec(),
                     clear.to_vec(),
                     expires_ms.to_string().into_bytes(),
                     write.set.len().to_string().into_bytes(),
                     write.remove.len().to_string().into_bytes(),
+                    owner.to_string().into_bytes(),
                 ]);
                 for (field, value) in &write.set {
                     args.push(field.clone().into_bytes());
                     args.push(value.clone());
                 }
                 args.extend(write.remove.iter().map(|f| f.clone().into_bytes()));
+                if let Some(ownership) = &write.owner {
+                    args.push(ownership.until.min(MAX_UNTIL).to_string().into_bytes());
+                    args.push(member(&write.id, ownership).into_bytes());
+                }
             }
         }
     }
+    keys.extend(indexes);
     (keys, args)
+}
+
+/// The latest an index entry is kept, in Unix seconds (the year 2286):
+/// past it Redis would refuse the index's expiry.
+const MAX_UNTIL: u64 = 9_999_999_999;
+
+/// An owner index's member for a record: `id:channel:created`, the
+/// channel `p` (permanent) or `t`.
+pub(crate) fn member(id: &SessionId, ownership: &Ownership) -> String {
+    let channel = if ownership.permanent { 'p' } else { 't' };
+    format!("{id}:{channel}:{}", ownership.created)
+}
+
+/// A member read back: the id, the channel, and when it was created.
+pub(crate) fn parse_member(member: &str) -> Option<(SessionId, bool, u64)> {
+    let mut parts = member.split(':');
+    let id = parts.next()?.parse().ok()?;
+    let permanent = match parts.next()? {
+        "p" => true,
+        "t" => false,
+        _ => return None,
+    };
+    let created = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((id, permanent, created))
 }

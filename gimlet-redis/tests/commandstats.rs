@@ -1,6 +1,6 @@
 //! Round trips as the Redis servers count them: `INFO commandstats` across
-//! one load and one commit, on one server and summed over a cluster's
-//! primaries. The two measuring tests measure a server each; the third
+//! one load and one commit (and a login that names the session's owner),
+//! on one server and summed over a cluster's primaries. The two measuring tests measure a server each; the third
 //! test here sends the cluster only administrative commands, which the
 //! counts leave out; no other test binary runs meanwhile (test binaries
 //! run one at a time).
@@ -208,6 +208,34 @@ async fn one_load_and_one_commit(url: &str) {
     let (checked, _) = delta(&before, &stats.commandstats().await);
     eprintln!("check: {checked:?}");
     assert_eq!(checked, BTreeMap::from([("hgetall".to_owned(), 1)]));
+
+    // A login that names the session's owner: the index entry goes in
+    // the commit's one EVALSHA, on the node of the session's slot, which
+    // is the index's too.
+    let user = format!("user-{}", gimlet_core::SessionId::generate().unwrap());
+    let before = stats.commandstats().await;
+    let session = revalidating.open_from_headers([header.as_str()]);
+    session.set_owner(&user).await.unwrap();
+    session.insert("user_id", &2).await.unwrap();
+    revalidating.commit(&session).await.unwrap();
+    let (login, _) = delta(&before, &stats.commandstats().await);
+    eprintln!("login: {login:?}");
+    assert_eq!(login.get("hgetall"), Some(&1), "set_owner's load");
+    assert_eq!(login.get("zadd"), Some(&1));
+    // On a cluster the old record, in the old group's slot, is deleted by
+    // a second EVALSHA.
+    let moved = if url.starts_with("redis+cluster") { 2 } else { 1 };
+    assert_eq!(login.get("evalsha"), Some(&moved));
+    assert_eq!(login.get("del"), Some(&1));
+
+    // Listing and ending the owner's sessions stay on that node too.
+    let before = stats.commandstats().await;
+    assert_eq!(revalidating.sessions_of(&user, None).await.unwrap().len(), 1);
+    assert_eq!(revalidating.end_sessions_of(&user, None).await.unwrap(), 1);
+    let (ended, nodes) = delta(&before, &stats.commandstats().await);
+    eprintln!("end: {ended:?}");
+    assert_eq!(nodes, 1, "{ended:?}");
+    assert_eq!(ended.get("del"), Some(&1));
 }
 
 /// Sessions spread evenly over a cluster's slots: every one of the 65,536

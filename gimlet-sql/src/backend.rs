@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gimlet_core::backend::{Backend, BackendError, BackendErrorKind, Batch, Record};
+use gimlet_core::backend::{
+    Backend, BackendError, BackendErrorKind, Batch, OwnedRecord, Owner, Record,
+};
 use gimlet_core::{Clock, SessionId, SystemClock};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
@@ -225,6 +227,22 @@ impl Backend for SqlBackend {
     fn name(&self) -> &'static str {
         self.inner.dialect.name()
     }
+
+    fn owner_index(&self) -> bool {
+        true
+    }
+
+    async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+        self.owned(owner, now).await
+    }
+
+    async fn end_sessions_of(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        self.end_owned(owner, except).await
+    }
 }
 
 impl SqlBackend {
@@ -255,6 +273,9 @@ impl SqlBackend {
                 .await
                 .map_err(backend_error)?
                 .rows_affected();
+            self.delete_orphaned_owners(&mut tx, now)
+                .await
+                .map_err(backend_error)?;
             tx.commit().await.map_err(backend_error)?;
             Ok(deleted)
         }

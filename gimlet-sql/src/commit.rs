@@ -252,6 +252,16 @@ impl SqlBackend {
             }
             query.execute(&mut **tx).await?;
         }
+        if let Some(owned) = &write.owner {
+            sqlx::query(&d.upsert_owner(t))
+                .bind(id.as_str())
+                .bind(owned.owner.to_string())
+                .bind(i16::from(owned.permanent))
+                .bind(i64::try_from(owned.created).unwrap_or(i64::MAX))
+                .bind(i64::try_from(owned.until).unwrap_or(i64::MAX))
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 }

@@ -29,8 +29,38 @@ impl Dialect {
         }
     }
 
-    /// The statements that create the tables and the index, if missing.
+    /// The statements that create the tables and the indexes, if missing.
     pub(crate) fn schema(self, t: &Tables) -> Vec<String> {
+        let mut statements = self.session_schema(t);
+        let (o, index) = (t.owners(), t.owner_index());
+        statements.extend(match self {
+            Dialect::Sqlite => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {o} (session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, \
+                     permanent INTEGER NOT NULL, created INTEGER NOT NULL, until_at INTEGER NOT NULL) \
+                     WITHOUT ROWID"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {o} (owner)"),
+            ],
+            Dialect::Postgres => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {o} (session_id VARCHAR(32) PRIMARY KEY, \
+                     owner VARCHAR(32) NOT NULL, permanent SMALLINT NOT NULL, created BIGINT NOT NULL, \
+                     until_at BIGINT NOT NULL)"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {o} (owner)"),
+            ],
+            Dialect::MySql => vec![format!(
+                "CREATE TABLE IF NOT EXISTS {o} (session_id CHAR(32) CHARACTER SET ascii COLLATE \
+                 ascii_bin PRIMARY KEY, owner CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, \
+                 permanent SMALLINT NOT NULL, created BIGINT NOT NULL, until_at BIGINT NOT NULL, \
+                 INDEX {index} (owner)) ENGINE=InnoDB"
+            )],
+        });
+        statements
+    }
+
+    fn session_schema(self, t: &Tables) -> Vec<String> {
         let (s, k, index) = (t.sessions(), t.keys(), t.expiry_index());
         match self {
             Dialect::Sqlite => vec![
@@ -135,6 +165,24 @@ impl Dialect {
             s = t.sessions(),
             k = t.keys(),
         )))
+    }
+
+    /// Records, or records again, that a session belongs to an owner.
+    /// Binds the id, the owner, permanent (0 or 1), created, until.
+    pub(crate) fn upsert_owner(self, t: &Tables) -> String {
+        let o = t.owners();
+        let insert =
+            format!("INSERT INTO {o} (session_id, owner, permanent, created, until_at) VALUES (?, ?, ?, ?, ?)");
+        self.placeholders(match self {
+            Dialect::MySql => format!(
+                "{insert} ON DUPLICATE KEY UPDATE owner = VALUES(owner), permanent = VALUES(permanent), \
+                 created = VALUES(created), until_at = VALUES(until_at)"
+            ),
+            _ => format!(
+                "{insert} ON CONFLICT (session_id) DO UPDATE SET owner = excluded.owner, \
+                 permanent = excluded.permanent, created = excluded.created, until_at = excluded.until_at"
+            ),
+        })
     }
 
     /// Loads the live sessions among `ids` ids, with their keys.

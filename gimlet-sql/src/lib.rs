@@ -6,6 +6,7 @@ mod builder;
 mod commit;
 mod dialect;
 mod errors;
+mod owners;
 mod tables;
 
 pub use backend::{DEFAULT_TIMEOUT, MIN_CLEANUP_INTERVAL, SqlBackend};

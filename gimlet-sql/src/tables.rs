@@ -5,11 +5,14 @@ use std::fmt;
 use gimlet_core::backend::BackendError;
 use gimlet_core::backend::BackendErrorKind;
 
-/// The two tables Gimlet uses: one row per channel, one row per key.
+/// The tables Gimlet uses: one row per channel, one row per key, and the
+/// owner index (one row per owned channel), named after the first with
+/// `_owners` added.
 ///
 /// Names are checked when they are set: ASCII letters, digits and `_`,
-/// not starting with a digit, at most 63 characters, optionally with one
-/// schema prefix (`schema.table`). Nothing else ever reaches SQL.
+/// not starting with a digit, at most 63 characters (56 for the first, to
+/// leave room for `_owners`), optionally with one schema prefix
+/// (`schema.table`). Nothing else ever reaches SQL.
 ///
 /// # Example
 ///
@@ -91,6 +94,10 @@ impl Tables {
         if tables.sessions == tables.keys {
             return Err(InvalidTableName(keys.to_owned()));
         }
+        check(&tables.owners())?;
+        if tables.owners() == tables.keys {
+            return Err(InvalidTableName(keys.to_owned()));
+        }
         Ok(tables)
     }
 
@@ -102,6 +109,17 @@ impl Tables {
     /// The table with one row per key.
     pub fn keys(&self) -> &str {
         &self.keys
+    }
+
+    /// The owner index's table: the sessions table's name and `_owners`.
+    pub fn owners(&self) -> String {
+        format!("{}_owners", self.sessions)
+    }
+
+    /// A name for the owner index's index on owners.
+    pub(crate) fn owner_index(&self) -> String {
+        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
+        format!("{table}_owners_owner")
     }
 
     /// A name for the expiry index, derived from the sessions table's.
@@ -137,5 +155,9 @@ mod tests {
             assert!(check(bad).is_err(), "{bad}");
         }
         assert!(Tables::new("same", "same").is_err());
+        assert!(Tables::new("s", "s_owners").is_err(), "keys in the owners table");
+        assert!(Tables::new(&"x".repeat(56), "k").is_ok());
+        assert!(Tables::new(&"x".repeat(57), "k").is_err(), "no room for _owners");
+        assert_eq!(Tables::default().owners(), "gimlet_sessions_owners");
     }
 }

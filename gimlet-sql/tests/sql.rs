@@ -1,5 +1,6 @@
 //! SQL specifics, on every database that is configured: faults, values
-//! that do not decode, cleanup of expired rows, the schema, large writes.
+//! that do not decode, cleanup of expired rows (and their owner index
+//! rows), the schema, large writes.
 
 #![allow(clippy::unwrap_used)]
 
@@ -147,9 +148,29 @@ async fn expired_rows_are_deleted_by_delete_expired_and_by_the_cleanup_task() {
             SessionId::generate().unwrap(),
             SessionId::generate().unwrap(),
         );
-        backend.commit(&create(short, now + 60, 3)).await.unwrap();
-        backend.commit(&create(long, now + 600, 3)).await.unwrap();
+        // Both belong to an owner: their index rows go with them.
+        let owner = gimlet_core::backend::Owner::of("someone");
+        for (id, expires_at) in [(short, now + 60), (long, now + 600)] {
+            let mut batch = create(id, expires_at, 3);
+            if let Op::Write(write) = &mut batch.ops[0] {
+                write.owner = Some(gimlet_core::backend::Ownership {
+                    owner,
+                    permanent: false,
+                    created: now,
+                    until: now + 3600,
+                });
+            }
+            backend.commit(&batch).await.unwrap();
+        }
         assert_eq!(backend.delete_expired().await.unwrap(), 0);
+        let owners = backend.tables().owners();
+        let owned = || async {
+            gimlet_sql::sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {owners}"))
+                .fetch_one(backend.pool())
+                .await
+                .unwrap()
+        };
+        assert_eq!(owned().await, 2);
 
         clock.advance(Duration::from_secs(60));
         assert_eq!(
@@ -165,6 +186,7 @@ async fn expired_rows_are_deleted_by_delete_expired_and_by_the_cleanup_task() {
                 .await
                 .unwrap();
         assert_eq!(keys_left, 3, "the expired session's keys went with it");
+        assert_eq!(owned().await, 1, "the expired session's index row went with it");
 
         clock.advance(Duration::from_secs(600));
         // A zero period is raised to the minimum, not a panic in the task.

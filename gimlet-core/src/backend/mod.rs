@@ -54,6 +54,9 @@ pub type Record = HashMap<String, Vec<u8>>;
 /// session's ids in one group ([`SessionId::group`]): a store that shards
 /// by key can place a group on one shard, and so keep each call one atomic
 /// round trip to one node (the Redis backend does this on Redis Cluster).
+/// An owned session's ids are in its owner's group ([`Owner::group`]), so
+/// an owner's index can live on the shard of its sessions; see [`Batch`]
+/// for the one batch that spans two groups.
 #[async_trait]
 pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Loads the records of `ids`, in the same order. A record that does not
@@ -147,7 +150,12 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 }
 
 /// The changes of one commit, for one or two channels. No id appears twice,
-/// and every id is in the same group ([`SessionId::group`]).
+/// and every id is in the same group ([`SessionId::group`]), but for one
+/// case: when `Session::set_owner` moves a session into its owner's group,
+/// the [`Op::Delete`]s of its old ids are in the old group. A store that
+/// shards by group applies the rest first, then those deletes (the Redis
+/// backend does, on Redis Cluster): a failure between the two leaves the
+/// old records to expire, and loses nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
     /// The operations, applied all or none.

@@ -164,7 +164,14 @@ pub async fn log_out_everywhere_ends_every_other_session(backend: SharedBackend)
     let gimlet = gimlet(counting.clone(), 0);
     let user = &owner_name();
     let (mut phone, mut laptop) = (Browser::default(), Browser::default());
-    for browser in [&mut phone, &mut laptop] {
+    // The phone had a session before it logged in: set_owner moves its
+    // record (a load, and the commit), perhaps to another shard.
+    phone
+        .request(&gimlet, |s| async move {
+            s.insert("cart", &["ice"]).await.expect("insert");
+        })
+        .await;
+    for (browser, round_trips) in [(&mut phone, 2), (&mut laptop, 1)] {
         counting.reset();
         browser
             .request(&gimlet, |s| async move {
@@ -173,7 +180,7 @@ pub async fn log_out_everywhere_ends_every_other_session(backend: SharedBackend)
                 s.insert("cart", &["gin"]).await.expect("insert");
             })
             .await;
-        assert_eq!(counting.counts().round_trips(), 1, "login took more than its commit");
+        assert_eq!(counting.counts().round_trips(), round_trips, "login's round trips");
     }
     let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
     assert_eq!(listed.len(), 2, "{listed:?}");

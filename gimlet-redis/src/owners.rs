@@ -1,0 +1,145 @@
+//! The owner index on Redis: one sorted set per owner, in the hash slot
+//! of the owner's sessions.
+
+use deadpool_redis::redis;
+use gimlet_core::SessionId;
+use gimlet_core::backend::{BackendError, OwnedRecord, Owner};
+
+use crate::RedisBackend;
+use crate::connection::redis_error;
+use crate::script::parse_member;
+
+impl RedisBackend {
+    /// The Redis key of an owner's index: the prefix, the owner's group as
+    /// the hash tag (the group every id of its sessions is in, so the index
+    /// shares their slot), then `owner:` and the owner in hex.
+    pub(crate) fn index_key(&self, owner: &Owner) -> String {
+        let group = SessionId::from_bytes(*owner.as_bytes());
+        let key = self.key(&group);
+        // The record key's tag, without the rest of the id.
+        let tagged = &key[..self.prefix_len() + 6];
+        format!("{tagged}owner:{owner}")
+    }
+
+    /// The index's members, read and parsed, with the keys of their
+    /// records. A member that does not parse is dropped from the set.
+    async fn members(&self, index: &str) -> Result<Vec<Member>, BackendError> {
+        let raw: Vec<String> = self
+            .timed(|mut conn| async move {
+                redis::cmd("ZRANGE")
+                    .arg(index)
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_error)
+            })
+            .await?;
+        Ok(raw
+            .into_iter()
+            .map(|member| {
+                let parsed = parse_member(&member);
+                if parsed.is_none() {
+                    tracing::warn!("dropping an owner index entry that does not parse");
+                }
+                let key = parsed.map(|(id, _, _)| self.key(&id));
+                Member { member, parsed, key }
+            })
+            .collect())
+    }
+
+    /// The live records of `owner`, with their expiry: the index's members
+    /// (one round trip), then each record's time to live, dead entries
+    /// dropped (a second, pipelined, on the same node).
+    pub(crate) async fn owned(
+        &self,
+        owner: &Owner,
+        now: u64,
+    ) -> Result<Vec<OwnedRecord>, BackendError> {
+        let index = self.index_key(owner);
+        let members = self.members(&index).await?;
+        let (parsed, mut dead): (Vec<&Member>, Vec<&Member>) =
+            members.iter().partition(|m| m.key.is_some());
+        let parsed = &parsed;
+        let ttls: Vec<i64> = if parsed.is_empty() {
+            Vec::new()
+        } else {
+            self.timed(|mut conn| async move {
+                let mut pipe = redis::pipe();
+                for key in parsed.iter().filter_map(|m| m.key.as_ref()) {
+                    pipe.cmd("PTTL").arg(key);
+                }
+                pipe.query_async(&mut conn).await.map_err(redis_error)
+            })
+            .await?
+        };
+        let mut live = Vec::new();
+        for (m, ttl) in parsed.iter().zip(ttls) {
+            // -2: no such key; -1: no expiry, never written by Gimlet.
+            match (m.parsed, u64::try_from(ttl)) {
+                (Some((id, permanent, created)), Ok(ms)) if ms > 0 => live.push(OwnedRecord {
+                    id,
+                    permanent,
+                    created,
+                    expires_at: now + ms.div_ceil(1000),
+                }),
+                _ => dead.push(m),
+            }
+        }
+        if !dead.is_empty() {
+            let (index, dead) = (&index, &dead);
+            self.timed(|mut conn| async move {
+                let members: Vec<&str> = dead.iter().map(|m| m.member.as_str()).collect();
+                redis::cmd("ZREM")
+                    .arg(index)
+                    .arg(members)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_error)
+            })
+            .await?;
+        }
+        Ok(live)
+    }
+
+    /// Deletes the records of `owner` but those in `except`, and their
+    /// entries, in one transaction on the index's node; answers how many
+    /// records were live.
+    pub(crate) async fn end_owned(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        let index = self.index_key(owner);
+        let members = self.members(&index).await?;
+        let ended: Vec<&Member> = members
+            .iter()
+            .filter(|m| m.parsed.is_none_or(|(id, _, _)| !except.contains(&id)))
+            .collect();
+        if ended.is_empty() {
+            return Ok(0);
+        }
+        let (index, ended) = (&index, &ended);
+        let deleted: Vec<u64> = self
+            .timed(|mut conn| async move {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for key in ended.iter().filter_map(|m| m.key.as_ref()) {
+                    pipe.cmd("DEL").arg(key);
+                }
+                let members: Vec<&str> = ended.iter().map(|m| m.member.as_str()).collect();
+                pipe.cmd("ZREM").arg(index).arg(members).ignore();
+                pipe.query_async(&mut conn).await.map_err(redis_error)
+            })
+            .await?;
+        Ok(deleted.into_iter().sum())
+    }
+}
+
+/// An index member, as read.
+struct Member {
+    member: String,
+    parsed: Option<(SessionId, bool, u64)>,
+    /// The record's key, if the member parsed.
+    key: Option<String>,
+}

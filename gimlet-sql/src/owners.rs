@@ -1,0 +1,129 @@
+//! The owner index in SQL: a table of owned channels, joined to the
+//! sessions table so that only live records count.
+
+use gimlet_core::SessionId;
+use gimlet_core::backend::{BackendError, BackendErrorKind, OwnedRecord, Owner};
+use sqlx::Row;
+
+use crate::SqlBackend;
+use crate::backend::now_i64;
+use crate::errors::backend_error;
+
+impl SqlBackend {
+    /// The live records of `owner`, in one query.
+    pub(crate) async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+        let inner = &self.inner;
+        let (d, t) = (inner.dialect, &inner.tables);
+        let sql = d.sql(format!(
+            "SELECT o.session_id, CASE WHEN o.permanent = 1 THEN 'p' ELSE 't' END, o.created, \
+             s.expires_at FROM {o} o JOIN {s} s ON s.id = o.session_id \
+             WHERE o.owner = ? AND s.expires_at > ?",
+            o = t.owners(),
+            s = t.sessions()
+        ));
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let rows = self
+            .timed(async {
+                sqlx::query(&sql)
+                    .bind(owner.to_string())
+                    .bind(now)
+                    .fetch_all(&inner.pool)
+                    .await
+                    .map_err(backend_error)
+            })
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0).map_err(backend_error)?;
+                let channel: String = row.try_get(1).map_err(backend_error)?;
+                let created: i64 = row.try_get(2).map_err(backend_error)?;
+                let expires_at: i64 = row.try_get(3).map_err(backend_error)?;
+                let corrupt = || BackendError::from_kind(BackendErrorKind::Corrupt);
+                Ok(OwnedRecord {
+                    id: id.parse().map_err(|_| corrupt())?,
+                    permanent: channel == "p",
+                    created: u64::try_from(created).map_err(|_| corrupt())?,
+                    expires_at: u64::try_from(expires_at).map_err(|_| corrupt())?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes the sessions of `owner` but `except`, their keys and their
+    /// index rows, in one transaction; answers how many were live.
+    pub(crate) async fn end_owned(
+        &self,
+        owner: &Owner,
+        except: &[SessionId],
+    ) -> Result<u64, BackendError> {
+        let backend = self.clone();
+        let owner = owner.to_string();
+        let except: Vec<String> = except.iter().map(SessionId::to_string).collect();
+        // In a task of its own, as a commit: a dropped request cannot stop
+        // the transaction halfway.
+        let task = tokio::spawn(async move {
+            backend.end_owned_now(&owner, &except).await.map_err(backend_error)
+        });
+        self.timed(async move {
+            task.await
+                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
+        })
+        .await
+    }
+
+    async fn end_owned_now(&self, owner: &str, except: &[String]) -> Result<u64, sqlx::Error> {
+        let inner = &self.inner;
+        let (d, t) = (inner.dialect, &inner.tables);
+        let now = now_i64(inner.clock.as_ref());
+        let kept = if except.is_empty() {
+            String::new()
+        } else {
+            format!(" AND session_id NOT IN ({})", vec!["?"; except.len()].join(", "))
+        };
+        let owned = format!("SELECT session_id FROM {} WHERE owner = ?{kept}", t.owners());
+        let statements = [
+            // The session rows first, as a logout deletes them: a concurrent
+            // writer of one holds its row, and this waits for it.
+            format!("DELETE FROM {} WHERE id IN ({owned}) AND expires_at > ?", t.sessions()),
+            format!("DELETE FROM {} WHERE id IN ({owned})", t.sessions()),
+            format!("DELETE FROM {} WHERE session_id IN ({owned})", t.keys()),
+            format!("DELETE FROM {} WHERE owner = ?{kept}", t.owners()),
+        ];
+        let mut tx = self.begin().await?;
+        let mut live = 0;
+        for (i, statement) in statements.iter().enumerate() {
+            let sql = d.sql(statement.clone());
+            let mut query = sqlx::query(&sql).bind(owner);
+            for id in except {
+                query = query.bind(id.as_str());
+            }
+            if i == 0 {
+                query = query.bind(now);
+            }
+            let done = query.execute(&mut *tx).await?;
+            if i == 0 {
+                live = done.rows_affected();
+            }
+        }
+        tx.commit().await?;
+        Ok(live)
+    }
+
+    /// Deletes the index rows whose session is gone or expired, in the
+    /// cleanup's transaction.
+    pub(crate) async fn delete_orphaned_owners(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
+        let sql = d.sql(format!(
+            "DELETE FROM {o} WHERE NOT EXISTS (SELECT 1 FROM {s} s WHERE s.id = {o}.session_id \
+             AND s.expires_at > ?)",
+            o = t.owners(),
+            s = t.sessions()
+        ));
+        sqlx::query(&sql).bind(now).execute(&mut **tx).await?;
+        Ok(())
+    }
+}

@@ -1,7 +1,11 @@
 //! The shop's pages and actions, framework-agnostic.
 
-use gimlet_core::{Error, Key, Session};
+use gimlet_core::{Error, Gimlet, Key, Session, SessionId};
 use serde::Deserialize;
+
+use crate::devices;
+use crate::footer::{self, Ledger, Seen};
+use crate::html::{button_form, document, escape};
 
 /// Who is logged in: in the cookie, so the home page needs no backend.
 pub const USER: Key<String> = Key::new("user_id").clientside();
@@ -49,60 +53,82 @@ pub struct Plain {
     pub csrf: String,
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// `GET /`: who you are, your cart, and the forms.
+/// `GET /`: who you are, the products, your cart and devices, and the
+/// session diagnostics footer.
 ///
 /// # Errors
 ///
 /// The session's errors (a backend that is down).
-pub async fn home(session: &Session) -> Result<Outcome, Error> {
+pub async fn home(session: &Session, gimlet: &Gimlet) -> Result<Outcome, Error> {
+    let mut ledger = Ledger::default();
+    // All three live in the cookie: no backend call (but the check that the
+    // session was not ended, once every `revalidate_after`).
     let csrf = session.csrf_token().await?;
     let user = session.get(USER).await?;
     let notes = session.pop_flash("").await?;
-    let mut html = String::from("<!doctype html><title>Gimlet shop</title><h1>Gimlet shop</h1>");
-    for note in notes {
-        html += &format!("<p><em>{}</em></p>", escape(&note));
+    ledger.step(
+        session,
+        "user, CSRF token, messages",
+        "for the check that this session was not ended",
+    );
+    let mut main = String::new();
+    for note in &notes {
+        main += &format!("<p class=note>{}</p>", escape(note));
     }
-    match &user {
-        Some(user) => {
-            html += &format!(
-                "<p>Signed in as <b>{}</b>.</p><form method=post action=/logout>\
-                 <input type=hidden name=csrf value={csrf}><button>Log out</button></form>",
-                escape(user)
-            );
-        }
+    let who = match &user {
+        Some(user) => format!(
+            "<div class=who><span>Signed in as <b>{}</b></span>{}</div>",
+            escape(user),
+            button_form("/logout", &csrf, "Log out", "quiet")
+        ),
         None => {
-            html += &format!(
-                "<form method=post action=/login><input name=name placeholder=name>\
-                 <input type=hidden name=csrf value={csrf}><button>Log in</button></form>"
+            main += &format!(
+                "<section class=card><h2>Sign in</h2><form method=post action=/login>\
+                 <input name=name placeholder=\"your name\" autocomplete=username>\
+                 <input type=hidden name=csrf value={csrf}><button>Log in</button></form>\
+                 <p class=muted>No password: this shop demonstrates sessions, not \
+                 authentication.</p></section>"
             );
+            String::new()
         }
-    }
+    };
+    main += &products(&csrf);
     // Only a visitor with a cart makes the server-side read.
-    if session.get(CART_ID).await?.is_some() {
+    let cart_read = session.get(CART_ID).await?.is_some();
+    if cart_read {
         let items = session.get(CART_ITEMS).await?.unwrap_or_default();
-        html += &format!(
-            "<h2>Cart</h2><ul>{}</ul>",
+        ledger.step(session, "cart contents", "to load the cart's contents");
+        main += &format!(
+            "<section class=card><h2>Cart</h2><ul class=cart>{}</ul></section>",
             items
                 .iter()
                 .map(|i| format!("<li>{}", escape(i)))
                 .collect::<String>()
         );
     }
-    html += "<h2>Products</h2>";
+    if let Some(user) = &user {
+        main += &devices::card(session, gimlet, user, &csrf).await?;
+        ledger.step(session, "your devices", "to list your devices");
+    }
+    let seen = Seen {
+        cart_read,
+        flashed: !notes.is_empty(),
+    };
+    let footer = footer::render(session, &ledger, seen).await?;
+    Ok(Outcome::Page(document(&who, &main, &footer)))
+}
+
+fn products(csrf: &str) -> String {
+    let mut html = String::from("<section class=card><h2>Products</h2><div class=products>");
     for product in PRODUCTS {
         html += &format!(
-            "<form method=post action=/cart><input type=hidden name=item value={product}>\
-             <input type=hidden name=csrf value={csrf}><button>Add {product}</button></form>"
+            "<div class=product><b>{product}</b><form method=post action=/cart>\
+             <input type=hidden name=item value={product}>\
+             <input type=hidden name=csrf value={csrf}><button>Add {product}</button>\
+             </form></div>"
         );
     }
-    Ok(Outcome::Page(html))
+    html + "</div></section>"
 }
 
 /// `POST /login`.
@@ -119,8 +145,10 @@ pub async fn login(session: &Session, form: &Login) -> Result<Outcome, Error> {
         session.flash("Tell us your name.").await?;
         return Ok(Outcome::Redirect("/"));
     }
-    // New ids at login: an id fixed before it is worth nothing after it.
-    session.cycle_id().await?;
+    // The session is now the user's: "log out everywhere" can end it. Like
+    // `cycle_id`, it moves the session under new ids, so an id fixed
+    // before the login is worth nothing after it.
+    session.set_owner(name).await?;
     session.insert(USER, &name.to_owned()).await?;
     session.flash(format!("Welcome, {name}.")).await?;
     Ok(Outcome::Redirect("/"))
@@ -140,7 +168,10 @@ pub async fn add_to_cart(session: &Session, form: &AddToCart) -> Result<Outcome,
         return Ok(Outcome::Redirect("/"));
     }
     if session.get(CART_ID).await?.is_none() {
-        let cart_id = session.id()?;
+        // A random name, not `session.id()`: that is the permanent
+        // channel's id, and reading it would give the browser a permanent
+        // cookie it does not need (listed as a second "device").
+        let cart_id = SessionId::generate()?.to_string();
         session.insert(CART_ID, &cart_id[..12].to_owned()).await?;
     }
     // Read, append, and write back at the end of the request.

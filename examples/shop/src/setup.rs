@@ -9,10 +9,11 @@ pub const DEFAULT_BACKEND: &str = "sqlite://gimlet-shop.db?mode=rwc";
 
 /// Keys that live in the cookie besides the typed ones of
 /// [`pages`](crate::pages) (who you are, which cart is yours): the CSRF
-/// token and the default flash queue. A returning visitor's home page
-/// makes no backend call at all (but one existence check every
-/// `revalidate_after`); a first visit creates the session's small record,
-/// so that logging out can revoke every copy of its cookie.
+/// token and the default flash queue. A returning guest's home page makes
+/// no backend call at all (but one existence check every
+/// `revalidate_after`); a signed-in user's makes one more, to list their
+/// devices, and one to load a cart. A first visit creates the session's
+/// small record, so that logging out can revoke every copy of its cookie.
 pub const CLIENTSIDE_KEYS: [&str; 2] = ["_csrft_", "_f_"];
 
 /// `GIMLET_ADDR`, default `127.0.0.1:8080`.

@@ -1,124 +1,69 @@
 //! The shop, as a user sees it, on each framework: log in, fill a cart, log
-//! out; on SQLite in a file, the embedded default.
+//! out; two browsers of one user, logged out everywhere from one; and the
+//! footer's account of each page. On SQLite in a file, the embedded default.
 
 #![allow(clippy::unwrap_used)]
 
-use std::process::Stdio;
-use std::time::Duration;
+mod harness;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use harness::{Browser, cookie_bytes, csrf, devices, start};
 
-fn csrf(page: &str) -> String {
-    let start = page.find("name=csrf value=").unwrap() + "name=csrf value=".len();
-    page[start..start + 64].to_owned()
-}
+/// Copies of a logged-out cookie must die at once in these tests.
+const CHECK_EVERY_TIME: [(&str, &str); 1] = [("GIMLET_REVALIDATE_AFTER", "0")];
 
 async fn walk(binary: &str) {
-    let unique = gimlet_core::SessionId::generate().unwrap().to_string();
-    let db = std::env::temp_dir().join(format!("gimlet-shop-test-{}.db", &unique[..12]));
-    // Port 0: the shop binds a free port itself and announces it.
-    let mut child = Command::new(binary)
-        .env("GIMLET_ADDR", "127.0.0.1:0")
-        .env(
-            "GIMLET_BACKEND",
-            format!("sqlite://{}?mode=rwc", db.display()),
-        )
-        // Copies of a logged-out cookie must die at once in this test.
-        .env("GIMLET_REVALIDATE_AFTER", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let announced = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    let base = announced
-        .split("open ")
-        .nth(1)
-        .expect("the shop announces its URL")
-        .trim_end_matches('/')
-        .to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{announced}");
-    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
-    assert_ne!(port, 0, "{announced}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    let browser = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
-        .build()
-        .unwrap();
-    let page = browser
-        .get(&base)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let shop = start(binary, &CHECK_EVERY_TIME).await;
+    let browser = Browser::new(&shop);
+    let page = browser.home().await;
     assert!(page.contains("Log in"), "{page}");
+    // A first visit sent no cookie, and the page made the CSRF token.
+    assert!(page.contains("Session diagnostics"), "{page}");
+    assert!(page.contains("<code>Changed</code>"), "{binary}: {page}");
+    assert_eq!(cookie_bytes(&page), None, "{page}");
     let token = csrf(&page);
 
-    let forged = browser
-        .post(format!("{base}/login"))
-        .form(&[("name", "mallory"), ("csrf", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), 403, "{binary}");
+    let (status, _) = browser
+        .post("/login", &[("name", "mallory"), ("csrf", "x")])
+        .await;
+    assert_eq!(status, 403, "{binary}");
 
-    let page = browser
-        .post(format!("{base}/login"))
-        .form(&[("name", "ada"), ("csrf", &token)])
-        .send()
-        .await
-        .unwrap();
-    let page = page.text().await.unwrap();
+    let (_, page) = browser
+        .post("/login", &[("name", "ada"), ("csrf", &token)])
+        .await;
     assert!(page.contains("Signed in as <b>ada</b>"), "{binary}: {page}");
     assert!(page.contains("Welcome, ada."), "{page}");
     let token = csrf(&page);
     for item in ["gin", "lime"] {
-        let page = browser
-            .post(format!("{base}/cart"))
-            .form(&[("item", item), ("csrf", &token)])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(page.status(), 200);
+        let (status, _) = browser
+            .post("/cart", &[("item", item), ("csrf", &token)])
+            .await;
+        assert_eq!(status, 200);
     }
-    let page = browser
-        .get(&base)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = browser.home().await;
     assert!(page.contains("<li>gin<li>lime"), "{binary}: {page}");
+    assert!(page.contains("<code>Read</code>"), "{binary}: {page}");
+    assert!(cookie_bytes(&page).unwrap() > 100, "{binary}: {page}");
+    // With a check on every request, that check's load also serves the cart.
+    assert!(
+        page.contains(
+            "2 backend round trips: 1 for the check that this session was not ended, \
+             1 to list your devices."
+        ),
+        "{binary}: {page}"
+    );
+    assert!(
+        page.contains("<td><code>user_id</code></td><td>who you are</td><td>cookie, browser-session</td><td>set</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<td><code>cart_items</code></td><td>what is in the cart</td><td>backend, browser-session</td><td>set</td>"),
+        "{page}"
+    );
     // Someone copies the session's cookies before the user logs out.
-    let url: reqwest::Url = base.parse().unwrap();
-    let copied = reqwest::cookie::CookieStore::cookies(&*jar, &url).unwrap();
+    let url: reqwest::Url = shop.base.parse().unwrap();
+    let copied = reqwest::cookie::CookieStore::cookies(&*browser.jar, &url).unwrap();
 
-    let page = browser
-        .post(format!("{base}/logout"))
-        .form(&[("csrf", &token)])
-        .send()
-        .await
-        .unwrap();
-    let page = page.text().await.unwrap();
+    let (_, page) = browser.post("/logout", &[("csrf", &token)]).await;
     assert!(
         page.contains("Log in") && page.contains("Goodbye."),
         "{binary}: {page}"
@@ -127,7 +72,7 @@ async fn walk(binary: &str) {
 
     // The copy is worth nothing after the logout.
     let replay = reqwest::Client::new()
-        .get(&base)
+        .get(&shop.base)
         .header("Cookie", copied)
         .send()
         .await
@@ -137,21 +82,139 @@ async fn walk(binary: &str) {
         .unwrap();
     assert!(!replay.contains("Signed in as"), "{binary}: {replay}");
     assert!(!replay.contains("<li>gin"), "{binary}: {replay}");
-    drop(child);
-    let _ = std::fs::remove_file(&db);
 }
 
-#[tokio::test]
-async fn the_shop_works_on_axum() {
-    walk(env!("CARGO_BIN_EXE_shop-axum")).await;
+/// With the default revalidation window, the footer tells what each page
+/// cost: nothing for a returning guest, one call per server-side need.
+async fn footer(binary: &str) {
+    let shop = start(binary, &[]).await;
+    let browser = Browser::new(&shop);
+    browser.home().await;
+    let page = browser.home().await;
+    assert!(
+        page.contains(
+            "0 backend round trips: everything this page needed was in the signed cookie."
+        ),
+        "{binary}: {page}"
+    );
+    assert!(page.contains("<code>Read</code>"), "{binary}: {page}");
+    assert!(cookie_bytes(&page).unwrap() > 50, "{binary}: {page}");
+    assert!(
+        page.contains("this panel's listing</td><td><code>0</code>"),
+        "{page}"
+    );
+
+    browser.log_in("ada").await;
+    let page = browser.home().await;
+    assert!(
+        page.contains("1 backend round trip: 1 to list your devices."),
+        "{binary}: {page}"
+    );
+    assert!(
+        page.contains("<td>backend</td><td>not read by this page</td>"),
+        "{page}"
+    );
+    let (status, _) = browser
+        .post("/cart", &[("item", "gin"), ("csrf", &csrf(&page))])
+        .await;
+    assert_eq!(status, 200);
+    let page = browser.home().await;
+    assert!(
+        page.contains(
+            "2 backend round trips: 1 to load the cart's contents, 1 to list your devices."
+        ),
+        "{binary}: {page}"
+    );
+    assert!(
+        page.contains("this panel's listing</td><td><code>0</code>"),
+        "{page}"
+    );
 }
 
-#[tokio::test]
-async fn the_shop_works_on_actix() {
-    walk(env!("CARGO_BIN_EXE_shop-actix")).await;
+/// Two browsers of one user: each lists both; one logs out everywhere, and
+/// both are logged out; a new login works; "log out other devices" keeps
+/// only the browser that asks.
+async fn two_browsers(binary: &str) {
+    let shop = start(binary, &CHECK_EVERY_TIME).await;
+    let (a, b) = (Browser::new(&shop), Browser::new(&shop));
+    a.log_in("ada").await;
+    b.log_in("ada").await;
+    let page = a.home().await;
+    assert_eq!(devices(&page), 2, "{binary}: {page}");
+    assert_eq!(page.matches("this browser").count(), 1, "{page}");
+    assert!(page.contains("Log out other devices"), "{page}");
+    assert_eq!(devices(&b.home().await), 2, "{binary}");
+
+    let (status, _) = a.post("/logout-everywhere", &[("csrf", "x")]).await;
+    assert_eq!(status, 403, "{binary}");
+    assert!(
+        b.home().await.contains("Signed in as <b>ada</b>"),
+        "{binary}"
+    );
+
+    let (status, page) = a
+        .post("/logout-everywhere", &[("csrf", &csrf(&page))])
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Logged out everywhere: 2 sessions ended."),
+        "{binary}: {page}"
+    );
+    assert!(
+        page.contains("Log in") && !page.contains("Signed in as"),
+        "{page}"
+    );
+    let page = b.home().await;
+    assert!(page.contains("Log in"), "{binary}: {page}");
+    assert!(
+        !page.contains("Signed in as") && devices(&page) == 0,
+        "{binary}: {page}"
+    );
+    let page = a.home().await;
+    assert!(!page.contains("Signed in as"), "{binary}: {page}");
+
+    let page = a.log_in("ada").await;
+    assert!(page.contains("Signed in as <b>ada</b>"), "{binary}: {page}");
+    assert_eq!(devices(&page), 1, "{binary}: {page}");
+    assert!(!page.contains("Log out other devices"), "{page}");
+
+    b.log_in("ada").await;
+    let page = b.home().await;
+    assert_eq!(devices(&page), 2, "{binary}: {page}");
+    let (_, page) = b.post("/logout-others", &[("csrf", &csrf(&page))]).await;
+    assert!(
+        page.contains("Logged out 1 other session."),
+        "{binary}: {page}"
+    );
+    assert!(page.contains("Signed in as <b>ada</b>"), "{page}");
+    assert_eq!(devices(&page), 1, "{binary}: {page}");
+    let page = a.home().await;
+    assert!(!page.contains("Signed in as"), "{binary}: {page}");
 }
 
-#[tokio::test]
-async fn the_shop_works_on_rocket() {
-    walk(env!("CARGO_BIN_EXE_shop-rocket")).await;
+macro_rules! on {
+    ($framework:ident, $binary:literal) => {
+        mod $framework {
+            const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", $binary));
+
+            #[tokio::test]
+            async fn walk() {
+                super::walk(BINARY).await;
+            }
+
+            #[tokio::test]
+            async fn footer() {
+                super::footer(BINARY).await;
+            }
+
+            #[tokio::test]
+            async fn two_browsers() {
+                super::two_browsers(BINARY).await;
+            }
+        }
+    };
 }
+
+on!(axum, "shop-axum");
+on!(actix, "shop-actix");
+on!(rocket, "shop-rocket");

@@ -5,8 +5,9 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
 use gimlet_actix::{Session, SessionMiddleware};
+use gimlet_core::Gimlet;
 use gimlet_shop::pages::{self, AddToCart, Login, Outcome, Plain};
-use gimlet_shop::setup;
+use gimlet_shop::{devices, setup};
 
 fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> HttpResponse {
     match outcome {
@@ -21,8 +22,8 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> HttpResponse {
     }
 }
 
-async fn home(session: Session) -> HttpResponse {
-    respond(pages::home(&session).await)
+async fn home(gimlet: web::Data<Gimlet>, session: Session) -> HttpResponse {
+    respond(pages::home(&session, &gimlet).await)
 }
 
 async fn login(session: Session, form: web::Form<Login>) -> HttpResponse {
@@ -37,17 +38,36 @@ async fn logout(session: Session, form: web::Form<Plain>) -> HttpResponse {
     respond(pages::logout(&session, &form).await)
 }
 
+async fn logout_everywhere(
+    gimlet: web::Data<Gimlet>,
+    session: Session,
+    form: web::Form<Plain>,
+) -> HttpResponse {
+    respond(devices::logout_everywhere(&session, &gimlet, &form).await)
+}
+
+async fn logout_others(
+    gimlet: web::Data<Gimlet>,
+    session: Session,
+    form: web::Form<Plain>,
+) -> HttpResponse {
+    respond(devices::logout_others(&session, &gimlet, &form).await)
+}
+
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gimlet = setup::gimlet().await?;
     let addr = setup::addr()?;
     let server = HttpServer::new(move || {
         App::new()
+            .app_data(web::Data::new(gimlet.clone()))
             .wrap(SessionMiddleware::new(gimlet.clone()))
             .route("/", web::get().to(home))
             .route("/login", web::post().to(login))
             .route("/cart", web::post().to(add))
             .route("/logout", web::post().to(logout))
+            .route("/logout-everywhere", web::post().to(logout_everywhere))
+            .route("/logout-others", web::post().to(logout_others))
     })
     .bind(addr)?;
     setup::announce(server.addrs()[0], "actix-web");

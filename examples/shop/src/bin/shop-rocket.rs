@@ -2,13 +2,14 @@
 //!
 //! Run with: `cargo run -p gimlet-shop --bin shop-rocket`
 
+use gimlet_core::Gimlet;
 use gimlet_rocket::{Session, SessionFairing};
 use gimlet_shop::pages::{self, AddToCart, Login, Outcome, Plain};
-use gimlet_shop::setup;
+use gimlet_shop::{devices, setup};
 use rocket::form::Form;
 use rocket::http::Status;
 use rocket::response::{Redirect, Responder, content::RawHtml};
-use rocket::{get, post, routes};
+use rocket::{State, get, post, routes};
 
 #[derive(Responder)]
 enum Reply {
@@ -28,8 +29,8 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> Reply {
 }
 
 #[get("/")]
-async fn home(session: Session) -> Reply {
-    respond(pages::home(&session).await)
+async fn home(gimlet: &State<Gimlet>, session: Session) -> Reply {
+    respond(pages::home(&session, gimlet).await)
 }
 
 #[post("/login", data = "<form>")]
@@ -47,6 +48,16 @@ async fn logout(session: Session, form: Form<Plain>) -> Reply {
     respond(pages::logout(&session, &form).await)
 }
 
+#[post("/logout-everywhere", data = "<form>")]
+async fn logout_everywhere(gimlet: &State<Gimlet>, session: Session, form: Form<Plain>) -> Reply {
+    respond(devices::logout_everywhere(&session, gimlet, &form).await)
+}
+
+#[post("/logout-others", data = "<form>")]
+async fn logout_others(gimlet: &State<Gimlet>, session: Session, form: Form<Plain>) -> Reply {
+    respond(devices::logout_others(&session, gimlet, &form).await)
+}
+
 #[rocket::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let gimlet = setup::gimlet().await?;
@@ -56,6 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(("port", addr.port()))
         .merge(("log_level", "critical"));
     let _ = rocket::custom(figment)
+        .manage(gimlet.clone())
         .attach(SessionFairing::new(gimlet))
         .attach(rocket::fairing::AdHoc::on_liftoff("announce", |rocket| {
             Box::pin(async move {
@@ -63,7 +75,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 setup::announce((config.address, config.port).into(), "Rocket");
             })
         }))
-        .mount("/", routes![home, login, add, logout])
+        .mount(
+            "/",
+            routes![home, login, add, logout, logout_everywhere, logout_others],
+        )
         .launch()
         .await?;
     Ok(())

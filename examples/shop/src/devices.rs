@@ -1,0 +1,123 @@
+//! "Your devices", and logging out of them: every session of the signed-in
+//! user, as the owner index lists them (`Gimlet::sessions_of`), ended from
+//! any one of them (`Gimlet::end_sessions_of`).
+
+use gimlet_core::{Error, Gimlet, OwnedSession, Session};
+
+use crate::html::{button_form, escape};
+use crate::pages::{Outcome, Plain, USER};
+use crate::when;
+
+/// The "your devices" card for `user`, with its two buttons.
+///
+/// # Errors
+///
+/// The backend's error (one call, to the owner index).
+pub async fn card(
+    session: &Session,
+    gimlet: &Gimlet,
+    user: &str,
+    csrf: &str,
+) -> Result<String, Error> {
+    let sessions = gimlet.sessions_of(user, Some(session)).await?;
+    let now = when::now();
+    let mut html = format!(
+        "<section class=card id=devices><h2>Your devices</h2>\
+         <p class=muted>Every session signed in as <b>{}</b>: {} in all.</p>\
+         <table><tr><th>Session</th><th>Cookie</th><th>Signed in</th>\
+         <th>Last active</th><th>Ends</th></tr>",
+        escape(user),
+        sessions.len()
+    );
+    for listed in &sessions {
+        html += &row(listed, now);
+    }
+    html += "</table><div class=actions>";
+    if sessions.iter().any(|s| !s.current) {
+        html += &button_form("/logout-others", csrf, "Log out other devices", "quiet");
+    }
+    html += &button_form("/logout-everywhere", csrf, "Log out everywhere", "danger");
+    html += "</div></section>";
+    Ok(html)
+}
+
+/// One session's row. "Last active" is as fine as the record's renewals:
+/// a record renews when written, or once half its lifetime is gone.
+fn row(listed: &OwnedSession, now: u64) -> String {
+    let badge = if listed.current {
+        "<span class=badge>this browser</span>"
+    } else {
+        ""
+    };
+    let kind = if listed.permanent {
+        "permanent"
+    } else {
+        "browser-session"
+    };
+    format!(
+        "<tr class=device><td><code>{}</code>{badge}</td><td>{kind}</td>\
+         <td>{}</td><td>{}</td><td>{}</td></tr>",
+        escape(&listed.name),
+        when::time(listed.created, now),
+        when::time(listed.last_seen, now),
+        when::time(listed.expires_at, now)
+    )
+}
+
+/// `POST /logout-everywhere`: ends every session of the signed-in user,
+/// this one included.
+///
+/// # Errors
+///
+/// The session's and the backend's errors.
+pub async fn logout_everywhere(
+    session: &Session,
+    gimlet: &Gimlet,
+    form: &Plain,
+) -> Result<Outcome, Error> {
+    if !session.verify_csrf(&form.csrf).await? {
+        return Ok(Outcome::Forbidden);
+    }
+    let Some(user) = session.get(USER).await? else {
+        return Ok(Outcome::Redirect("/"));
+    };
+    // Every other copy stops being served within `revalidate_after`;
+    // `invalidate` ends this browser's at once (its cookies are removed).
+    let ended = gimlet.end_sessions_of(&user, None).await?;
+    session.invalidate()?;
+    // A write after `invalidate` starts a new, anonymous session.
+    session
+        .flash(format!(
+            "Logged out everywhere: {ended} {} ended.",
+            if ended == 1 { "session" } else { "sessions" }
+        ))
+        .await?;
+    Ok(Outcome::Redirect("/"))
+}
+
+/// `POST /logout-others`: ends every session of the signed-in user but
+/// this one.
+///
+/// # Errors
+///
+/// The session's and the backend's errors.
+pub async fn logout_others(
+    session: &Session,
+    gimlet: &Gimlet,
+    form: &Plain,
+) -> Result<Outcome, Error> {
+    if !session.verify_csrf(&form.csrf).await? {
+        return Ok(Outcome::Forbidden);
+    }
+    let Some(user) = session.get(USER).await? else {
+        return Ok(Outcome::Redirect("/"));
+    };
+    let ended = gimlet.end_sessions_of(&user, Some(session)).await?;
+    session
+        .flash(format!(
+            "Logged out {ended} other {}.",
+            if ended == 1 { "session" } else { "sessions" }
+        ))
+        .await?;
+    Ok(Outcome::Redirect("/"))
+}

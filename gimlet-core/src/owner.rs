@@ -38,12 +38,14 @@ impl Session {
     /// that [`Gimlet::end_sessions_of`] can end it from another request:
     /// "log out everywhere". Call it at login, after checking the password.
     ///
-    /// It moves the session under new ids as [`Session::cycle_id`] does (so
-    /// it protects the login the same way), generated in the owner's group:
+    /// It loads the session's server data (one round trip, unless loaded
+    /// already), and moves it under new ids as [`Session::cycle_id`] does
+    /// (so it protects the login the same way), generated in the owner's
+    /// group:
     /// a store sharded by group keeps an owner's index and sessions on one
     /// shard. The commit writes the index entries with the session's other
     /// changes, in its one round trip. Calling it again with the same owner
-    /// does nothing, and costs nothing.
+    /// changes nothing, and costs the load, if the request made none.
     ///
     /// The owner travels in the session's cookies as a 16-byte digest,
     /// never as given.
@@ -57,18 +59,21 @@ impl Session {
             return Err(Error::NoOwnerIndex);
         }
         let owner = Owner::of(owner.as_ref());
+        if self.for_handler().committed {
+            return Err(Error::Committed { what: "an owner" });
+        }
+        // The load also finds records ended elsewhere, whose channels then
+        // start afresh, owned by nobody: a cookie that says "owned" is not
+        // taken at its word.
+        self.ensure_loaded().await?;
         {
-            let state = self.for_handler();
-            if state.committed {
-                return Err(Error::Committed { what: "an owner" });
-            }
+            let state = self.state();
             let mut ids = state.channels.iter().filter(|ch| ch.id.is_some());
             let mut owned = ids.clone().peekable();
             if owned.peek().is_some() && ids.all(|ch| ch.owner == Some(owner)) {
                 return Ok(());
             }
         }
-        self.ensure_loaded().await?;
         self.own(owner)?;
         self.renew_csrf_token().await
     }

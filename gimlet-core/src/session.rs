@@ -333,6 +333,16 @@ impl Session {
         Ok((id, ch.created))
     }
 
+    /// The [`Gimlet`](crate::Gimlet) this session was opened by: for
+    /// [`Gimlet::sessions_of`](crate::Gimlet::sessions_of) and
+    /// [`Gimlet::end_sessions_of`](crate::Gimlet::end_sessions_of) from a
+    /// handler that only has the session.
+    pub fn gimlet(&self) -> crate::Gimlet {
+        crate::Gimlet {
+            engine: self.inner.engine.clone(),
+        }
+    }
+
     /// The session id: the permanent channel's id, as 32 lowercase hex
     /// characters. Reading it on a new session fixes it: the permanent
     /// cookie is issued at commit.

@@ -168,6 +168,17 @@ async fn route(session: &Session, parts: &[&str], q: &Query<'_>) -> Result<Reply
         ["pop_flash"] => lines(&session.pop_flash(q.queue).await?),
         ["csrf"] => Reply::ok(session.csrf_token().await?),
         ["csrf", "verify", token] => flag(session.verify_csrf(token).await?),
+        ["owner", name] => {
+            session.set_owner(name).await?;
+            Reply::ok("ok")
+        }
+        ["sessions_of", name] => {
+            let sessions = session.gimlet().sessions_of(name, Some(session)).await?;
+            Reply::ok(sessions.len().to_string())
+        }
+        ["end_sessions_of", name] => {
+            Reply::ok(session.gimlet().end_sessions_of(name, None).await?.to_string())
+        }
         _ => Reply::not_found(),
     })
 }

@@ -8,10 +8,13 @@
 mod common;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
+#[path = "http/owners.rs"]
+mod owners;
 
 use common::{App, Framework, Store, start};
 use gimlet_core::Config;
 use lifecycle::*;
+use owners::*;
 
 fn defaults(_: &mut Config) {}
 
@@ -502,6 +505,7 @@ macro_rules! only {
     (cookies, $framework:expr, $store:expr) => {
         scenarios!($framework, $store;
             no_backend_refuses_a_server_side_key => defaults,
+            owners_need_a_backend => defaults,
         );
     };
     (server, $framework:expr, $store:expr) => {
@@ -510,6 +514,8 @@ macro_rules! only {
             fifty_concurrent_requests_all_survive => defaults,
             backend_calls_per_route => whitelist,
             a_lost_record_heals_on_the_next_request => defaults,
+            log_out_everywhere => revalidate_always,
+            ending_one_owner_leaves_the_others => revalidate_always,
         );
     };
 }

@@ -119,7 +119,7 @@ fn gimlet(backend: SharedBackend, revalidate_after: u64) -> Gimlet {
 }
 
 /// One browser: a cookie jar of one pair per cookie name.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Browser(Vec<(String, String)>);
 
 impl Browser {
@@ -259,9 +259,20 @@ pub async fn an_ended_session_cannot_rejoin_its_owner(backend: SharedBackend) {
     assert_eq!(gimlet.end_sessions_of(user, None).await.expect("end"), 1);
     // Reading the id creates the permanent channel, and touches nothing
     // of the other.
-    browser
-        .request(&gimlet, |s| async move { s.id().expect("id") })
+    let mut copy = browser.clone();
+    copy.request(&gimlet, |s| async move { s.id().expect("id") })
         .await;
     let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
     assert!(listed.is_empty(), "{listed:?}");
+
+    // Logging in again with the ended cookie, whose payload still names
+    // the owner, gives a session the owner's index holds.
+    browser
+        .request(&gimlet, |s| async move {
+            s.set_owner(user).await.expect("set_owner");
+            s.insert("cart", &["lime"]).await.expect("insert");
+        })
+        .await;
+    let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
+    assert_eq!(listed.len(), 1, "{listed:?}");
 }

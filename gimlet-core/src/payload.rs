@@ -270,6 +270,30 @@ mod tests {
     }
 
     #[test]
+    fn an_owner_round_trips_and_its_absence_too() {
+        for owner in [None, Some(Owner::from_bytes([3; 16]))] {
+            let header = Header {
+                owner,
+                ..Header::sample()
+            };
+            let mut buf = Vec::new();
+            write(&mut buf, &header, [("k", &[1u8][..])].into_iter());
+            let (read_back, _, count) = read(&buf).expect("reads");
+            assert_eq!((read_back, count), (header, 1));
+        }
+        // An owner that is not 16 bytes is refused.
+        let mut buf = Vec::new();
+        let _ = encode::write_array_len(&mut buf, FIELDS_OWNED);
+        let _ = encode::write_bin(&mut buf, &[1; 16]);
+        for field in [1u64, 2, 3, 0] {
+            let _ = encode::write_uint(&mut buf, field);
+        }
+        let _ = encode::write_bin(&mut buf, &[3; 15]);
+        let _ = encode::write_map_len(&mut buf, 0);
+        assert!(read(&buf).is_err());
+    }
+
+    #[test]
     fn entries_count_down_as_they_are_read() {
         let header = Header::sample();
         let mut buf = Vec::new();

@@ -1,7 +1,7 @@
 //! Log out everywhere: a session's owner, and the owner index that lists
 //! and ends every session of one owner.
 
-use crate::backend::{Backend, Owner, OwnedRecord};
+use crate::backend::{Backend, OwnedRecord, Owner};
 use crate::placement::Lifetime;
 use crate::status::Activity;
 use crate::{Error, Gimlet, Session, SessionId};
@@ -55,7 +55,12 @@ impl Session {
     /// [`Error::NoOwnerIndex`] without a backend that keeps the index, the
     /// load's backend error, or [`Error::Committed`].
     pub async fn set_owner(&self, owner: impl AsRef<str>) -> Result<(), Error> {
-        if !self.engine().backend.as_ref().is_some_and(|b| b.owner_index()) {
+        if !self
+            .engine()
+            .backend
+            .as_ref()
+            .is_some_and(|b| b.owner_index())
+        {
             return Err(Error::NoOwnerIndex);
         }
         let owner = Owner::of(owner.as_ref());
@@ -101,7 +106,11 @@ impl Session {
 
     /// The ids of this session's channels.
     fn channel_ids(&self) -> Vec<SessionId> {
-        self.for_handler().channels.iter().filter_map(|ch| ch.id).collect()
+        self.for_handler()
+            .channels
+            .iter()
+            .filter_map(|ch| ch.id)
+            .collect()
     }
 }
 

@@ -42,7 +42,11 @@ pub(crate) fn write<'a>(
     // Writing into a Vec cannot fail, and every length fits in u32: keys
     // are short and a cookie is a few KiB.
     let flags = if header.stored { FLAG_STORED } else { 0 };
-    let fields = if header.owner.is_some() { FIELDS_OWNED } else { FIELDS };
+    let fields = if header.owner.is_some() {
+        FIELDS_OWNED
+    } else {
+        FIELDS
+    };
     let _ = encode::write_array_len(buf, fields);
     let _ = encode::write_bin(buf, header.id.as_bytes());
     let _ = encode::write_uint(buf, header.created);

@@ -125,7 +125,8 @@ impl Engine {
             let holds_cookie = !ch.client.is_empty() || ch.pinned;
             // A revocable channel has a record from its first cookie on, and
             // so does an owned one.
-            let create = (self.revocable || owner.is_some()) && self.backend.is_some() && holds_cookie;
+            let create =
+                (self.revocable || owner.is_some()) && self.backend.is_some() && holds_cookie;
             let mut write = ch
                 .changes(id, expires_at, create)
                 .or_else(|| (refresh && ch.stored()).then(|| Write::touch(id, expires_at)));
@@ -175,9 +176,11 @@ impl Engine {
                     // load proved it when it ran (`checked`), and a logout
                     // may have landed since: the window counts from there.
                     let checked = if wrote { now } else { ch.checked };
-                    let header = ch.header(issued, checked, stored, owner).ok_or(Error::Internal {
-                        what: "a cookie for a channel without an id",
-                    })?;
+                    let header =
+                        ch.header(issued, checked, stored, owner)
+                            .ok_or(Error::Internal {
+                                what: "a cookie for a channel without an id",
+                            })?;
                     let set_cookie = self.issue(kind, &ch.client, &header, ch.created, now)?;
                     cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
                     set_cookies.push(set_cookie);
@@ -197,9 +200,14 @@ impl Engine {
         for kind in vouchers {
             let ch = state.ch(kind);
             let Some(id) = ch.id else { continue };
-            let written = ops.iter().any(|op| matches!(op, Op::Write(w) if w.id == id));
+            let written = ops
+                .iter()
+                .any(|op| matches!(op, Op::Write(w) if w.id == id));
             if !written {
-                ops.push(Op::Write(Write::touch(id, self.expiry(kind, ch.created, now))));
+                ops.push(Op::Write(Write::touch(
+                    id,
+                    self.expiry(kind, ch.created, now),
+                )));
             }
         }
         Ok(Plan {

@@ -103,7 +103,9 @@ async fn cookie_sizes_are_those_sent_then_those_set() {
     let s = b.open();
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), Some(1));
     assert_eq!(s.status().transient_cookie_bytes, first, "as received");
-    s.insert("user_id", &"a much longer value than before").await.unwrap();
+    s.insert("user_id", &"a much longer value than before")
+        .await
+        .unwrap();
     let set = b.commit(&s).await;
     assert!(pair(&set) > first);
     assert_eq!(s.status().transient_cookie_bytes, pair(&set), "as set");

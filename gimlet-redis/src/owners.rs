@@ -43,7 +43,11 @@ impl RedisBackend {
                     tracing::warn!("dropping an owner index entry that does not parse");
                 }
                 let key = parsed.map(|(id, _, _)| self.key(&id));
-                Member { member, parsed, key }
+                Member {
+                    member,
+                    parsed,
+                    key,
+                }
             })
             .collect())
     }

@@ -224,13 +224,20 @@ async fn one_load_and_one_commit(url: &str) {
     assert_eq!(login.get("zadd"), Some(&1));
     // On a cluster the old record, in the old group's slot, is deleted by
     // a second EVALSHA.
-    let moved = if url.starts_with("redis+cluster") { 2 } else { 1 };
+    let moved = if url.starts_with("redis+cluster") {
+        2
+    } else {
+        1
+    };
     assert_eq!(login.get("evalsha"), Some(&moved));
     assert_eq!(login.get("del"), Some(&1));
 
     // Listing and ending the owner's sessions stay on that node too.
     let before = stats.commandstats().await;
-    assert_eq!(revalidating.sessions_of(&user, None).await.unwrap().len(), 1);
+    assert_eq!(
+        revalidating.sessions_of(&user, None).await.unwrap().len(),
+        1
+    );
     assert_eq!(revalidating.end_sessions_of(&user, None).await.unwrap(), 1);
     let (ended, nodes) = delta(&before, &stats.commandstats().await);
     eprintln!("end: {ended:?}");

@@ -171,8 +171,9 @@ impl Dialect {
     /// Binds the id, the owner, permanent (0 or 1), created, until.
     pub(crate) fn upsert_owner(self, t: &Tables) -> String {
         let o = t.owners();
-        let insert =
-            format!("INSERT INTO {o} (session_id, owner, permanent, created, until_at) VALUES (?, ?, ?, ?, ?)");
+        let insert = format!(
+            "INSERT INTO {o} (session_id, owner, permanent, created, until_at) VALUES (?, ?, ?, ?, ?)"
+        );
         self.placeholders(match self {
             Dialect::MySql => format!(
                 "{insert} ON DUPLICATE KEY UPDATE owner = VALUES(owner), permanent = VALUES(permanent), \

@@ -11,7 +11,11 @@ use crate::errors::backend_error;
 
 impl SqlBackend {
     /// The live records of `owner`, in one query.
-    pub(crate) async fn owned(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
+    pub(crate) async fn owned(
+        &self,
+        owner: &Owner,
+        now: u64,
+    ) -> Result<Vec<OwnedRecord>, BackendError> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
         let sql = d.sql(format!(
@@ -62,7 +66,10 @@ impl SqlBackend {
         // In a task of its own, as a commit: a dropped request cannot stop
         // the transaction halfway.
         let task = tokio::spawn(async move {
-            backend.end_owned_now(&owner, &except).await.map_err(backend_error)
+            backend
+                .end_owned_now(&owner, &except)
+                .await
+                .map_err(backend_error)
         });
         self.timed(async move {
             task.await
@@ -78,13 +85,22 @@ impl SqlBackend {
         let kept = if except.is_empty() {
             String::new()
         } else {
-            format!(" AND session_id NOT IN ({})", vec!["?"; except.len()].join(", "))
+            format!(
+                " AND session_id NOT IN ({})",
+                vec!["?"; except.len()].join(", ")
+            )
         };
-        let owned = format!("SELECT session_id FROM {} WHERE owner = ?{kept}", t.owners());
+        let owned = format!(
+            "SELECT session_id FROM {} WHERE owner = ?{kept}",
+            t.owners()
+        );
         let statements = [
             // The session rows first, as a logout deletes them: a concurrent
             // writer of one holds its row, and this waits for it.
-            format!("DELETE FROM {} WHERE id IN ({owned}) AND expires_at > ?", t.sessions()),
+            format!(
+                "DELETE FROM {} WHERE id IN ({owned}) AND expires_at > ?",
+                t.sessions()
+            ),
             format!("DELETE FROM {} WHERE id IN ({owned})", t.sessions()),
             format!("DELETE FROM {} WHERE session_id IN ({owned})", t.keys()),
             format!("DELETE FROM {} WHERE owner = ?{kept}", t.owners()),

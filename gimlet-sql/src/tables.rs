@@ -155,9 +155,15 @@ mod tests {
             assert!(check(bad).is_err(), "{bad}");
         }
         assert!(Tables::new("same", "same").is_err());
-        assert!(Tables::new("s", "s_owners").is_err(), "keys in the owners table");
+        assert!(
+            Tables::new("s", "s_owners").is_err(),
+            "keys in the owners table"
+        );
         assert!(Tables::new(&"x".repeat(56), "k").is_ok());
-        assert!(Tables::new(&"x".repeat(57), "k").is_err(), "no room for _owners");
+        assert!(
+            Tables::new(&"x".repeat(57), "k").is_err(),
+            "no room for _owners"
+        );
         assert_eq!(Tables::default().owners(), "gimlet_sessions_owners");
     }
 }

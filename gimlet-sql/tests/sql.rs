@@ -186,7 +186,11 @@ async fn expired_rows_are_deleted_by_delete_expired_and_by_the_cleanup_task() {
                 .await
                 .unwrap();
         assert_eq!(keys_left, 3, "the expired session's keys went with it");
-        assert_eq!(owned().await, 1, "the expired session's index row went with it");
+        assert_eq!(
+            owned().await,
+            1,
+            "the expired session's index row went with it"
+        );
 
         clock.advance(Duration::from_secs(600));
         // A zero period is raised to the minimum, not a panic in the task.

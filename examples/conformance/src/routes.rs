@@ -176,9 +176,13 @@ async fn route(session: &Session, parts: &[&str], q: &Query<'_>) -> Result<Reply
             let sessions = session.gimlet().sessions_of(name, Some(session)).await?;
             Reply::ok(sessions.len().to_string())
         }
-        ["end_sessions_of", name] => {
-            Reply::ok(session.gimlet().end_sessions_of(name, None).await?.to_string())
-        }
+        ["end_sessions_of", name] => Reply::ok(
+            session
+                .gimlet()
+                .end_sessions_of(name, None)
+                .await?
+                .to_string(),
+        ),
         _ => Reply::not_found(),
     })
 }

@@ -57,9 +57,16 @@ pub async fn owned_records_are_listed_and_ended(backend: SharedBackend) {
     let a3 = create_owned(&backend, alice, false).await;
     let b1 = create_owned(&backend, bob, false).await;
     let unowned = owned_id(&alice);
-    commit_ok(&backend, vec![Op::Write(write(unowned, WriteMode::Create, &[("k", b"v")]))]).await;
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(unowned, WriteMode::Create, &[("k", b"v")]))],
+    )
+    .await;
 
-    let records = backend.sessions_of(&alice, now()).await.expect("sessions_of");
+    let records = backend
+        .sessions_of(&alice, now())
+        .await
+        .expect("sessions_of");
     assert_eq!(
         listed(records.iter().map(|r| r.id).collect()),
         listed(vec![a1, a2, a3])
@@ -67,8 +74,18 @@ pub async fn owned_records_are_listed_and_ended(backend: SharedBackend) {
     let second = records.iter().find(|r| r.id == a2).expect("listed");
     assert!(second.permanent);
     assert_eq!(second.created, now() - 10, "created as the ownership said");
-    assert!(second.expires_at.abs_diff(later()) <= 1, "{}", second.expires_at);
-    assert!(!records.iter().find(|r| r.id == a1).expect("listed").permanent);
+    assert!(
+        second.expires_at.abs_diff(later()) <= 1,
+        "{}",
+        second.expires_at
+    );
+    assert!(
+        !records
+            .iter()
+            .find(|r| r.id == a1)
+            .expect("listed")
+            .permanent
+    );
 
     let ended = backend.end_sessions_of(&alice, &[a3]).await.expect("end");
     assert_eq!(ended, 2);
@@ -78,9 +95,19 @@ pub async fn owned_records_are_listed_and_ended(backend: SharedBackend) {
     for id in [a3, b1, unowned] {
         assert!(load_one(&backend, id).await.is_some(), "a kept record went");
     }
-    let left = backend.sessions_of(&alice, now()).await.expect("sessions_of");
+    let left = backend
+        .sessions_of(&alice, now())
+        .await
+        .expect("sessions_of");
     assert_eq!(listed(left.iter().map(|r| r.id).collect()), vec![a3]);
-    assert_eq!(backend.sessions_of(&bob, now()).await.expect("sessions_of").len(), 1);
+    assert_eq!(
+        backend
+            .sessions_of(&bob, now())
+            .await
+            .expect("sessions_of")
+            .len(),
+        1
+    );
     assert_eq!(backend.end_sessions_of(&bob, &[]).await.expect("end"), 1);
     assert_eq!(backend.end_sessions_of(&bob, &[]).await.expect("end"), 0);
 }
@@ -101,11 +128,20 @@ pub async fn an_owned_record_leaves_the_index_with_its_record(backend: SharedBac
     update.clear = true;
     commit_ok(&backend, vec![Op::Write(update)]).await;
 
-    let records = backend.sessions_of(&owner, now()).await.expect("sessions_of");
+    let records = backend
+        .sessions_of(&owner, now())
+        .await
+        .expect("sessions_of");
     assert_eq!(listed(records.iter().map(|r| r.id).collect()), vec![kept]);
     assert!(records[0].permanent, "a later write changed the entry");
     assert_eq!(backend.end_sessions_of(&owner, &[]).await.expect("end"), 1);
-    assert!(backend.sessions_of(&owner, now()).await.expect("sessions_of").is_empty());
+    assert!(
+        backend
+            .sessions_of(&owner, now())
+            .await
+            .expect("sessions_of")
+            .is_empty()
+    );
 }
 
 fn gimlet(backend: SharedBackend, revalidate_after: u64) -> Gimlet {
@@ -180,7 +216,11 @@ pub async fn log_out_everywhere_ends_every_other_session(backend: SharedBackend)
                 s.insert("cart", &["gin"]).await.expect("insert");
             })
             .await;
-        assert_eq!(counting.counts().round_trips(), round_trips, "login's round trips");
+        assert_eq!(
+            counting.counts().round_trips(),
+            round_trips,
+            "login's round trips"
+        );
     }
     let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
     assert_eq!(listed.len(), 2, "{listed:?}");
@@ -207,7 +247,10 @@ pub async fn log_out_everywhere_ends_every_other_session(backend: SharedBackend)
         .await;
     phone
         .request(&gimlet, |s| async move {
-            assert_eq!(s.get::<String>("user_id").await.expect("get").as_deref(), Some(user.as_str()));
+            assert_eq!(
+                s.get::<String>("user_id").await.expect("get").as_deref(),
+                Some(user.as_str())
+            );
             assert!(s.get::<Vec<String>>("cart").await.expect("get").is_some());
         })
         .await;
@@ -229,7 +272,9 @@ pub async fn a_channel_created_later_joins_its_owner(backend: SharedBackend) {
     browser
         .request(&gimlet, |s| async move {
             let remember = crate::Placement::new().permanent(true);
-            s.insert_with("theme", &"dark", remember).await.expect("insert");
+            s.insert_with("theme", &"dark", remember)
+                .await
+                .expect("insert");
         })
         .await;
     let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");

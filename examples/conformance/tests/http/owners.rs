@@ -29,7 +29,11 @@ pub(crate) async fn log_out_everywhere(app: App) {
     assert_eq!(phone.ok("/get/cart").await, "lime");
     // Naming the same owner again changes nothing.
     let again = phone.get(&owner).await;
-    assert_eq!((again.status, again.set_cookies.len()), (200, 0), "{again:?}");
+    assert_eq!(
+        (again.status, again.set_cookies.len()),
+        (200, 0),
+        "{again:?}"
+    );
     assert_eq!(phone.ok(&list).await, "2");
 
     assert_eq!(laptop.ok(&end).await, "2");

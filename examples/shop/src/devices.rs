@@ -2,7 +2,7 @@
 //! user, as the owner index lists them (`Gimlet::sessions_of`), ended from
 //! any one of them (`Gimlet::end_sessions_of`).
 
-use gimlet_core::{Error, Gimlet, OwnedSession, Session};
+use gimlet_core::{Error, OwnedSession, Session};
 
 use crate::html::{button_form, escape};
 use crate::pages::{Outcome, Plain, USER};
@@ -13,13 +13,8 @@ use crate::when;
 /// # Errors
 ///
 /// The backend's error (one call, to the owner index).
-pub async fn card(
-    session: &Session,
-    gimlet: &Gimlet,
-    user: &str,
-    csrf: &str,
-) -> Result<String, Error> {
-    let sessions = gimlet.sessions_of(user, Some(session)).await?;
+pub async fn card(session: &Session, user: &str, csrf: &str) -> Result<String, Error> {
+    let sessions = session.gimlet().sessions_of(user, Some(session)).await?;
     let now = when::now();
     let mut html = format!(
         "<section class=card id=devices><h2>Your devices</h2>\
@@ -70,11 +65,7 @@ fn row(listed: &OwnedSession, now: u64) -> String {
 /// # Errors
 ///
 /// The session's and the backend's errors.
-pub async fn logout_everywhere(
-    session: &Session,
-    gimlet: &Gimlet,
-    form: &Plain,
-) -> Result<Outcome, Error> {
+pub async fn logout_everywhere(session: &Session, form: &Plain) -> Result<Outcome, Error> {
     if !session.verify_csrf(&form.csrf).await? {
         return Ok(Outcome::Forbidden);
     }
@@ -83,7 +74,7 @@ pub async fn logout_everywhere(
     };
     // Every other copy stops being served within `revalidate_after`;
     // `invalidate` ends this browser's at once (its cookies are removed).
-    let ended = gimlet.end_sessions_of(&user, None).await?;
+    let ended = session.gimlet().end_sessions_of(&user, None).await?;
     session.invalidate()?;
     // A write after `invalidate` starts a new, anonymous session.
     session
@@ -101,18 +92,17 @@ pub async fn logout_everywhere(
 /// # Errors
 ///
 /// The session's and the backend's errors.
-pub async fn logout_others(
-    session: &Session,
-    gimlet: &Gimlet,
-    form: &Plain,
-) -> Result<Outcome, Error> {
+pub async fn logout_others(session: &Session, form: &Plain) -> Result<Outcome, Error> {
     if !session.verify_csrf(&form.csrf).await? {
         return Ok(Outcome::Forbidden);
     }
     let Some(user) = session.get(USER).await? else {
         return Ok(Outcome::Redirect("/"));
     };
-    let ended = gimlet.end_sessions_of(&user, Some(session)).await?;
+    let ended = session
+        .gimlet()
+        .end_sessions_of(&user, Some(session))
+        .await?;
     session
         .flash(format!(
             "Logged out {ended} other {}.",

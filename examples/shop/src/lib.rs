@@ -24,8 +24,9 @@
 //!   each key lives, and the size of each cookie (see [`footer`]).
 //!
 //! The pages are written once here ([`pages`], [`devices`]); each binary
-//! (`shop-axum`, `shop-actix`, `shop-rocket`) is only its framework's glue,
-//! and hands the pages the `Gimlet` for the owner index's calls.
+//! (`shop-axum`, `shop-actix`, `shop-rocket`) is only its framework's glue.
+//! The owner index's calls go through `session.gimlet()`, so the pages need
+//! nothing but the session.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 

@@ -1,6 +1,6 @@
 //! The shop's pages and actions, framework-agnostic.
 
-use gimlet_core::{Error, Gimlet, Key, Session, SessionId};
+use gimlet_core::{Error, Key, Session, SessionId};
 use serde::Deserialize;
 
 use crate::devices;
@@ -59,7 +59,7 @@ pub struct Plain {
 /// # Errors
 ///
 /// The session's errors (a backend that is down).
-pub async fn home(session: &Session, gimlet: &Gimlet) -> Result<Outcome, Error> {
+pub async fn home(session: &Session) -> Result<Outcome, Error> {
     let mut ledger = Ledger::default();
     // All three live in the cookie: no backend call (but the check that the
     // session was not ended, once every `revalidate_after`).
@@ -107,7 +107,7 @@ pub async fn home(session: &Session, gimlet: &Gimlet) -> Result<Outcome, Error> 
         );
     }
     if let Some(user) = &user {
-        main += &devices::card(session, gimlet, user, &csrf).await?;
+        main += &devices::card(session, user, &csrf).await?;
         ledger.step(session, "your devices", "to list your devices");
     }
     let seen = Seen {

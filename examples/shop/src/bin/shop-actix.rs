@@ -5,7 +5,6 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};
 use gimlet_actix::{Session, SessionMiddleware};
-use gimlet_core::Gimlet;
 use gimlet_shop::pages::{self, AddToCart, Login, Outcome, Plain};
 use gimlet_shop::{devices, setup};
 
@@ -22,8 +21,8 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> HttpResponse {
     }
 }
 
-async fn home(gimlet: web::Data<Gimlet>, session: Session) -> HttpResponse {
-    respond(pages::home(&session, &gimlet).await)
+async fn home(session: Session) -> HttpResponse {
+    respond(pages::home(&session).await)
 }
 
 async fn login(session: Session, form: web::Form<Login>) -> HttpResponse {
@@ -38,20 +37,12 @@ async fn logout(session: Session, form: web::Form<Plain>) -> HttpResponse {
     respond(pages::logout(&session, &form).await)
 }
 
-async fn logout_everywhere(
-    gimlet: web::Data<Gimlet>,
-    session: Session,
-    form: web::Form<Plain>,
-) -> HttpResponse {
-    respond(devices::logout_everywhere(&session, &gimlet, &form).await)
+async fn logout_everywhere(session: Session, form: web::Form<Plain>) -> HttpResponse {
+    respond(devices::logout_everywhere(&session, &form).await)
 }
 
-async fn logout_others(
-    gimlet: web::Data<Gimlet>,
-    session: Session,
-    form: web::Form<Plain>,
-) -> HttpResponse {
-    respond(devices::logout_others(&session, &gimlet, &form).await)
+async fn logout_others(session: Session, form: web::Form<Plain>) -> HttpResponse {
+    respond(devices::logout_others(&session, &form).await)
 }
 
 #[actix_web::main]
@@ -60,7 +51,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = setup::addr()?;
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(web::Data::new(gimlet.clone()))
             .wrap(SessionMiddleware::new(gimlet.clone()))
             .route("/", web::get().to(home))
             .route("/login", web::post().to(login))

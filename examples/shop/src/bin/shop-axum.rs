@@ -3,12 +3,10 @@
 //! Run with: `cargo run -p gimlet-shop --bin shop-axum`
 
 use axum::Form;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use gimlet_axum::{Session, SessionLayer};
-use gimlet_core::Gimlet;
 use gimlet_shop::pages::{self, AddToCart, Login, Outcome, Plain};
 use gimlet_shop::{devices, setup};
 
@@ -21,8 +19,8 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> Response {
     }
 }
 
-async fn home(State(gimlet): State<Gimlet>, session: Session) -> Response {
-    respond(pages::home(&session, &gimlet).await)
+async fn home(session: Session) -> Response {
+    respond(pages::home(&session).await)
 }
 
 async fn login(session: Session, Form(form): Form<Login>) -> Response {
@@ -37,20 +35,12 @@ async fn logout(session: Session, Form(form): Form<Plain>) -> Response {
     respond(pages::logout(&session, &form).await)
 }
 
-async fn logout_everywhere(
-    State(gimlet): State<Gimlet>,
-    session: Session,
-    Form(form): Form<Plain>,
-) -> Response {
-    respond(devices::logout_everywhere(&session, &gimlet, &form).await)
+async fn logout_everywhere(session: Session, Form(form): Form<Plain>) -> Response {
+    respond(devices::logout_everywhere(&session, &form).await)
 }
 
-async fn logout_others(
-    State(gimlet): State<Gimlet>,
-    session: Session,
-    Form(form): Form<Plain>,
-) -> Response {
-    respond(devices::logout_others(&session, &gimlet, &form).await)
+async fn logout_others(session: Session, Form(form): Form<Plain>) -> Response {
+    respond(devices::logout_others(&session, &form).await)
 }
 
 #[tokio::main]
@@ -63,7 +53,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .route("/logout-others", post(logout_others))
-        .with_state(gimlet.clone())
         .layer(SessionLayer::new(gimlet));
     let listener = tokio::net::TcpListener::bind(setup::addr()?).await?;
     setup::announce(listener.local_addr()?, "axum");

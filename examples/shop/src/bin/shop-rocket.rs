@@ -2,14 +2,13 @@
 //!
 //! Run with: `cargo run -p gimlet-shop --bin shop-rocket`
 
-use gimlet_core::Gimlet;
 use gimlet_rocket::{Session, SessionFairing};
 use gimlet_shop::pages::{self, AddToCart, Login, Outcome, Plain};
 use gimlet_shop::{devices, setup};
 use rocket::form::Form;
 use rocket::http::Status;
 use rocket::response::{Redirect, Responder, content::RawHtml};
-use rocket::{State, get, post, routes};
+use rocket::{get, post, routes};
 
 #[derive(Responder)]
 enum Reply {
@@ -29,8 +28,8 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> Reply {
 }
 
 #[get("/")]
-async fn home(gimlet: &State<Gimlet>, session: Session) -> Reply {
-    respond(pages::home(&session, gimlet).await)
+async fn home(session: Session) -> Reply {
+    respond(pages::home(&session).await)
 }
 
 #[post("/login", data = "<form>")]
@@ -49,13 +48,13 @@ async fn logout(session: Session, form: Form<Plain>) -> Reply {
 }
 
 #[post("/logout-everywhere", data = "<form>")]
-async fn logout_everywhere(gimlet: &State<Gimlet>, session: Session, form: Form<Plain>) -> Reply {
-    respond(devices::logout_everywhere(&session, gimlet, &form).await)
+async fn logout_everywhere(session: Session, form: Form<Plain>) -> Reply {
+    respond(devices::logout_everywhere(&session, &form).await)
 }
 
 #[post("/logout-others", data = "<form>")]
-async fn logout_others(gimlet: &State<Gimlet>, session: Session, form: Form<Plain>) -> Reply {
-    respond(devices::logout_others(&session, gimlet, &form).await)
+async fn logout_others(session: Session, form: Form<Plain>) -> Reply {
+    respond(devices::logout_others(&session, &form).await)
 }
 
 #[rocket::main]
@@ -67,7 +66,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(("port", addr.port()))
         .merge(("log_level", "critical"));
     let _ = rocket::custom(figment)
-        .manage(gimlet.clone())
         .attach(SessionFairing::new(gimlet))
         .attach(rocket::fairing::AdHoc::on_liftoff("announce", |rocket| {
             Box::pin(async move {

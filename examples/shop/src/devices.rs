@@ -66,24 +66,7 @@ fn row(listed: &OwnedSession, now: u64) -> String {
 ///
 /// The session's and the backend's errors.
 pub async fn logout_everywhere(session: &Session, form: &Plain) -> Result<Outcome, Error> {
-    if !session.verify_csrf(&form.csrf).await? {
-        return Ok(Outcome::Forbidden);
-    }
-    let Some(user) = session.get(USER).await? else {
-        return Ok(Outcome::Redirect("/"));
-    };
-    // Every other copy stops being served within `revalidate_after`;
-    // `invalidate` ends this browser's at once (its cookies are removed).
-    let ended = session.gimlet().end_sessions_of(&user, None).await?;
-    session.invalidate()?;
-    // A write after `invalidate` starts a new, anonymous session.
-    session
-        .flash(format!(
-            "Logged out everywhere: {ended} {} ended.",
-            if ended == 1 { "session" } else { "sessions" }
-        ))
-        .await?;
-    Ok(Outcome::Redirect("/"))
+    end_sessions(session, form, true).await
 }
 
 /// `POST /logout-others`: ends every session of the signed-in user but
@@ -93,21 +76,28 @@ pub async fn logout_everywhere(session: &Session, form: &Plain) -> Result<Outcom
 ///
 /// The session's and the backend's errors.
 pub async fn logout_others(session: &Session, form: &Plain) -> Result<Outcome, Error> {
+    end_sessions(session, form, false).await
+}
+
+async fn end_sessions(session: &Session, form: &Plain, this_one: bool) -> Result<Outcome, Error> {
     if !session.verify_csrf(&form.csrf).await? {
         return Ok(Outcome::Forbidden);
     }
     let Some(user) = session.get(USER).await? else {
         return Ok(Outcome::Redirect("/"));
     };
-    let ended = session
-        .gimlet()
-        .end_sessions_of(&user, Some(session))
-        .await?;
-    session
-        .flash(format!(
-            "Logged out {ended} other {}.",
-            if ended == 1 { "session" } else { "sessions" }
-        ))
-        .await?;
+    // Every other copy stops being served within `revalidate_after`;
+    // `invalidate` ends this browser's at once (its cookies are removed).
+    let except = (!this_one).then_some(session);
+    let ended = session.gimlet().end_sessions_of(&user, except).await?;
+    let plural = if ended == 1 { "session" } else { "sessions" };
+    let note = if this_one {
+        session.invalidate()?;
+        format!("Logged out everywhere: {ended} {plural} ended.")
+    } else {
+        format!("Logged out {ended} other {plural}.")
+    };
+    // After `invalidate`, this write starts a new, anonymous session.
+    session.flash(note).await?;
     Ok(Outcome::Redirect("/"))
 }

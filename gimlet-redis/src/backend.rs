@@ -325,12 +325,23 @@ impl RedisBackend {
     }
 }
 
-/// The ops in the group of the batch's first write, and the others.
-fn split_by_group(batch: &Batch) -> (Batch, Batch) {
-    let id = |op: &Op| match op {
+fn op_id(op: &Op) -> SessionId {
+    match op {
         Op::Write(w) => w.id,
         Op::Delete(id) => *id,
-    };
+    }
+}
+
+/// Whether the batch's ids are in more than one group.
+fn spans_groups(batch: &Batch) -> bool {
+    let mut groups = batch.ops.iter().map(|op| op_id(op).group());
+    let first = groups.next();
+    groups.any(|g| Some(g) != first)
+}
+
+/// The ops in the group of the batch's first write, and the others.
+fn split_by_group(batch: &Batch) -> (Batch, Batch) {
+    let id = op_id;
     let group = batch
         .ops
         .iter()
@@ -392,10 +403,10 @@ impl Backend for RedisBackend {
 
     async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
         match self.pool {
-            Pools::Cluster(_) => {
-                // A login that moved a session to its owner's group deletes
-                // the old ids, in another slot: after the rest, so that a
-                // failure between the two calls loses nothing.
+            // A login that moved a session to its owner's group deletes
+            // the old ids, in another slot: after the rest, so that a
+            // failure between the two calls loses nothing.
+            Pools::Cluster(_) if spans_groups(batch) => {
                 let (rest, moved) = split_by_group(batch);
                 self.run_script(&rest).await?;
                 self.run_script(&moved).await

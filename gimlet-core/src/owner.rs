@@ -50,6 +50,32 @@ impl Session {
     /// The owner travels in the session's cookies as a 16-byte digest,
     /// never as given.
     ///
+    /// # Example
+    ///
+    /// ```
+    /// use gimlet_core::{Gimlet, MemoryBackend};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gimlet_core::Error> {
+    /// let gimlet = Gimlet::builder()
+    ///     .secret("0123456789abcdef0123456789abcdef")
+    ///     .backend(MemoryBackend::new())
+    ///     .build()
+    ///     .unwrap();
+    /// // Two browsers log in as ada.
+    /// for _ in 0..2 {
+    ///     let session = gimlet.open_from_headers([]);
+    ///     session.set_owner("ada").await?;
+    ///     session.insert("cart", &["gin"]).await?;
+    ///     gimlet.commit(&session).await?;
+    /// }
+    /// assert_eq!(gimlet.sessions_of("ada", None).await?.len(), 2);
+    /// // Log out everywhere.
+    /// assert_eq!(gimlet.end_sessions_of("ada", None).await?, 2);
+    /// assert!(gimlet.sessions_of("ada", None).await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::NoOwnerIndex`] without a backend that keeps the index, the

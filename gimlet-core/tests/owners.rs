@@ -1,0 +1,92 @@
+//! The owner index as the core sees it: where an owned session's ids are
+//! generated, what a store without the index gets, what the cookie and the
+//! logs show of an owner, and what the status counts.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use gimlet_core::async_trait;
+use common::{browser, cookie_only};
+use gimlet_core::backend::{Backend, BackendError, Batch, Owner, Record};
+use gimlet_core::codec::CookieCodec;
+use gimlet_core::{Activity, Error, Gimlet, MemoryBackend, Secret, SessionId};
+
+#[tokio::test]
+async fn an_owned_session_s_ids_are_in_its_owner_s_group() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.insert("cart", &["gin"]).await.unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    s.set_owner("ada").await.unwrap();
+    let id: SessionId = s.id().unwrap().parse().unwrap();
+    assert_eq!(id.group(), Owner::of("ada").group());
+    assert_ne!(Owner::of("ada").group(), Owner::of("bob").group());
+    assert_eq!(s.status().activity, Activity::Renewed);
+    b.commit(&s).await;
+    assert_eq!(b.gimlet.sessions_of("ada", None).await.unwrap().len(), 2);
+}
+
+#[test]
+fn an_owner_shows_as_hex_and_hides_in_debug() {
+    let owner = Owner::of("ada@example.com");
+    let hex = owner.to_string();
+    assert_eq!(hex, hex::encode(owner.as_bytes()));
+    assert_eq!(hex.len(), 32);
+    assert_eq!(Owner::from_bytes(*owner.as_bytes()), owner);
+    assert_eq!(owner.group(), [owner.as_bytes()[0], owner.as_bytes()[1]]);
+    assert_eq!(format!("{owner:?}"), "Owner(<redacted>)");
+}
+
+/// A store of the application's own that keeps no owner index.
+#[derive(Debug)]
+struct NoIndex(MemoryBackend);
+
+#[async_trait]
+impl Backend for NoIndex {
+    async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
+        self.0.load(ids).await
+    }
+
+    async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
+        self.0.commit(batch).await
+    }
+}
+
+#[tokio::test]
+async fn without_an_index_owners_are_a_usage_error() {
+    let without_backend = cookie_only(|g| g);
+    let with_a_custom_store = Gimlet::builder()
+        .secret(common::SECRET)
+        .shared_backend(Arc::new(NoIndex(MemoryBackend::new())))
+        .build()
+        .unwrap();
+    for gimlet in [without_backend, with_a_custom_store] {
+        let session = gimlet.open_from_headers([]);
+        let refused = session.set_owner("ada").await.unwrap_err();
+        assert!(matches!(refused, Error::NoOwnerIndex), "{refused:?}");
+        assert_eq!(refused.status_code(), 400);
+        let listed = gimlet.sessions_of("ada", None).await.unwrap_err();
+        assert!(matches!(listed, Error::NoOwnerIndex), "{listed:?}");
+        let ended = gimlet.end_sessions_of("ada", None).await.unwrap_err();
+        assert!(matches!(ended, Error::NoOwnerIndex), "{ended:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_cookie_carries_a_digest_never_the_owner() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.set_owner("ada-the-owner").await.unwrap();
+    s.insert("user_id", &1).await.unwrap();
+    b.commit(&s).await;
+    let (name, value) = b.jar.iter().next().unwrap();
+    let codec = CookieCodec::new(&[Secret::new(common::SECRET)], &[], false).unwrap();
+    let payload = codec.decode(name, value).unwrap().to_payload();
+    assert_eq!(payload.owner, Some(Owner::of("ada-the-owner")));
+    let raw = format!("{payload:?}{:?}", payload.data);
+    assert!(!raw.contains("ada"), "{raw}");
+}

@@ -217,6 +217,30 @@ async fn the_byte_estimate_is_the_documented_sum() {
     assert_eq!(backend.bytes(), own + index + slots + heap);
 }
 
+/// An owned record costs its ownership and its place in the owner index
+/// on top: the estimate adds both.
+#[tokio::test]
+async fn an_owned_record_counts_its_ownership() {
+    use gimlet_core::backend::{Owner, Ownership};
+    use std::mem::size_of;
+    let (plain, owned) = (MemoryBackend::new(), MemoryBackend::new());
+    let id = SessionId::generate().unwrap();
+    let batch = write(id, WriteMode::Create, &[("cart", 100)], u64::MAX);
+    plain.commit(&batch).await.unwrap();
+    let mut batch = batch;
+    if let Op::Write(w) = &mut batch.ops[0] {
+        w.owner = Some(Ownership {
+            owner: Owner::of("ada"),
+            permanent: false,
+            created: 1,
+            until: u64::MAX,
+        });
+    }
+    owned.commit(&batch).await.unwrap();
+    let extra = size_of::<Ownership>() + size_of::<SessionId>();
+    assert_eq!(owned.bytes(), plain.bytes() + extra);
+}
+
 #[tokio::test]
 async fn a_record_that_expires_at_this_second_is_not_merged_into() {
     let clock = ManualClock::new(NOW);

@@ -90,7 +90,8 @@ impl<B> ResponseHeaders for Head<'_, B> {
     }
 
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
-        texts(self.0.headers().get_all(name))
+        let values = self.0.headers().get_all(name);
+        values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     fn remove(&mut self, name: &'static str) {
@@ -107,10 +108,6 @@ impl<B> ResponseHeaders for Head<'_, B> {
 
 /// The values that are valid UTF-8 (checked in bulk, faster than
 /// `to_str`).
-fn texts<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> impl Iterator<Item = &'a str> {
-    values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
-}
-
 /// A short text response with `status`.
 fn text((status, body): (u16, &'static str)) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);

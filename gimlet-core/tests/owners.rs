@@ -8,8 +8,8 @@ mod common;
 
 use std::sync::Arc;
 
-use gimlet_core::async_trait;
 use common::{browser, cookie_only};
+use gimlet_core::async_trait;
 use gimlet_core::backend::{Backend, BackendError, Batch, Owner, Record};
 use gimlet_core::codec::CookieCodec;
 use gimlet_core::{Activity, Error, Gimlet, MemoryBackend, Secret, SessionId};

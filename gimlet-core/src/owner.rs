@@ -2,8 +2,8 @@
 //! and ends every session of one owner.
 
 use crate::backend::{Backend, OwnedRecord, Owner};
+use crate::gimlet::Engine;
 use crate::placement::Lifetime;
-use crate::status::Activity;
 use crate::{Error, Gimlet, Session, SessionId};
 
 /// One live session of an owner, as [`Gimlet::sessions_of`] lists it: a
@@ -81,14 +81,7 @@ impl Session {
     /// [`Error::NoOwnerIndex`] without a backend that keeps the index, the
     /// load's backend error, or [`Error::Committed`].
     pub async fn set_owner(&self, owner: impl AsRef<str>) -> Result<(), Error> {
-        if !self
-            .engine()
-            .backend
-            .as_ref()
-            .is_some_and(|b| b.owner_index())
-        {
-            return Err(Error::NoOwnerIndex);
-        }
+        self.engine().owner_index()?;
         let owner = Owner::of(owner.as_ref());
         if self.for_handler().committed {
             return Err(Error::Committed { what: "an owner" });
@@ -126,7 +119,6 @@ impl Session {
             ch.owner = Some(owner);
             ch.pinned = true;
         }
-        state.activity = state.activity.max(Activity::Renewed);
         Ok(())
     }
 
@@ -153,7 +145,7 @@ impl Gimlet {
         owner: impl AsRef<str>,
         current: Option<&Session>,
     ) -> Result<Vec<OwnedSession>, Error> {
-        let backend = self.owner_index()?;
+        let backend = self.engine.owner_index()?;
         let owner = Owner::of(owner.as_ref());
         let now = self.engine.now();
         let call = backend.sessions_of(&owner, now);
@@ -187,7 +179,7 @@ impl Gimlet {
         owner: impl AsRef<str>,
         except: Option<&Session>,
     ) -> Result<u64, Error> {
-        let backend = self.owner_index()?;
+        let backend = self.engine.owner_index()?;
         let owner = Owner::of(owner.as_ref());
         let kept = except.map(Session::channel_ids).unwrap_or_default();
         let call = backend.end_sessions_of(&owner, &kept);
@@ -200,13 +192,6 @@ impl Gimlet {
         })?;
         tracing::info!(ended, "ended an owner's sessions");
         Ok(ended)
-    }
-
-    fn owner_index(&self) -> Result<&dyn Backend, Error> {
-        match &self.engine.backend {
-            Some(backend) if backend.owner_index() => Ok(backend.as_ref()),
-            _ => Err(Error::NoOwnerIndex),
-        }
     }
 
     fn listed(&self, record: &OwnedRecord, current: bool) -> OwnedSession {
@@ -222,6 +207,16 @@ impl Gimlet {
                 .max(record.created),
             expires_at: record.expires_at,
             current,
+        }
+    }
+}
+
+impl Engine {
+    /// The backend, if it keeps the owner index.
+    fn owner_index(&self) -> Result<&dyn Backend, Error> {
+        match &self.backend {
+            Some(backend) if backend.owner_index() => Ok(backend.as_ref()),
+            _ => Err(Error::NoOwnerIndex),
         }
     }
 }

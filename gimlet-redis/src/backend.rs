@@ -32,7 +32,10 @@ pub const DEFAULT_CONNECTIONS: usize = 1;
 /// holding the channel's server-side keys as fields (plus a sentinel field
 /// `""`) and expiring by itself through `PEXPIREAT`. The braces make the
 /// id's group ([`SessionId::group`]) the key's hash tag, so every record of
-/// one session lives in one hash slot of a cluster. A load is one
+/// one session lives in one hash slot of a cluster. An owner's index
+/// (`Session::set_owner`) is a sorted set, `{prefix}{{group}}owner:{owner}`,
+/// in the slot of the owner's group, which every id of its sessions
+/// shares. A load is one
 /// pipelined round trip of `HGETALL`s; a commit is one `EVALSHA` of a
 /// script that checks and applies the whole batch atomically.
 ///
@@ -215,16 +218,9 @@ impl RedisBackend {
     /// 16,384 slots. Hex digits (`0`-`9` are `0x3_`, `a`-`f` are `0x6_`)
     /// would leave a fifth of the slots without a single session.
     pub fn key(&self, id: &SessionId) -> String {
-        let [high, low] = id.group();
-        let tag =
-            [high >> 4, high & 15, low >> 4, low & 15].map(|nibble| char::from(0x40 | nibble));
         // One allocation, the key's own: the rest of the id in hex goes
         // straight into it.
-        let mut key = String::with_capacity(self.prefix.len() + 34);
-        key.push_str(&self.prefix);
-        key.push('{');
-        key.extend(tag);
-        key.push('}');
+        let mut key = self.tagged(id.group(), 28);
         for byte in &id.as_bytes()[2..] {
             for nibble in [byte >> 4, byte & 15] {
                 key.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
@@ -233,8 +229,17 @@ impl RedisBackend {
         key
     }
 
-    pub(crate) fn prefix_len(&self) -> usize {
-        self.prefix.len()
+    /// The prefix and `group`'s hash tag, with room for `rest` more bytes.
+    pub(crate) fn tagged(&self, group: [u8; 2], rest: usize) -> String {
+        let [high, low] = group;
+        let tag =
+            [high >> 4, high & 15, low >> 4, low & 15].map(|nibble| char::from(0x40 | nibble));
+        let mut key = String::with_capacity(self.prefix.len() + 6 + rest);
+        key.push_str(&self.prefix);
+        key.push('{');
+        key.extend(tag);
+        key.push('}');
+        key
     }
 
     fn slot(&self, index: usize) -> std::sync::MutexGuard<'_, Option<Connection>> {
@@ -341,18 +346,17 @@ fn spans_groups(batch: &Batch) -> bool {
 
 /// The ops in the group of the batch's first write, and the others.
 fn split_by_group(batch: &Batch) -> (Batch, Batch) {
-    let id = op_id;
     let group = batch
         .ops
         .iter()
         .find(|op| matches!(op, Op::Write(_)))
         .or(batch.ops.first())
-        .map(|op| id(op).group());
+        .map(|op| op_id(op).group());
     let (rest, moved) = batch
         .ops
         .iter()
         .cloned()
-        .partition(|op| Some(id(op).group()) == group);
+        .partition(|op| Some(op_id(op).group()) == group);
     (Batch { ops: rest }, Batch { ops: moved })
 }
 

@@ -14,11 +14,10 @@ impl RedisBackend {
     /// the hash tag (the group every id of its sessions is in, so the index
     /// shares their slot), then `owner:` and the owner in hex.
     pub(crate) fn index_key(&self, owner: &Owner) -> String {
-        let group = SessionId::from_bytes(*owner.as_bytes());
-        let key = self.key(&group);
-        // The record key's tag, without the rest of the id.
-        let tagged = &key[..self.prefix_len() + 6];
-        format!("{tagged}owner:{owner}")
+        let mut key = self.tagged(owner.group(), 38);
+        key.push_str("owner:");
+        key.push_str(&owner.to_string());
+        key
     }
 
     /// The index's members, read and parsed, with the keys of their

@@ -22,9 +22,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// Storage is key-level: one row per channel (`id`, `expires_at`) and one
 /// row per key (`session_id`, `name`, `value`), so concurrent commits that
-/// change different keys of one session all survive. A load is one query
-/// for both channels; a commit is one transaction. `docs/backends.md` shows
-/// the schema of each dialect.
+/// change different keys of one session all survive; a third table holds
+/// the owner index (`Session::set_owner`), one row per owned channel. A
+/// load is one query for both channels; a commit is one transaction.
+/// `docs/backends.md` shows the schema of each dialect.
 ///
 /// # Example
 ///
@@ -134,6 +135,25 @@ impl SqlBackend {
         })
     }
 
+    /// Runs `work` on a clone of the backend in a task of its own, under
+    /// the timeout: a request dropped halfway (a client that went away)
+    /// cannot cancel a transaction between its statements; it finishes, or
+    /// rolls back. Past the timeout the caller stops waiting, and the
+    /// outcome is then unknown.
+    pub(crate) async fn detached<T, F, Fut>(&self, work: F) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(SqlBackend) -> Fut,
+        Fut: Future<Output = Result<T, BackendError>> + Send + 'static,
+    {
+        let task = tokio::spawn(work(self.clone()));
+        self.timed(async move {
+            task.await
+                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
+        })
+        .await
+    }
+
     pub(crate) async fn timed<T>(
         &self,
         operation: impl Future<Output = Result<T, BackendError>>,
@@ -199,29 +219,14 @@ impl Backend for SqlBackend {
         if batch.is_empty() {
             return Ok(());
         }
-        // The transaction runs in a task of its own, so that a request
-        // dropped halfway (a client that went away) cannot cancel it
-        // between its statements: it finishes, or rolls back, either way.
-        // Past the timeout the caller stops waiting, but the outcome is
-        // then unknown: the transaction may still commit.
-        let backend = self.clone();
         let batch = batch.clone();
-        let task = tokio::spawn(async move { backend.commit_with_retries(&batch).await });
-        self.timed(async move {
-            task.await
-                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
-        })
-        .await
+        self.detached(|backend| async move { backend.commit_with_retries(&batch).await })
+            .await
     }
 
     async fn delete_expired(&self) -> Result<u64, BackendError> {
-        let backend = self.clone();
-        let task = tokio::spawn(async move { backend.delete_expired_now().await });
-        self.timed(async move {
-            task.await
-                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
-        })
-        .await
+        self.detached(|backend| async move { backend.delete_expired_now().await })
+            .await
     }
 
     fn name(&self) -> &'static str {

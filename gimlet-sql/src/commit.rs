@@ -1,5 +1,6 @@
 //! The write path: one transaction per batch, retried when it loses a race.
 
+use std::future::Future;
 use std::time::Duration;
 
 use gimlet_core::backend::{BackendError, Batch, Op, Write, WriteMode};
@@ -17,7 +18,7 @@ const CHUNK: usize = 250;
 const ATTEMPTS: u32 = 10;
 
 /// Why a transaction did not commit.
-enum Abort {
+pub(crate) enum Abort {
     Sql(sqlx::Error),
     Conflict(BackendError),
 }
@@ -32,24 +33,38 @@ fn expires_i64(write: &Write) -> i64 {
     i64::try_from(write.expires_at).unwrap_or(i64::MAX)
 }
 
+/// Runs `transaction` until it commits, or fails for a reason other than
+/// a lost race (a deadlock, a busy file), at most [`ATTEMPTS`] times, with
+/// a growing pause between attempts.
+pub(crate) async fn retrying<T, F, Fut>(
+    what: &'static str,
+    mut transaction: F,
+) -> Result<T, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Abort>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match transaction().await {
+            Ok(done) => return Ok(done),
+            Err(Abort::Conflict(e)) => return Err(e),
+            Err(Abort::Sql(e)) if is_transient(&e) && attempt < ATTEMPTS => {
+                tracing::debug!(attempt, error = %e, "{what} lost a race; retrying");
+                tokio::time::sleep(Duration::from_millis(2u64 << attempt.min(6))).await;
+            }
+            Err(Abort::Sql(e)) => return Err(backend_error(e)),
+        }
+    }
+}
+
 impl SqlBackend {
     /// Commits `batch` in one transaction, trying again (with a growing
     /// pause) when it lost a race with another transaction.
     pub(crate) async fn commit_with_retries(&self, batch: &Batch) -> Result<(), BackendError> {
         let now = now_i64(self.inner.clock.as_ref());
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.try_commit(batch, now).await {
-                Ok(()) => return Ok(()),
-                Err(Abort::Conflict(e)) => return Err(e),
-                Err(Abort::Sql(e)) if is_transient(&e) && attempt < ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "session commit lost a race; retrying");
-                    tokio::time::sleep(Duration::from_millis(2u64 << attempt.min(6))).await;
-                }
-                Err(Abort::Sql(e)) => return Err(backend_error(e)),
-            }
-        }
+        retrying("session commit", || self.try_commit(batch, now)).await
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use crate::SqlBackend;
 use crate::backend::now_i64;
+use crate::commit::retrying;
 use crate::errors::backend_error;
 
 impl SqlBackend {
@@ -60,20 +61,11 @@ impl SqlBackend {
         owner: &Owner,
         except: &[SessionId],
     ) -> Result<u64, BackendError> {
-        let backend = self.clone();
         let owner = owner.to_string();
         let except: Vec<String> = except.iter().map(SessionId::to_string).collect();
-        // In a task of its own, as a commit: a dropped request cannot stop
-        // the transaction halfway.
-        let task = tokio::spawn(async move {
-            backend
-                .end_owned_now(&owner, &except)
-                .await
-                .map_err(backend_error)
-        });
-        self.timed(async move {
-            task.await
-                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
+        self.detached(|backend| async move {
+            let end = || async { Ok(backend.end_owned_now(&owner, &except).await?) };
+            retrying("ending an owner's sessions", end).await
         })
         .await
     }
@@ -116,9 +108,17 @@ impl SqlBackend {
             if i == 0 {
                 query = query.bind(now);
             }
-            let done = query.execute(&mut *tx).await?;
-            if i == 0 {
-                live = done.rows_affected();
+            match query.execute(&mut *tx).await {
+                Ok(done) if i == 0 => live = done.rows_affected(),
+                Ok(_) => {}
+                Err(e) => {
+                    // As a failed commit does: no connection goes back to
+                    // the pool with a rollback pending.
+                    if let Err(e) = tx.rollback().await {
+                        tracing::debug!(error = %e, "rollback failed");
+                    }
+                    return Err(e);
+                }
             }
         }
         tx.commit().await?;

@@ -17,10 +17,7 @@ fn owner_name() -> String {
 
 /// A new id in `owner`'s group, as `set_owner` generates them.
 fn owned_id(owner: &Owner) -> SessionId {
-    let [a, b] = owner.group();
-    let mut anchor = [0; 16];
-    anchor[..2].copy_from_slice(&[a, b]);
-    SessionId::generate_beside(&SessionId::from_bytes(anchor)).expect("system random")
+    SessionId::generate_beside(&SessionId::in_group(owner.group())).expect("system random")
 }
 
 fn ownership(owner: Owner, permanent: bool, created: u64) -> Ownership {

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use gimlet_core::codec::CookieCodec;
+use gimlet_core::cookie::CookieCodec;
 use gimlet_core::{EncryptionKey, Secret};
 use libfuzzer_sys::fuzz_target;
 

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, CookieJar, Key};
 use criterion::{Criterion, criterion_group, criterion_main};
-use gimlet_core::codec::{CookieCodec, CookiePayload};
+use gimlet_core::cookie::{CookieCodec, CookiePayload};
 use gimlet_core::{EncryptionKey, Secret, SessionId};
 
 const NAME: &str = "gimlet-n";

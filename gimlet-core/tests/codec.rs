@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use gimlet_core::codec::{CookieCodec, CookiePayload, DecodeError};
+use gimlet_core::cookie::{CookieCodec, CookiePayload, DecodeError};
 use gimlet_core::testing::ManualClock;
 use gimlet_core::{EncryptionKey, Gimlet, Placement, Secret, SessionId};
 use proptest::prelude::*;
@@ -62,7 +62,7 @@ proptest! {
             for (key, value) in &p.data {
                 prop_assert_eq!(decoded.get(key), Some(value.as_slice()));
             }
-            prop_assert_eq!(value.len(), codec.value_len(gimlet_core::codec::payload_len(&p)));
+            prop_assert_eq!(value.len(), codec.value_len(gimlet_core::cookie::payload_len(&p)));
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gimlet_core::codec::{CookieCodec, CookiePayload};
+use gimlet_core::cookie::{CookieCodec, CookiePayload};
 use gimlet_core::{EncryptionKey, Secret, SessionId};
 
 const PAGE: &str = include_str!("../../docs/cookie-format.md");

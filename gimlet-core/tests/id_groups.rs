@@ -10,7 +10,7 @@ mod common;
 
 use common::{SECRET, browser};
 use gimlet_core::backend::{Backend, Batch, Op};
-use gimlet_core::codec::CookieCodec;
+use gimlet_core::cookie::CookieCodec;
 use gimlet_core::{Placement, Secret, SessionId};
 
 /// The ids each batch since the last reset names.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use common::{browser, cookie_only};
 use gimlet_core::async_trait;
 use gimlet_core::backend::{Backend, BackendError, Batch, Owner, Record};
-use gimlet_core::codec::CookieCodec;
+use gimlet_core::cookie::CookieCodec;
 use gimlet_core::{Activity, Error, Gimlet, MemoryBackend, Secret, SessionId};
 
 #[tokio::test]

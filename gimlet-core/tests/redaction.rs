@@ -4,7 +4,7 @@
 
 mod common;
 
-use gimlet_core::codec::CookieCodec;
+use gimlet_core::cookie::CookieCodec;
 use gimlet_core::{Config, EncryptionKey, Gimlet, Secret, SessionId};
 
 const SECRET: &str = "hunter2-hunter2-hunter2-hunter2-hunter2";
@@ -57,7 +57,7 @@ async fn debug_does_not_leak_session_ids() {
 fn debug_does_not_show_cookie_contents() {
     use std::collections::BTreeMap;
 
-    use gimlet_core::codec::CookiePayload;
+    use gimlet_core::cookie::CookiePayload;
 
     let codec = CookieCodec::new(&[Secret::new(SECRET)], &[], false).unwrap();
     let id = SessionId::from_bytes([0xc0; 16]);

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::{Browser, SECRET, browser, cookie_only, days, logged_in};
 use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op};
-use gimlet_core::codec::CookieCodec;
+use gimlet_core::cookie::CookieCodec;
 use gimlet_core::testing::ManualClock;
 use gimlet_core::{Clock, Gimlet, Placement, Secret};
 

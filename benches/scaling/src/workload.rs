@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use gimlet_core::backend::Backend;
-use gimlet_core::codec::CookieCodec;
+use gimlet_core::cookie::CookieCodec;
 use gimlet_core::{Gimlet, Secret, SessionId};
 
 const SECRET: &str = "scaling measurements secret, thirty-two bytes";

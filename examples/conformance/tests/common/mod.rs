@@ -13,7 +13,7 @@ use std::time::Duration;
 use gimlet_conformance::{apps, settings};
 use gimlet_core::backend::Backend;
 use gimlet_core::backend::{Batch, Op};
-use gimlet_core::codec::CookieCodec;
+use gimlet_core::cookie::CookieCodec;
 use gimlet_core::testing::{CountingBackend, Counts};
 use gimlet_core::{Config, Secret, SessionId};
 use gimlet_sql::Tables;

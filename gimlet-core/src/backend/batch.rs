@@ -1,0 +1,88 @@
+//! What a commit sends a store: a batch of per-channel writes and deletes.
+
+use std::collections::HashMap;
+
+use super::Ownership;
+use crate::SessionId;
+
+/// The server data of one channel: keys to MessagePack-encoded values.
+pub type Record = HashMap<String, Vec<u8>>;
+
+/// The changes of one commit, for one or two channels. No id appears twice,
+/// and every id is in the same group ([`SessionId::group`]), but for one
+/// case: when `Session::set_owner` moves a session into its owner's group,
+/// the [`Op::Delete`]s of its old ids are in the old group. A store that
+/// shards by group applies the rest first, then those deletes (the Redis
+/// backend does, on Redis Cluster): a failure between the two leaves the
+/// old records to expire, and loses nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// The operations, applied all or none.
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    /// Whether there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// One operation of a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Change some keys of a record, and set its expiry.
+    Write(Write),
+    /// Delete a record, if it exists (logout, or the old id after a cycle).
+    Delete(SessionId),
+}
+
+/// How a [`Write`] treats a record that does or does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// The id was just generated: a live record with it is a collision.
+    Create,
+    /// The id came from a verified cookie whose channel has no record yet:
+    /// create the record, or change it if a concurrent request created it.
+    Upsert,
+    /// The record must exist; if it is gone (deleted by a concurrent logout,
+    /// or expired) the batch fails with [`BackendErrorKind::Gone`] rather than
+    /// bring the session back.
+    Update,
+}
+
+/// Changes to one channel's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// The channel id.
+    pub id: SessionId,
+    /// What to do when the record exists, or does not.
+    pub mode: WriteMode,
+    /// Delete every key before applying `set`.
+    pub clear: bool,
+    /// Keys to set, with their MessagePack-encoded values.
+    pub set: Vec<(String, Vec<u8>)>,
+    /// Keys to delete.
+    pub remove: Vec<String>,
+    /// New expiry of the record, in Unix seconds.
+    pub expires_at: u64,
+    /// Record in the owner index that this record belongs to an owner
+    /// (stores with [`Backend::owner_index`]; others ignore it). Set on the
+    /// write that creates an owned session's record.
+    pub owner: Option<Ownership>,
+}
+
+impl Write {
+    /// A write that only renews the expiry of an existing record.
+    pub fn touch(id: SessionId, expires_at: u64) -> Self {
+        Write {
+            id,
+            mode: WriteMode::Update,
+            clear: false,
+            set: Vec::new(),
+            remove: Vec::new(),
+            expires_at,
+            owner: None,
+        }
+    }
+}

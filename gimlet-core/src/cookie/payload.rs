@@ -1,0 +1,397 @@
+//! The cookie payload's MessagePack layout:
+//! `[id (bin 16), created (uint), issued (uint), checked (uint), flags (uint),
+//! data (map str → bin)]`, or, for a channel of an owned session, the same
+//! with the owner (bin 16) before the data.
+//!
+//! It is read and written with `rmp`'s low-level calls rather than serde, so
+//! that a decoded cookie's clientside map can stay as the bytes it arrived
+//! in (see `ClientsideMap`): opening a session allocates nothing per key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rmp::decode::{self, Bytes};
+use rmp::encode;
+
+use crate::SessionId;
+use crate::backend::Owner;
+use super::DecodeError;
+
+/// What a cookie carries: one channel's identity and its clientside map.
+///
+/// `Debug` shows neither the id nor the data, only the timestamps and how
+/// many keys there are.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CookiePayload {
+    /// The channel's id.
+    pub id: SessionId,
+    /// When the channel was created, in Unix seconds.
+    pub created: u64,
+    /// When the cookie's lifetime last started, in Unix seconds. The cookie is
+    /// valid until `issued` plus the channel's lifetime.
+    pub issued: u64,
+    /// When the channel's record was last seen to exist, in Unix seconds
+    /// (0 if never). The record is checked again once this is older than
+    /// the revalidation window.
+    pub checked: u64,
+    /// Whether the channel has a record in the backend. A commit that finds
+    /// such a record gone does not create it again.
+    pub stored: bool,
+    /// The session's owner, if it has one.
+    pub owner: Option<crate::backend::Owner>,
+    /// The clientside map: keys to MessagePack-encoded values.
+    pub data: BTreeMap<String, Vec<u8>>,
+}
+
+impl fmt::Debug for CookiePayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CookiePayload")
+            .field("created", &self.created)
+            .field("issued", &self.issued)
+            .field("checked", &self.checked)
+            .field("stored", &self.stored)
+            .field("keys", &self.data.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The length of `payload` once serialized.
+pub fn payload_len(payload: &CookiePayload) -> usize {
+    let mut buf = Vec::with_capacity(128);
+    let entries = payload.data.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+    write(&mut buf, &payload.header(), entries);
+    buf.len()
+}
+
+impl CookiePayload {
+    pub(crate) fn header(&self) -> Header {
+        Header {
+            id: self.id,
+            created: self.created,
+            issued: self.issued,
+            checked: self.checked,
+            stored: self.stored,
+            owner: self.owner,
+        }
+    }
+}
+
+/// Flags bit 0: the channel has a record in the backend.
+const FLAG_STORED: u8 = 0b1;
+/// The payload array's length, without and with an owner.
+const FIELDS: u32 = 6;
+const FIELDS_OWNED: u32 = 7;
+
+/// The fixed fields of a payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub(crate) id: SessionId,
+    pub(crate) created: u64,
+    pub(crate) issued: u64,
+    /// When the channel's record was last seen to exist (0: never).
+    pub(crate) checked: u64,
+    pub(crate) stored: bool,
+    /// The session's owner, if it has one (see `Session::set_owner`).
+    pub(crate) owner: Option<Owner>,
+}
+
+/// Appends the payload to `buf`.
+pub(crate) fn write<'a>(
+    buf: &mut Vec<u8>,
+    header: &Header,
+    entries: impl ExactSizeIterator<Item = (&'a str, &'a [u8])>,
+) {
+    // Writing into a Vec cannot fail, and every length fits in u32: keys
+    // are short and a cookie is a few KiB.
+    let flags = if header.stored { FLAG_STORED } else { 0 };
+    let fields = if header.owner.is_some() {
+        FIELDS_OWNED
+    } else {
+        FIELDS
+    };
+    let _ = encode::write_array_len(buf, fields);
+    let _ = encode::write_bin(buf, header.id.as_bytes());
+    let _ = encode::write_uint(buf, header.created);
+    let _ = encode::write_uint(buf, header.issued);
+    let _ = encode::write_uint(buf, header.checked);
+    let _ = encode::write_uint(buf, u64::from(flags));
+    if let Some(owner) = &header.owner {
+        let _ = encode::write_bin(buf, owner.as_bytes());
+    }
+    let _ = encode::write_map_len(buf, len32(entries.len()));
+    for (key, value) in entries {
+        let _ = encode::write_str(buf, key);
+        let _ = encode::write_bin(buf, value);
+    }
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Reads and checks a whole payload. Answers the header, the offset of the
+/// map's first entry, and the number of entries; the entries are checked
+/// (lengths, UTF-8 keys, nothing after them) but not copied.
+pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> {
+    let bad = |_| DecodeError::Payload;
+    let mut rd = Bytes::new(bytes);
+    let fields = decode::read_array_len(&mut rd).map_err(bad)?;
+    if fields != FIELDS && fields != FIELDS_OWNED {
+        return Err(DecodeError::Payload);
+    }
+    let id = take_bin(&mut rd)?;
+    let id: [u8; 16] = id.try_into().map_err(|_| DecodeError::Payload)?;
+    let created: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let issued: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let checked: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let flags: u8 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+    let owner = if fields == FIELDS_OWNED {
+        let owner: [u8; 16] = take_bin(&mut rd)?
+            .try_into()
+            .map_err(|_| DecodeError::Payload)?;
+        Some(Owner::from_bytes(owner))
+    } else {
+        None
+    };
+    let count = decode::read_map_len(&mut rd).map_err(bad)? as usize;
+    let start = bytes.len() - rd.remaining_slice().len();
+    let mut entries = Entries {
+        rest: rd.remaining_slice(),
+        left: count,
+    };
+    for _ in 0..count {
+        entries.next_checked()?;
+    }
+    if !entries.rest.is_empty() {
+        return Err(DecodeError::Payload);
+    }
+    let header = Header {
+        id: SessionId::from_bytes(id),
+        created,
+        issued,
+        checked,
+        stored: flags & FLAG_STORED != 0,
+        owner,
+    };
+    Ok((header, start, count))
+}
+
+fn take_bin<'a>(rd: &mut Bytes<'a>) -> Result<&'a [u8], DecodeError> {
+    let len = decode::read_bin_len(rd).map_err(|_| DecodeError::Payload)? as usize;
+    take(rd, len)
+}
+
+fn take<'a>(rd: &mut Bytes<'a>, len: usize) -> Result<&'a [u8], DecodeError> {
+    let rest = rd.remaining_slice();
+    if rest.len() < len {
+        return Err(DecodeError::Payload);
+    }
+    let (head, tail) = rest.split_at(len);
+    *rd = Bytes::new(tail);
+    Ok(head)
+}
+
+/// The entries of a map that [`read`] checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Entries<'a> {
+    pub(crate) rest: &'a [u8],
+    pub(crate) left: usize,
+}
+
+impl<'a> Entries<'a> {
+    fn next_checked(&mut self) -> Result<(&'a str, &'a [u8]), DecodeError> {
+        let mut rd = Bytes::new(self.rest);
+        let key_len = decode::read_str_len(&mut rd).map_err(|_| DecodeError::Payload)? as usize;
+        let key = take(&mut rd, key_len)?;
+        let key = std::str::from_utf8(key).map_err(|_| DecodeError::Payload)?;
+        let value = take_bin(&mut rd)?;
+        self.rest = rd.remaining_slice();
+        self.left -= 1;
+        Ok((key, value))
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        // The map was checked when the cookie was decoded; a failure here
+        // cannot happen, and would end the iteration rather than panic.
+        self.next_checked().ok()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Entries<'_> {}
+
+/// An upper bound of the payload's length for a clientside map whose
+/// entries have these key and value lengths: the size guard, cheap enough
+/// for every clientside insert.
+pub(crate) fn bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> usize {
+    fn str_header(len: usize) -> usize {
+        match len {
+            0..32 => 1,
+            32..=0xff => 2,
+            0x100..=0xffff => 3,
+            _ => 5,
+        }
+    }
+    fn bin_header(len: usize) -> usize {
+        match len {
+            0..=0xff => 2,
+            0x100..=0xffff => 3,
+            _ => 5,
+        }
+    }
+    // Array header, id (bin 16), three timestamps at their widest, flags,
+    // an owner (bin 16), map header at its widest.
+    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 2 + 16 + 5;
+    for (key, value) in entries {
+        len += str_header(key) + key + bin_header(value) + value;
+    }
+    len
+}
+
+#[cfg(test)]
+impl Header {
+    /// A header of small values, for tests.
+    pub(crate) fn sample() -> Header {
+        Header {
+            id: SessionId::from_bytes([1; 16]),
+            created: 1,
+            issued: 2,
+            checked: 3,
+            stored: false,
+            owner: None,
+        }
+    }
+
+    /// The header that takes the most bytes.
+    fn widest() -> Header {
+        Header {
+            id: SessionId::from_bytes([9; 16]),
+            created: u64::MAX,
+            issued: u64::MAX,
+            checked: u64::MAX,
+            stored: true,
+            owner: Some(Owner::from_bytes([7; 16])),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_is_an_upper_bound_and_close() {
+        let header = Header::widest();
+        for (keys, value_len) in [(0, 0), (1, 10), (3, 31), (20, 300), (2, 70_000)] {
+            let owned: Vec<(String, Vec<u8>)> = (0..keys)
+                .map(|i| (format!("key-{i:0>40}"), vec![1; value_len]))
+                .collect();
+            let mut buf = Vec::new();
+            write(
+                &mut buf,
+                &header,
+                owned.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+            );
+            let bound = bound(owned.iter().map(|(k, v)| (k.len(), v.len())));
+            assert!(
+                bound >= buf.len() && bound <= buf.len() + 5,
+                "{bound} vs {}",
+                buf.len()
+            );
+        }
+    }
+
+    #[test]
+    fn the_bound_is_tight_for_every_header_width() {
+        let header = Header::widest();
+        // Key and value lengths on each side of every MessagePack header
+        // width: str 1/2/3/5 bytes, bin 2/3/5 bytes.
+        let keys = [1, 31, 32, 255, 256, 65_535, 65_536];
+        let values = [0, 1, 255, 256, 65_535, 65_536];
+        for &key_len in &keys {
+            for &value_len in &values {
+                let entries = [("k".repeat(key_len), vec![7; value_len])];
+                let mut buf = Vec::new();
+                write(
+                    &mut buf,
+                    &header,
+                    entries.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+                );
+                let bound = bound(entries.iter().map(|(k, v)| (k.len(), v.len())));
+                // The map header is written at its widest in the bound: 4
+                // bytes more than a 1-entry map's.
+                assert_eq!(bound, buf.len() + 4, "key {key_len}, value {value_len}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_owner_round_trips_and_its_absence_too() {
+        for owner in [None, Some(Owner::from_bytes([3; 16]))] {
+            let header = Header {
+                owner,
+                ..Header::sample()
+            };
+            let mut buf = Vec::new();
+            write(&mut buf, &header, [("k", &[1u8][..])].into_iter());
+            let (read_back, _, count) = read(&buf).expect("reads");
+            assert_eq!((read_back, count), (header, 1));
+        }
+        // An owner that is not 16 bytes is refused.
+        let mut buf = Vec::new();
+        let _ = encode::write_array_len(&mut buf, FIELDS_OWNED);
+        let _ = encode::write_bin(&mut buf, &[1; 16]);
+        for field in [1u64, 2, 3, 0] {
+            let _ = encode::write_uint(&mut buf, field);
+        }
+        let _ = encode::write_bin(&mut buf, &[3; 15]);
+        let _ = encode::write_map_len(&mut buf, 0);
+        assert!(read(&buf).is_err());
+    }
+
+    #[test]
+    fn entries_count_down_as_they_are_read() {
+        let header = Header::sample();
+        let mut buf = Vec::new();
+        let pairs = [("a", &b"1"[..]), ("b", &b"22"[..]), ("c", &b""[..])];
+        write(&mut buf, &header, pairs.into_iter());
+        let (read_header, start, count) = read(&buf).expect("valid");
+        assert_eq!(read_header, header);
+        let mut entries = Entries {
+            rest: &buf[start..],
+            left: count,
+        };
+        for (i, expected) in pairs.iter().enumerate() {
+            assert_eq!(entries.len(), pairs.len() - i);
+            assert_eq!(entries.next(), Some(*expected));
+        }
+        assert_eq!(entries.len(), 0);
+        assert_eq!(entries.next(), None);
+    }
+
+    #[test]
+    fn read_rejects_trailing_bytes_and_bad_keys() {
+        let header = Header::sample();
+        let mut buf = Vec::new();
+        write(&mut buf, &header, [("k", &b"v"[..])].into_iter());
+        assert!(read(&buf).is_ok());
+        let mut trailing = buf.clone();
+        trailing.push(0);
+        assert_eq!(read(&trailing), Err(DecodeError::Payload));
+        let mut bad_utf8 = buf.clone();
+        let at = bad_utf8.iter().rposition(|&b| b == b'k').expect("key");
+        bad_utf8[at] = 0xff;
+        assert_eq!(read(&bad_utf8), Err(DecodeError::Payload));
+        assert_eq!(read(&buf[..buf.len() - 1]), Err(DecodeError::Payload));
+    }
+}

@@ -1,0 +1,9 @@
+//! Keys: their names and limits, typed keys, and where a key lives (which
+//! channel, which side of the wire).
+
+mod name;
+mod placement;
+
+pub use name::{Key, KeyName, KeyOf, MAX_KEY_LEN};
+pub(crate) use placement::{ChannelKind, Place};
+pub use placement::Placement;

@@ -1,0 +1,381 @@
+//! Dict-like access to a session's keys.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::key::{KeyName, KeyOf};
+use crate::key::{ChannelKind, Place};
+use crate::session::model::Lookup;
+use crate::{Error, MAX_KEY_LEN, Placement, Session};
+
+fn check_key(key: &str) -> Result<(), Error> {
+    // NUL is refused everywhere, since some stores cannot hold it.
+    if key.is_empty() || key.len() > MAX_KEY_LEN || key.contains('\0') {
+        return Err(Error::InvalidKey);
+    }
+    Ok(())
+}
+
+/// `placement`, with what it leaves open taken from `key`'s own.
+fn within(key: &impl KeyName, placement: Placement) -> Placement {
+    let declared = key.key_placement();
+    Placement {
+        clientside: placement.clientside.or(declared.clientside),
+        permanent: placement.permanent.or(declared.permanent),
+    }
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, Error> {
+    rmp_serde::from_slice(bytes).map_err(|e| Error::decode(key, e))
+}
+
+impl Session {
+    /// Finds `key` where `filter` admits, loading server data first if the
+    /// answer depends on it, and hands the hit to `f` under the lock.
+    async fn locate<R>(
+        &self,
+        key: &str,
+        filter: Placement,
+        f: impl FnOnce(Option<(Place, &[u8])>) -> R,
+    ) -> Result<R, Error> {
+        check_key(key)?;
+        {
+            let state = self.for_handler();
+            match state.lookup(self.engine(), key, filter) {
+                Lookup::Found(place, bytes) => return Ok(f(Some((place, bytes)))),
+                Lookup::Missing => return Ok(f(None)),
+                Lookup::NeedLoad => {}
+            }
+        }
+        self.ensure_loaded().await?;
+        let state = self.state();
+        Ok(match state.lookup(self.engine(), key, filter) {
+            Lookup::Found(place, bytes) => f(Some((place, bytes))),
+            Lookup::Missing | Lookup::NeedLoad => f(None),
+        })
+    }
+
+    /// The value of `key`, from wherever it lives.
+    ///
+    /// A clientside hit costs no I/O; a miss consults the server data,
+    /// which the first such read loads (both channels, one round trip).
+    /// Keys on the clientside whitelist never live server-side, so their
+    /// misses cost nothing either.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] if the stored value is not a `T` (only this read
+    /// fails), or the load's backend error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use gimlet_core::Gimlet;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gimlet_core::Error> {
+    /// # let gimlet = Gimlet::builder().secret("0123456789abcdef0123456789abcdef").build().unwrap();
+    /// let session = gimlet.open_from_headers([]);
+    /// session.insert("visits", &3_u32).await?;
+    /// assert_eq!(session.get::<u32>("visits").await?, Some(3));
+    /// assert!(session.get::<String>("visits").await.is_err()); // wrong type
+    /// # Ok(()) }
+    /// ```
+    pub async fn get<T: DeserializeOwned>(&self, key: impl KeyOf<T>) -> Result<Option<T>, Error> {
+        self.get_from(key, Placement::new()).await
+    }
+
+    /// The value of `key`, looking only where `placement` says (and, for
+    /// what it leaves open, where a [`Key`](crate::Key) says).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::get`].
+    pub async fn get_from<T: DeserializeOwned>(
+        &self,
+        key: impl KeyOf<T>,
+        placement: Placement,
+    ) -> Result<Option<T>, Error> {
+        let (name, filter) = (key.key_name(), within(&key, placement));
+        self.locate(name, filter, |hit| hit.map(|(_, b)| decode(name, b)))
+            .await?
+            .transpose()
+    }
+
+    /// Whether `key` is set anywhere.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn contains_key(&self, key: impl KeyName) -> Result<bool, Error> {
+        let filter = key.key_placement();
+        self.locate(key.key_name(), filter, |hit| hit.is_some())
+            .await
+    }
+
+    /// Whether `key` is set in the permanent channel.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn is_permanent(&self, key: impl KeyName) -> Result<bool, Error> {
+        let filter = key.key_placement();
+        self.locate(key.key_name(), filter, |hit| {
+            hit.is_some_and(|(p, _)| p.kind == ChannelKind::Permanent)
+        })
+        .await
+    }
+
+    /// Whether `key` is set in a cookie.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn is_clientside(&self, key: impl KeyName) -> Result<bool, Error> {
+        let filter = key.key_placement();
+        self.locate(key.key_name(), filter, |hit| {
+            hit.is_some_and(|(p, _)| p.clientside)
+        })
+        .await
+    }
+
+    /// Sets `key`, where the configuration places it: clientside if it is
+    /// on the clientside whitelist, permanent if on the permanent one, and
+    /// otherwise by the defaults. It records the change without I/O.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CookieTooLarge`] if a clientside value would make the cookie
+    /// too large (the session is unchanged), and the errors of
+    /// [`Session::insert_with`].
+    pub async fn insert<T: Serialize + ?Sized>(
+        &self,
+        key: impl KeyOf<T>,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.insert_with(key, value, Placement::new()).await
+    }
+
+    /// Sets `key` in the place `placement` chooses. A key lives in one
+    /// place: wherever else it was, it is removed from there.
+    ///
+    /// After the commit, a server-side write goes straight to the backend.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoBackend`] for a server-side key with no backend,
+    /// [`Error::Whitelisted`] for a whitelisted key placed server-side,
+    /// [`Error::InvalidKey`], [`Error::ValueTooLarge`],
+    /// [`Error::CookieTooLarge`], [`Error::Serialize`], and after the commit
+    /// [`Error::Committed`] for a clientside write or the backend's error.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use gimlet_core::{Gimlet, MemoryBackend, Placement};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gimlet_core::Error> {
+    /// # let gimlet = Gimlet::builder().secret("0123456789abcdef0123456789abcdef")
+    /// #     .backend(MemoryBackend::new()).build().unwrap();
+    /// # let session = gimlet.open_from_headers([]);
+    /// session
+    ///     .insert_with("cart_id", &12345, Placement::new().clientside(true).permanent(true))
+    ///     .await?;
+    /// assert!(session.is_clientside("cart_id").await?);
+    /// assert!(session.is_permanent("cart_id").await?);
+    /// # Ok(()) }
+    /// ```
+    pub async fn insert_with<T: Serialize + ?Sized>(
+        &self,
+        key: impl KeyOf<T>,
+        value: &T,
+        placement: Placement,
+    ) -> Result<(), Error> {
+        let placement = within(&key, placement);
+        let key = key.key_name();
+        check_key(key)?;
+        let engine = self.engine();
+        let place = engine.resolve(key, placement)?;
+        let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
+        if !place.clientside && bytes.len() > engine.max_value_size {
+            return Err(Error::ValueTooLarge {
+                key: key.into(),
+                size: bytes.len(),
+                limit: engine.max_value_size,
+            });
+        }
+        {
+            let mut state = self.for_handler();
+            if !state.committed {
+                return state.place(engine, key, bytes, place);
+            }
+            if place.clientside
+                || state
+                    .lookup(engine, key, Placement::new().clientside(true))
+                    .found()
+            {
+                return Err(Error::Committed {
+                    what: "a clientside write",
+                });
+            }
+        }
+        self.write_through(key, Some(bytes), Some(place.kind)).await
+    }
+
+    /// Removes `key` from wherever it lives. It records the change without
+    /// I/O: removing a key that is not set costs nothing more than a
+    /// server-side delete at commit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidKey`]; after the commit, [`Error::Committed`] for a
+    /// clientside key, or the backend's error.
+    pub async fn remove(&self, key: impl KeyName) -> Result<(), Error> {
+        let key = key.key_name();
+        check_key(key)?;
+        let engine = self.engine();
+        {
+            let mut state = self.for_handler();
+            if !state.committed {
+                state.remove(engine, key);
+                return Ok(());
+            }
+            if state
+                .lookup(engine, key, Placement::new().clientside(true))
+                .found()
+            {
+                return Err(Error::Committed {
+                    what: "a clientside removal",
+                });
+            }
+            if engine.backend.is_none() || engine.whitelisted(key) {
+                return Ok(());
+            }
+        }
+        self.write_through(key, None, None).await
+    }
+
+    /// Reads `key`, lets `f` change it in place, and writes it back where it
+    /// was (or, if it was absent, where the configuration places it). If `f`
+    /// leaves `None`, the key is removed. Writing back an equal value is no
+    /// change.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Session::get`] and [`Session::insert_with`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # use gimlet_core::Gimlet;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), gimlet_core::Error> {
+    /// # let gimlet = Gimlet::builder().secret("0123456789abcdef0123456789abcdef").build().unwrap();
+    /// # let session = gimlet.open_from_headers([]);
+    /// for item in ["itsy", "bitsy"] {
+    ///     session
+    ///         .update("list", |list: &mut Option<Vec<String>>| {
+    ///             list.get_or_insert_with(Vec::new).push(item.into());
+    ///         })
+    ///         .await?;
+    /// }
+    /// assert_eq!(session.get::<Vec<String>>("list").await?.unwrap(), ["itsy", "bitsy"]);
+    /// # Ok(()) }
+    /// ```
+    pub async fn update<T, R>(
+        &self,
+        key: impl KeyOf<T>,
+        f: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<R, Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
+        let declared = key.key_placement();
+        let key = key.key_name();
+        let found = self
+            .locate(key, declared, |hit| {
+                hit.map(|(place, bytes)| decode::<T>(key, bytes).map(|v| (place, v)))
+            })
+            .await?
+            .transpose()?;
+        let place = found.as_ref().map(|(place, _)| *place);
+        let mut value = found.map(|(_, v)| v);
+        let result = f(&mut value);
+        match (value, place) {
+            (Some(value), Some(place)) => {
+                let placement = Placement::new()
+                    .clientside(place.clientside)
+                    .permanent(place.kind == ChannelKind::Permanent);
+                self.insert_with(key, &value, placement).await?;
+            }
+            (Some(value), None) => self.insert_with(key, &value, declared).await?,
+            (None, Some(_)) => self.remove(key).await?,
+            (None, None) => {}
+        }
+        Ok(result)
+    }
+
+    /// Every key, sorted. Loads the server data if it is not loaded yet.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn keys(&self) -> Result<Vec<String>, Error> {
+        self.ensure_loaded().await?;
+        let state = self.for_handler();
+        let mut keys = BTreeSet::new();
+        for ch in &state.channels {
+            keys.extend(ch.client.keys());
+            keys.extend(ch.server_keys());
+        }
+        Ok(keys.into_iter().map(str::to_owned).collect())
+    }
+
+    /// The number of keys over both channels and both sides.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn len(&self) -> Result<usize, Error> {
+        Ok(self.keys().await?.len())
+    }
+
+    /// Whether no key is set. A clientside key answers it without I/O.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error.
+    pub async fn is_empty(&self) -> Result<bool, Error> {
+        let known = |ch: &crate::session::model::Channel| !ch.unchecked() && !ch.client.is_empty();
+        if self.for_handler().channels.iter().any(known) {
+            return Ok(false);
+        }
+        Ok(self.len().await? == 0)
+    }
+
+    /// Removes every key, on both channels and both sides, without a load.
+    /// The ids stay: use [`Session::invalidate`] to end the session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Committed`] after the commit.
+    pub fn clear(&self) -> Result<(), Error> {
+        let mut state = self.for_handler();
+        if state.committed {
+            return Err(Error::Committed { what: "a clear" });
+        }
+        for ch in &mut state.channels {
+            if !ch.client.is_empty() {
+                ch.client.clear();
+                ch.client_dirty = true;
+            }
+            ch.client_written.clear();
+            ch.pending.clear();
+            if ch.may_have_server_data() {
+                ch.cleared = true;
+            }
+        }
+        Ok(())
+    }
+}

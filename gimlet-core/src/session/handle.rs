@@ -1,0 +1,256 @@
+//! The `Session` handle: shared state of one request's session, identity and
+//! lifecycle. Dict-like access is in `access.rs`, loading in `load.rs` and
+//! committing in `commit.rs`.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use super::model::{Channel, State};
+use super::status::Activity;
+use crate::backend::Record;
+use crate::engine::Engine;
+use crate::key::ChannelKind;
+use crate::{Error, SessionId};
+
+/// A request's session: a cheap handle (`Clone + Send + Sync`) shared by the
+/// handler and the middleware.
+///
+/// Values are stored as MessagePack, so anything `Serialize` goes in and
+/// anything `DeserializeOwned` comes out. `get` returns an owned copy:
+/// changing it changes nothing until it is inserted again.
+///
+/// Reads of clientside keys, and every write, cost no I/O. The first read
+/// that needs server data loads both channels in one round trip. The commit
+/// at the end writes only what changed, in one round trip.
+///
+#[doc = include_str!("../../docs/sessions.md")]
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) state: Mutex<State>,
+    /// Serializes loads, so concurrent first reads make one round trip.
+    pub(crate) load_gate: tokio::sync::Mutex<()>,
+    /// Backend round trips made for this request.
+    pub(crate) round_trips: AtomicUsize,
+    /// Nanoseconds spent in backend calls.
+    pub(crate) backend_nanos: AtomicU64,
+}
+
+impl Session {
+    /// Opens a session from the request's `Cookie` header text. Scanning
+    /// and verification wait for the first use: a request that never
+    /// touches its session pays for no parse, no MAC, no decryption.
+    pub(crate) fn open(engine: Arc<Engine>, unopened: Vec<u8>) -> Session {
+        Session {
+            inner: Arc::new(Inner {
+                engine,
+                state: Mutex::new(State {
+                    channels: [
+                        Channel::new(ChannelKind::Permanent),
+                        Channel::new(ChannelKind::Transient),
+                    ],
+                    unopened,
+                    retired: Vec::new(),
+                    committed: false,
+                    used: false,
+                    activity: Activity::Untouched,
+                    span: tracing::Span::none(),
+                }),
+                load_gate: tokio::sync::Mutex::new(()),
+                round_trips: AtomicUsize::new(0),
+                backend_nanos: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Runs one backend call: counts it as a round trip, times it, and
+    /// traces it as a `gimlet.backend` span (field `call`) under the
+    /// session's.
+    pub(crate) async fn backend_call<T>(
+        &self,
+        call: &'static str,
+        work: impl Future<Output = T>,
+    ) -> T {
+        self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+        let parent = self.span();
+        let span = tracing::debug_span!(parent: &parent, "gimlet.backend", call);
+        let started = Instant::now();
+        let result = work.instrument(span).await;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.inner.backend_nanos.fetch_add(nanos, Ordering::Relaxed);
+        result
+    }
+
+    /// Time spent in backend calls so far.
+    pub(crate) fn backend_time(&self) -> Duration {
+        Duration::from_nanos(self.inner.backend_nanos.load(Ordering::Relaxed))
+    }
+
+    /// The `gimlet.session` span (a disabled one until the first use).
+    pub(crate) fn span(&self) -> tracing::Span {
+        self.state().span.clone()
+    }
+
+    pub(crate) fn round_trips(&self) -> usize {
+        self.inner.round_trips.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // State changes are made whole under the lock, and nothing in them
+        // can panic halfway through, so a poisoned lock holds consistent data.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The state, locked for one of the handler's calls, after
+    /// [`State::begin_use`].
+    pub(crate) fn for_handler(&self) -> MutexGuard<'_, State> {
+        let mut state = self.state();
+        state.begin_use(self.engine());
+        state
+    }
+
+    /// Gives the permanent channel an id if it has none, and makes sure its
+    /// cookie is issued, so the id stays the same on the next request.
+    fn pin(&self) -> Result<(SessionId, u64), Error> {
+        let now = self.engine().now();
+        let mut state = self.for_handler();
+        let committed = state.committed;
+        let beside = state.anchor();
+        let ch = state.ch_mut(ChannelKind::Permanent);
+        if committed && ch.id.is_none() {
+            return Err(Error::Committed {
+                what: "a new session id",
+            });
+        }
+        let id = ch.ensure_id(now, beside)?;
+        ch.pinned = true;
+        Ok((id, ch.created))
+    }
+
+    /// The session id: the permanent channel's id, as 32 lowercase hex
+    /// characters. Reading it on a new session fixes it: the permanent
+    /// cookie is issued at commit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Committed`] for a new session after the commit, and
+    /// [`Error::Random`] if no id can be generated.
+    pub fn id(&self) -> Result<String, Error> {
+        self.pin().map(|(id, _)| id.to_string())
+    }
+
+    /// When the session (its permanent channel) was created, in Unix
+    /// seconds. Like [`Session::id`], it fixes a new session's id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::id`].
+    pub fn created_at(&self) -> Result<u64, Error> {
+        self.pin().map(|(_, created)| created)
+    }
+
+    /// Keeps the data but moves it under new ids, and deletes the old
+    /// records at commit. Call it when a user logs in, so that an id an
+    /// attacker planted before the login is worth nothing after it. A CSRF
+    /// token, if the session has one, is replaced too.
+    ///
+    /// It loads the server data (one round trip, if not loaded yet) so the
+    /// commit can write it under the new ids.
+    ///
+    /// # Errors
+    ///
+    /// The load's backend error, or [`Error::Committed`].
+    pub async fn cycle_id(&self) -> Result<(), Error> {
+        self.ensure_loaded().await?;
+        self.renew_ids(None)?;
+        self.renew_csrf_token().await
+    }
+
+    /// Moves the loaded data of both channels under new ids: in `group`, or
+    /// in the session's own.
+    pub(crate) fn renew_ids(&self, group: Option<[u8; 2]>) -> Result<(), Error> {
+        let now = self.engine().now();
+        let backend = self.engine().backend.is_some();
+        let mut state = self.for_handler();
+        if state.committed {
+            return Err(Error::Committed {
+                what: "a new session id",
+            });
+        }
+        let beside = group.map(SessionId::in_group).or_else(|| state.anchor());
+        for kind in ChannelKind::BOTH {
+            let ch = state.ch_mut(kind);
+            let Some(old) = ch.id else { continue };
+            let data = ch.server_view();
+            // Before the commit, only a channel that came with a cookie can
+            // have a record.
+            let retire = (backend && ch.came_with_cookie()).then_some(old);
+            ch.renew_id(now, beside)?;
+            ch.loaded = Some(Record::new());
+            ch.cleared = false;
+            ch.pending = data.into_iter().map(|(k, v)| (k, Some(v))).collect();
+            state.retired.extend(retire);
+        }
+        state.activity = state.activity.max(Activity::Renewed);
+        Ok(())
+    }
+
+    /// Drops all data and both ids; the commit deletes the server records
+    /// and tells the browser to drop the cookies. The handle stays usable:
+    /// what is written afterwards starts a new session. Call it at logout.
+    ///
+    /// Every id a verified cookie of this request names is deleted,
+    /// whatever the cookie says about its record. A concurrent request of
+    /// the same session that commits later cannot bring the records back:
+    /// its writes go to a fresh session instead. Other copies of the
+    /// cookies stop yielding data within `revalidate_after`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Committed`]: after the commit the removal cookies cannot be
+    /// sent any more.
+    pub fn invalidate(&self) -> Result<(), Error> {
+        let mut state = self.for_handler();
+        if state.committed {
+            return Err(Error::Committed {
+                what: "an invalidation",
+            });
+        }
+        let backend = self.engine().backend.is_some();
+        for kind in ChannelKind::BOTH {
+            let ch = state.ch_mut(kind);
+            // Every id a verified cookie named, whatever it claimed about
+            // its record: a concurrent request may have created one.
+            let retire = ch.id.filter(|_| backend && ch.came_with_cookie());
+            ch.reset();
+            state.retired.extend(retire);
+        }
+        state.activity = Activity::Ended;
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        let keys = |k: ChannelKind| state.ch(k).client.len() + state.ch(k).pending.len();
+        f.debug_struct("Session")
+            .field("permanent_keys_known", &keys(ChannelKind::Permanent))
+            .field("transient_keys_known", &keys(ChannelKind::Transient))
+            .field("committed", &state.committed)
+            .finish_non_exhaustive()
+    }
+}

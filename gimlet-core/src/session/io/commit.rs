@@ -1,0 +1,149 @@
+//! The end of a request: the plan applied in one backend call, healed and
+//! tried again if a record it updates is gone, then folded into the state.
+
+use crate::session::model::{Browser, Channel, RecordState};
+use crate::key::ChannelKind;
+use crate::session::io::plan::{CookieAction, Plan};
+use crate::session::status::Activity;
+use crate::{Error, Session, SessionId};
+
+impl Session {
+    /// Marks the session committed, and answers whether the commit has
+    /// work to do: not when it was committed already, nor when the handler
+    /// did not use it (rule 1: a request that did not touch the session
+    /// sends nothing, even when a refresh would be due).
+    pub(crate) fn start_commit(&self) -> bool {
+        let mut state = self.state();
+        let first = !state.committed;
+        state.committed = true;
+        first && state.used
+    }
+
+    /// See [`Gimlet::commit`](crate::Gimlet::commit).
+    pub(crate) async fn commit(&self) -> Result<Vec<String>, Error> {
+        if !self.start_commit() {
+            return Ok(Vec::new());
+        }
+        {
+            let mut state = self.state();
+            if state.channels.iter().any(Channel::dirty) {
+                state.activity = state.activity.max(Activity::Changed);
+            }
+        }
+        // A cookie due its check is not re-issued with new data before the
+        // check: if its record is gone, the new data goes to a fresh channel.
+        let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty || ch.reissue());
+        if self.state().channels.iter().any(unchecked) {
+            self.ensure_loaded().await?;
+        }
+        let engine = self.engine();
+        // Each round that heals turns at least one channel's update into a
+        // create, which cannot find its record gone: two rounds at most.
+        loop {
+            let now = engine.now();
+            let plan = engine.plan(&mut self.state(), now)?;
+            if !plan.batch.is_empty() {
+                let Some(backend) = &engine.backend else {
+                    return Err(Error::Internal {
+                        what: "a server-side write without a backend",
+                    });
+                };
+                match self
+                    .backend_call("commit", backend.commit(&plan.batch))
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(e) if e.is_gone() => {
+                        if self.heal_gone(&plan).await? {
+                            continue;
+                        }
+                        tracing::error!(error = %e, "session commit found a record gone");
+                        return Err(e.into());
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, detail = ?e, "session commit failed");
+                        return Err(e.into());
+                    }
+                }
+            }
+            self.settle(&plan);
+            return Ok(plan.set_cookies);
+        }
+    }
+
+    /// After a commit was refused because a record it updates is gone:
+    /// finds which (one load), and heals those channels, so that the next
+    /// plan writes this request's changes to fresh ones. Answers whether
+    /// any channel was healed.
+    async fn heal_gone(&self, plan: &Plan) -> Result<bool, Error> {
+        let Some(backend) = &self.engine().backend else {
+            return Ok(false);
+        };
+        let updates = plan.updates(&self.state());
+        if updates.is_empty() {
+            return Ok(false);
+        }
+        let ids: Vec<SessionId> = updates.iter().map(|&(_, id)| id).collect();
+        let records = self.backend_call("load", backend.load(&ids)).await;
+        let records = records.inspect_err(|e| {
+            tracing::error!(error = %e, detail = ?e, "session load failed");
+        })?;
+        let now = self.engine().now();
+        let mut state = self.state();
+        let span = state.span.clone();
+        let beside = state.anchor();
+        let mut healed = false;
+        for ((kind, id), record) in updates.into_iter().zip(records) {
+            let ch = state.ch_mut(kind);
+            if record.is_none() && ch.id == Some(id) {
+                tracing::info!(
+                    parent: &span,
+                    channel = kind.name(),
+                    "session record gone at commit; healing"
+                );
+                ch.heal(now, beside)?;
+                healed = true;
+            }
+        }
+        Ok(healed)
+    }
+
+    /// Folds a committed plan into the state.
+    fn settle(&self, plan: &Plan) {
+        let mut state = self.state();
+        state.retired.clear();
+        for kind in ChannelKind::BOTH {
+            let (wrote, action) = plan.outcome[kind.index()];
+            let ch = state.ch_mut(kind);
+            if ch.id.is_some() {
+                ch.owner = plan.owners[kind.index()];
+            }
+            if let Some(len) = plan.cookie_lens[kind.index()] {
+                ch.cookie_len = len;
+            }
+            if wrote {
+                ch.settle();
+                ch.record = RecordState::Written;
+            }
+            ch.browser = match action {
+                CookieAction::Issue { issued } => {
+                    ch.issued = issued;
+                    Browser::ThisId
+                }
+                CookieAction::Remove => Browser::Nothing,
+                CookieAction::Keep => ch.kept_cookie(),
+            };
+        }
+    }
+
+    /// Ends the request without committing: nothing is written and no
+    /// cookie is sent, as for a request that failed. Later server-side
+    /// writes still go through to channels the browser holds.
+    pub(crate) fn discard(&self) {
+        let mut state = self.state();
+        state.committed = true;
+        for ch in &mut state.channels {
+            ch.browser = ch.kept_cookie();
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The plan of a commit, worked out under the session's lock before any
+//! I/O: one batch for the backend, and what becomes of each channel's
+//! cookie.
+
+use crate::backend::{Batch, Op, Owner, Ownership, Write, WriteMode};
+use crate::session::model::{Browser, Channel, Origin, RecordState};
+use crate::cookie::ClientsideMap;
+use crate::engine::Engine;
+use crate::cookie::Header;
+use crate::key::ChannelKind;
+use crate::session::model::State;
+use crate::{Error, SessionId};
+
+/// What the commit does to one channel's cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CookieAction {
+    Keep,
+    Issue { issued: u64 },
+    Remove,
+}
+
+/// The commit worked out under the lock, before any I/O.
+pub(crate) struct Plan {
+    pub(crate) batch: Batch,
+    pub(crate) set_cookies: Vec<String>,
+    /// Per channel: whether the batch writes its record, and its cookie.
+    pub(crate) outcome: [(bool, CookieAction); 2],
+    /// Per channel: its owner once the batch is applied.
+    pub(crate) owners: [Option<Owner>; 2],
+    /// Per channel: the length of the `name=value` pair the commit sets (0
+    /// for a removal), or `None` when it leaves the cookie as it is.
+    pub(crate) cookie_lens: [Option<usize>; 2],
+}
+
+impl Plan {
+    /// The channels whose writes need their record to exist.
+    pub(crate) fn updates(&self, state: &State) -> Vec<(ChannelKind, SessionId)> {
+        ChannelKind::BOTH
+            .into_iter()
+            .filter_map(|kind| {
+                let ch = state.ch(kind);
+                let id = ch.id?;
+                let updates = self.batch.ops.iter().any(
+                    |op| matches!(op, Op::Write(w) if w.id == id && w.mode == WriteMode::Update),
+                );
+                updates.then_some((kind, id))
+            })
+            .collect()
+    }
+}
+
+impl Channel {
+    pub(crate) fn write_mode(&self) -> WriteMode {
+        match (self.origin, self.record) {
+            // A new id's first write creates its record: it must be free.
+            (Origin::New, RecordState::Absent) => WriteMode::Create,
+            (_, RecordState::Absent) => WriteMode::Upsert,
+            _ => WriteMode::Update,
+        }
+    }
+
+    /// The write this channel's changes need, if any. A channel with no
+    /// record and nothing to set needs none (deleting from nothing is
+    /// nothing), unless `create` asks for its record to exist.
+    fn changes(&self, id: SessionId, expires_at: u64, create: bool) -> Option<Write> {
+        let mode = self.write_mode();
+        let set: Vec<_> = self
+            .pending
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+            .collect();
+        let remove: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let needed = !set.is_empty()
+            || (mode == WriteMode::Update && (self.cleared || !remove.is_empty()))
+            || (mode == WriteMode::Create && create);
+        needed.then_some(Write {
+            id,
+            mode,
+            clear: self.cleared,
+            set,
+            remove,
+            expires_at,
+            owner: None,
+        })
+    }
+}
+
+impl Engine {
+    fn refresh_due(&self, ch: &Channel, now: u64) -> bool {
+        let lifetime = self.lifetime(ch.kind) as f64;
+        let threshold = (lifetime * self.refresh_fraction) as u64;
+        ch.came_with_cookie() && now >= ch.issued.saturating_add(threshold)
+    }
+
+    pub(crate) fn plan(&self, state: &mut State, now: u64) -> Result<Plan, Error> {
+        let mut ops: Vec<Op> = Vec::new();
+        for id in &state.retired {
+            if !ops.contains(&Op::Delete(*id)) {
+                ops.push(Op::Delete(*id));
+            }
+        }
+        let mut set_cookies = Vec::new();
+        let mut outcome = [(false, CookieAction::Keep); 2];
+        let owners = ChannelKind::BOTH.map(|kind| owner_of(state, kind));
+        let mut vouchers = Vec::new();
+        let mut cookie_lens = [None; 2];
+        for kind in ChannelKind::BOTH {
+            let ch = state.ch(kind);
+            let owner = owners[kind.index()];
+            let Some(id) = ch.id else {
+                if ch.browser == Browser::RetiredId {
+                    cookie_lens[kind.index()] = Some(0);
+                    set_cookies.push(self.cookies.removal(kind));
+                    outcome[kind.index()].1 = CookieAction::Remove;
+                }
+                continue;
+            };
+            let expires_at = self.expiry(kind, ch.created, now);
+            let refresh = self.refresh_due(ch, now);
+            let holds_cookie = !ch.client.is_empty() || ch.pinned;
+            // A revocable channel has a record from its first cookie on, and
+            // so does an owned one.
+            let create =
+                (self.revocable || owner.is_some()) && self.backend.is_some() && holds_cookie;
+            let mut write = ch
+                .changes(id, expires_at, create)
+                .or_else(|| (refresh && ch.stored()).then(|| Write::touch(id, expires_at)));
+            if let (Some(write), Some(owner)) = (&mut write, owner)
+                && write.mode != WriteMode::Update
+            {
+                write.owner = Some(Ownership {
+                    owner,
+                    permanent: kind == ChannelKind::Permanent,
+                    created: ch.created,
+                    until: self.expiry(kind, ch.created, u64::MAX),
+                });
+                if ch.owner.is_none() {
+                    vouchers.push(kind.other());
+                }
+            }
+            let wrote = write.is_some();
+            ops.extend(write.map(Op::Write));
+            let stored = ch.stored() || wrote;
+            let holds = holds_cookie || stored;
+            // The window restarts once a check has seen the record.
+            let seen = ch.record == RecordState::Seen;
+            let rechecked = ch.check_due && seen && self.revalidate_after > 0;
+            let action = if !holds {
+                if (ch.came_with_cookie() && ch.client_dirty) || ch.browser == Browser::RetiredId {
+                    CookieAction::Remove
+                } else {
+                    CookieAction::Keep
+                }
+            } else if !ch.came_with_cookie()
+                || ch.client_dirty
+                || ch.reissue()
+                || refresh
+                || rechecked
+                || (wrote && !ch.claimed())
+            {
+                // A cookie may start a new lifetime only if the record's
+                // expiry moves with it (or there is no record).
+                let issued = if wrote || !stored { now } else { ch.issued };
+                CookieAction::Issue { issued }
+            } else {
+                CookieAction::Keep
+            };
+            match action {
+                CookieAction::Issue { issued } => {
+                    // A write that succeeds proves the record exists now; a
+                    // load proved it when it ran (`checked`), and a logout
+                    // may have landed since: the window counts from there.
+                    let checked = if wrote { now } else { ch.checked };
+                    let header =
+                        ch.header(issued, checked, stored, owner)
+                            .ok_or(Error::Internal {
+                                what: "a cookie for a channel without an id",
+                            })?;
+                    let set_cookie = self.issue(kind, &ch.client, &header, ch.created, now)?;
+                    cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
+                    set_cookies.push(set_cookie);
+                }
+                CookieAction::Remove => {
+                    cookie_lens[kind.index()] = Some(0);
+                    set_cookies.push(self.cookies.removal(kind));
+                }
+                CookieAction::Keep => {}
+            }
+            outcome[kind.index()] = (wrote, action);
+        }
+        // A channel that joins its owned sibling's owner takes the owner on
+        // the sibling's word: the batch also updates the sibling's record,
+        // so that if the owner's sessions were ended meanwhile the batch is
+        // refused (`Gone`), the sibling heals, and nothing joins the owner.
+        for kind in vouchers {
+            let ch = state.ch(kind);
+            let Some(id) = ch.id else { continue };
+            let written = ops
+                .iter()
+                .any(|op| matches!(op, Op::Write(w) if w.id == id));
+            if !written {
+                ops.push(Op::Write(Write::touch(
+                    id,
+                    self.expiry(kind, ch.created, now),
+                )));
+            }
+        }
+        Ok(Plan {
+            batch: Batch { ops },
+            set_cookies,
+            outcome,
+            owners,
+            cookie_lens,
+        })
+    }
+
+    /// The `Set-Cookie` value of a channel's cookie.
+    fn issue(
+        &self,
+        kind: ChannelKind,
+        client: &ClientsideMap,
+        header: &Header,
+        created: u64,
+        now: u64,
+    ) -> Result<String, Error> {
+        let name = self.cookies.name(kind);
+        let value = self.codec.encode_parts(name, header, client.iter())?;
+        let max_age = match kind {
+            ChannelKind::Permanent => Some(
+                self.expiry(kind, created, header.issued)
+                    .saturating_sub(now),
+            ),
+            ChannelKind::Transient => None,
+        };
+        let set_cookie = self.cookies.set(kind, &value, max_age);
+        if set_cookie.len() > self.cookies.max_size() {
+            // Inserts keep cookies within the limit, so this is Gimlet's
+            // fault (or a format change's), not the client's.
+            tracing::error!(
+                size = set_cookie.len(),
+                limit = self.cookies.max_size(),
+                "session cookie over the size limit at commit"
+            );
+            return Err(Error::Internal {
+                what: "the session cookie grew over the size limit",
+            });
+        }
+        Ok(set_cookie)
+    }
+}
+
+/// A channel's owner: its own, or else its sibling's, which a channel with
+/// an id takes on when it is created beside an owned one.
+fn owner_of(state: &State, kind: ChannelKind) -> Option<Owner> {
+    let ch = state.ch(kind);
+    let sibling = state.ch(kind.other());
+    ch.id?;
+    ch.owner.or(sibling.owner.filter(|_| sibling.id.is_some()))
+}

@@ -1,0 +1,8 @@
+//! A session's state during a request, without I/O: the two channels and
+//! the state that holds them.
+
+mod channel;
+mod state;
+
+pub(crate) use channel::{Browser, Channel, Origin, RecordState};
+pub(crate) use state::{Lookup, State};

@@ -1,0 +1,301 @@
+//! A request's session state, under the session's lock: both channels, the
+//! ids to retire, and what the request did. Finding a key, placing one and
+//! verifying the request's cookies are decided here, without I/O.
+
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::id::SessionId;
+use crate::key::{ChannelKind, Place, Placement};
+use crate::session::status::Activity;
+
+use super::channel::{Channel, Known};
+
+/// How many cookies of one Gimlet name a request may have verified: a
+/// browser sends more than one only when several paths or domains set one,
+/// and a request stuffed with copies must not cost a MAC each.
+pub(crate) const MAX_COOKIES_PER_NAME: usize = 3;
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) channels: [Channel; 2],
+    /// Ids whose records the commit deletes (logout, or a cycled id).
+    pub(crate) retired: Vec<SessionId>,
+    pub(crate) committed: bool,
+    /// The handler used the session; an unused one commits nothing.
+    pub(crate) used: bool,
+    /// What the request did, as far as the record of it goes: changes not
+    /// committed yet are read off the channels.
+    pub(crate) activity: Activity,
+    /// `gimlet.session`: the request's session work, parent of a
+    /// `gimlet.backend` span per call. Made at the first use, so an
+    /// untouched session pays nothing for it; disabled (and nearly free)
+    /// unless a subscriber wants it.
+    pub(crate) span: tracing::Span,
+    /// The request's `Cookie` header values (several joined by `;`), as
+    /// sent: scanned for Gimlet's cookies and verified at the first use.
+    pub(crate) unopened: Vec<u8>,
+}
+
+/// Where a lookup found a key.
+pub(crate) enum Lookup<'a> {
+    Found(Place, &'a [u8]),
+    Missing,
+    NeedLoad,
+}
+
+impl State {
+    pub(crate) fn ch(&self, kind: ChannelKind) -> &Channel {
+        &self.channels[kind.index()]
+    }
+
+    pub(crate) fn ch_mut(&mut self, kind: ChannelKind) -> &mut Channel {
+        &mut self.channels[kind.index()]
+    }
+
+    /// An id of this session that new ids are generated beside, so that
+    /// all of them share one group: a channel's, or one being retired.
+    pub(crate) fn anchor(&self) -> Option<SessionId> {
+        self.channels
+            .iter()
+            .find_map(|ch| ch.id)
+            .or_else(|| self.retired.first().copied())
+    }
+
+    /// Finds `key` in the places `filter` admits, without I/O.
+    pub(crate) fn lookup(&self, engine: &Engine, key: &str, filter: Placement) -> Lookup<'_> {
+        let kinds = || {
+            ChannelKind::BOTH
+                .into_iter()
+                .filter(|k| k.admits(filter.permanent))
+        };
+        let mut unknown = false;
+        if filter.clientside != Some(false) {
+            for kind in kinds() {
+                let ch = self.ch(kind);
+                if let Some(value) = ch.client.get(key) {
+                    if ch.unchecked() {
+                        // Data of a cookie whose record may be gone.
+                        unknown = true;
+                        continue;
+                    }
+                    return Lookup::Found(
+                        Place {
+                            kind,
+                            clientside: true,
+                        },
+                        value,
+                    );
+                }
+            }
+        }
+        if filter.clientside == Some(true) || engine.backend.is_none() || engine.whitelisted(key) {
+            return if unknown {
+                Lookup::NeedLoad
+            } else {
+                Lookup::Missing
+            };
+        }
+        for kind in kinds() {
+            match self.ch(kind).server_get(key) {
+                Known::Present(value) => {
+                    return Lookup::Found(
+                        Place {
+                            kind,
+                            clientside: false,
+                        },
+                        value,
+                    );
+                }
+                Known::Absent => {}
+                Known::Unknown => unknown = true,
+            }
+        }
+        if unknown {
+            Lookup::NeedLoad
+        } else {
+            Lookup::Missing
+        }
+    }
+
+    /// Marks the session as used by the handler (so the commit looks at
+    /// it) and, the first time, verifies its cookies.
+    pub(crate) fn begin_use(&mut self, engine: &Engine) {
+        if !self.used {
+            self.used = true;
+            self.activity = self.activity.max(Activity::Read);
+            self.span = tracing::debug_span!(
+                "gimlet.session",
+                backend = engine.backend.as_ref().map_or("none", |b| b.name()),
+                activity = tracing::field::Empty,
+                round_trips = tracing::field::Empty,
+                backend_ms = tracing::field::Empty,
+            );
+            // Verification's events belong to the session's span.
+            let span = self.span.clone();
+            span.in_scope(|| self.open_cookies(engine));
+        }
+    }
+
+    /// Verifies the request's cookies into channels: the first valid cookie
+    /// of each name wins; the others count as absent.
+    fn open_cookies(&mut self, engine: &Engine) {
+        let now = engine.now();
+        let backend = engine.backend.is_some();
+        let unopened = std::mem::take(&mut self.unopened);
+        let mut seen = [0; 2];
+        for (kind, value) in engine.cookies.scan(&unopened) {
+            seen[kind.index()] += 1;
+            let slot = &mut self.channels[kind.index()];
+            if slot.came_with_cookie() || seen[kind.index()] > MAX_COOKIES_PER_NAME {
+                continue;
+            }
+            let name = engine.cookies.name(kind);
+            let Ok(value) = std::str::from_utf8(value) else {
+                tracing::debug!(
+                    cookie = name,
+                    reason = "not UTF-8",
+                    "session cookie ignored"
+                );
+                continue;
+            };
+            let cookie = match engine.codec.decode(name, value) {
+                Ok(cookie) => cookie,
+                Err(reason) => {
+                    tracing::debug!(cookie = name, %reason, "session cookie ignored");
+                    continue;
+                }
+            };
+            let trusted = engine.check_age(kind, &cookie.header, now).and_then(|()| {
+                if backend && engine.revocable && !cookie.header.stored {
+                    // Issued without a record, so it could never be revoked:
+                    // not trusted once revocation is on.
+                    return Err("not revocable");
+                }
+                Ok(())
+            });
+            match trusted {
+                Ok(()) => {
+                    let checked = cookie.header.checked;
+                    let due = now >= checked.saturating_add(engine.revalidate_after);
+                    *slot = Channel::from_cookie(kind, cookie, backend, due);
+                    slot.cookie_len = name.len() + 1 + value.len();
+                }
+                Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
+            }
+        }
+    }
+
+    /// Channels whose server data is not loaded yet, with their ids.
+    pub(crate) fn unloaded(&self) -> Vec<(ChannelKind, SessionId)> {
+        ChannelKind::BOTH
+            .into_iter()
+            .filter_map(|k| {
+                let ch = self.ch(k);
+                match (ch.loaded.is_none(), ch.id) {
+                    (true, Some(id)) => Some((k, id)),
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Lookup<'_> {
+    pub(crate) fn found(&self) -> bool {
+        matches!(self, Lookup::Found(..))
+    }
+}
+
+impl State {
+    /// Puts `key` in `place`, and removes it from every other place.
+    pub(crate) fn place(
+        &mut self,
+        engine: &Engine,
+        key: &str,
+        value: Vec<u8>,
+        place: Place,
+    ) -> Result<(), Error> {
+        let Place { kind, clientside } = place;
+        let in_client = ChannelKind::BOTH
+            .into_iter()
+            .find(|&k| self.ch(k).client.contains_key(key));
+        if clientside {
+            if self.ch(kind).client.get(key) == Some(value.as_slice()) {
+                return Ok(());
+            }
+            self.check_cookie_size(engine, kind, key, value.len())?;
+        }
+        let beside = self.anchor();
+        self.ch_mut(kind).ensure_id(engine.now(), beside)?;
+        for k in ChannelKind::BOTH {
+            let ch = self.ch_mut(k);
+            if !(clientside && k == kind) && ch.client.remove(key) {
+                ch.client_dirty = true;
+                ch.client_written.remove(key);
+            }
+        }
+        // A key found in a cookie is nowhere else; a whitelisted key is
+        // never server-side. Otherwise it may be stored: delete it there.
+        if in_client.is_none() && engine.backend.is_some() && !engine.whitelisted(key) {
+            for k in ChannelKind::BOTH {
+                if clientside || k != kind {
+                    self.ch_mut(k).server_remove(key);
+                }
+            }
+        }
+        let ch = self.ch_mut(kind);
+        if clientside {
+            ch.client.insert(key, value);
+            ch.client_dirty = true;
+            ch.client_written.insert(key.to_owned());
+        } else {
+            ch.server_insert(key, value);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remove(&mut self, engine: &Engine, key: &str) {
+        let mut in_client = false;
+        for ch in &mut self.channels {
+            if ch.client.remove(key) {
+                ch.client_dirty = true;
+                ch.client_written.remove(key);
+                in_client = true;
+            }
+        }
+        if in_client || engine.backend.is_none() || engine.whitelisted(key) {
+            return;
+        }
+        for ch in &mut self.channels {
+            ch.server_remove(key);
+        }
+    }
+
+    /// Fails if setting `key` to a value of `value_len` bytes in `kind`'s
+    /// cookie would make its `Set-Cookie` value larger than the limit.
+    fn check_cookie_size(
+        &self,
+        engine: &Engine,
+        kind: ChannelKind,
+        key: &str,
+        value_len: usize,
+    ) -> Result<(), Error> {
+        let client = &self.ch(kind).client;
+        let others = client
+            .iter()
+            .filter(|(k, _)| *k != key)
+            .map(|(k, v)| (k.len(), v.len()));
+        let entries: Vec<_> = others.chain([(key.len(), value_len)]).collect();
+        let payload = crate::cookie::bound(entries.into_iter());
+        let size = engine.cookies.size(kind, engine.codec.value_len(payload));
+        let limit = engine.cookies.max_size();
+        if size > limit {
+            return Err(Error::CookieTooLarge {
+                key: key.into(),
+                size,
+                limit,
+            });
+        }
+        Ok(())
+    }
+}

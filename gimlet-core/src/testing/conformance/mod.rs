@@ -1,0 +1,40 @@
+//! The backend conformance suite: one set of tests that every [`Backend`]
+//! must pass, run by MemoryBackend's tests here and by the Redis and SQL
+//! backends' tests in their crates.
+//!
+//! Each case is a public async function that panics on failure.
+//! [`backend_conformance!`](crate::backend_conformance) turns all of them
+//! into `#[tokio::test]`s:
+//!
+//! ```ignore
+//! gimlet_core::backend_conformance!(async {
+//!     // None skips every case (say why on stderr).
+//!     Some(std::sync::Arc::new(MyBackend::connect().await) as _)
+//! });
+//! ```
+//!
+//! Every case uses fresh random ids, so cases can run in parallel against
+//! one shared store. Expiry is tested with expiry times in the past, which
+//! every store can do without sleeping; MemoryBackend's own tests move a
+//! manual clock as well.
+
+mod owners;
+mod records;
+mod sessions;
+mod suite;
+
+pub use owners::{
+    a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,
+    an_owned_record_leaves_the_index_with_its_record, log_out_everywhere_ends_every_other_session,
+    owned_records_are_listed_and_ended,
+};
+
+pub use sessions::{
+    SilentServer, a_key_with_nul_is_a_usage_error, a_lost_record_heals_on_the_next_write,
+    a_request_that_outlives_a_cycle_does_not_resurrect_the_old_id,
+    a_request_that_outlives_a_logout_does_not_resurrect,
+    concurrent_requests_of_one_session_all_survive,
+    session_round_trips_are_one_load_and_one_commit, unreachable_backend_fails_promptly,
+};
+pub use records::*;
+pub use suite::{REQUIRE_SERVERS, SharedBackend, server_url};

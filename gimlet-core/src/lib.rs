@@ -2,17 +2,17 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The layers, lowest first: each module uses only those above it here.
-mod clock;
-mod key;
-mod error;
-mod id;
+pub mod adapter;
 pub mod backend;
+mod clock;
 mod config;
 pub mod cookie;
 mod engine;
-mod session;
+mod error;
 mod gimlet;
-pub mod adapter;
+mod id;
+mod key;
+mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -5,7 +5,6 @@
 //! changes atomically, in one round trip or one transaction. That is what makes
 //! Gimlet's I/O rules hold on every store.
 
-
 mod batch;
 mod memory;
 mod owner;
@@ -13,6 +12,6 @@ mod store;
 
 pub use crate::error::{BackendError, BackendErrorKind};
 pub use batch::{Batch, Op, Record, Write, WriteMode};
+pub use memory::MemoryBackend;
 pub use owner::{OwnedRecord, Owner, Ownership};
 pub use store::{Backend, with_timeout};
-pub use memory::MemoryBackend;

@@ -133,4 +133,3 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
         (**self).end_sessions_of(owner, except).await
     }
 }
-

@@ -26,8 +26,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{aead, hkdf, hmac};
 
-use super::payload::{self, CookiePayload, Header};
 use super::ClientsideMap;
+use super::payload::{self, CookiePayload, Header};
 use crate::error::ConfigErrorKind;
 use crate::{ConfigError, EncryptionKey, Error, Secret, SessionId};
 

@@ -60,7 +60,10 @@ impl CookieJar {
     /// sent: `name=value` pairs separated by `;`, with the spaces around
     /// names and values dropped. Other cookies and malformed pairs are
     /// skipped.
-    pub(crate) fn scan<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = (ChannelKind, &'a [u8])> {
+    pub(crate) fn scan<'a>(
+        &'a self,
+        text: &'a [u8],
+    ) -> impl Iterator<Item = (ChannelKind, &'a [u8])> {
         text.split(|&b| b == b';').filter_map(|pair| {
             let equals = pair.iter().position(|&b| b == b'=')?;
             let (name, value) = (&pair[..equals], &pair[equals + 1..]);

@@ -13,9 +13,9 @@ use std::fmt;
 use rmp::decode::{self, Bytes};
 use rmp::encode;
 
+use super::DecodeError;
 use crate::SessionId;
 use crate::backend::Owner;
-use super::DecodeError;
 
 /// What a cookie carries: one channel's identity and its clientside map.
 ///

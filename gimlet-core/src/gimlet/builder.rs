@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::Backend;
-use crate::cookie::CookieCodec;
 use crate::config::SameSite;
+use crate::cookie::CookieCodec;
 use crate::cookie::CookieJar;
-use crate::error::ConfigErrorKind;
 use crate::engine::Engine;
+use crate::error::ConfigErrorKind;
 use crate::{
     Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, Placement, Secret, SystemClock,
 };

@@ -5,5 +5,5 @@ mod name;
 mod placement;
 
 pub use name::{Key, KeyName, KeyOf, MAX_KEY_LEN};
-pub(crate) use placement::{ChannelKind, Place};
 pub use placement::Placement;
+pub(crate) use placement::{ChannelKind, Place};

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::key::{KeyName, KeyOf};
 use crate::key::{ChannelKind, Place};
+use crate::key::{KeyName, KeyOf};
 use crate::session::model::Lookup;
 use crate::{Error, MAX_KEY_LEN, Placement, Session};
 
@@ -326,7 +326,7 @@ impl Session {
         let state = self.for_handler();
         let mut keys = BTreeSet::new();
         for ch in &state.channels {
-            keys.extend(ch.client.keys());
+            keys.extend(ch.client().keys());
             keys.extend(ch.server_keys());
         }
         Ok(keys.into_iter().map(str::to_owned).collect())
@@ -347,7 +347,8 @@ impl Session {
     ///
     /// The load's backend error.
     pub async fn is_empty(&self) -> Result<bool, Error> {
-        let known = |ch: &crate::session::model::Channel| !ch.unchecked() && !ch.client.is_empty();
+        let known =
+            |ch: &crate::session::model::Channel| !ch.unchecked() && !ch.client().is_empty();
         if self.for_handler().channels.iter().any(known) {
             return Ok(false);
         }
@@ -366,15 +367,7 @@ impl Session {
             return Err(Error::Committed { what: "a clear" });
         }
         for ch in &mut state.channels {
-            if !ch.client.is_empty() {
-                ch.client.clear();
-                ch.client_dirty = true;
-            }
-            ch.client_written.clear();
-            ch.pending.clear();
-            if ch.may_have_server_data() {
-                ch.cleared = true;
-            }
+            ch.clear();
         }
         Ok(())
     }

@@ -12,7 +12,6 @@ use tracing::Instrument;
 
 use super::model::{Channel, State};
 use super::status::Activity;
-use crate::backend::Record;
 use crate::engine::Engine;
 use crate::key::ChannelKind;
 use crate::{Error, SessionId};
@@ -130,14 +129,14 @@ impl Session {
         let committed = state.committed;
         let beside = state.anchor();
         let ch = state.ch_mut(ChannelKind::Permanent);
-        if committed && ch.id.is_none() {
+        if committed && ch.id().is_none() {
             return Err(Error::Committed {
                 what: "a new session id",
             });
         }
         let id = ch.ensure_id(now, beside)?;
-        ch.pinned = true;
-        Ok((id, ch.created))
+        ch.pin();
+        Ok((id, ch.created()))
     }
 
     /// The session id: the permanent channel's id, as 32 lowercase hex
@@ -192,16 +191,7 @@ impl Session {
         }
         let beside = group.map(SessionId::in_group).or_else(|| state.anchor());
         for kind in ChannelKind::BOTH {
-            let ch = state.ch_mut(kind);
-            let Some(old) = ch.id else { continue };
-            let data = ch.server_view();
-            // Before the commit, only a channel that came with a cookie can
-            // have a record.
-            let retire = (backend && ch.came_with_cookie()).then_some(old);
-            ch.renew_id(now, beside)?;
-            ch.loaded = Some(Record::new());
-            ch.cleared = false;
-            ch.pending = data.into_iter().map(|(k, v)| (k, Some(v))).collect();
+            let retire = state.ch_mut(kind).cycle(now, beside, backend)?;
             state.retired.extend(retire);
         }
         state.activity = state.activity.max(Activity::Renewed);
@@ -231,11 +221,7 @@ impl Session {
         }
         let backend = self.engine().backend.is_some();
         for kind in ChannelKind::BOTH {
-            let ch = state.ch_mut(kind);
-            // Every id a verified cookie named, whatever it claimed about
-            // its record: a concurrent request may have created one.
-            let retire = ch.id.filter(|_| backend && ch.came_with_cookie());
-            ch.reset();
+            let retire = state.ch_mut(kind).end(backend);
             state.retired.extend(retire);
         }
         state.activity = Activity::Ended;
@@ -246,7 +232,7 @@ impl Session {
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
-        let keys = |k: ChannelKind| state.ch(k).client.len() + state.ch(k).pending.len();
+        let keys = |k: ChannelKind| state.ch(k).keys_known();
         f.debug_struct("Session")
             .field("permanent_keys_known", &keys(ChannelKind::Permanent))
             .field("transient_keys_known", &keys(ChannelKind::Transient))

@@ -64,9 +64,9 @@ impl Session {
         self.ensure_loaded().await?;
         {
             let state = self.state();
-            let mut ids = state.channels.iter().filter(|ch| ch.id.is_some());
+            let mut ids = state.channels.iter().filter(|ch| ch.id().is_some());
             let mut owned = ids.clone().peekable();
-            if owned.peek().is_some() && ids.all(|ch| ch.owner == Some(owner)) {
+            if owned.peek().is_some() && ids.all(|ch| ch.owner() == Some(owner)) {
                 return Ok(());
             }
         }
@@ -81,15 +81,14 @@ impl Session {
         let now = self.engine().now();
         let default = ChannelKind::of(self.engine().default_permanent);
         let mut state = self.for_handler();
-        if state.channels.iter().all(|ch| ch.id.is_none()) {
+        if state.channels.iter().all(|ch| ch.id().is_none()) {
             state
                 .ch_mut(default)
                 .ensure_id(now, Some(SessionId::in_group(owner.group())))?;
         }
-        for ch in state.channels.iter_mut().filter(|ch| ch.id.is_some()) {
+        for ch in state.channels.iter_mut().filter(|ch| ch.id().is_some()) {
             // An owned channel keeps a cookie and a record, so it can be ended.
-            ch.owner = Some(owner);
-            ch.pinned = true;
+            ch.take_owner(owner);
         }
         Ok(())
     }
@@ -99,7 +98,7 @@ impl Session {
         self.for_handler()
             .channels
             .iter()
-            .filter_map(|ch| ch.id)
+            .filter_map(|ch| ch.id())
             .collect()
     }
 }

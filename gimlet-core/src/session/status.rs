@@ -75,8 +75,8 @@ impl Session {
         Status {
             activity,
             round_trips: self.round_trips(),
-            permanent_cookie_bytes: state.ch(ChannelKind::Permanent).cookie_len,
-            transient_cookie_bytes: state.ch(ChannelKind::Transient).cookie_len,
+            permanent_cookie_bytes: state.ch(ChannelKind::Permanent).cookie_len(),
+            transient_cookie_bytes: state.ch(ChannelKind::Transient).cookie_len(),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::backend::{Backend, BackendError, Batch, OwnedRecord, Owner, Record};
 use crate::SessionId;
+use crate::backend::{Backend, BackendError, Batch, OwnedRecord, Owner, Record};
 
 /// Calls counted by a [`CountingBackend`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,11 +1,11 @@
 //! The end of a request: the plan applied in one backend call, healed and
 //! tried again if a record it updates is gone, then folded into the state.
 
-use crate::session::model::{Browser, Channel, RecordState};
 use crate::key::ChannelKind;
-use crate::session::io::plan::{CookieAction, Plan};
+use crate::session::io::plan::Plan;
+use crate::session::model::Channel;
 use crate::session::status::Activity;
-use crate::{Error, Session, SessionId};
+use crate::{Error, Session};
 
 impl Session {
     /// Marks the session committed, and answers whether the commit has
@@ -32,7 +32,7 @@ impl Session {
         }
         // A cookie due its check is not re-issued with new data before the
         // check: if its record is gone, the new data goes to a fresh channel.
-        let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty || ch.reissue());
+        let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty() || ch.reissue());
         if self.state().channels.iter().any(unchecked) {
             self.ensure_loaded().await?;
         }
@@ -53,17 +53,10 @@ impl Session {
                     .await
                 {
                     Ok(()) => {}
-                    Err(e) if e.is_gone() => {
-                        if self.heal_gone(&plan).await? {
-                            continue;
-                        }
-                        tracing::error!(error = %e, "session commit found a record gone");
-                        return Err(e.into());
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, detail = ?e, "session commit failed");
-                        return Err(e.into());
-                    }
+                    Err(e) if e.is_gone() && self.heal_gone(&plan).await? => continue,
+                    // Logged where the response is decided (the adapter's
+                    // `finish`), once.
+                    Err(e) => return Err(e.into()),
                 }
             }
             self.settle(&plan);
@@ -76,18 +69,11 @@ impl Session {
     /// plan writes this request's changes to fresh ones. Answers whether
     /// any channel was healed.
     async fn heal_gone(&self, plan: &Plan) -> Result<bool, Error> {
-        let Some(backend) = &self.engine().backend else {
-            return Ok(false);
-        };
         let updates = plan.updates(&self.state());
         if updates.is_empty() {
             return Ok(false);
         }
-        let ids: Vec<SessionId> = updates.iter().map(|&(_, id)| id).collect();
-        let records = self.backend_call("load", backend.load(&ids)).await;
-        let records = records.inspect_err(|e| {
-            tracing::error!(error = %e, detail = ?e, "session load failed");
-        })?;
+        let records = self.load(&updates).await?;
         let now = self.engine().now();
         let mut state = self.state();
         let span = state.span.clone();
@@ -95,7 +81,7 @@ impl Session {
         let mut healed = false;
         for ((kind, id), record) in updates.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
-            if record.is_none() && ch.id == Some(id) {
+            if record.is_none() && ch.id() == Some(id) {
                 tracing::info!(
                     parent: &span,
                     channel = kind.name(),
@@ -114,25 +100,8 @@ impl Session {
         state.retired.clear();
         for kind in ChannelKind::BOTH {
             let (wrote, action) = plan.outcome[kind.index()];
-            let ch = state.ch_mut(kind);
-            if ch.id.is_some() {
-                ch.owner = plan.owners[kind.index()];
-            }
-            if let Some(len) = plan.cookie_lens[kind.index()] {
-                ch.cookie_len = len;
-            }
-            if wrote {
-                ch.settle();
-                ch.record = RecordState::Written;
-            }
-            ch.browser = match action {
-                CookieAction::Issue { issued } => {
-                    ch.issued = issued;
-                    Browser::ThisId
-                }
-                CookieAction::Remove => Browser::Nothing,
-                CookieAction::Keep => ch.kept_cookie(),
-            };
+            let (owner, len) = (plan.owners[kind.index()], plan.cookie_lens[kind.index()]);
+            state.ch_mut(kind).committed(wrote, action, owner, len);
         }
     }
 
@@ -143,7 +112,7 @@ impl Session {
         let mut state = self.state();
         state.committed = true;
         for ch in &mut state.channels {
-            ch.browser = ch.kept_cookie();
+            ch.discarded();
         }
     }
 }

@@ -3,21 +3,11 @@
 //! cookie.
 
 use crate::backend::{Batch, Op, Owner, Ownership, Write, WriteMode};
-use crate::session::model::{Browser, Channel, Origin, RecordState};
-use crate::cookie::ClientsideMap;
+use crate::cookie::{ClientsideMap, Header};
 use crate::engine::Engine;
-use crate::cookie::Header;
 use crate::key::ChannelKind;
-use crate::session::model::State;
+use crate::session::model::{Browser, Channel, CookieAction, RecordState, State};
 use crate::{Error, SessionId};
-
-/// What the commit does to one channel's cookie.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CookieAction {
-    Keep,
-    Issue { issued: u64 },
-    Remove,
-}
 
 /// The commit worked out under the lock, before any I/O.
 pub(crate) struct Plan {
@@ -39,7 +29,7 @@ impl Plan {
             .into_iter()
             .filter_map(|kind| {
                 let ch = state.ch(kind);
-                let id = ch.id?;
+                let id = ch.id()?;
                 let updates = self.batch.ops.iter().any(
                     |op| matches!(op, Op::Write(w) if w.id == id && w.mode == WriteMode::Update),
                 );
@@ -49,52 +39,11 @@ impl Plan {
     }
 }
 
-impl Channel {
-    pub(crate) fn write_mode(&self) -> WriteMode {
-        match (self.origin, self.record) {
-            // A new id's first write creates its record: it must be free.
-            (Origin::New, RecordState::Absent) => WriteMode::Create,
-            (_, RecordState::Absent) => WriteMode::Upsert,
-            _ => WriteMode::Update,
-        }
-    }
-
-    /// The write this channel's changes need, if any. A channel with no
-    /// record and nothing to set needs none (deleting from nothing is
-    /// nothing), unless `create` asks for its record to exist.
-    fn changes(&self, id: SessionId, expires_at: u64, create: bool) -> Option<Write> {
-        let mode = self.write_mode();
-        let set: Vec<_> = self
-            .pending
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
-            .collect();
-        let remove: Vec<_> = self
-            .pending
-            .iter()
-            .filter(|(_, v)| v.is_none())
-            .map(|(k, _)| k.clone())
-            .collect();
-        let needed = !set.is_empty()
-            || (mode == WriteMode::Update && (self.cleared || !remove.is_empty()))
-            || (mode == WriteMode::Create && create);
-        needed.then_some(Write {
-            id,
-            mode,
-            clear: self.cleared,
-            set,
-            remove,
-            expires_at,
-            owner: None,
-        })
-    }
-}
-
 impl Engine {
     fn refresh_due(&self, ch: &Channel, now: u64) -> bool {
-        let lifetime = self.lifetime(ch.kind) as f64;
+        let lifetime = self.lifetime(ch.kind()) as f64;
         let threshold = (lifetime * self.refresh_fraction) as u64;
-        ch.came_with_cookie() && now >= ch.issued.saturating_add(threshold)
+        ch.came_with_cookie() && now >= ch.issued().saturating_add(threshold)
     }
 
     pub(crate) fn plan(&self, state: &mut State, now: u64) -> Result<Plan, Error> {
@@ -112,17 +61,17 @@ impl Engine {
         for kind in ChannelKind::BOTH {
             let ch = state.ch(kind);
             let owner = owners[kind.index()];
-            let Some(id) = ch.id else {
-                if ch.browser == Browser::RetiredId {
+            let Some(id) = ch.id() else {
+                if ch.browser() == Browser::RetiredId {
                     cookie_lens[kind.index()] = Some(0);
                     set_cookies.push(self.cookies.removal(kind));
                     outcome[kind.index()].1 = CookieAction::Remove;
                 }
                 continue;
             };
-            let expires_at = self.expiry(kind, ch.created, now);
+            let expires_at = self.expiry(kind, ch.created(), now);
             let refresh = self.refresh_due(ch, now);
-            let holds_cookie = !ch.client.is_empty() || ch.pinned;
+            let holds_cookie = !ch.client().is_empty() || ch.pinned();
             // A revocable channel has a record from its first cookie on, and
             // so does an owned one.
             let create =
@@ -136,10 +85,10 @@ impl Engine {
                 write.owner = Some(Ownership {
                     owner,
                     permanent: kind == ChannelKind::Permanent,
-                    created: ch.created,
-                    until: self.expiry(kind, ch.created, u64::MAX),
+                    created: ch.created(),
+                    until: self.expiry(kind, ch.created(), u64::MAX),
                 });
-                if ch.owner.is_none() {
+                if ch.owner().is_none() {
                     vouchers.push(kind.other());
                 }
             }
@@ -148,16 +97,18 @@ impl Engine {
             let stored = ch.stored() || wrote;
             let holds = holds_cookie || stored;
             // The window restarts once a check has seen the record.
-            let seen = ch.record == RecordState::Seen;
-            let rechecked = ch.check_due && seen && self.revalidate_after > 0;
+            let seen = ch.record() == RecordState::Seen;
+            let rechecked = ch.check_due() && seen && self.revalidate_after > 0;
             let action = if !holds {
-                if (ch.came_with_cookie() && ch.client_dirty) || ch.browser == Browser::RetiredId {
+                if (ch.came_with_cookie() && ch.client_dirty())
+                    || ch.browser() == Browser::RetiredId
+                {
                     CookieAction::Remove
                 } else {
                     CookieAction::Keep
                 }
             } else if !ch.came_with_cookie()
-                || ch.client_dirty
+                || ch.client_dirty()
                 || ch.reissue()
                 || refresh
                 || rechecked
@@ -165,7 +116,7 @@ impl Engine {
             {
                 // A cookie may start a new lifetime only if the record's
                 // expiry moves with it (or there is no record).
-                let issued = if wrote || !stored { now } else { ch.issued };
+                let issued = if wrote || !stored { now } else { ch.issued() };
                 CookieAction::Issue { issued }
             } else {
                 CookieAction::Keep
@@ -175,13 +126,13 @@ impl Engine {
                     // A write that succeeds proves the record exists now; a
                     // load proved it when it ran (`checked`), and a logout
                     // may have landed since: the window counts from there.
-                    let checked = if wrote { now } else { ch.checked };
+                    let checked = if wrote { now } else { ch.checked() };
                     let header =
                         ch.header(issued, checked, stored, owner)
                             .ok_or(Error::Internal {
                                 what: "a cookie for a channel without an id",
                             })?;
-                    let set_cookie = self.issue(kind, &ch.client, &header, ch.created, now)?;
+                    let set_cookie = self.issue(kind, &ch.client(), &header, ch.created(), now)?;
                     cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
                     set_cookies.push(set_cookie);
                 }
@@ -199,14 +150,14 @@ impl Engine {
         // refused (`Gone`), the sibling heals, and nothing joins the owner.
         for kind in vouchers {
             let ch = state.ch(kind);
-            let Some(id) = ch.id else { continue };
+            let Some(id) = ch.id() else { continue };
             let written = ops
                 .iter()
                 .any(|op| matches!(op, Op::Write(w) if w.id == id));
             if !written {
                 ops.push(Op::Write(Write::touch(
                     id,
-                    self.expiry(kind, ch.created, now),
+                    self.expiry(kind, ch.created(), now),
                 )));
             }
         }
@@ -259,6 +210,7 @@ impl Engine {
 fn owner_of(state: &State, kind: ChannelKind) -> Option<Owner> {
     let ch = state.ch(kind);
     let sibling = state.ch(kind.other());
-    ch.id?;
-    ch.owner.or(sibling.owner.filter(|_| sibling.id.is_some()))
+    ch.id()?;
+    ch.owner()
+        .or(sibling.owner().filter(|_| sibling.id().is_some()))
 }

@@ -3,8 +3,8 @@
 //! change.
 
 use crate::backend::{Batch, Op, Write};
-use crate::session::model::{Browser, RecordState};
 use crate::key::ChannelKind;
+use crate::session::model::Browser;
 use crate::session::status::Activity;
 use crate::{Error, Session};
 
@@ -29,7 +29,7 @@ impl Session {
             for k in ChannelKind::BOTH {
                 let ch = state.ch(k);
                 let target = kind == Some(k);
-                let Some(id) = ch.id.filter(|_| ch.browser == Browser::ThisId) else {
+                let Some(id) = ch.id().filter(|_| ch.browser() == Browser::ThisId) else {
                     if target {
                         return Err(Error::Committed {
                             what: "a write to a session whose cookie was not sent",
@@ -37,7 +37,7 @@ impl Session {
                     }
                     continue;
                 };
-                let expires_at = engine.expiry(k, ch.created, now);
+                let expires_at = engine.expiry(k, ch.created(), now);
                 let (set, remove) = match &value {
                     Some(v) if target => (vec![(key.to_owned(), v.clone())], Vec::new()),
                     _ if ch.stored() => (Vec::new(), vec![key.to_owned()]),
@@ -66,14 +66,8 @@ impl Session {
         for op in &batch.ops {
             let Op::Write(write) = op else { continue };
             for ch in &mut state.channels {
-                if ch.id == Some(write.id) {
-                    ch.record = RecordState::Written;
-                    if let Some(record) = &mut ch.loaded {
-                        for k in &write.remove {
-                            record.remove(k);
-                        }
-                        record.extend(write.set.iter().cloned());
-                    }
+                if ch.id() == Some(write.id) {
+                    ch.wrote_through(&write.set, &write.remove);
                 }
             }
         }

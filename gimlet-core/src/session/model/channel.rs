@@ -3,10 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::backend::{Owner, Record};
-use crate::cookie::ClientsideMap;
-use crate::cookie::VerifiedCookie;
-use crate::cookie::Header;
+use crate::backend::{Owner, Record, Write, WriteMode};
+use crate::cookie::{ClientsideMap, Header, VerifiedCookie};
 use crate::key::ChannelKind;
 use crate::{Error, SessionId};
 
@@ -55,44 +53,290 @@ pub(crate) enum Browser {
     RetiredId,
 }
 
+/// What the commit does to one channel's cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CookieAction {
+    Keep,
+    Issue { issued: u64 },
+    Remove,
+}
+
+/// What a load found for a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loaded {
+    /// Its record.
+    Seen,
+    /// No record, where the cookie claimed one: the channel healed.
+    Healed,
+    /// No record, and none was claimed.
+    Absent,
+}
+
 #[derive(Debug)]
 pub(crate) struct Channel {
-    pub(crate) kind: ChannelKind,
-    pub(crate) id: Option<SessionId>,
-    pub(crate) origin: Origin,
-    pub(crate) record: RecordState,
+    kind: ChannelKind,
+    id: Option<SessionId>,
+    origin: Origin,
+    record: RecordState,
     /// Before the commit, what the browser sent; after it, what the
     /// browser holds.
-    pub(crate) browser: Browser,
-    pub(crate) created: u64,
-    pub(crate) issued: u64,
+    browser: Browser,
+    created: u64,
+    issued: u64,
     /// When the record was last seen to exist (0: never).
-    pub(crate) checked: u64,
+    checked: u64,
     /// The cookie's revalidation window has passed: its data may be used
     /// only once a load has seen the record.
-    pub(crate) check_due: bool,
+    check_due: bool,
     /// `id()` or `created_at()` was read: the cookie must be issued.
-    pub(crate) pinned: bool,
-    pub(crate) client: ClientsideMap,
-    pub(crate) client_dirty: bool,
+    pinned: bool,
+    client: ClientsideMap,
+    client_dirty: bool,
     /// Clientside keys this request set: what survives a heal.
-    pub(crate) client_written: BTreeSet<String>,
+    client_written: BTreeSet<String>,
     /// Server data as loaded; `None` until loaded. A channel without a
     /// cookie has nothing stored, so it starts as loaded and empty.
-    pub(crate) loaded: Option<Record>,
+    loaded: Option<Record>,
     /// Server changes not committed yet: `Some` sets, `None` deletes.
-    pub(crate) pending: BTreeMap<String, Option<Vec<u8>>>,
+    pending: BTreeMap<String, Option<Vec<u8>>>,
     /// Every stored key is to be deleted before `pending` applies.
-    pub(crate) cleared: bool,
+    cleared: bool,
     /// Whose session this channel is (`Session::set_owner`): its record
     /// is in that owner's index.
-    pub(crate) owner: Option<Owner>,
+    owner: Option<Owner>,
     /// The length of the `name=value` pair the browser holds for this
     /// channel: as received, then as the commit set it (0: none).
-    pub(crate) cookie_len: usize,
+    cookie_len: usize,
 }
 
 impl Channel {
+    // What the request reads of the channel.
+
+    pub(crate) fn kind(&self) -> ChannelKind {
+        self.kind
+    }
+
+    pub(crate) fn id(&self) -> Option<SessionId> {
+        self.id
+    }
+
+    pub(crate) fn record(&self) -> RecordState {
+        self.record
+    }
+
+    pub(crate) fn browser(&self) -> Browser {
+        self.browser
+    }
+
+    pub(crate) fn created(&self) -> u64 {
+        self.created
+    }
+
+    pub(crate) fn issued(&self) -> u64 {
+        self.issued
+    }
+
+    pub(crate) fn checked(&self) -> u64 {
+        self.checked
+    }
+
+    pub(crate) fn check_due(&self) -> bool {
+        self.check_due
+    }
+
+    pub(crate) fn pinned(&self) -> bool {
+        self.pinned
+    }
+
+    /// The clientside map, as the cookie will carry it.
+    pub(crate) fn client(&self) -> &ClientsideMap {
+        &self.client
+    }
+
+    /// The clientside map changed: the cookie must be issued again.
+    pub(crate) fn client_dirty(&self) -> bool {
+        self.client_dirty
+    }
+
+    /// Whether the server data has been loaded (or is known to be empty).
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.is_some()
+    }
+
+    pub(crate) fn owner(&self) -> Option<Owner> {
+        self.owner
+    }
+
+    pub(crate) fn cookie_len(&self) -> usize {
+        self.cookie_len
+    }
+
+    /// How many keys the request knows of: clientside, and server-side
+    /// changes not committed yet.
+    pub(crate) fn keys_known(&self) -> usize {
+        self.client.len() + self.pending.len()
+    }
+
+    // What the request does to the channel. Each rule is written once,
+    // here: what a clientside write marks, what a load records, what a
+    // heal keeps, what a cycle retires, what a commit settles.
+
+    /// Sets a clientside key: the map changes, the cookie is issued again,
+    /// and the key counts as this request's write (it survives a heal).
+    pub(crate) fn set_clientside(&mut self, key: &str, value: Vec<u8>) {
+        self.client.insert(key, value);
+        self.client_dirty = true;
+        self.client_written.insert(key.to_owned());
+    }
+
+    /// Removes a clientside key, answering whether the cookie held it.
+    pub(crate) fn remove_clientside(&mut self, key: &str) -> bool {
+        if !self.client.remove(key) {
+            return false;
+        }
+        self.client_dirty = true;
+        self.client_written.remove(key);
+        true
+    }
+
+    /// Removes every key, both sides, without a load. The id stays.
+    pub(crate) fn clear(&mut self) {
+        if !self.client.is_empty() {
+            self.client.clear();
+            self.client_dirty = true;
+        }
+        self.client_written.clear();
+        self.pending.clear();
+        if self.may_have_server_data() {
+            self.cleared = true;
+        }
+    }
+
+    /// `id()` or `created_at()` was read: the cookie must be issued.
+    pub(crate) fn pin(&mut self) {
+        self.pinned = true;
+    }
+
+    /// The channel becomes `owner`'s. An owned channel keeps a cookie and a
+    /// record, so that it can be ended.
+    pub(crate) fn take_owner(&mut self, owner: Owner) {
+        self.owner = Some(owner);
+        self.pinned = true;
+    }
+
+    /// Moves the channel's data (which must be loaded) under a new id in
+    /// the group of `beside`, and answers the old id if it may have a
+    /// record for the commit to delete.
+    pub(crate) fn cycle(
+        &mut self,
+        now: u64,
+        beside: Option<SessionId>,
+        backend: bool,
+    ) -> Result<Option<SessionId>, Error> {
+        let Some(old) = self.id else { return Ok(None) };
+        let data = self.server_view();
+        // Before the commit, only a channel that came with a cookie can
+        // have a record.
+        let retire = (backend && self.came_with_cookie()).then_some(old);
+        self.renew_id(now, beside)?;
+        self.loaded = Some(Record::new());
+        self.cleared = false;
+        self.pending = data.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        Ok(retire)
+    }
+
+    /// Ends the channel, as at logout: everything is dropped, and the id a
+    /// verified cookie named is answered for the commit to delete, whatever
+    /// the cookie claimed about its record (a concurrent request may have
+    /// created one).
+    pub(crate) fn end(&mut self, backend: bool) -> Option<SessionId> {
+        let retire = self.id.filter(|_| backend && self.came_with_cookie());
+        self.reset();
+        retire
+    }
+
+    /// Records what a load found for this channel's id: its record, or
+    /// none. A record gone that the cookie claimed heals the channel.
+    pub(crate) fn loaded(
+        &mut self,
+        record: Option<Record>,
+        now: u64,
+        beside: Option<SessionId>,
+    ) -> Result<Loaded, Error> {
+        match record {
+            Some(record) => {
+                // A blind delete of a key that is not stored is moot.
+                if !self.cleared {
+                    self.pending
+                        .retain(|k, v| v.is_some() || record.contains_key(k));
+                }
+                self.loaded = Some(record);
+                self.record = RecordState::Seen;
+                self.checked = now;
+                Ok(Loaded::Seen)
+            }
+            None if self.claimed() => {
+                // The record this cookie points at is gone: the session was
+                // ended elsewhere, expired, or was lost.
+                self.heal(now, beside)?;
+                Ok(Loaded::Healed)
+            }
+            None => {
+                self.pending.retain(|_, v| v.is_some());
+                self.cleared = false;
+                self.loaded = Some(Record::new());
+                self.record = RecordState::Absent;
+                Ok(Loaded::Absent)
+            }
+        }
+    }
+
+    /// Folds a committed plan's outcome for this channel into its state:
+    /// whether the batch wrote its record, what became of its cookie, its
+    /// owner, and the length of the cookie it set.
+    pub(crate) fn committed(
+        &mut self,
+        wrote: bool,
+        action: CookieAction,
+        owner: Option<Owner>,
+        cookie_len: Option<usize>,
+    ) {
+        if self.id.is_some() {
+            self.owner = owner;
+        }
+        if let Some(len) = cookie_len {
+            self.cookie_len = len;
+        }
+        if wrote {
+            self.settle();
+            self.record = RecordState::Written;
+        }
+        self.browser = match action {
+            CookieAction::Issue { issued } => {
+                self.issued = issued;
+                Browser::ThisId
+            }
+            CookieAction::Remove => Browser::Nothing,
+            CookieAction::Keep => self.kept_cookie(),
+        };
+    }
+
+    /// The request ended without a commit: the browser keeps what it sent.
+    pub(crate) fn discarded(&mut self) {
+        self.browser = self.kept_cookie();
+    }
+
+    /// A write after the commit reached this channel's record.
+    pub(crate) fn wrote_through(&mut self, set: &[(String, Vec<u8>)], remove: &[String]) {
+        self.record = RecordState::Written;
+        if let Some(record) = &mut self.loaded {
+            for k in remove {
+                record.remove(k);
+            }
+            record.extend(set.iter().cloned());
+        }
+    }
+
     /// Whether the request changed keys of this channel that the commit
     /// has not written yet.
     pub(crate) fn dirty(&self) -> bool {
@@ -131,6 +375,7 @@ impl Channel {
         cookie: VerifiedCookie,
         backend: bool,
         check_due: bool,
+        cookie_len: usize,
     ) -> Self {
         let header = cookie.header;
         Channel {
@@ -152,6 +397,7 @@ impl Channel {
             client: cookie.client,
             loaded: if backend { None } else { Some(Record::new()) },
             owner: header.owner,
+            cookie_len,
             ..Channel::new(kind)
         }
     }
@@ -176,7 +422,7 @@ impl Channel {
 
     /// The channel starts over with a new id (and nothing stored under it);
     /// the old cookie is to be replaced or removed.
-    pub(crate) fn renew_id(&mut self, now: u64, beside: Option<SessionId>) -> Result<(), Error> {
+    fn renew_id(&mut self, now: u64, beside: Option<SessionId>) -> Result<(), Error> {
         let id = new_id(beside)?;
         self.id = Some(id);
         self.browser = self.browser.retired();
@@ -191,7 +437,7 @@ impl Channel {
 
     /// Everything is dropped, as after a logout. The browser's cookie, if
     /// any, is to be removed unless new data replaces it.
-    pub(crate) fn reset(&mut self) {
+    fn reset(&mut self) {
         let (browser, cookie_len) = (self.browser.retired(), self.cookie_len);
         *self = Channel::new(self.kind);
         self.browser = browser;
@@ -341,7 +587,7 @@ impl Channel {
     }
 
     /// Folds committed changes into `loaded`.
-    pub(crate) fn settle(&mut self) {
+    fn settle(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         if let Some(record) = &mut self.loaded {
             if self.cleared {
@@ -372,6 +618,45 @@ impl Channel {
             checked,
             stored,
             owner,
+        })
+    }
+
+    pub(crate) fn write_mode(&self) -> WriteMode {
+        match (self.origin, self.record) {
+            // A new id's first write creates its record: it must be free.
+            (Origin::New, RecordState::Absent) => WriteMode::Create,
+            (_, RecordState::Absent) => WriteMode::Upsert,
+            _ => WriteMode::Update,
+        }
+    }
+
+    /// The write this channel's changes need, if any. A channel with no
+    /// record and nothing to set needs none (deleting from nothing is
+    /// nothing), unless `create` asks for its record to exist.
+    pub(crate) fn changes(&self, id: SessionId, expires_at: u64, create: bool) -> Option<Write> {
+        let mode = self.write_mode();
+        let set: Vec<_> = self
+            .pending
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+            .collect();
+        let remove: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        let needed = !set.is_empty()
+            || (mode == WriteMode::Update && (self.cleared || !remove.is_empty()))
+            || (mode == WriteMode::Create && create);
+        needed.then_some(Write {
+            id,
+            mode,
+            clear: self.cleared,
+            set,
+            remove,
+            expires_at,
+            owner: None,
         })
     }
 }

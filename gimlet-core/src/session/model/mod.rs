@@ -4,5 +4,5 @@
 mod channel;
 mod state;
 
-pub(crate) use channel::{Browser, Channel, Origin, RecordState};
+pub(crate) use channel::{Browser, Channel, CookieAction, Loaded, RecordState};
 pub(crate) use state::{Lookup, State};

@@ -57,7 +57,7 @@ impl State {
     pub(crate) fn anchor(&self) -> Option<SessionId> {
         self.channels
             .iter()
-            .find_map(|ch| ch.id)
+            .find_map(|ch| ch.id())
             .or_else(|| self.retired.first().copied())
     }
 
@@ -72,7 +72,7 @@ impl State {
         if filter.clientside != Some(false) {
             for kind in kinds() {
                 let ch = self.ch(kind);
-                if let Some(value) = ch.client.get(key) {
+                if let Some(value) = ch.client().get(key) {
                     if ch.unchecked() {
                         // Data of a cookie whose record may be gone.
                         unknown = true;
@@ -177,8 +177,8 @@ impl State {
                 Ok(()) => {
                     let checked = cookie.header.checked;
                     let due = now >= checked.saturating_add(engine.revalidate_after);
-                    *slot = Channel::from_cookie(kind, cookie, backend, due);
-                    slot.cookie_len = name.len() + 1 + value.len();
+                    let len = name.len() + 1 + value.len();
+                    *slot = Channel::from_cookie(kind, cookie, backend, due, len);
                 }
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
             }
@@ -191,7 +191,7 @@ impl State {
             .into_iter()
             .filter_map(|k| {
                 let ch = self.ch(k);
-                match (ch.loaded.is_none(), ch.id) {
+                match (!ch.is_loaded(), ch.id()) {
                     (true, Some(id)) => Some((k, id)),
                     _ => None,
                 }
@@ -218,9 +218,9 @@ impl State {
         let Place { kind, clientside } = place;
         let in_client = ChannelKind::BOTH
             .into_iter()
-            .find(|&k| self.ch(k).client.contains_key(key));
+            .find(|&k| self.ch(k).client().contains_key(key));
         if clientside {
-            if self.ch(kind).client.get(key) == Some(value.as_slice()) {
+            if self.ch(kind).client().get(key) == Some(value.as_slice()) {
                 return Ok(());
             }
             self.check_cookie_size(engine, kind, key, value.len())?;
@@ -229,9 +229,8 @@ impl State {
         self.ch_mut(kind).ensure_id(engine.now(), beside)?;
         for k in ChannelKind::BOTH {
             let ch = self.ch_mut(k);
-            if !(clientside && k == kind) && ch.client.remove(key) {
-                ch.client_dirty = true;
-                ch.client_written.remove(key);
+            if !(clientside && k == kind) {
+                ch.remove_clientside(key);
             }
         }
         // A key found in a cookie is nowhere else; a whitelisted key is
@@ -245,9 +244,7 @@ impl State {
         }
         let ch = self.ch_mut(kind);
         if clientside {
-            ch.client.insert(key, value);
-            ch.client_dirty = true;
-            ch.client_written.insert(key.to_owned());
+            ch.set_clientside(key, value);
         } else {
             ch.server_insert(key, value);
         }
@@ -257,11 +254,7 @@ impl State {
     pub(crate) fn remove(&mut self, engine: &Engine, key: &str) {
         let mut in_client = false;
         for ch in &mut self.channels {
-            if ch.client.remove(key) {
-                ch.client_dirty = true;
-                ch.client_written.remove(key);
-                in_client = true;
-            }
+            in_client |= ch.remove_clientside(key);
         }
         if in_client || engine.backend.is_none() || engine.whitelisted(key) {
             return;
@@ -280,7 +273,7 @@ impl State {
         key: &str,
         value_len: usize,
     ) -> Result<(), Error> {
-        let client = &self.ch(kind).client;
+        let client = &self.ch(kind).client();
         let others = client
             .iter()
             .filter(|(k, _)| *k != key)

@@ -29,6 +29,7 @@ pub use owners::{
     owned_records_are_listed_and_ended,
 };
 
+pub use records::*;
 pub use sessions::{
     SilentServer, a_key_with_nul_is_a_usage_error, a_lost_record_heals_on_the_next_write,
     a_request_that_outlives_a_cycle_does_not_resurrect_the_old_id,
@@ -36,5 +37,4 @@ pub use sessions::{
     concurrent_requests_of_one_session_all_survive,
     session_round_trips_are_one_load_and_one_commit, unreachable_backend_fails_promptly,
 };
-pub use records::*;
 pub use suite::{REQUIRE_SERVERS, SharedBackend, server_url};

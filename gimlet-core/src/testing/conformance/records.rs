@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::suite::{SharedBackend, all_tasks, commit, commit_ok, id, load_one, map, now, sorted, write};
+use super::suite::{
+    SharedBackend, all_tasks, commit, commit_ok, id, load_one, map, now, sorted, write,
+};
 use crate::backend::{Op, WriteMode};
 
 /// Ids that were never written load as `None`.

@@ -124,7 +124,10 @@ pub(super) fn write(id: SessionId, mode: WriteMode, set: &[(&str, &[u8])]) -> Wr
     }
 }
 
-pub(super) async fn commit(backend: &SharedBackend, ops: Vec<Op>) -> Result<(), crate::backend::BackendError> {
+pub(super) async fn commit(
+    backend: &SharedBackend,
+    ops: Vec<Op>,
+) -> Result<(), crate::backend::BackendError> {
     backend.commit(&Batch { ops }).await
 }
 
@@ -132,7 +135,10 @@ pub(super) async fn commit_ok(backend: &SharedBackend, ops: Vec<Op>) {
     commit(backend, ops).await.expect("commit");
 }
 
-pub(super) async fn load_one(backend: &SharedBackend, id: SessionId) -> Option<BTreeMap<String, Vec<u8>>> {
+pub(super) async fn load_one(
+    backend: &SharedBackend,
+    id: SessionId,
+) -> Option<BTreeMap<String, Vec<u8>>> {
     let mut records = backend.load(&[id]).await.expect("load");
     assert_eq!(records.len(), 1, "load answers one entry per id");
     records.pop().flatten().map(sorted)

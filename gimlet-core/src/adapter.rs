@@ -151,7 +151,7 @@ impl Gimlet {
         session: &Session,
         response: &mut R,
     ) -> Result<(), Failure> {
-        if !session.state().used {
+        if !session.state().used() {
             // Nothing to commit: no I/O, no await.
             session.start_commit();
             return Ok(());

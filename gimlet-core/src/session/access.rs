@@ -207,7 +207,7 @@ impl Session {
         }
         {
             let mut state = self.for_handler();
-            if !state.committed {
+            if !state.committed() {
                 return state.place(engine, key, bytes, place);
             }
             if place.clientside
@@ -237,7 +237,7 @@ impl Session {
         let engine = self.engine();
         {
             let mut state = self.for_handler();
-            if !state.committed {
+            if !state.committed() {
                 state.remove(engine, key);
                 return Ok(());
             }
@@ -325,7 +325,7 @@ impl Session {
         self.ensure_loaded().await?;
         let state = self.for_handler();
         let mut keys = BTreeSet::new();
-        for ch in &state.channels {
+        for ch in state.channels() {
             keys.extend(ch.client().keys());
             keys.extend(ch.server_keys());
         }
@@ -349,7 +349,7 @@ impl Session {
     pub async fn is_empty(&self) -> Result<bool, Error> {
         let known =
             |ch: &crate::session::model::Channel| !ch.unchecked() && !ch.client().is_empty();
-        if self.for_handler().channels.iter().any(known) {
+        if self.for_handler().channels().iter().any(known) {
             return Ok(false);
         }
         Ok(self.len().await? == 0)
@@ -363,10 +363,10 @@ impl Session {
     /// [`Error::Committed`] after the commit.
     pub fn clear(&self) -> Result<(), Error> {
         let mut state = self.for_handler();
-        if state.committed {
+        if state.committed() {
             return Err(Error::Committed { what: "a clear" });
         }
-        for ch in &mut state.channels {
+        for ch in state.channels_mut() {
             ch.clear();
         }
         Ok(())

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::model::{Channel, State};
-use super::status::Activity;
+use super::model::State;
 use crate::engine::Engine;
 use crate::key::ChannelKind;
 use crate::{Error, SessionId};
@@ -52,18 +51,7 @@ impl Session {
         Session {
             inner: Arc::new(Inner {
                 engine,
-                state: Mutex::new(State {
-                    channels: [
-                        Channel::new(ChannelKind::Permanent),
-                        Channel::new(ChannelKind::Transient),
-                    ],
-                    unopened,
-                    retired: Vec::new(),
-                    committed: false,
-                    used: false,
-                    activity: Activity::Untouched,
-                    span: tracing::Span::none(),
-                }),
+                state: Mutex::new(State::new(unopened)),
                 load_gate: tokio::sync::Mutex::new(()),
                 round_trips: AtomicUsize::new(0),
                 backend_nanos: AtomicU64::new(0),
@@ -96,7 +84,7 @@ impl Session {
 
     /// The `gimlet.session` span (a disabled one until the first use).
     pub(crate) fn span(&self) -> tracing::Span {
-        self.state().span.clone()
+        self.state().span().clone()
     }
 
     pub(crate) fn round_trips(&self) -> usize {
@@ -126,7 +114,7 @@ impl Session {
     fn pin(&self) -> Result<(SessionId, u64), Error> {
         let now = self.engine().now();
         let mut state = self.for_handler();
-        let committed = state.committed;
+        let committed = state.committed();
         let beside = state.anchor();
         let ch = state.ch_mut(ChannelKind::Permanent);
         if committed && ch.id().is_none() {
@@ -184,18 +172,8 @@ impl Session {
         let now = self.engine().now();
         let backend = self.engine().backend.is_some();
         let mut state = self.for_handler();
-        if state.committed {
-            return Err(Error::Committed {
-                what: "a new session id",
-            });
-        }
         let beside = group.map(SessionId::in_group).or_else(|| state.anchor());
-        for kind in ChannelKind::BOTH {
-            let retire = state.ch_mut(kind).cycle(now, beside, backend)?;
-            state.retired.extend(retire);
-        }
-        state.activity = state.activity.max(Activity::Renewed);
-        Ok(())
+        state.cycle(now, beside, backend)
     }
 
     /// Drops all data and both ids; the commit deletes the server records
@@ -213,19 +191,8 @@ impl Session {
     /// [`Error::Committed`]: after the commit the removal cookies cannot be
     /// sent any more.
     pub fn invalidate(&self) -> Result<(), Error> {
-        let mut state = self.for_handler();
-        if state.committed {
-            return Err(Error::Committed {
-                what: "an invalidation",
-            });
-        }
         let backend = self.engine().backend.is_some();
-        for kind in ChannelKind::BOTH {
-            let retire = state.ch_mut(kind).end(backend);
-            state.retired.extend(retire);
-        }
-        state.activity = Activity::Ended;
-        Ok(())
+        self.for_handler().end(backend)
     }
 }
 
@@ -236,7 +203,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("permanent_keys_known", &keys(ChannelKind::Permanent))
             .field("transient_keys_known", &keys(ChannelKind::Transient))
-            .field("committed", &state.committed)
+            .field("committed", &state.committed())
             .finish_non_exhaustive()
     }
 }

@@ -55,7 +55,7 @@ impl Session {
     pub async fn set_owner(&self, owner: impl AsRef<str>) -> Result<(), Error> {
         self.engine().owner_index()?;
         let owner = Owner::of(owner.as_ref());
-        if self.for_handler().committed {
+        if self.for_handler().committed() {
             return Err(Error::Committed { what: "an owner" });
         }
         // The load also finds records ended elsewhere, whose channels then
@@ -64,7 +64,7 @@ impl Session {
         self.ensure_loaded().await?;
         {
             let state = self.state();
-            let mut ids = state.channels.iter().filter(|ch| ch.id().is_some());
+            let mut ids = state.channels().iter().filter(|ch| ch.id().is_some());
             let mut owned = ids.clone().peekable();
             if owned.peek().is_some() && ids.all(|ch| ch.owner() == Some(owner)) {
                 return Ok(());
@@ -81,12 +81,16 @@ impl Session {
         let now = self.engine().now();
         let default = ChannelKind::of(self.engine().default_permanent);
         let mut state = self.for_handler();
-        if state.channels.iter().all(|ch| ch.id().is_none()) {
+        if state.channels().iter().all(|ch| ch.id().is_none()) {
             state
                 .ch_mut(default)
                 .ensure_id(now, Some(SessionId::in_group(owner.group())))?;
         }
-        for ch in state.channels.iter_mut().filter(|ch| ch.id().is_some()) {
+        for ch in state
+            .channels_mut()
+            .iter_mut()
+            .filter(|ch| ch.id().is_some())
+        {
             // An owned channel keeps a cookie and a record, so it can be ended.
             ch.take_owner(owner);
         }
@@ -96,7 +100,7 @@ impl Session {
     /// The ids of this session's channels.
     pub(crate) fn channel_ids(&self) -> Vec<SessionId> {
         self.for_handler()
-            .channels
+            .channels()
             .iter()
             .filter_map(|ch| ch.id())
             .collect()

@@ -67,8 +67,8 @@ impl Session {
     /// ```
     pub fn status(&self) -> Status {
         let state = self.state();
-        let changed = state.channels.iter().any(|ch| ch.dirty());
-        let activity = match state.activity {
+        let changed = state.channels().iter().any(|ch| ch.dirty());
+        let activity = match state.activity() {
             Activity::Read | Activity::Untouched if changed => Activity::Changed,
             activity => activity,
         };

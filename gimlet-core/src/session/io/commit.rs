@@ -13,10 +13,7 @@ impl Session {
     /// did not use it (rule 1: a request that did not touch the session
     /// sends nothing, even when a refresh would be due).
     pub(crate) fn start_commit(&self) -> bool {
-        let mut state = self.state();
-        let first = !state.committed;
-        state.committed = true;
-        first && state.used
+        self.state().start_commit()
     }
 
     /// See [`Gimlet::commit`](crate::Gimlet::commit).
@@ -26,14 +23,14 @@ impl Session {
         }
         {
             let mut state = self.state();
-            if state.channels.iter().any(Channel::dirty) {
-                state.activity = state.activity.max(Activity::Changed);
+            if state.channels().iter().any(Channel::dirty) {
+                state.note(Activity::Changed);
             }
         }
         // A cookie due its check is not re-issued with new data before the
         // check: if its record is gone, the new data goes to a fresh channel.
         let unchecked = |ch: &Channel| ch.unchecked() && (ch.client_dirty() || ch.reissue());
-        if self.state().channels.iter().any(unchecked) {
+        if self.state().channels().iter().any(unchecked) {
             self.ensure_loaded().await?;
         }
         let engine = self.engine();
@@ -76,7 +73,7 @@ impl Session {
         let records = self.load(&updates).await?;
         let now = self.engine().now();
         let mut state = self.state();
-        let span = state.span.clone();
+        let span = state.span().clone();
         let beside = state.anchor();
         let mut healed = false;
         for ((kind, id), record) in updates.into_iter().zip(records) {
@@ -97,7 +94,7 @@ impl Session {
     /// Folds a committed plan into the state.
     fn settle(&self, plan: &Plan) {
         let mut state = self.state();
-        state.retired.clear();
+        state.retired_deleted();
         for kind in ChannelKind::BOTH {
             let (wrote, action) = plan.outcome[kind.index()];
             let (owner, len) = (plan.owners[kind.index()], plan.cookie_lens[kind.index()]);
@@ -109,10 +106,6 @@ impl Session {
     /// cookie is sent, as for a request that failed. Later server-side
     /// writes still go through to channels the browser holds.
     pub(crate) fn discard(&self) {
-        let mut state = self.state();
-        state.committed = true;
-        for ch in &mut state.channels {
-            ch.discarded();
-        }
+        self.state().discard();
     }
 }

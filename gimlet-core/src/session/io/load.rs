@@ -21,7 +21,7 @@ impl Session {
         let records = self.load(&wanted).await?;
         let now = self.engine().now();
         let mut state = self.state();
-        let span = state.span.clone();
+        let span = state.span().clone();
         let beside = state.anchor();
         for ((kind, id), record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);

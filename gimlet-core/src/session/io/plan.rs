@@ -48,7 +48,7 @@ impl Engine {
 
     pub(crate) fn plan(&self, state: &mut State, now: u64) -> Result<Plan, Error> {
         let mut ops: Vec<Op> = Vec::new();
-        for id in &state.retired {
+        for id in state.retired() {
             if !ops.contains(&Op::Delete(*id)) {
                 ops.push(Op::Delete(*id));
             }

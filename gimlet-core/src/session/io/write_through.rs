@@ -62,10 +62,10 @@ impl Session {
         }
         self.backend_call("commit", backend.commit(&batch)).await?;
         let mut state = self.state();
-        state.activity = state.activity.max(Activity::Changed);
+        state.note(Activity::Changed);
         for op in &batch.ops {
             let Op::Write(write) = op else { continue };
-            for ch in &mut state.channels {
+            for ch in state.channels_mut() {
                 if ch.id() == Some(write.id) {
                     ch.wrote_through(&write.set, &write.remove);
                 }

@@ -17,23 +17,23 @@ pub(crate) const MAX_COOKIES_PER_NAME: usize = 3;
 
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) channels: [Channel; 2],
+    channels: [Channel; 2],
     /// Ids whose records the commit deletes (logout, or a cycled id).
-    pub(crate) retired: Vec<SessionId>,
-    pub(crate) committed: bool,
+    retired: Vec<SessionId>,
+    committed: bool,
     /// The handler used the session; an unused one commits nothing.
-    pub(crate) used: bool,
+    used: bool,
     /// What the request did, as far as the record of it goes: changes not
     /// committed yet are read off the channels.
-    pub(crate) activity: Activity,
+    activity: Activity,
     /// `gimlet.session`: the request's session work, parent of a
     /// `gimlet.backend` span per call. Made at the first use, so an
     /// untouched session pays nothing for it; disabled (and nearly free)
     /// unless a subscriber wants it.
-    pub(crate) span: tracing::Span,
+    span: tracing::Span,
     /// The request's `Cookie` header values (several joined by `;`), as
     /// sent: scanned for Gimlet's cookies and verified at the first use.
-    pub(crate) unopened: Vec<u8>,
+    unopened: Vec<u8>,
 }
 
 /// Where a lookup found a key.
@@ -44,6 +44,118 @@ pub(crate) enum Lookup<'a> {
 }
 
 impl State {
+    /// The state of a request that sent `unopened` as its `Cookie`
+    /// header text: nothing verified yet, nothing used.
+    pub(crate) fn new(unopened: Vec<u8>) -> Self {
+        State {
+            channels: [
+                Channel::new(ChannelKind::Permanent),
+                Channel::new(ChannelKind::Transient),
+            ],
+            unopened,
+            retired: Vec::new(),
+            committed: false,
+            used: false,
+            activity: Activity::Untouched,
+            span: tracing::Span::none(),
+        }
+    }
+
+    pub(crate) fn channels(&self) -> &[Channel; 2] {
+        &self.channels
+    }
+
+    pub(crate) fn channels_mut(&mut self) -> &mut [Channel; 2] {
+        &mut self.channels
+    }
+
+    /// Ids whose records the commit deletes (logout, or a cycled id).
+    pub(crate) fn retired(&self) -> &[SessionId] {
+        &self.retired
+    }
+
+    pub(crate) fn committed(&self) -> bool {
+        self.committed
+    }
+
+    /// The handler used the session.
+    pub(crate) fn used(&self) -> bool {
+        self.used
+    }
+
+    pub(crate) fn activity(&self) -> Activity {
+        self.activity
+    }
+
+    /// The `gimlet.session` span (a disabled one until the first use).
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Records that the request did at least `activity`.
+    pub(crate) fn note(&mut self, activity: Activity) {
+        self.activity = self.activity.max(activity);
+    }
+
+    /// Fails with [`Error::Committed`] for `what`, once the commit ran.
+    pub(crate) fn before_commit(&self, what: &'static str) -> Result<(), Error> {
+        if self.committed {
+            return Err(Error::Committed { what });
+        }
+        Ok(())
+    }
+
+    /// Marks the session committed, and answers whether the commit has
+    /// work to do: not when it was committed already, nor when the handler
+    /// did not use it (rule 1: a request that did not touch the session
+    /// sends nothing, even when a refresh would be due).
+    pub(crate) fn start_commit(&mut self) -> bool {
+        let first = !self.committed;
+        self.committed = true;
+        first && self.used
+    }
+
+    /// Ends the request without committing: the browser keeps what it sent.
+    pub(crate) fn discard(&mut self) {
+        self.committed = true;
+        for ch in &mut self.channels {
+            ch.discarded();
+        }
+    }
+
+    /// The commit deleted the retired ids' records.
+    pub(crate) fn retired_deleted(&mut self) {
+        self.retired.clear();
+    }
+
+    /// Moves both channels' loaded data under new ids, in the group of
+    /// `beside`; the old ids are retired.
+    pub(crate) fn cycle(
+        &mut self,
+        now: u64,
+        beside: Option<SessionId>,
+        backend: bool,
+    ) -> Result<(), Error> {
+        self.before_commit("a new session id")?;
+        for kind in ChannelKind::BOTH {
+            let retire = self.ch_mut(kind).cycle(now, beside, backend)?;
+            self.retired.extend(retire);
+        }
+        self.note(Activity::Renewed);
+        Ok(())
+    }
+
+    /// Ends both channels, as at logout; their ids are retired.
+    pub(crate) fn end(&mut self, backend: bool) -> Result<(), Error> {
+        self.before_commit("an invalidation")?;
+        for kind in ChannelKind::BOTH {
+            let retire = self.ch_mut(kind).end(backend);
+            self.retired.extend(retire);
+        }
+        self.activity = Activity::Ended;
+        Ok(())
+    }
+
     pub(crate) fn ch(&self, kind: ChannelKind) -> &Channel {
         &self.channels[kind.index()]
     }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use gimlet_core::Gimlet;
-use gimlet_core::adapter::{status_response, text_response};
+use gimlet_core::adapter::text_response;
 use http::Request;
 use http::header::COOKIE;
 use http::request::Parts;
@@ -57,7 +57,7 @@ where
     S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
     ReqBody: Send + 'static,
-    ResBody: Default + Send,
+    ResBody: From<&'static str> + Send,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
@@ -81,7 +81,7 @@ where
             let mut response = inner.call(req).await?;
             match gimlet.finish(&session, &mut response).await {
                 Ok(()) => Ok(response),
-                Err(failure) => Ok(status_response(&failure)),
+                Err(failure) => Ok(text_response(failure.reply())),
             }
         })
     }

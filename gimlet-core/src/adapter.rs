@@ -74,17 +74,6 @@ pub fn text_response<B: From<&'static str>>(
     response
 }
 
-/// A failed commit's response for a middleware that must work with any
-/// response body type (tower-http's convention: `B: Default`): the
-/// [`Failure`]'s status and an empty body, with no other header.
-#[cfg(feature = "http")]
-pub fn status_response<B: Default>(failure: &Failure) -> http::Response<B> {
-    let mut response = http::Response::new(B::default());
-    *response.status_mut() = http::StatusCode::from_u16(failure.status())
-        .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE);
-    response
-}
-
 /// A commit that failed: the adapter replaces the handler's response, its
 /// headers included, with [`Failure::status`] and [`Failure::body`] as
 /// [`TEXT_PLAIN`], and sends no session cookie.
@@ -201,10 +190,16 @@ fn failure(error: Error) -> Failure {
 
 /// What an adapter answers for a session error a handler returned (with
 /// `?`): the error's status and its generic body. The details are logged
-/// here, at `warn`.
+/// here, once: at `error` for a server-side failure (a 5xx), at `warn` for
+/// a usage error.
 pub fn reply(error: &Error) -> (u16, &'static str) {
-    tracing::warn!(error = %error, detail = ?error, "session error");
-    (error.status_code(), error.public_message())
+    let status = error.status_code();
+    if status >= 500 {
+        tracing::error!(error = %error, detail = ?error, "session error");
+    } else {
+        tracing::warn!(error = %error, detail = ?error, "session error");
+    }
+    (status, error.public_message())
 }
 
 /// What an adapter answers when a handler asks for the session and no
@@ -437,12 +432,12 @@ mod tests {
             let odd: http::Response<String> = text_response((1000, "x"));
             assert_eq!(odd.status(), 503, "a status http cannot hold");
 
-            let error = Error::Random;
-            let failure = Failure { error };
-            let empty: http::Response<String> = status_response(&failure);
-            assert_eq!(empty.status(), 500);
-            assert!(empty.body().is_empty());
-            assert!(empty.headers().is_empty());
+            let failure = Failure {
+                error: Error::Random,
+            };
+            let failed: http::Response<String> = text_response(failure.reply());
+            assert_eq!(failed.status(), 500);
+            assert_eq!(failed.body(), "internal session error");
         }
     }
 }

@@ -42,7 +42,8 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
-        let session = self.gimlet.open_from_headers(req.headers().get("Cookie"));
+        let cookies = req.headers().get("Cookie").map(str::as_bytes);
+        let session = self.gimlet.open_from_header_bytes(cookies);
         req.local_cache(|| Slot(Some(session)));
     }
 

@@ -111,12 +111,16 @@ mod axum_adapter {
     }
 
     #[tokio::test]
-    async fn a_failed_commit_answers_503_and_sends_no_cookie() {
+    async fn a_failed_commit_answers_503_with_its_text_and_sends_no_cookie() {
         let router = axum::Router::new()
             .route("/", route(write))
             .layer(gimlet_axum::SessionLayer::new(unreachable()));
         let (status, body, cookies) = get(format!("{}/", serve(router).await)).await;
         assert_eq!(status, 503, "{body}");
+        assert_eq!(
+            body, "session storage unavailable",
+            "the same text on every adapter"
+        );
         assert!(cookies.is_empty(), "{cookies:?}");
         let router = axum::Router::new()
             .route("/", route(write))
@@ -181,11 +185,15 @@ mod actix_adapter {
     }
 
     #[tokio::test]
-    async fn a_failed_commit_answers_503_and_sends_no_cookie() {
+    async fn a_failed_commit_answers_503_with_its_text_and_sends_no_cookie() {
         let base = serve(Some(unreachable()));
         listening(base.trim_start_matches("http://").parse().unwrap()).await;
         let (status, body, cookies) = get(format!("{base}/")).await;
         assert_eq!(status, 503, "{body}");
+        assert_eq!(
+            body, "session storage unavailable",
+            "the same text on every adapter"
+        );
         assert!(cookies.is_empty(), "{cookies:?}");
     }
 
@@ -283,10 +291,14 @@ mod rocket_adapter {
     }
 
     #[tokio::test]
-    async fn a_failed_commit_answers_503_and_sends_no_cookie() {
+    async fn a_failed_commit_answers_503_with_its_text_and_sends_no_cookie() {
         let base = serve(Some(unreachable())).await;
         let (status, body, cookies) = get(format!("{base}/write")).await;
         assert_eq!(status, 503, "{body}");
+        assert_eq!(
+            body, "session storage unavailable",
+            "the same text on every adapter"
+        );
         assert!(cookies.is_empty(), "{cookies:?}");
     }
 

@@ -2,9 +2,12 @@
 
 use std::error::Error as StdError;
 
-use super::BackendError;
+use super::{BackendError, BackendErrorKind};
 
 type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// The public message of every server-side failure.
+const INTERNAL: &str = "internal session error";
 
 /// An error from a [`Session`](crate::Session) operation or from a commit.
 ///
@@ -133,32 +136,40 @@ impl Error {
     /// errors, `409` when the session was ended by a concurrent request,
     /// `503` when the backend is unavailable and `500` otherwise.
     pub fn status_code(&self) -> u16 {
-        match self {
-            Error::Backend(e) if e.is_gone() => 409,
-            Error::Backend(e) if e.is_collision() => 500,
-            Error::Backend(_) => 503,
-            Error::Random | Error::Internal { .. } => 500,
-            _ => 400,
-        }
+        self.reply().0
     }
 
     /// A short, generic text for an HTTP body: it names no key, size or
     /// backend detail, which belong in the log ([`Display`](std::fmt::Display)
     /// gives them).
     pub fn public_message(&self) -> &'static str {
+        self.reply().1
+    }
+
+    /// The status and the public message of every error, in one table: a
+    /// new variant does not compile until it has its row.
+    fn reply(&self) -> (u16, &'static str) {
         match self {
-            Error::NoBackend { .. } => "this session key needs a session backend",
-            Error::Whitelisted { .. } => "this session key lives in the cookie",
-            Error::InvalidKey => "invalid session key",
-            Error::CookieTooLarge { .. } => "the session cookie would be too large",
-            Error::ValueTooLarge { .. } => "the session value is too large",
-            Error::Serialize { .. } => "the session value could not be stored",
-            Error::Decode { .. } => "the session value has another type",
-            Error::Committed { .. } => "the session was already sent",
-            Error::NoOwnerIndex => "session owners need a session backend",
-            Error::Backend(e) if e.is_gone() => "the session was ended by another request",
-            Error::Backend(_) => "session storage unavailable",
-            Error::Random | Error::Internal { .. } => "internal session error",
+            Error::NoBackend { .. } => (400, "this session key needs a session backend"),
+            Error::Whitelisted { .. } => (400, "this session key lives in the cookie"),
+            Error::InvalidKey => (400, "invalid session key"),
+            Error::CookieTooLarge { .. } => (400, "the session cookie would be too large"),
+            Error::ValueTooLarge { .. } => (400, "the session value is too large"),
+            Error::Serialize { .. } => (400, "the session value could not be stored"),
+            Error::Decode { .. } => (400, "the session value has another type"),
+            Error::Committed { .. } => (400, "the session was already sent"),
+            Error::NoOwnerIndex => (400, "session owners need a session backend"),
+            Error::Random | Error::Internal { .. } => (500, INTERNAL),
+            Error::Backend(e) => match e.kind() {
+                BackendErrorKind::Gone => (409, "the session was ended by another request"),
+                // A new random id that is taken: the generator's fault.
+                BackendErrorKind::Collision => (500, INTERNAL),
+                BackendErrorKind::Unavailable
+                | BackendErrorKind::Timeout
+                | BackendErrorKind::Corrupt
+                | BackendErrorKind::Unsupported
+                | BackendErrorKind::Other => (503, "session storage unavailable"),
+            },
         }
     }
 

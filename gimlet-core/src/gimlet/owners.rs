@@ -87,9 +87,8 @@ impl Gimlet {
             Some(session) => session.backend_call("end_sessions_of", call).await,
             None => call.await,
         };
-        let ended = ended.inspect_err(|e| {
-            tracing::error!(error = %e, detail = ?e, "ending an owner's sessions failed");
-        })?;
+        // A failure is logged where the response is decided, once.
+        let ended = ended?;
         tracing::info!(ended, "ended an owner's sessions");
         Ok(ended)
     }

@@ -38,7 +38,7 @@ impl Session {
         // create, which cannot find its record gone: two rounds at most.
         loop {
             let now = engine.now();
-            let plan = engine.plan(&mut self.state(), now)?;
+            let plan = Plan::new(engine, &self.state(), now)?;
             if !plan.batch.is_empty() {
                 let Some(backend) = &engine.backend else {
                     return Err(Error::Internal {

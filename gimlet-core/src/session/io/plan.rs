@@ -39,14 +39,15 @@ impl Plan {
     }
 }
 
-impl Engine {
-    fn refresh_due(&self, ch: &Channel, now: u64) -> bool {
-        let lifetime = self.lifetime(ch.kind()) as f64;
-        let threshold = (lifetime * self.refresh_fraction) as u64;
+impl Plan {
+    fn refresh_due(engine: &Engine, ch: &Channel, now: u64) -> bool {
+        let lifetime = engine.lifetime(ch.kind()) as f64;
+        let threshold = (lifetime * engine.refresh_fraction) as u64;
         ch.came_with_cookie() && now >= ch.issued().saturating_add(threshold)
     }
 
-    pub(crate) fn plan(&self, state: &mut State, now: u64) -> Result<Plan, Error> {
+    /// Works out the commit of `state` at `now`.
+    pub(crate) fn new(engine: &Engine, state: &State, now: u64) -> Result<Plan, Error> {
         let mut ops: Vec<Op> = Vec::new();
         for id in state.retired() {
             if !ops.contains(&Op::Delete(*id)) {
@@ -64,18 +65,18 @@ impl Engine {
             let Some(id) = ch.id() else {
                 if ch.browser() == Browser::RetiredId {
                     cookie_lens[kind.index()] = Some(0);
-                    set_cookies.push(self.cookies.removal(kind));
+                    set_cookies.push(engine.cookies.removal(kind));
                     outcome[kind.index()].1 = CookieAction::Remove;
                 }
                 continue;
             };
-            let expires_at = self.expiry(kind, ch.created(), now);
-            let refresh = self.refresh_due(ch, now);
+            let expires_at = engine.expiry(kind, ch.created(), now);
+            let refresh = Plan::refresh_due(engine, ch, now);
             let holds_cookie = !ch.client().is_empty() || ch.pinned();
             // A revocable channel has a record from its first cookie on, and
             // so does an owned one.
             let create =
-                (self.revocable || owner.is_some()) && self.backend.is_some() && holds_cookie;
+                (engine.revocable || owner.is_some()) && engine.backend.is_some() && holds_cookie;
             let mut write = ch
                 .changes(id, expires_at, create)
                 .or_else(|| (refresh && ch.stored()).then(|| Write::touch(id, expires_at)));
@@ -86,7 +87,7 @@ impl Engine {
                     owner,
                     permanent: kind == ChannelKind::Permanent,
                     created: ch.created(),
-                    until: self.expiry(kind, ch.created(), u64::MAX),
+                    until: engine.expiry(kind, ch.created(), u64::MAX),
                 });
                 if ch.owner().is_none() {
                     vouchers.push(kind.other());
@@ -98,7 +99,7 @@ impl Engine {
             let holds = holds_cookie || stored;
             // The window restarts once a check has seen the record.
             let seen = ch.record() == RecordState::Seen;
-            let rechecked = ch.check_due() && seen && self.revalidate_after > 0;
+            let rechecked = ch.check_due() && seen && engine.revalidate_after > 0;
             let action = if !holds {
                 if (ch.came_with_cookie() && ch.client_dirty())
                     || ch.browser() == Browser::RetiredId
@@ -132,13 +133,14 @@ impl Engine {
                             .ok_or(Error::Internal {
                                 what: "a cookie for a channel without an id",
                             })?;
-                    let set_cookie = self.issue(kind, &ch.client(), &header, ch.created(), now)?;
+                    let set_cookie =
+                        Plan::issue(engine, kind, &ch.client(), &header, ch.created(), now)?;
                     cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
                     set_cookies.push(set_cookie);
                 }
                 CookieAction::Remove => {
                     cookie_lens[kind.index()] = Some(0);
-                    set_cookies.push(self.cookies.removal(kind));
+                    set_cookies.push(engine.cookies.removal(kind));
                 }
                 CookieAction::Keep => {}
             }
@@ -157,7 +159,7 @@ impl Engine {
             if !written {
                 ops.push(Op::Write(Write::touch(
                     id,
-                    self.expiry(kind, ch.created(), now),
+                    engine.expiry(kind, ch.created(), now),
                 )));
             }
         }
@@ -172,31 +174,27 @@ impl Engine {
 
     /// The `Set-Cookie` value of a channel's cookie.
     fn issue(
-        &self,
+        engine: &Engine,
         kind: ChannelKind,
         client: &ClientsideMap,
         header: &Header,
         created: u64,
         now: u64,
     ) -> Result<String, Error> {
-        let name = self.cookies.name(kind);
-        let value = self.codec.encode_parts(name, header, client.iter())?;
+        let name = engine.cookies.name(kind);
+        let value = engine.codec.encode_parts(name, header, client.iter())?;
         let max_age = match kind {
             ChannelKind::Permanent => Some(
-                self.expiry(kind, created, header.issued)
+                engine
+                    .expiry(kind, created, header.issued)
                     .saturating_sub(now),
             ),
             ChannelKind::Transient => None,
         };
-        let set_cookie = self.cookies.set(kind, &value, max_age);
-        if set_cookie.len() > self.cookies.max_size() {
+        let set_cookie = engine.cookies.set(kind, &value, max_age);
+        if set_cookie.len() > engine.cookies.max_size() {
             // Inserts keep cookies within the limit, so this is Gimlet's
             // fault (or a format change's), not the client's.
-            tracing::error!(
-                size = set_cookie.len(),
-                limit = self.cookies.max_size(),
-                "session cookie over the size limit at commit"
-            );
             return Err(Error::Internal {
                 what: "the session cookie grew over the size limit",
             });

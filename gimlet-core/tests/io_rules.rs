@@ -291,7 +291,7 @@ async fn rule_7_expiry_is_refreshed_lazily() {
     // of the way: this is about refreshes alone.
     let mut b =
         established_with(|g| g.revalidate_after(days(30)).absolute_lifetime(days(365))).await;
-    // Before the refresh is due (half of one day for the non-permanent
+    // Before the refresh is due (half of one day for the transient
     // channel), a used session writes nothing.
     b.advance(days(1) / 4);
     let s = b.open();
@@ -299,7 +299,7 @@ async fn rule_7_expiry_is_refreshed_lazily() {
     assert!(b.commit(&s).await.is_empty());
     assert_eq!(b.counts(), calls(0, 0));
 
-    // Past it, the non-permanent channel alone is refreshed: one touch of
+    // Past it, the transient channel alone is refreshed: one touch of
     // its record and a new cookie.
     b.advance(days(1) / 3);
     let s = b.open();

@@ -203,7 +203,7 @@ async fn the_absolute_lifetime_is_on_by_default_and_counts_from_login() {
     assert_eq!(
         b.open().get::<u32>("n").await.unwrap(),
         None,
-        "the non-permanent channel outlived 12 hours"
+        "the transient channel outlived 12 hours"
     );
     assert_eq!(b.open().get::<u32>("p").await.unwrap(), Some(1));
 }
@@ -265,7 +265,7 @@ async fn only_the_channel_whose_record_is_gone_heals() {
         .unwrap();
     let id = s.id().unwrap();
     b.commit(&s).await;
-    // The non-permanent record is lost; the permanent one is not.
+    // The transient record is lost; the permanent one is not.
     let codec = CookieCodec::new(&[Secret::new(SECRET)], &[], false).unwrap();
     let lost = codec.decode("gimlet-n", &b.jar["gimlet-n"]).unwrap().id();
     let batch = Batch {
@@ -338,7 +338,7 @@ async fn healing_is_bounded() {
 
 #[tokio::test]
 async fn a_write_through_touches_only_the_channels_it_must() {
-    // The non-permanent channel has a cookie but no record.
+    // The transient channel has a cookie but no record.
     let mut b = browser(|g| g.revocable(false));
     let s = b.open();
     s.insert_with("k", &1, Placement::new().clientside(true))

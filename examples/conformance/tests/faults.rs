@@ -83,7 +83,7 @@ impl Drop for RedisServer {
 }
 
 /// `SESSIONS` sessions, each with a server-side key `k` and a clientside
-/// key `cs` in its non-permanent cookie; answers their `Cookie` headers.
+/// key `cs` in its transient cookie; answers their `Cookie` headers.
 async fn establish(app: &App) -> Vec<String> {
     let b = app.bare();
     let mut headers = Vec::new();

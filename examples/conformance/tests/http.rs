@@ -51,7 +51,7 @@ async fn permanent_keys_and_their_two_cookies(app: App) {
     let n = b.get("/set/a/1").await;
     let n = n
         .cookie("gimlet-n")
-        .expect("the non-permanent cookie")
+        .expect("the transient cookie")
         .to_owned();
     let p = b.get("/set/b/2?permanent=1").await;
     let p = p

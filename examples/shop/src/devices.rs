@@ -47,7 +47,7 @@ fn row(listed: &OwnedSession, now: u64) -> String {
     let kind = if listed.permanent {
         "permanent"
     } else {
-        "browser-session"
+        "transient"
     };
     format!(
         "<tr class=device><td><code>{}</code>{badge}</td><td>{kind}</td>\

@@ -85,7 +85,7 @@ pub async fn render(session: &Session, ledger: &Ledger, seen: Seen) -> Result<St
     // By role: their names (`gimlet-n`, `gimlet-p` by default) are
     // configurable.
     for (what, bytes) in [
-        ("browser-session", status.transient_cookie_bytes),
+        ("transient", status.transient_cookie_bytes),
         ("permanent", status.permanent_cookie_bytes),
     ] {
         let size = match bytes {
@@ -176,7 +176,7 @@ async fn key_rows(session: &Session, seen: Seen) -> Result<String, Error> {
                 let channel = if session.is_permanent(name).await? {
                     "permanent"
                 } else {
-                    "browser-session"
+                    "transient"
                 };
                 (format!("{place}, {channel}"), "set")
             } else if name == flash && seen.flashed {

@@ -52,11 +52,11 @@ async fn walk(binary: &str) {
         "{binary}: {page}"
     );
     assert!(
-        page.contains("<td><code>user_id</code></td><td>who you are</td><td>cookie, browser-session</td><td>set</td>"),
+        page.contains("<td><code>user_id</code></td><td>who you are</td><td>cookie, transient</td><td>set</td>"),
         "{page}"
     );
     assert!(
-        page.contains("<td><code>cart_items</code></td><td>what is in the cart</td><td>backend, browser-session</td><td>set</td>"),
+        page.contains("<td><code>cart_items</code></td><td>what is in the cart</td><td>backend, transient</td><td>set</td>"),
         "{page}"
     );
     // Someone copies the session's cookies before the user logs out.

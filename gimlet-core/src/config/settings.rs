@@ -28,7 +28,7 @@ pub enum SameSite {
 pub struct CookieConfig {
     /// Name of the permanent channel's cookie. Default `gimlet-p`.
     pub permanent_name: String,
-    /// Name of the non-permanent channel's cookie. Default `gimlet-n`.
+    /// Name of the transient channel's cookie. Default `gimlet-n`.
     pub transient_name: String,
     /// The `Secure` attribute. Default `true`.
     pub secure: bool,
@@ -119,7 +119,7 @@ pub struct Config {
     /// `Max-Age` and the record's TTL. Default 30 days.
     #[serde(deserialize_with = "seconds")]
     pub permanent_lifetime: Duration,
-    /// Idle lifetime of the non-permanent channel, whose cookie lasts for the
+    /// Idle lifetime of the transient channel, whose cookie lasts for the
     /// browser session. Default 1 day.
     #[serde(deserialize_with = "seconds")]
     pub transient_lifetime: Duration,
@@ -132,7 +132,7 @@ pub struct Config {
     /// Default 90 days.
     #[serde(deserialize_with = "seconds")]
     pub permanent_absolute_lifetime: Duration,
-    /// The non-permanent channel's absolute lifetime, counted from its
+    /// The transient channel's absolute lifetime, counted from its
     /// creation. Default 12 hours.
     #[serde(deserialize_with = "seconds")]
     pub transient_absolute_lifetime: Duration,

@@ -1,4 +1,6 @@
-//! `Set-Cookie` header values: names, attributes and the size limit.
+//! The jar of Gimlet's two cookies: it finds them in a request's `Cookie`
+//! header, and writes their `Set-Cookie` values (names, attributes, the
+//! size limit).
 
 use cookie::time::{Duration, OffsetDateTime};
 use cookie::{Cookie, CookieBuilder};
@@ -98,8 +100,8 @@ impl CookieJar {
         builder
     }
 
-    /// A cookie carrying `value`; `max_age` in seconds, or a browser-session
-    /// cookie with `None`.
+    /// A cookie carrying `value`; `max_age` in seconds, or, with `None`, a
+    /// cookie without `Max-Age` (the transient channel's).
     pub(crate) fn set(&self, kind: ChannelKind, value: &str, max_age: Option<u64>) -> String {
         let mut builder = self.builder(kind, value);
         if let Some(age) = max_age {

@@ -196,7 +196,7 @@ impl GimletBuilder {
         self
     }
 
-    /// Idle lifetime of the non-permanent channel.
+    /// Idle lifetime of the transient channel.
     #[must_use]
     pub fn transient_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.transient_lifetime = lifetime;
@@ -219,7 +219,7 @@ impl GimletBuilder {
         self
     }
 
-    /// The non-permanent channel's absolute lifetime (default 12 hours).
+    /// The transient channel's absolute lifetime (default 12 hours).
     #[must_use]
     pub fn transient_absolute_lifetime(mut self, lifetime: Duration) -> Self {
         self.config.transient_absolute_lifetime = lifetime;
@@ -270,7 +270,7 @@ impl GimletBuilder {
         permanent_name: impl Into<String>
     );
     cookie_setter!(
-        /// Name of the non-permanent channel's cookie.
+        /// Name of the transient channel's cookie.
         transient_name: impl Into<String>
     );
     cookie_setter!(

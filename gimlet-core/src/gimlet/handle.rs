@@ -1,4 +1,9 @@
-//! The engine an adapter holds: configuration, keys, backend and clock.
+//! The `Gimlet` handle: a cheap clone of the engine, which opens a request's
+//! session and commits it.
+//!
+//! `impl Gimlet` is here, and in two feature files: `owners.rs` (log out
+//! everywhere) and `crate::adapter` (`finish`, the end of a request as an
+//! adapter drives it). `builder.rs` makes one.
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,7 +41,7 @@ use crate::{Error, Session};
 /// session.insert("user_id", &42_u64).await?; // whitelisted: lives in the cookie
 /// session.insert("cart", &vec!["gin", "lime"]).await?; // lives in the backend
 /// let set_cookies: Vec<String> = gimlet.commit(&session).await?; // one backend write
-/// assert_eq!(set_cookies.len(), 1); // the non-permanent cookie, `gimlet-n=…`
+/// assert_eq!(set_cookies.len(), 1); // the transient cookie, `gimlet-n=…`
 ///
 /// // Request 2 sends the cookie back.
 /// let cookie_header = set_cookies[0].split(';').next().unwrap().to_owned();

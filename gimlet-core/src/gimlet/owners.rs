@@ -8,7 +8,7 @@ use crate::{Error, Gimlet, Session};
 /// One live session of an owner, as [`Gimlet::sessions_of`] lists it: a
 /// line of a "your devices" page.
 ///
-/// Each of a session's two channels (its permanent and its browser-session
+/// Each of a session's two channels (its permanent and its transient
 /// cookie) is listed on its own: a browser that holds both shows twice,
 /// once with `permanent` set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub struct OwnedSession {
     /// characters of a digest of the id, the same on every listing.
     pub name: String,
     /// The permanent channel (a "remember me" cookie) rather than the
-    /// browser-session one.
+    /// transient one.
     pub permanent: bool,
     /// When the channel was created, in Unix seconds.
     pub created: u64,

@@ -1,4 +1,5 @@
-//! Typed keys: a key's name with the type of its value, and where it lives.
+//! Key names: the length limit, and typed keys (a key's name with the type
+//! of its value, and where it lives).
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -17,7 +17,7 @@
 pub struct Placement {
     /// `Some(true)`: in the cookie. `Some(false)`: in the backend.
     pub clientside: Option<bool>,
-    /// `Some(true)`: the permanent channel. `Some(false)`: the browser-session
+    /// `Some(true)`: the permanent channel. `Some(false)`: the transient
     /// channel.
     pub permanent: Option<bool>,
 }

@@ -1,6 +1,11 @@
-//! The `Session` handle: shared state of one request's session, identity and
-//! lifecycle. Dict-like access is in `access.rs`, loading in `load.rs` and
-//! committing in `commit.rs`.
+//! The `Session` handle: one request's session, shared by the handler and
+//! the middleware; its identity (`id`, `cycle_id`) and its end (`invalidate`).
+//!
+//! The handle is a thin door: what it changes, it changes through the state
+//! in `model/`. `impl Session` continues, one file per concern, in
+//! `access.rs` and `dict.rs` (the dict API), `csrf.rs`, `flash.rs`,
+//! `owner.rs` (`set_owner`), `status.rs`, `io/load.rs`, `io/commit.rs` and
+//! `io/write_through.rs` (the backend I/O), and `crate::gimlet` (`gimlet()`).
 
 use std::fmt;
 use std::future::Future;

@@ -35,7 +35,7 @@ pub struct Status {
     /// it sent it (once the handler used the session), until the commit;
     /// as the commit set it, after. 0 for none.
     pub permanent_cookie_bytes: usize,
-    /// The same, for the browser-session cookie.
+    /// The same, for the transient cookie.
     pub transient_cookie_bytes: usize,
 }
 

@@ -133,7 +133,7 @@ pub async fn logged_in(configure: impl FnOnce(GimletBuilder) -> GimletBuilder) -
     b
 }
 
-/// A browser holding a non-permanent cookie with one clientside key
+/// A browser holding a transient cookie with one clientside key
 /// (`k` = 1), under `configure`'s settings.
 pub async fn with_clientside_key(
     configure: impl FnOnce(GimletBuilder) -> GimletBuilder,
@@ -147,7 +147,7 @@ pub async fn with_clientside_key(
     b
 }
 
-/// A browser on a store with revocation off, holding a non-permanent cookie
+/// A browser on a store with revocation off, holding a transient cookie
 /// with one clientside key (`k` = 1) and no record behind it.
 pub async fn clientside_only_without_revocation() -> Browser {
     with_clientside_key(|g| g.revocable(false)).await

@@ -136,9 +136,9 @@ pub(crate) fn devices(page: &str) -> usize {
     page.matches("<tr class=device>").count()
 }
 
-/// The size the footer gives for the browser-session cookie.
+/// The size the footer gives for the transient cookie.
 pub(crate) fn cookie_bytes(page: &str) -> Option<usize> {
-    let marker = "<th>browser-session</th><td><code>";
+    let marker = "<th>transient</th><td><code>";
     let start = page.find(marker)? + marker.len();
     let end = start + page[start..].find("</code>")?;
     page[start..end].parse().ok()

@@ -268,10 +268,7 @@ pub async fn a_channel_created_later_joins_its_owner(backend: SharedBackend) {
         .await;
     let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert!(
-        !listed[0].permanent,
-        "the browser-session channel came first"
-    );
+    assert!(!listed[0].permanent, "the transient channel came first");
     browser
         .request(&gimlet, |s| async move {
             let remember = crate::Placement::new().permanent(true);

@@ -7,16 +7,12 @@ use async_trait::async_trait;
 use gimlet_core::backend::{
     Backend, BackendError, BackendErrorKind, Batch, OwnedRecord, Owner, Record,
 };
-use gimlet_core::{Clock, SessionId, SystemClock};
+use gimlet_core::{Clock, SessionId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::errors::backend_error;
-use crate::{Dialect, SqlBackendBuilder, Tables};
-
-/// The default timeout of a load or a commit, waiting for a connection
-/// included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::{Dialect, Tables};
 
 /// A Gimlet backend on SQLite, PostgreSQL or MySQL/MariaDB, through sqlx.
 ///
@@ -66,22 +62,6 @@ pub(crate) fn now_i64(clock: &dyn Clock) -> i64 {
 }
 
 impl SqlBackend {
-    /// Starts configuring a backend on `url`: `sqlite://path?mode=rwc`,
-    /// `sqlite::memory:`, `postgres://…`, `mysql://…` or `mariadb://…`.
-    pub fn builder(url: impl Into<String>) -> SqlBackendBuilder {
-        SqlBackendBuilder::new(url.into(), Arc::new(SystemClock))
-    }
-
-    /// Connects to `url` with the defaults, creating the tables if they
-    /// are missing.
-    ///
-    /// # Errors
-    ///
-    /// An unsupported URL, or a database that cannot be reached.
-    pub async fn connect(url: impl Into<String>) -> Result<Self, BackendError> {
-        Self::builder(url).connect().await
-    }
-
     /// Creates the tables and the expiry index if they are missing. It is
     /// idempotent: run it at every start, or run `docs/backends.md`'s
     /// statements yourself and skip it.

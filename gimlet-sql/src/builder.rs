@@ -1,18 +1,41 @@
-//! `SqlBackendBuilder`: the URL, the tables, the pool and its timeouts.
+//! `SqlBackendBuilder`: the URL, the tables, the pool and its timeouts;
+//! and `SqlBackend::builder` and `SqlBackend::connect`, which start one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use gimlet_core::Clock;
 use gimlet_core::backend::{BackendError, BackendErrorKind};
+use gimlet_core::{Clock, SystemClock};
 use sqlx::any::AnyPoolOptions;
 
-use crate::backend::{DEFAULT_TIMEOUT, Inner};
+use crate::backend::Inner;
 use crate::errors::backend_error;
 use crate::{Dialect, SqlBackend, Tables};
 
+/// The default timeout of a load or a commit, waiting for a connection
+/// included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a SQLite statement waits for a lock by default.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl SqlBackend {
+    /// Starts configuring a backend on `url`: `sqlite://path?mode=rwc`,
+    /// `sqlite::memory:`, `postgres://…`, `mysql://…` or `mariadb://…`.
+    pub fn builder(url: impl Into<String>) -> SqlBackendBuilder {
+        SqlBackendBuilder::new(url.into(), Arc::new(SystemClock))
+    }
+
+    /// Connects to `url` with the defaults, creating the tables if they
+    /// are missing.
+    ///
+    /// # Errors
+    ///
+    /// An unsupported URL, or a database that cannot be reached.
+    pub async fn connect(url: impl Into<String>) -> Result<Self, BackendError> {
+        Self::builder(url).connect().await
+    }
+}
 
 /// Configures and connects an [`SqlBackend`].
 pub struct SqlBackendBuilder {
@@ -40,7 +63,7 @@ impl std::fmt::Debug for SqlBackendBuilder {
 }
 
 impl SqlBackendBuilder {
-    pub(crate) fn new(url: String, clock: Arc<dyn Clock>) -> Self {
+    fn new(url: String, clock: Arc<dyn Clock>) -> Self {
         SqlBackendBuilder {
             url,
             tables: Tables::default(),

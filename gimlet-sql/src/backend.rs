@@ -57,8 +57,10 @@ pub(crate) struct Inner {
 /// The shortest period [`SqlBackend::spawn_cleanup`] runs at.
 pub const MIN_CLEANUP_INTERVAL: Duration = Duration::from_secs(1);
 
-pub(crate) fn now_i64(clock: &dyn Clock) -> i64 {
-    i64::try_from(clock.now()).unwrap_or(i64::MAX)
+/// A time (seconds since the Unix epoch) as the tables store it, a signed
+/// 64-bit integer; a time past `i64::MAX` is stored as `i64::MAX`.
+pub(crate) fn sql_time(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
 impl SqlBackend {
@@ -168,7 +170,7 @@ impl Backend for SqlBackend {
         let inner = &self.inner;
         let hex: Vec<String> = ids.iter().map(SessionId::to_string).collect();
         let sql = inner.dialect.load(&inner.tables, ids.len());
-        let now = now_i64(inner.clock.as_ref());
+        let now = sql_time(inner.clock.now());
         self.timed(async {
             let mut query = sqlx::query(&sql);
             for id in &hex {
@@ -235,7 +237,7 @@ impl SqlBackend {
     async fn delete_expired_now(&self) -> Result<u64, BackendError> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
-        let now = now_i64(inner.clock.as_ref());
+        let now = sql_time(inner.clock.now());
         {
             let mut tx = self.begin().await.map_err(backend_error)?;
             let keys = d.sql(format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use gimlet_core::backend::{BackendError, Batch, Op, Write, WriteMode};
 use sqlx::{Any, Transaction};
 
-use crate::backend::now_i64;
+use crate::backend::sql_time;
 use crate::errors::{backend_error, is_transient};
 use crate::{Dialect, SqlBackend};
 
@@ -27,10 +27,6 @@ impl From<sqlx::Error> for Abort {
     fn from(e: sqlx::Error) -> Self {
         Abort::Sql(e)
     }
-}
-
-fn expires_i64(write: &Write) -> i64 {
-    i64::try_from(write.expires_at).unwrap_or(i64::MAX)
 }
 
 /// Runs `transaction` until it commits, or fails for a reason other than
@@ -59,11 +55,21 @@ where
     }
 }
 
+/// Rolls `tx` back now rather than when it is dropped: a connection must
+/// not go back to the pool with a rollback still pending, or the next
+/// `BEGIN IMMEDIATE` on it fails. A failed rollback is only logged; the
+/// caller reports the error that made it roll back.
+pub(crate) async fn roll_back(tx: Transaction<'static, Any>) {
+    if let Err(e) = tx.rollback().await {
+        tracing::debug!(error = %e, "rollback failed");
+    }
+}
+
 impl SqlBackend {
     /// Commits `batch` in one transaction, trying again (with a growing
     /// pause) when it lost a race with another transaction.
     pub(crate) async fn commit_with_retries(&self, batch: &Batch) -> Result<(), BackendError> {
-        let now = now_i64(self.inner.clock.as_ref());
+        let now = sql_time(self.inner.clock.now());
         retrying("session commit", || self.try_commit(batch, now)).await
     }
 
@@ -97,12 +103,7 @@ impl SqlBackend {
         match applied {
             Ok(()) => tx.commit().await.map_err(Abort::from),
             Err(abort) => {
-                // Roll back now rather than when the transaction is dropped:
-                // a connection must not go back to the pool with a rollback
-                // still pending, or the next `BEGIN IMMEDIATE` on it fails.
-                if let Err(e) = tx.rollback().await {
-                    tracing::debug!(error = %e, "rollback failed");
-                }
+                roll_back(tx).await;
                 Err(abort)
             }
         }
@@ -131,7 +132,7 @@ impl SqlBackend {
         };
         let id = write.id.to_string();
         let mut query = sqlx::query(&sql)
-            .bind(expires_i64(write))
+            .bind(sql_time(write.expires_at))
             .bind(id.as_str())
             .bind(now);
         for (name, value) in &write.set {
@@ -206,7 +207,7 @@ impl SqlBackend {
         now: i64,
     ) -> Result<(), Abort> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let expires = expires_i64(write);
+        let expires = sql_time(write.expires_at);
         if write.mode == WriteMode::Update {
             return match self.set_expiry(tx, id, expires, now, true).await? {
                 true => Ok(()),
@@ -272,8 +273,8 @@ impl SqlBackend {
                 .bind(id.as_str())
                 .bind(owned.owner.to_string())
                 .bind(i16::from(owned.permanent))
-                .bind(i64::try_from(owned.created).unwrap_or(i64::MAX))
-                .bind(i64::try_from(owned.until).unwrap_or(i64::MAX))
+                .bind(sql_time(owned.created))
+                .bind(sql_time(owned.until))
                 .execute(&mut **tx)
                 .await?;
         }

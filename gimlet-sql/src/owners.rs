@@ -6,8 +6,8 @@ use gimlet_core::backend::{BackendError, BackendErrorKind, OwnedRecord, Owner};
 use sqlx::Row;
 
 use crate::SqlBackend;
-use crate::backend::now_i64;
-use crate::commit::retrying;
+use crate::backend::sql_time;
+use crate::commit::{retrying, roll_back};
 use crate::errors::backend_error;
 
 impl SqlBackend {
@@ -26,7 +26,7 @@ impl SqlBackend {
             o = t.owners(),
             s = t.sessions()
         ));
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let now = sql_time(now);
         let rows = self
             .timed(async {
                 sqlx::query(&sql)
@@ -73,7 +73,7 @@ impl SqlBackend {
     async fn end_owned_now(&self, owner: &str, except: &[String]) -> Result<u64, sqlx::Error> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
-        let now = now_i64(inner.clock.as_ref());
+        let now = sql_time(inner.clock.now());
         let kept = if except.is_empty() {
             String::new()
         } else {
@@ -112,11 +112,7 @@ impl SqlBackend {
                 Ok(done) if i == 0 => live = done.rows_affected(),
                 Ok(_) => {}
                 Err(e) => {
-                    // As a failed commit does: no connection goes back to
-                    // the pool with a rollback pending.
-                    if let Err(e) = tx.rollback().await {
-                        tracing::debug!(error = %e, "rollback failed");
-                    }
+                    roll_back(tx).await;
                     return Err(e);
                 }
             }

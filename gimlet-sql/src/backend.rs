@@ -240,21 +240,12 @@ impl SqlBackend {
         let now = sql_time(inner.clock.now());
         {
             let mut tx = self.begin().await.map_err(backend_error)?;
-            let keys = d.sql(format!(
-                "DELETE FROM {k} WHERE session_id IN (SELECT id FROM {s} WHERE expires_at <= ?)",
-                k = t.keys(),
-                s = t.sessions()
-            ));
-            sqlx::query(&keys)
+            sqlx::query(&d.delete_expired_keys(t))
                 .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend_error)?;
-            let sessions = d.sql(format!(
-                "DELETE FROM {} WHERE expires_at <= ?",
-                t.sessions()
-            ));
-            let deleted = sqlx::query(&sessions)
+            let deleted = sqlx::query(&d.delete_expired_sessions(t))
                 .bind(now)
                 .execute(&mut *tx)
                 .await

@@ -154,11 +154,10 @@ impl SqlBackendBuilder {
         if dialect == Dialect::Sqlite {
             // WAL is a property of the file, set once at `connect`; every
             // connection gets the busy timeout and the sync level.
-            let busy_ms = self.busy_timeout.as_millis();
+            let busy_timeout = self.busy_timeout;
             options = options.after_connect(move |conn, _| {
                 Box::pin(async move {
-                    let pragmas =
-                        format!("PRAGMA busy_timeout = {busy_ms}; PRAGMA synchronous = NORMAL;");
+                    let pragmas = Dialect::sqlite_connection_setup(busy_timeout);
                     sqlx::Executor::execute(conn, pragmas.as_str()).await?;
                     Ok(())
                 })
@@ -190,7 +189,7 @@ impl SqlBackendBuilder {
     pub async fn connect(self) -> Result<SqlBackend, BackendError> {
         let (backend, migrate, sqlite_file) = self.build(true)?;
         if sqlite_file {
-            sqlx::query("PRAGMA journal_mode = WAL")
+            sqlx::query(Dialect::SQLITE_WAL)
                 .execute(&backend.inner.pool)
                 .await
                 .map_err(backend_error)?;

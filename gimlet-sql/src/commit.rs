@@ -77,7 +77,7 @@ impl SqlBackend {
         match self.inner.dialect {
             // Take the write lock up front: no deadlock between two
             // readers that both want to write.
-            Dialect::Sqlite => self.inner.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Sqlite => self.inner.pool.begin_with(Dialect::SQLITE_BEGIN).await,
             _ => self.inner.pool.begin().await,
         }
     }
@@ -123,10 +123,7 @@ impl SqlBackend {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         let sql = match write.set.len() {
             _ if !simple => return None,
-            0 => d.sql(format!(
-                "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at > ?",
-                t.sessions()
-            )),
+            0 => d.set_expiry(t, true),
             rows if rows <= CHUNK => d.renew_and_upsert_keys(t, rows)?,
             _ => return None,
         };
@@ -156,8 +153,10 @@ impl SqlBackend {
         // The session row first: a concurrent writer of this session holds
         // it, so this waits for that writer, and the key rows it committed
         // are then deleted too.
-        let sql = d.sql(format!("DELETE FROM {} WHERE id = ?", t.sessions()));
-        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        sqlx::query(&d.delete_session(t))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
         self.delete_all_keys(tx, id).await
     }
 
@@ -167,8 +166,10 @@ impl SqlBackend {
         id: &str,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
-        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        sqlx::query(&d.delete_all_keys(t))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
@@ -183,12 +184,7 @@ impl SqlBackend {
         live: bool,
     ) -> Result<bool, sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let compare = if live { ">" } else { "<=" };
-        let sql = d.sql(format!(
-            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at {compare} ?",
-            t.sessions()
-        ));
-        let found = sqlx::query(&sql)
+        let found = sqlx::query(&d.set_expiry(t, live))
             .bind(expires)
             .bind(id)
             .bind(now)

@@ -19,13 +19,7 @@ impl SqlBackend {
     ) -> Result<Vec<OwnedRecord>, BackendError> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
-        let sql = d.sql(format!(
-            "SELECT o.session_id, CASE WHEN o.permanent = 1 THEN 'p' ELSE 't' END, o.created, \
-             s.expires_at FROM {o} o JOIN {s} s ON s.id = o.session_id \
-             WHERE o.owner = ? AND s.expires_at > ?",
-            o = t.owners(),
-            s = t.sessions()
-        ));
+        let sql = d.owned_sessions(t);
         let now = sql_time(now);
         let rows = self
             .timed(async {
@@ -74,34 +68,11 @@ impl SqlBackend {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
         let now = sql_time(inner.clock.now());
-        let kept = if except.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " AND session_id NOT IN ({})",
-                vec!["?"; except.len()].join(", ")
-            )
-        };
-        let owned = format!(
-            "SELECT session_id FROM {} WHERE owner = ?{kept}",
-            t.owners()
-        );
-        let statements = [
-            // The session rows first, as a logout deletes them: a concurrent
-            // writer of one holds its row, and this waits for it.
-            format!(
-                "DELETE FROM {} WHERE id IN ({owned}) AND expires_at > ?",
-                t.sessions()
-            ),
-            format!("DELETE FROM {} WHERE id IN ({owned})", t.sessions()),
-            format!("DELETE FROM {} WHERE session_id IN ({owned})", t.keys()),
-            format!("DELETE FROM {} WHERE owner = ?{kept}", t.owners()),
-        ];
+        let statements = d.end_owned(t, except.len());
         let mut tx = self.begin().await?;
         let mut live = 0;
-        for (i, statement) in statements.iter().enumerate() {
-            let sql = d.sql(statement.clone());
-            let mut query = sqlx::query(&sql).bind(owner);
+        for (i, sql) in statements.iter().enumerate() {
+            let mut query = sqlx::query(sql).bind(owner);
             for id in except {
                 query = query.bind(id.as_str());
             }
@@ -129,13 +100,10 @@ impl SqlBackend {
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let sql = d.sql(format!(
-            "DELETE FROM {o} WHERE NOT EXISTS (SELECT 1 FROM {s} s WHERE s.id = {o}.session_id \
-             AND s.expires_at > ?)",
-            o = t.owners(),
-            s = t.sessions()
-        ));
-        sqlx::query(&sql).bind(now).execute(&mut **tx).await?;
+        sqlx::query(&d.delete_orphaned_owners(t))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

@@ -7,16 +7,12 @@ use async_trait::async_trait;
 use gimlet_core::backend::{
     Backend, BackendError, BackendErrorKind, Batch, OwnedRecord, Owner, Record,
 };
-use gimlet_core::{Clock, SessionId, SystemClock};
+use gimlet_core::{Clock, SessionId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::errors::backend_error;
-use crate::{Dialect, SqlBackendBuilder, Tables};
-
-/// The default timeout of a load or a commit, waiting for a connection
-/// included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::{Dialect, Tables};
 
 /// A Gimlet backend on SQLite, PostgreSQL or MySQL/MariaDB, through sqlx.
 ///
@@ -61,27 +57,13 @@ pub(crate) struct Inner {
 /// The shortest period [`SqlBackend::spawn_cleanup`] runs at.
 pub const MIN_CLEANUP_INTERVAL: Duration = Duration::from_secs(1);
 
-pub(crate) fn now_i64(clock: &dyn Clock) -> i64 {
-    i64::try_from(clock.now()).unwrap_or(i64::MAX)
+/// A time (seconds since the Unix epoch) as the tables store it, a signed
+/// 64-bit integer; a time past `i64::MAX` is stored as `i64::MAX`.
+pub(crate) fn sql_time(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX)
 }
 
 impl SqlBackend {
-    /// Starts configuring a backend on `url`: `sqlite://path?mode=rwc`,
-    /// `sqlite::memory:`, `postgres://…`, `mysql://…` or `mariadb://…`.
-    pub fn builder(url: impl Into<String>) -> SqlBackendBuilder {
-        SqlBackendBuilder::new(url.into(), Arc::new(SystemClock))
-    }
-
-    /// Connects to `url` with the defaults, creating the tables if they
-    /// are missing.
-    ///
-    /// # Errors
-    ///
-    /// An unsupported URL, or a database that cannot be reached.
-    pub async fn connect(url: impl Into<String>) -> Result<Self, BackendError> {
-        Self::builder(url).connect().await
-    }
-
     /// Creates the tables and the expiry index if they are missing. It is
     /// idempotent: run it at every start, or run `docs/backends.md`'s
     /// statements yourself and skip it.
@@ -188,7 +170,7 @@ impl Backend for SqlBackend {
         let inner = &self.inner;
         let hex: Vec<String> = ids.iter().map(SessionId::to_string).collect();
         let sql = inner.dialect.load(&inner.tables, ids.len());
-        let now = now_i64(inner.clock.as_ref());
+        let now = sql_time(inner.clock.now());
         self.timed(async {
             let mut query = sqlx::query(&sql);
             for id in &hex {
@@ -255,24 +237,15 @@ impl SqlBackend {
     async fn delete_expired_now(&self) -> Result<u64, BackendError> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
-        let now = now_i64(inner.clock.as_ref());
+        let now = sql_time(inner.clock.now());
         {
             let mut tx = self.begin().await.map_err(backend_error)?;
-            let keys = d.sql(format!(
-                "DELETE FROM {k} WHERE session_id IN (SELECT id FROM {s} WHERE expires_at <= ?)",
-                k = t.keys(),
-                s = t.sessions()
-            ));
-            sqlx::query(&keys)
+            sqlx::query(&d.delete_expired_keys(t))
                 .bind(now)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend_error)?;
-            let sessions = d.sql(format!(
-                "DELETE FROM {} WHERE expires_at <= ?",
-                t.sessions()
-            ));
-            let deleted = sqlx::query(&sessions)
+            let deleted = sqlx::query(&d.delete_expired_sessions(t))
                 .bind(now)
                 .execute(&mut *tx)
                 .await

@@ -1,18 +1,41 @@
-//! `SqlBackendBuilder`: the URL, the tables, the pool and its timeouts.
+//! `SqlBackendBuilder`: the URL, the tables, the pool and its timeouts;
+//! and `SqlBackend::builder` and `SqlBackend::connect`, which start one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use gimlet_core::Clock;
 use gimlet_core::backend::{BackendError, BackendErrorKind};
+use gimlet_core::{Clock, SystemClock};
 use sqlx::any::AnyPoolOptions;
 
-use crate::backend::{DEFAULT_TIMEOUT, Inner};
+use crate::backend::Inner;
 use crate::errors::backend_error;
 use crate::{Dialect, SqlBackend, Tables};
 
+/// The default timeout of a load or a commit, waiting for a connection
+/// included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a SQLite statement waits for a lock by default.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl SqlBackend {
+    /// Starts configuring a backend on `url`: `sqlite://path?mode=rwc`,
+    /// `sqlite::memory:`, `postgres://…`, `mysql://…` or `mariadb://…`.
+    pub fn builder(url: impl Into<String>) -> SqlBackendBuilder {
+        SqlBackendBuilder::new(url.into(), Arc::new(SystemClock))
+    }
+
+    /// Connects to `url` with the defaults, creating the tables if they
+    /// are missing.
+    ///
+    /// # Errors
+    ///
+    /// An unsupported URL, or a database that cannot be reached.
+    pub async fn connect(url: impl Into<String>) -> Result<Self, BackendError> {
+        Self::builder(url).connect().await
+    }
+}
 
 /// Configures and connects an [`SqlBackend`].
 pub struct SqlBackendBuilder {
@@ -40,7 +63,7 @@ impl std::fmt::Debug for SqlBackendBuilder {
 }
 
 impl SqlBackendBuilder {
-    pub(crate) fn new(url: String, clock: Arc<dyn Clock>) -> Self {
+    fn new(url: String, clock: Arc<dyn Clock>) -> Self {
         SqlBackendBuilder {
             url,
             tables: Tables::default(),
@@ -131,11 +154,10 @@ impl SqlBackendBuilder {
         if dialect == Dialect::Sqlite {
             // WAL is a property of the file, set once at `connect`; every
             // connection gets the busy timeout and the sync level.
-            let busy_ms = self.busy_timeout.as_millis();
+            let busy_timeout = self.busy_timeout;
             options = options.after_connect(move |conn, _| {
                 Box::pin(async move {
-                    let pragmas =
-                        format!("PRAGMA busy_timeout = {busy_ms}; PRAGMA synchronous = NORMAL;");
+                    let pragmas = Dialect::sqlite_connection_setup(busy_timeout);
                     sqlx::Executor::execute(conn, pragmas.as_str()).await?;
                     Ok(())
                 })
@@ -167,7 +189,7 @@ impl SqlBackendBuilder {
     pub async fn connect(self) -> Result<SqlBackend, BackendError> {
         let (backend, migrate, sqlite_file) = self.build(true)?;
         if sqlite_file {
-            sqlx::query("PRAGMA journal_mode = WAL")
+            sqlx::query(Dialect::SQLITE_WAL)
                 .execute(&backend.inner.pool)
                 .await
                 .map_err(backend_error)?;

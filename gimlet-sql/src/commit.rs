@@ -6,7 +6,7 @@ use std::time::Duration;
 use gimlet_core::backend::{BackendError, Batch, Op, Write, WriteMode};
 use sqlx::{Any, Transaction};
 
-use crate::backend::now_i64;
+use crate::backend::sql_time;
 use crate::errors::{backend_error, is_transient};
 use crate::{Dialect, SqlBackend};
 
@@ -27,10 +27,6 @@ impl From<sqlx::Error> for Abort {
     fn from(e: sqlx::Error) -> Self {
         Abort::Sql(e)
     }
-}
-
-fn expires_i64(write: &Write) -> i64 {
-    i64::try_from(write.expires_at).unwrap_or(i64::MAX)
 }
 
 /// Runs `transaction` until it commits, or fails for a reason other than
@@ -59,11 +55,21 @@ where
     }
 }
 
+/// Rolls `tx` back now rather than when it is dropped: a connection must
+/// not go back to the pool with a rollback still pending, or the next
+/// `BEGIN IMMEDIATE` on it fails. A failed rollback is only logged; the
+/// caller reports the error that made it roll back.
+pub(crate) async fn roll_back(tx: Transaction<'static, Any>) {
+    if let Err(e) = tx.rollback().await {
+        tracing::debug!(error = %e, "rollback failed");
+    }
+}
+
 impl SqlBackend {
     /// Commits `batch` in one transaction, trying again (with a growing
     /// pause) when it lost a race with another transaction.
     pub(crate) async fn commit_with_retries(&self, batch: &Batch) -> Result<(), BackendError> {
-        let now = now_i64(self.inner.clock.as_ref());
+        let now = sql_time(self.inner.clock.now());
         retrying("session commit", || self.try_commit(batch, now)).await
     }
 
@@ -71,7 +77,7 @@ impl SqlBackend {
         match self.inner.dialect {
             // Take the write lock up front: no deadlock between two
             // readers that both want to write.
-            Dialect::Sqlite => self.inner.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Sqlite => self.inner.pool.begin_with(Dialect::SQLITE_BEGIN).await,
             _ => self.inner.pool.begin().await,
         }
     }
@@ -97,12 +103,7 @@ impl SqlBackend {
         match applied {
             Ok(()) => tx.commit().await.map_err(Abort::from),
             Err(abort) => {
-                // Roll back now rather than when the transaction is dropped:
-                // a connection must not go back to the pool with a rollback
-                // still pending, or the next `BEGIN IMMEDIATE` on it fails.
-                if let Err(e) = tx.rollback().await {
-                    tracing::debug!(error = %e, "rollback failed");
-                }
+                roll_back(tx).await;
                 Err(abort)
             }
         }
@@ -122,16 +123,13 @@ impl SqlBackend {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         let sql = match write.set.len() {
             _ if !simple => return None,
-            0 => d.sql(format!(
-                "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at > ?",
-                t.sessions()
-            )),
+            0 => d.set_expiry(t, true),
             rows if rows <= CHUNK => d.renew_and_upsert_keys(t, rows)?,
             _ => return None,
         };
         let id = write.id.to_string();
         let mut query = sqlx::query(&sql)
-            .bind(expires_i64(write))
+            .bind(sql_time(write.expires_at))
             .bind(id.as_str())
             .bind(now);
         for (name, value) in &write.set {
@@ -155,8 +153,10 @@ impl SqlBackend {
         // The session row first: a concurrent writer of this session holds
         // it, so this waits for that writer, and the key rows it committed
         // are then deleted too.
-        let sql = d.sql(format!("DELETE FROM {} WHERE id = ?", t.sessions()));
-        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        sqlx::query(&d.delete_session(t))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
         self.delete_all_keys(tx, id).await
     }
 
@@ -166,8 +166,10 @@ impl SqlBackend {
         id: &str,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let sql = d.sql(format!("DELETE FROM {} WHERE session_id = ?", t.keys()));
-        sqlx::query(&sql).bind(id).execute(&mut **tx).await?;
+        sqlx::query(&d.delete_all_keys(t))
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
@@ -182,12 +184,7 @@ impl SqlBackend {
         live: bool,
     ) -> Result<bool, sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let compare = if live { ">" } else { "<=" };
-        let sql = d.sql(format!(
-            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at {compare} ?",
-            t.sessions()
-        ));
-        let found = sqlx::query(&sql)
+        let found = sqlx::query(&d.set_expiry(t, live))
             .bind(expires)
             .bind(id)
             .bind(now)
@@ -206,7 +203,7 @@ impl SqlBackend {
         now: i64,
     ) -> Result<(), Abort> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let expires = expires_i64(write);
+        let expires = sql_time(write.expires_at);
         if write.mode == WriteMode::Update {
             return match self.set_expiry(tx, id, expires, now, true).await? {
                 true => Ok(()),
@@ -272,8 +269,8 @@ impl SqlBackend {
                 .bind(id.as_str())
                 .bind(owned.owner.to_string())
                 .bind(i16::from(owned.permanent))
-                .bind(i64::try_from(owned.created).unwrap_or(i64::MAX))
-                .bind(i64::try_from(owned.until).unwrap_or(i64::MAX))
+                .bind(sql_time(owned.created))
+                .bind(sql_time(owned.until))
                 .execute(&mut **tx)
                 .await?;
         }

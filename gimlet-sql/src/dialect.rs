@@ -1,7 +1,10 @@
-//! What differs between SQLite, PostgreSQL and MySQL: the schema, upserts,
-//! insert-if-absent, and placeholders.
+//! Every SQL statement gimlet-sql runs, and what differs between SQLite,
+//! PostgreSQL and MySQL: the schema, upserts, insert-if-absent, and
+//! placeholders. Each statement is built for the tables in use, with its
+//! placeholders as the dialect wants them.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use crate::Tables;
 
@@ -106,8 +109,23 @@ impl Dialect {
         }
     }
 
+    /// Begins a SQLite write transaction with the write lock taken up
+    /// front.
+    pub(crate) const SQLITE_BEGIN: &'static str = "BEGIN IMMEDIATE";
+
+    /// Makes a SQLite file write-ahead logged: a property of the file, set
+    /// once.
+    pub(crate) const SQLITE_WAL: &'static str = "PRAGMA journal_mode = WAL";
+
+    /// What every new SQLite connection runs first: the busy timeout, and
+    /// the sync level.
+    pub(crate) fn sqlite_connection_setup(busy_timeout: Duration) -> String {
+        let busy_ms = busy_timeout.as_millis();
+        format!("PRAGMA busy_timeout = {busy_ms}; PRAGMA synchronous = NORMAL;")
+    }
+
     /// Rewrites `?` placeholders as the dialect wants them.
-    pub(crate) fn placeholders(self, sql: String) -> String {
+    fn placeholders(self, sql: String) -> String {
         if self != Dialect::Postgres {
             return sql;
         }
@@ -212,9 +230,93 @@ impl Dialect {
         ))
     }
 
-    /// Any other statement, with its placeholders rewritten.
-    pub(crate) fn sql(self, sql: String) -> String {
-        self.placeholders(sql)
+    /// Sets the expiry of one session if its row is live (`live`) or
+    /// expired (`!live`). Binds the expiry, the id, now.
+    pub(crate) fn set_expiry(self, t: &Tables, live: bool) -> String {
+        let compare = if live { ">" } else { "<=" };
+        self.placeholders(format!(
+            "UPDATE {} SET expires_at = ? WHERE id = ? AND expires_at {compare} ?",
+            t.sessions()
+        ))
+    }
+
+    /// Deletes one session row. Binds the id.
+    pub(crate) fn delete_session(self, t: &Tables) -> String {
+        self.placeholders(format!("DELETE FROM {} WHERE id = ?", t.sessions()))
+    }
+
+    /// Deletes every key of one session. Binds the id.
+    pub(crate) fn delete_all_keys(self, t: &Tables) -> String {
+        self.placeholders(format!("DELETE FROM {} WHERE session_id = ?", t.keys()))
+    }
+
+    /// Deletes the keys of the expired sessions. Binds now.
+    pub(crate) fn delete_expired_keys(self, t: &Tables) -> String {
+        self.placeholders(format!(
+            "DELETE FROM {k} WHERE session_id IN (SELECT id FROM {s} WHERE expires_at <= ?)",
+            k = t.keys(),
+            s = t.sessions()
+        ))
+    }
+
+    /// Deletes the expired session rows. Binds now.
+    pub(crate) fn delete_expired_sessions(self, t: &Tables) -> String {
+        self.placeholders(format!(
+            "DELETE FROM {} WHERE expires_at <= ?",
+            t.sessions()
+        ))
+    }
+
+    /// Deletes the owner index's rows whose session is gone or expired.
+    /// Binds now.
+    pub(crate) fn delete_orphaned_owners(self, t: &Tables) -> String {
+        self.placeholders(format!(
+            "DELETE FROM {o} WHERE NOT EXISTS (SELECT 1 FROM {s} s WHERE s.id = {o}.session_id \
+             AND s.expires_at > ?)",
+            o = t.owners(),
+            s = t.sessions()
+        ))
+    }
+
+    /// The live sessions of one owner: id, channel (`p` permanent, `t`
+    /// not), created, expiry. Binds the owner, now.
+    pub(crate) fn owned_sessions(self, t: &Tables) -> String {
+        self.placeholders(format!(
+            "SELECT o.session_id, CASE WHEN o.permanent = 1 THEN 'p' ELSE 't' END, o.created, \
+             s.expires_at FROM {o} o JOIN {s} s ON s.id = o.session_id \
+             WHERE o.owner = ? AND s.expires_at > ?",
+            o = t.owners(),
+            s = t.sessions()
+        ))
+    }
+
+    /// Ends the sessions of one owner but `except` of them, in four
+    /// statements run in this order: the live session rows (their count is
+    /// how many were live), the expired ones left, their keys, and the
+    /// index rows. Each binds the owner, then the `except` ids; the first
+    /// binds now after them.
+    pub(crate) fn end_owned(self, t: &Tables, except: usize) -> [String; 4] {
+        let kept = if except == 0 {
+            String::new()
+        } else {
+            format!(" AND session_id NOT IN ({})", vec!["?"; except].join(", "))
+        };
+        let owned = format!(
+            "SELECT session_id FROM {} WHERE owner = ?{kept}",
+            t.owners()
+        );
+        [
+            // The session rows first, as a logout deletes them: a concurrent
+            // writer of one holds its row, and this waits for it.
+            format!(
+                "DELETE FROM {} WHERE id IN ({owned}) AND expires_at > ?",
+                t.sessions()
+            ),
+            format!("DELETE FROM {} WHERE id IN ({owned})", t.sessions()),
+            format!("DELETE FROM {} WHERE session_id IN ({owned})", t.keys()),
+            format!("DELETE FROM {} WHERE owner = ?{kept}", t.owners()),
+        ]
+        .map(|statement| self.placeholders(statement))
     }
 }
 
@@ -233,6 +335,20 @@ mod tests {
             Dialect::Sqlite.delete_keys(&t, 1),
             "DELETE FROM gimlet_session_keys WHERE session_id = ? AND name IN (?)"
         );
+    }
+
+    #[test]
+    fn ending_an_owners_sessions_binds_the_owner_the_kept_ids_then_now() {
+        let t = Tables::default();
+        let [live, ..] = Dialect::Postgres.end_owned(&t, 2);
+        assert_eq!(
+            live,
+            "DELETE FROM gimlet_sessions WHERE id IN (SELECT session_id FROM \
+             gimlet_sessions_owners WHERE owner = $1 AND session_id NOT IN ($2, $3)) \
+             AND expires_at > $4"
+        );
+        let [.., index] = Dialect::Sqlite.end_owned(&t, 0);
+        assert_eq!(index, "DELETE FROM gimlet_sessions_owners WHERE owner = ?");
     }
 
     #[test]

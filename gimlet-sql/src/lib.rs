@@ -9,8 +9,8 @@ mod errors;
 mod owners;
 mod tables;
 
-pub use backend::{DEFAULT_TIMEOUT, MIN_CLEANUP_INTERVAL, SqlBackend};
-pub use builder::SqlBackendBuilder;
+pub use backend::{MIN_CLEANUP_INTERVAL, SqlBackend};
+pub use builder::{DEFAULT_TIMEOUT, SqlBackendBuilder};
 pub use dialect::Dialect;
 pub use sqlx;
 pub use tables::{InvalidTableName, Tables};

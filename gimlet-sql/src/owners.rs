@@ -6,8 +6,8 @@ use gimlet_core::backend::{BackendError, BackendErrorKind, OwnedRecord, Owner};
 use sqlx::Row;
 
 use crate::SqlBackend;
-use crate::backend::now_i64;
-use crate::commit::retrying;
+use crate::backend::sql_time;
+use crate::commit::{retrying, roll_back};
 use crate::errors::backend_error;
 
 impl SqlBackend {
@@ -19,14 +19,8 @@ impl SqlBackend {
     ) -> Result<Vec<OwnedRecord>, BackendError> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
-        let sql = d.sql(format!(
-            "SELECT o.session_id, CASE WHEN o.permanent = 1 THEN 'p' ELSE 't' END, o.created, \
-             s.expires_at FROM {o} o JOIN {s} s ON s.id = o.session_id \
-             WHERE o.owner = ? AND s.expires_at > ?",
-            o = t.owners(),
-            s = t.sessions()
-        ));
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let sql = d.owned_sessions(t);
+        let now = sql_time(now);
         let rows = self
             .timed(async {
                 sqlx::query(&sql)
@@ -73,35 +67,12 @@ impl SqlBackend {
     async fn end_owned_now(&self, owner: &str, except: &[String]) -> Result<u64, sqlx::Error> {
         let inner = &self.inner;
         let (d, t) = (inner.dialect, &inner.tables);
-        let now = now_i64(inner.clock.as_ref());
-        let kept = if except.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " AND session_id NOT IN ({})",
-                vec!["?"; except.len()].join(", ")
-            )
-        };
-        let owned = format!(
-            "SELECT session_id FROM {} WHERE owner = ?{kept}",
-            t.owners()
-        );
-        let statements = [
-            // The session rows first, as a logout deletes them: a concurrent
-            // writer of one holds its row, and this waits for it.
-            format!(
-                "DELETE FROM {} WHERE id IN ({owned}) AND expires_at > ?",
-                t.sessions()
-            ),
-            format!("DELETE FROM {} WHERE id IN ({owned})", t.sessions()),
-            format!("DELETE FROM {} WHERE session_id IN ({owned})", t.keys()),
-            format!("DELETE FROM {} WHERE owner = ?{kept}", t.owners()),
-        ];
+        let now = sql_time(inner.clock.now());
+        let statements = d.end_owned(t, except.len());
         let mut tx = self.begin().await?;
         let mut live = 0;
-        for (i, statement) in statements.iter().enumerate() {
-            let sql = d.sql(statement.clone());
-            let mut query = sqlx::query(&sql).bind(owner);
+        for (i, sql) in statements.iter().enumerate() {
+            let mut query = sqlx::query(sql).bind(owner);
             for id in except {
                 query = query.bind(id.as_str());
             }
@@ -112,11 +83,7 @@ impl SqlBackend {
                 Ok(done) if i == 0 => live = done.rows_affected(),
                 Ok(_) => {}
                 Err(e) => {
-                    // As a failed commit does: no connection goes back to
-                    // the pool with a rollback pending.
-                    if let Err(e) = tx.rollback().await {
-                        tracing::debug!(error = %e, "rollback failed");
-                    }
+                    roll_back(tx).await;
                     return Err(e);
                 }
             }
@@ -133,13 +100,10 @@ impl SqlBackend {
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
-        let sql = d.sql(format!(
-            "DELETE FROM {o} WHERE NOT EXISTS (SELECT 1 FROM {s} s WHERE s.id = {o}.session_id \
-             AND s.expires_at > ?)",
-            o = t.owners(),
-            s = t.sessions()
-        ));
-        sqlx::query(&sql).bind(now).execute(&mut **tx).await?;
+        sqlx::query(&d.delete_orphaned_owners(t))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 }

@@ -134,7 +134,7 @@ impl Plan {
                                 what: "a cookie for a channel without an id",
                             })?;
                     let set_cookie =
-                        Plan::issue(engine, kind, &ch.client(), &header, ch.created(), now)?;
+                        Plan::issue(engine, kind, ch.client(), &header, ch.created(), now)?;
                     cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
                     set_cookies.push(set_cookie);
                 }

@@ -46,7 +46,7 @@ pub enum WriteMode {
     /// create the record, or change it if a concurrent request created it.
     Upsert,
     /// The record must exist; if it is gone (deleted by a concurrent logout,
-    /// or expired) the batch fails with [`BackendErrorKind::Gone`] rather than
+    /// or expired) the batch fails with [`BackendErrorKind::Gone`](crate::backend::BackendErrorKind::Gone) rather than
     /// bring the session back.
     Update,
 }
@@ -67,7 +67,7 @@ pub struct Write {
     /// New expiry of the record, in Unix seconds.
     pub expires_at: u64,
     /// Record in the owner index that this record belongs to an owner
-    /// (stores with [`Backend::owner_index`]; others ignore it). Set on the
+    /// (stores with [`Backend::owner_index`](crate::backend::Backend::owner_index); others ignore it). Set on the
     /// write that creates an owned session's record.
     pub owner: Option<Ownership>,
 }

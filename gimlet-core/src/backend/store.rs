@@ -53,8 +53,8 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     ///
     /// Besides store failures: [`BackendErrorKind::Collision`] when a
-    /// [`WriteMode::Create`] finds a live record, and [`BackendErrorKind::Gone`]
-    /// when a [`WriteMode::Update`] finds none. Either way nothing is applied.
+    /// [`WriteMode::Create`](crate::backend::WriteMode::Create) finds a live record, and [`BackendErrorKind::Gone`]
+    /// when a [`WriteMode::Update`](crate::backend::WriteMode::Update) finds none. Either way nothing is applied.
     async fn commit(&self, batch: &Batch) -> Result<(), BackendError>;
 
     /// Deletes expired records and answers how many went. Stores that expire
@@ -71,7 +71,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Whether the store keeps the owner index: it records the
-    /// [`Write::owner`] of its writes, and implements
+    /// [`Write::owner`](crate::backend::Write::owner) of its writes, and implements
     /// [`sessions_of`](Backend::sessions_of) and
     /// [`end_sessions_of`](Backend::end_sessions_of). A store that does not
     /// answers `false`, and `Session::set_owner` refuses to run on it.
@@ -79,7 +79,7 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         false
     }
 
-    /// The live records whose writes carried `owner`'s [`Ownership`], in
+    /// The live records whose writes carried `owner`'s [`Ownership`](crate::backend::Ownership), in
     /// one round trip (or a few, on a sharded store). Entries whose record
     /// is gone are left out, and may be dropped from the index.
     async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {

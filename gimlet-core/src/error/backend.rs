@@ -27,7 +27,7 @@ pub enum BackendErrorKind {
     Other,
 }
 
-/// An error from a [`Backend`](super::Backend). The driver's own error stays
+/// An error from a [`Backend`](crate::backend::Backend). The driver's own error stays
 /// reachable through [`source`](StdError::source).
 pub struct BackendError {
     kind: BackendErrorKind,

@@ -7,7 +7,7 @@ use crate::{Error, Session, SessionId};
 
 impl Session {
     /// Records that this session belongs to `owner` (a user id, say), so
-    /// that [`Gimlet::end_sessions_of`] can end it from another request:
+    /// that [`Gimlet::end_sessions_of`](crate::Gimlet::end_sessions_of) can end it from another request:
     /// "log out everywhere". Call it at login, after checking the password.
     ///
     /// It loads the session's server data (one round trip, unless loaded

@@ -1,4 +1,4 @@
-//! The backend conformance suite: one set of tests that every [`Backend`]
+//! The backend conformance suite: one set of tests that every [`Backend`](crate::backend::Backend)
 //! must pass, run by MemoryBackend's tests here and by the Redis and SQL
 //! backends' tests in their crates.
 //!

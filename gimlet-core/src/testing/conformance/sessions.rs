@@ -271,7 +271,7 @@ impl Drop for SilentServer {
 /// address, or nothing answers), configured with `timeout`: load and commit
 /// fail with `Unavailable` or `Timeout` within about twice the timeout,
 /// keeping the driver's error as their source, and a session on it answers
-/// 503. Not part of [`backend_conformance!`]: the backend crate builds the
+/// 503. Not part of [`backend_conformance!`](crate::backend_conformance): the backend crate builds the
 /// unreachable backend and calls it.
 pub async fn unreachable_backend_fails_promptly(backend: SharedBackend, timeout: Duration) {
     let check = |err: &crate::backend::BackendError| {

@@ -2,7 +2,9 @@
 //! the state that holds them.
 
 mod channel;
+mod facts;
 mod state;
 
-pub(crate) use channel::{Browser, Channel, CookieAction, Loaded, RecordState};
+pub(crate) use channel::Channel;
+pub(crate) use facts::{Browser, CookieAction, Loaded, RecordState};
 pub(crate) use state::{Lookup, State};

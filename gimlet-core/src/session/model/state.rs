@@ -8,7 +8,8 @@ use crate::id::SessionId;
 use crate::key::{ChannelKind, Place, Placement};
 use crate::session::status::Activity;
 
-use super::channel::{Channel, Known};
+use super::channel::Channel;
+use super::facts::Known;
 
 /// How many cookies of one Gimlet name a request may have verified: a
 /// browser sends more than one only when several paths or domains set one,

@@ -124,7 +124,9 @@ impl Gimlet {
     ///   header.
     /// - A response with a server error status (5xx) commits nothing, unless
     ///   `commit_failed_requests` is set: a failed handler's half-done
-    ///   changes are dropped. (A handler that panics never reaches this.)
+    ///   changes are dropped. A logout (`invalidate`) in it still takes
+    ///   effect: its records are deleted and its cookies removed. (A
+    ///   handler that panics never reaches this.)
     /// - Otherwise the session commits (at most one backend round trip) and
     ///   its `Set-Cookie` headers are appended. A response that sets a
     ///   session cookie is made `Cache-Control: private` (a `public` or
@@ -147,8 +149,7 @@ impl Gimlet {
         }
         let failed = response.status() >= 500;
         let set_cookies = if failed && !self.engine.commit_failed_requests {
-            session.discard();
-            Vec::new()
+            session.abandon().await.map_err(failure)?
         } else {
             session.commit().await.map_err(failure)?
         };

@@ -83,6 +83,29 @@ async fn a_failed_response_commits_nothing() {
 }
 
 #[tokio::test]
+async fn a_logout_in_a_failed_response_still_takes_effect() {
+    let b = logged_in(|g| g).await;
+    let header = b.header();
+    let s = b.open();
+    s.invalidate().unwrap();
+    // Written after the logout, then the handler fails: dropped.
+    s.insert("cart", &vec!["after"]).await.unwrap();
+    let mut response = Response::with(500, &[]);
+    b.gimlet.finish(&s, &mut response).await.unwrap();
+    let removals = response.get("set-cookie");
+    assert_eq!(removals.len(), 1, "{response:?}");
+    assert!(removals[0].contains("Max-Age=0"), "{removals:?}");
+    assert_eq!(b.counts().round_trips(), 1, "the logout's one commit");
+    // The old cookie reaches nothing, at once: its record is gone.
+    let s = b.gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), None);
+    assert!(b.backend.batches().iter().all(|batch| batch
+        .ops
+        .iter()
+        .all(|op| !matches!(op, gimlet_core::backend::Op::Write(_)))));
+}
+
+#[tokio::test]
 async fn failed_responses_commit_when_configured() {
     let b = logged_in(|g| g.commit_failed_requests(true)).await;
     let s = b.open();

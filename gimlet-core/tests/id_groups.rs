@@ -22,10 +22,7 @@ fn ids_per_batch(b: &common::Browser) -> Vec<Vec<SessionId>> {
             batch
                 .ops
                 .iter()
-                .map(|op| match op {
-                    Op::Delete(id) => *id,
-                    Op::Write(w) => w.id,
-                })
+                .map(Op::id)
                 .collect()
         })
         .collect()

@@ -199,7 +199,7 @@ async fn rule_5_one_commit_carries_only_the_changed_keys() {
                 w.set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
                 w.remove.clone(),
             ),
-            Op::Delete(_) => panic!("unexpected delete"),
+            Op::Delete(_) | Op::Retire(_) => panic!("unexpected delete"),
         })
         .collect();
     assert_eq!(

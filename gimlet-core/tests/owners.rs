@@ -30,6 +30,28 @@ async fn an_owned_session_s_ids_are_in_its_owner_s_group() {
     assert_eq!(b.gimlet.sessions_of("ada", None).await.unwrap().len(), 2);
 }
 
+/// Fixation through `clear()`: a copy of the cookies taken after a logout
+/// that only cleared the session must not read what the next login writes.
+#[tokio::test]
+async fn a_second_login_as_the_same_owner_moves_the_session_under_new_ids() {
+    let mut b = browser(|g| g);
+    let s = b.open();
+    s.set_owner("ada").await.unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    s.clear().unwrap();
+    b.commit(&s).await;
+    let copy = b.header();
+    let s = b.open();
+    let before = s.id().unwrap();
+    s.set_owner("ada").await.unwrap();
+    assert_ne!(s.id().unwrap(), before, "the login kept the copied id");
+    s.insert("secret", &"after the login").await.unwrap();
+    b.commit(&s).await;
+    let s = b.gimlet.open_from_headers([copy.as_str()]);
+    assert_eq!(s.get::<String>("secret").await.unwrap(), None);
+}
+
 #[test]
 fn an_owner_shows_as_hex_and_hides_in_debug() {
     let owner = Owner::of("ada@example.com");

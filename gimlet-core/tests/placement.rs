@@ -32,7 +32,7 @@ async fn whitelists_and_defaults_decide_when_the_call_does_not() {
         .iter()
         .flat_map(|op| match op {
             Op::Write(w) => w.set.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            Op::Delete(_) => vec![],
+            Op::Delete(_) | Op::Retire(_) => vec![],
         })
         .collect();
     stored.sort_unstable();
@@ -60,7 +60,7 @@ async fn a_key_moves_from_clientside_to_server_side_and_back() {
     assert_eq!(b.counts().commits, 1);
     assert!(b.backend.batches()[0].ops.iter().all(|op| match op {
         Op::Write(w) => w.set.is_empty() && w.mode == WriteMode::Create,
-        Op::Delete(_) => false,
+        Op::Delete(_) | Op::Retire(_) => false,
     }));
 
     let s = b.open();

@@ -195,7 +195,7 @@ async fn the_absolute_lifetime_is_on_by_default_and_counts_from_login() {
     }
     // A login 11 hours in starts the count again.
     let s = b.open();
-    s.cycle_id().await.unwrap();
+    s.set_owner("ada").await.unwrap();
     b.commit(&s).await;
     b.advance(Duration::from_secs(11 * 3600));
     assert_eq!(b.open().get::<u32>("n").await.unwrap(), Some(1));
@@ -206,6 +206,47 @@ async fn the_absolute_lifetime_is_on_by_default_and_counts_from_login() {
         "the transient channel outlived 12 hours"
     );
     assert_eq!(b.open().get::<u32>("p").await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn cycling_on_a_timer_does_not_extend_the_absolute_lifetime() {
+    // A five-second absolute lifetime; the session is cycled every two
+    // seconds (as a stolen cookie's holder might, to keep it alive).
+    let mut b = browser(|g| g.absolute_lifetime(Duration::from_secs(5)));
+    let s = b.open();
+    s.insert("n", &1).await.unwrap();
+    s.cycle_id().await.unwrap();
+    b.commit(&s).await;
+    for _ in 0..2 {
+        b.advance(Duration::from_secs(2));
+        let s = b.open();
+        assert_eq!(s.get::<u32>("n").await.unwrap(), Some(1));
+        s.cycle_id().await.unwrap();
+        b.commit(&s).await;
+    }
+    // Six seconds after the session was created, cycled twice since.
+    b.advance(Duration::from_secs(2));
+    let s = b.open();
+    assert_eq!(
+        s.get::<u32>("n").await.unwrap(),
+        None,
+        "a cycle restarted the absolute lifetime"
+    );
+}
+
+#[tokio::test]
+async fn a_second_login_as_the_same_owner_keeps_the_first_logins_lifetime() {
+    let mut b = browser(|g| g.absolute_lifetime(Duration::from_secs(5)));
+    let s = b.open();
+    s.set_owner("ada").await.unwrap();
+    s.insert("n", &1).await.unwrap();
+    b.commit(&s).await;
+    b.advance(Duration::from_secs(3));
+    let s = b.open();
+    s.set_owner("ada").await.unwrap();
+    b.commit(&s).await;
+    b.advance(Duration::from_secs(3));
+    assert_eq!(b.open().get::<u32>("n").await.unwrap(), None);
 }
 
 #[tokio::test]

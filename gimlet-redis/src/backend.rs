@@ -330,16 +330,9 @@ impl RedisBackend {
     }
 }
 
-fn op_id(op: &Op) -> SessionId {
-    match op {
-        Op::Write(w) => w.id,
-        Op::Delete(id) => *id,
-    }
-}
-
 /// Whether the batch's ids are in more than one group.
 fn spans_groups(batch: &Batch) -> bool {
-    let mut groups = batch.ops.iter().map(|op| op_id(op).group());
+    let mut groups = batch.ops.iter().map(|op| op.id().group());
     let first = groups.next();
     groups.any(|g| Some(g) != first)
 }
@@ -351,12 +344,12 @@ fn split_by_group(batch: &Batch) -> (Batch, Batch) {
         .iter()
         .find(|op| matches!(op, Op::Write(_)))
         .or(batch.ops.first())
-        .map(|op| op_id(op).group());
+        .map(|op| op.id().group());
     let (rest, moved) = batch
         .ops
         .iter()
         .cloned()
-        .partition(|op| Some(op_id(op).group()) == group);
+        .partition(|op| Some(op.id().group()) == group);
     (Batch { ops: rest }, Batch { ops: moved })
 }
 
@@ -407,13 +400,14 @@ impl Backend for RedisBackend {
 
     async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
         match self.pool {
-            // A login that moved a session to its owner's group deletes
-            // the old ids, in another slot: after the rest, so that a
-            // failure between the two calls loses nothing.
+            // A login that moved a session to its owner's group retires
+            // the old ids, in another slot: first, so that an old record
+            // gone refuses the login before anything is written under the
+            // new ids (see `Batch`).
             Pools::Cluster(_) if spans_groups(batch) => {
                 let (rest, moved) = split_by_group(batch);
-                self.run_script(&rest).await?;
-                self.run_script(&moved).await
+                self.run_script(&moved).await?;
+                self.run_script(&rest).await
             }
             _ => self.run_script(batch).await,
         }

@@ -8,8 +8,9 @@ use gimlet_core::backend::{Batch, Op, Owner, Ownership, WriteMode};
 /// owner indexes the ops name; `ARGV` holds, per op, `mode clear
 /// expires_ms nset nremove owner`, then `nset` field-value pairs, then
 /// `nremove` fields, then, if `owner` (the index's position in `KEYS`) is
-/// not 0, the index entry's score and member. Modes: `D` delete, `C`
-/// create (must not exist), `U` upsert, `W` update (must exist).
+/// not 0, the index entry's score and member. Modes: `D` delete, `R`
+/// retire (delete; must exist), `C` create (must not exist), `U` upsert,
+/// `W` update (must exist).
 ///
 /// Every hash holds a sentinel field `""` (session keys are never empty),
 /// so that a record whose keys were all removed still exists.
@@ -34,11 +35,11 @@ end
 for i = 1, nops do
   local mode = ops[i].mode
   if mode == 'C' and redis.call('EXISTS', KEYS[i]) == 1 then return 'collision' end
-  if mode == 'W' and redis.call('EXISTS', KEYS[i]) == 0 then return 'gone' end
+  if (mode == 'W' or mode == 'R') and redis.call('EXISTS', KEYS[i]) == 0 then return 'gone' end
 end
 for i = 1, nops do
   local op, key = ops[i], KEYS[i]
-  if op.mode == 'D' then
+  if op.mode == 'D' or op.mode == 'R' then
     redis.call('DEL', key)
   else
     if op.clear == '1' then redis.call('DEL', key) end
@@ -109,10 +110,11 @@ pub(crate) fn arguments(
     let mut args: Vec<Vec<u8>> = Vec::new();
     for op in &batch.ops {
         match op {
-            Op::Delete(id) => {
+            Op::Delete(id) | Op::Retire(id) => {
                 keys.push(key(id));
+                let mode: &[u8] = if matches!(op, Op::Retire(_)) { b"R" } else { b"D" };
                 args.extend([
-                    b"D".to_vec(),
+                    mode.to_vec(),
                     b"0".to_vec(),
                     b"0".to_vec(),
                     b"0".to_vec(),

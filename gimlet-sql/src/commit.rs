@@ -94,6 +94,7 @@ impl SqlBackend {
                     .delete(&mut tx, &id.to_string())
                     .await
                     .map_err(Abort::from),
+                Op::Retire(id) => self.retire(&mut tx, &id.to_string(), now).await,
                 Op::Write(write) => self.write(&mut tx, write, now).await,
             };
             if applied.is_err() {
@@ -158,6 +159,21 @@ impl SqlBackend {
             .execute(&mut **tx)
             .await?;
         self.delete_all_keys(tx, id).await
+    }
+
+    /// Deletes a session that must be live, or refuses the batch (`Gone`).
+    async fn retire(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+        now: i64,
+    ) -> Result<(), Abort> {
+        // Expiring the live row now locks it, as a delete would, and
+        // answers whether there was one.
+        if !self.set_expiry(tx, id, now, now, true).await? {
+            return Err(Abort::Conflict(BackendError::gone()));
+        }
+        Ok(self.delete(tx, id).await?)
     }
 
     async fn delete_all_keys(

@@ -11,10 +11,12 @@ pub type Record = HashMap<String, Vec<u8>>;
 /// The changes of one commit, for one or two channels. No id appears twice,
 /// and every id is in the same group ([`SessionId::group`]), but for one
 /// case: when `Session::set_owner` moves a session into its owner's group,
-/// the [`Op::Delete`]s of its old ids are in the old group. A store that
-/// shards by group applies the rest first, then those deletes (the Redis
-/// backend does, on Redis Cluster): a failure between the two leaves the
-/// old records to expire, and loses nothing.
+/// the [`Op::Retire`]s of its old ids are in the old group. A store that
+/// shards by group applies those retires first, then the rest (the Redis
+/// backend does, on Redis Cluster): an old record gone refuses the whole
+/// login before anything is written, and a failure between the two calls
+/// fails the request, whose cookies then find their records gone and start
+/// afresh. Nothing of an ended session reaches the new ids either way.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
     /// The operations, applied all or none.
@@ -33,8 +35,24 @@ impl Batch {
 pub enum Op {
     /// Change some keys of a record, and set its expiry.
     Write(Write),
-    /// Delete a record, if it exists (logout, or the old id after a cycle).
+    /// Delete a record, if it exists (logout).
     Delete(SessionId),
+    /// Delete a record that must exist: the old id of a session whose data
+    /// a cycle or a login moves to new ids. If it is gone (ended by a
+    /// concurrent logout, or expired) the batch fails with
+    /// [`BackendErrorKind::Gone`](crate::backend::BackendErrorKind::Gone), so an ended session's data never
+    /// reaches the new ids.
+    Retire(SessionId),
+}
+
+impl Op {
+    /// The id of the record the operation changes.
+    pub fn id(&self) -> SessionId {
+        match self {
+            Op::Write(write) => write.id,
+            Op::Delete(id) | Op::Retire(id) => *id,
+        }
+    }
 }
 
 /// How a [`Write`] treats a record that does or does not exist.

@@ -172,13 +172,15 @@ impl Store {
 
     fn check(&self, batch: &Batch, now: u64) -> Result<(), BackendError> {
         for op in &batch.ops {
-            if let Op::Write(write) = op {
-                let exists = self.live(&write.id, now).is_some();
-                match write.mode {
+            let exists = self.live(&op.id(), now).is_some();
+            match op {
+                Op::Write(write) => match write.mode {
                     WriteMode::Create if exists => return Err(BackendError::collision()),
                     WriteMode::Update if !exists => return Err(BackendError::gone()),
                     _ => {}
-                }
+                },
+                Op::Retire(_) if !exists => return Err(BackendError::gone()),
+                Op::Retire(_) | Op::Delete(_) => {}
             }
         }
         Ok(())
@@ -261,7 +263,7 @@ impl Backend for MemoryBackend {
         store.check(batch, now)?;
         for op in &batch.ops {
             match op {
-                Op::Delete(id) => drop(store.remove(id)),
+                Op::Delete(id) | Op::Retire(id) => drop(store.remove(id)),
                 Op::Write(write) => store.apply(write, now),
             }
         }

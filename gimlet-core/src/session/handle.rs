@@ -159,6 +159,12 @@ impl Session {
     /// attacker planted before the login is worth nothing after it. A CSRF
     /// token, if the session has one, is replaced too.
     ///
+    /// The session's absolute lifetime goes on counting from its creation:
+    /// cycling on a timer does not extend it. If the old records are gone
+    /// by the commit (the session was ended by a concurrent logout), none
+    /// of their data moves: the commit keeps only this request's own
+    /// writes, in a fresh session.
+    ///
     /// It loads the server data (one round trip, if not loaded yet) so the
     /// commit can write it under the new ids.
     ///
@@ -167,18 +173,19 @@ impl Session {
     /// The load's backend error, or [`Error::Committed`].
     pub async fn cycle_id(&self) -> Result<(), Error> {
         self.ensure_loaded().await?;
-        self.renew_ids(None)?;
+        self.renew_ids(None, false)?;
         self.renew_csrf_token().await
     }
 
     /// Moves the loaded data of both channels under new ids: in `group`, or
-    /// in the session's own.
-    pub(crate) fn renew_ids(&self, group: Option<[u8; 2]>) -> Result<(), Error> {
+    /// in the session's own. `restart`: a login starts the absolute
+    /// lifetime anew; otherwise it counts on from the session's creation.
+    pub(crate) fn renew_ids(&self, group: Option<[u8; 2]>, restart: bool) -> Result<(), Error> {
         let now = self.engine().now();
         let backend = self.engine().backend.is_some();
         let mut state = self.for_handler();
         let beside = group.map(SessionId::in_group).or_else(|| state.anchor());
-        state.cycle(now, beside, backend)
+        state.cycle(now, beside, backend, restart)
     }
 
     /// Drops all data and both ids; the commit deletes the server records

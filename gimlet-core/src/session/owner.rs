@@ -17,7 +17,9 @@ impl Session {
     /// a store sharded by group keeps an owner's index and sessions on one
     /// shard. The commit writes the index entries with the session's other
     /// changes, in its one round trip. Calling it again with the same owner
-    /// changes nothing, and costs the load, if the request made none.
+    /// moves the session under new ids again (the ids of a login never
+    /// outlive it), but keeps counting its absolute lifetime from the first
+    /// login.
     ///
     /// The owner travels in the session's cookies as a 16-byte digest,
     /// never as given.
@@ -62,22 +64,23 @@ impl Session {
         // start afresh, owned by nobody: a cookie that says "owned" is not
         // taken at its word.
         self.ensure_loaded().await?;
-        {
+        // The same owner again is a login all the same: the ids change, so
+        // that a copy of the cookies taken before it is worth nothing. The
+        // absolute lifetime restarts only for a new owner.
+        let relogin = {
             let state = self.state();
             let mut ids = state.channels().iter().filter(|ch| ch.id().is_some());
             let mut owned = ids.clone().peekable();
-            if owned.peek().is_some() && ids.all(|ch| ch.owner() == Some(owner)) {
-                return Ok(());
-            }
-        }
-        self.own(owner)?;
+            owned.peek().is_some() && ids.all(|ch| ch.owner() == Some(owner))
+        };
+        self.own(owner, !relogin)?;
         self.renew_csrf_token().await
     }
 
     /// Moves the session under new ids in `owner`'s group, every channel
     /// owned; a session with no channel yet gets its default one.
-    fn own(&self, owner: Owner) -> Result<(), Error> {
-        self.renew_ids(Some(owner.group()))?;
+    fn own(&self, owner: Owner, restart: bool) -> Result<(), Error> {
+        self.renew_ids(Some(owner.group()), restart)?;
         let now = self.engine().now();
         let default = ChannelKind::of(self.engine().default_permanent);
         let mut state = self.for_handler();

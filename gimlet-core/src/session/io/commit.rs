@@ -61,30 +61,52 @@ impl Session {
         }
     }
 
-    /// After a commit was refused because a record it updates is gone:
+    /// After a commit was refused because a record it needs is gone:
     /// finds which (one load), and heals those channels, so that the next
-    /// plan writes this request's changes to fresh ones. Answers whether
-    /// any channel was healed.
+    /// plan writes this request's changes to fresh ones. A channel whose
+    /// data a cycle moved from a record now gone keeps only this request's
+    /// writes; a channel created beside a sibling now gone keeps nothing.
+    /// Answers whether any channel was healed.
     async fn heal_gone(&self, plan: &Plan) -> Result<bool, Error> {
         let updates = plan.updates(&self.state());
-        if updates.is_empty() {
+        let retires = plan.retires();
+        if updates.is_empty() && retires.is_empty() {
             return Ok(false);
         }
-        let records = self.load(&updates).await?;
+        // The retired ids belong to no channel any more; the load only
+        // needs their ids.
+        let mut wanted = updates.clone();
+        wanted.extend(retires.iter().map(|&id| (ChannelKind::Permanent, id)));
+        let records = self.load(&wanted).await?;
+        let (updated, retired) = records.split_at(updates.len());
         let now = self.engine().now();
         let mut state = self.state();
         let span = state.span().clone();
         let beside = state.anchor();
         let mut healed = false;
-        for ((kind, id), record) in updates.into_iter().zip(records) {
-            let ch = state.ch_mut(kind);
-            if record.is_none() && ch.id() == Some(id) {
+        for (&(kind, id), record) in updates.iter().zip(updated) {
+            if record.is_some() || state.ch(kind).id() != Some(id) {
+                continue;
+            }
+            tracing::info!(
+                parent: &span,
+                channel = kind.name(),
+                "session record gone at commit; healing"
+            );
+            state.ch_mut(kind).heal(now, beside)?;
+            if plan.vouchers.contains(&kind) {
+                // What the new sibling holds may have come from here.
+                state.ch_mut(kind.other()).end(false);
+            }
+            healed = true;
+        }
+        for (&id, record) in retires.iter().zip(retired) {
+            if record.is_none() {
                 tracing::info!(
                     parent: &span,
-                    channel = kind.name(),
-                    "session record gone at commit; healing"
+                    "session ended before its cycle committed; starting afresh"
                 );
-                ch.heal(now, beside)?;
+                state.moved_from_gone(id, now, beside)?;
                 healed = true;
             }
         }
@@ -102,10 +124,20 @@ impl Session {
         }
     }
 
-    /// Ends the request without committing: nothing is written and no
-    /// cookie is sent, as for a request that failed. Later server-side
-    /// writes still go through to channels the browser holds.
-    pub(crate) fn discard(&self) {
-        self.state().discard();
+    /// Ends a failed request: nothing it wrote is committed and no cookie
+    /// is sent (later server-side writes still go through to channels the
+    /// browser holds), but a logout
+    /// it made still takes effect (its deletes and removal cookies), so
+    /// that an error after `invalidate()` cannot keep a session alive.
+    pub(crate) async fn abandon(&self) -> Result<Vec<String>, Error> {
+        {
+            let mut state = self.state();
+            if !state.ended() {
+                state.discard();
+                return Ok(Vec::new());
+            }
+            state.keep_only_ending();
+        }
+        self.commit().await
     }
 }

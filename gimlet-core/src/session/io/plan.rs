@@ -20,9 +20,26 @@ pub(crate) struct Plan {
     /// Per channel: the length of the `name=value` pair the commit sets (0
     /// for a removal), or `None` when it leaves the cookie as it is.
     pub(crate) cookie_lens: [Option<usize>; 2],
+    /// The channels whose records the batch touches only to vouch for a
+    /// sibling it creates: if one is gone, so is what the sibling took
+    /// from it.
+    pub(crate) vouchers: Vec<ChannelKind>,
 }
 
 impl Plan {
+    /// The retired ids whose records the batch needs to exist, because
+    /// their data moves to new ids.
+    pub(crate) fn retires(&self) -> Vec<SessionId> {
+        self.batch
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Retire(id) => Some(*id),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The channels whose writes need their record to exist.
     pub(crate) fn updates(&self, state: &State) -> Vec<(ChannelKind, SessionId)> {
         ChannelKind::BOTH
@@ -49,9 +66,14 @@ impl Plan {
     /// Works out the commit of `state` at `now`.
     pub(crate) fn new(engine: &Engine, state: &State, now: u64) -> Result<Plan, Error> {
         let mut ops: Vec<Op> = Vec::new();
-        for id in state.retired() {
-            if !ops.contains(&Op::Delete(*id)) {
-                ops.push(Op::Delete(*id));
+        for retired in state.retired() {
+            let op = if retired.moved {
+                Op::Retire(retired.id)
+            } else {
+                Op::Delete(retired.id)
+            };
+            if !ops.iter().any(|o| o.id() == retired.id) {
+                ops.push(op);
             }
         }
         let mut set_cookies = Vec::new();
@@ -92,6 +114,17 @@ impl Plan {
                 if ch.owner().is_none() {
                     vouchers.push(kind.other());
                 }
+            }
+            // A channel created beside one with a record may carry what the
+            // handler read there (a user id moving to a "remember me"
+            // cookie): the sibling vouches that its session still exists.
+            let sibling = state.ch(kind.other());
+            if write.as_ref().is_some_and(|w| w.mode == WriteMode::Create)
+                && sibling.came_with_cookie()
+                && sibling.stored()
+                && !vouchers.contains(&kind.other())
+            {
+                vouchers.push(kind.other());
             }
             let wrote = write.is_some();
             ops.extend(write.map(Op::Write));
@@ -146,11 +179,13 @@ impl Plan {
             }
             outcome[kind.index()] = (wrote, action);
         }
-        // A channel that joins its owned sibling's owner takes the owner on
-        // the sibling's word: the batch also updates the sibling's record,
-        // so that if the owner's sessions were ended meanwhile the batch is
-        // refused (`Gone`), the sibling heals, and nothing joins the owner.
-        for kind in vouchers {
+        // A channel that joins its owned sibling's owner, or is created
+        // beside a sibling with a record, takes the sibling's word: the
+        // batch also updates the sibling's record, so that if the session
+        // was ended meanwhile the batch is refused (`Gone`), the sibling
+        // heals, the new channel's writes are dropped, and nothing joins
+        // the owner.
+        for &kind in &vouchers {
             let ch = state.ch(kind);
             let Some(id) = ch.id() else { continue };
             let written = ops
@@ -169,6 +204,7 @@ impl Plan {
             outcome,
             owners,
             cookie_lens,
+            vouchers,
         })
     }
 

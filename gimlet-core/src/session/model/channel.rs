@@ -8,7 +8,7 @@ use crate::cookie::{ClientsideMap, Header, VerifiedCookie};
 use crate::key::ChannelKind;
 use crate::{Error, SessionId};
 
-use super::facts::{Browser, CookieAction, Known, Loaded, Origin, RecordState};
+use super::facts::{Browser, CookieAction, Known, Loaded, Origin, RecordState, Retired};
 
 #[derive(Debug)]
 pub(crate) struct Channel {
@@ -39,9 +39,17 @@ pub(crate) struct Channel {
     pending: BTreeMap<String, Option<Vec<u8>>>,
     /// Every stored key is to be deleted before `pending` applies.
     cleared: bool,
+    /// The keys of `pending` that a cycle carried over from the retired
+    /// id, rather than this request's writes: what a heal drops.
+    carried: BTreeSet<String>,
+    /// The retired id this channel's data came from, while the commit has
+    /// yet to prove that its record still exists.
+    moved_from: Option<SessionId>,
     /// Whose session this channel is (`Session::set_owner`): its record
     /// is in that owner's index.
     owner: Option<Owner>,
+    /// This request made the channel `owner`'s: the login survives a heal.
+    took_owner: bool,
     /// The length of the `name=value` pair the browser holds for this
     /// channel: as received, then as the commit set it (0: none).
     cookie_len: usize,
@@ -145,6 +153,7 @@ impl Channel {
         }
         self.client_written.clear();
         self.pending.clear();
+        self.carried.clear();
         if self.may_have_server_data() {
             self.cleared = true;
         }
@@ -159,38 +168,64 @@ impl Channel {
     /// record, so that it can be ended.
     pub(crate) fn take_owner(&mut self, owner: Owner) {
         self.owner = Some(owner);
+        self.took_owner = true;
         self.pinned = true;
     }
 
     /// Moves the channel's data (which must be loaded) under a new id in
     /// the group of `beside`, and answers the old id if it may have a
-    /// record for the commit to delete.
+    /// record for the commit to delete. The absolute lifetime goes on
+    /// from the channel's creation, unless `restart` (a login) starts it
+    /// anew.
     pub(crate) fn cycle(
         &mut self,
         now: u64,
         beside: Option<SessionId>,
         backend: bool,
-    ) -> Result<Option<SessionId>, Error> {
+        restart: bool,
+    ) -> Result<Option<Retired>, Error> {
         let Some(old) = self.id else { return Ok(None) };
         let data = self.server_view();
         // Before the commit, only a channel that came with a cookie can
-        // have a record.
-        let retire = (backend && self.came_with_cookie()).then_some(old);
+        // have a record. One a load saw must still exist when the commit
+        // moves its data: otherwise the session ended meanwhile.
+        let retire = (backend && self.came_with_cookie()).then_some(Retired {
+            id: old,
+            moved: self.record == RecordState::Seen,
+        });
+        if let Some(Retired { id, moved: true }) = retire {
+            self.moved_from = Some(id);
+        }
+        let created = if restart { now } else { self.created };
+        for (key, _) in &data {
+            // A key this request wrote is its own; any other came along.
+            let own = matches!(self.pending.get(key), Some(Some(_))) && !self.carried.contains(key);
+            if !own {
+                self.carried.insert(key.clone());
+            }
+        }
         self.renew_id(now, beside)?;
+        self.created = created;
         self.loaded = Some(Record::new());
         self.cleared = false;
         self.pending = data.into_iter().map(|(k, v)| (k, Some(v))).collect();
         Ok(retire)
     }
 
+    /// The retired id this channel's data came from, if the commit must
+    /// prove its record still exists.
+    pub(crate) fn moved_from(&self) -> Option<SessionId> {
+        self.moved_from
+    }
+
     /// Ends the channel, as at logout: everything is dropped, and the id a
     /// verified cookie named is answered for the commit to delete, whatever
     /// the cookie claimed about its record (a concurrent request may have
     /// created one).
-    pub(crate) fn end(&mut self, backend: bool) -> Option<SessionId> {
+    pub(crate) fn end(&mut self, backend: bool) -> Option<Retired> {
         let retire = self.id.filter(|_| backend && self.came_with_cookie());
         self.reset();
-        retire
+        retire.map(|id| Retired { id, moved: false })
     }
 
     /// Records what a load found for this channel's id: its record, or
@@ -249,6 +284,9 @@ impl Channel {
             self.settle();
             self.record = RecordState::Written;
         }
+        // The batch applied: any retired id it moved data from existed.
+        self.moved_from = None;
+        self.carried.clear();
         self.browser = match action {
             CookieAction::Issue { issued } => {
                 self.issued = issued;
@@ -300,7 +338,10 @@ impl Channel {
             loaded: Some(Record::new()),
             pending: BTreeMap::new(),
             cleared: false,
+            carried: BTreeSet::new(),
+            moved_from: None,
             owner: None,
+            took_owner: false,
             cookie_len: 0,
         }
     }
@@ -424,11 +465,13 @@ impl Channel {
                 Some((k, value))
             })
             .collect();
+        let carried = std::mem::take(&mut self.carried);
         let pending: BTreeMap<_, _> = std::mem::take(&mut self.pending)
             .into_iter()
-            .filter(|(_, v)| v.is_some())
+            .filter(|(k, v)| v.is_some() && !carried.contains(k))
             .collect();
         let pinned = self.pinned;
+        let login = self.owner.filter(|_| self.took_owner);
         self.reset();
         let writes = !client.is_empty() || !pending.is_empty();
         for (key, value) in client {
@@ -438,7 +481,11 @@ impl Channel {
         }
         self.pending = pending;
         self.pinned = pinned;
-        if writes || pinned {
+        if let Some(owner) = login {
+            // The login is this request's own: it moves with the writes.
+            self.take_owner(owner);
+        }
+        if writes || self.pinned {
             self.ensure_id(now, beside)?;
         }
         Ok(())
@@ -472,6 +519,7 @@ impl Channel {
     }
 
     pub(crate) fn server_insert(&mut self, key: &str, value: Vec<u8>) {
+        self.carried.remove(key);
         if self.stored_value(key) == Some(value.as_slice()) {
             // Back to what is stored: nothing to write.
             self.pending.remove(key);
@@ -481,6 +529,7 @@ impl Channel {
     }
 
     pub(crate) fn server_remove(&mut self, key: &str) {
+        self.carried.remove(key);
         let stored_or_unknown = match &self.loaded {
             _ if self.cleared => false,
             Some(record) => record.contains_key(key),

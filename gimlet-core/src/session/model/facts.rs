@@ -2,6 +2,8 @@
 //! browser's cookie, and what a load or a commit decides from that: the
 //! states of the machine that `channel.rs` runs.
 
+use crate::SessionId;
+
 /// What is known about one server-side key without a load.
 pub(crate) enum Known<'a> {
     Present(&'a [u8]),
@@ -45,6 +47,15 @@ pub(crate) enum Browser {
     /// A cookie with an id this request retired: the commit removes it,
     /// unless a new cookie replaces it.
     RetiredId,
+}
+
+/// An id whose record the commit deletes: a logout's, or a cycled one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Retired {
+    pub(crate) id: SessionId,
+    /// Its data moved to new ids: the record must still exist, or the
+    /// session ended meanwhile and nothing of it may move.
+    pub(crate) moved: bool,
 }
 
 /// What the commit does to one channel's cookie.

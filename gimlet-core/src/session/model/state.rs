@@ -9,7 +9,7 @@ use crate::key::{ChannelKind, Place, Placement};
 use crate::session::status::Activity;
 
 use super::channel::Channel;
-use super::facts::Known;
+use super::facts::{Known, Retired};
 
 /// How many cookies of one Gimlet name a request may have verified: a
 /// browser sends more than one only when several paths or domains set one,
@@ -20,7 +20,7 @@ pub(crate) const MAX_COOKIES_PER_NAME: usize = 3;
 pub(crate) struct State {
     channels: [Channel; 2],
     /// Ids whose records the commit deletes (logout, or a cycled id).
-    retired: Vec<SessionId>,
+    retired: Vec<Retired>,
     committed: bool,
     /// The handler used the session; an unused one commits nothing.
     used: bool,
@@ -71,7 +71,7 @@ impl State {
     }
 
     /// Ids whose records the commit deletes (logout, or a cycled id).
-    pub(crate) fn retired(&self) -> &[SessionId] {
+    pub(crate) fn retired(&self) -> &[Retired] {
         &self.retired
     }
 
@@ -130,20 +130,60 @@ impl State {
     }
 
     /// Moves both channels' loaded data under new ids, in the group of
-    /// `beside`; the old ids are retired.
+    /// `beside`; the old ids are retired. `restart`: a login starts the
+    /// absolute lifetime anew.
     pub(crate) fn cycle(
         &mut self,
         now: u64,
         beside: Option<SessionId>,
         backend: bool,
+        restart: bool,
     ) -> Result<(), Error> {
         self.before_commit("a new session id")?;
         for kind in ChannelKind::BOTH {
-            let retire = self.ch_mut(kind).cycle(now, beside, backend)?;
+            let retire = self.ch_mut(kind).cycle(now, beside, backend, restart)?;
             self.retired.extend(retire);
         }
         self.note(Activity::Renewed);
         Ok(())
+    }
+
+    /// The retired `id`'s record is gone: its channel heals, keeping only
+    /// this request's own writes, and the id is deleted like a logout's.
+    pub(crate) fn moved_from_gone(
+        &mut self,
+        id: SessionId,
+        now: u64,
+        beside: Option<SessionId>,
+    ) -> Result<(), Error> {
+        for retired in self.retired.iter_mut().filter(|r| r.id == id) {
+            retired.moved = false;
+        }
+        for ch in &mut self.channels {
+            if ch.moved_from() == Some(id) {
+                ch.heal(now, beside)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the handler ended the session ([`State::end`]).
+    pub(crate) fn ended(&self) -> bool {
+        self.activity == Activity::Ended
+    }
+
+    /// For a request that failed after a logout: drops whatever the
+    /// handler wrote since, so that the commit carries only the logout
+    /// (its deletes and removal cookies).
+    pub(crate) fn keep_only_ending(&mut self) {
+        for ch in &mut self.channels {
+            // The ids of data written since the logout are new: none is
+            // retired.
+            let _ = ch.end(false);
+        }
+        for retired in &mut self.retired {
+            retired.moved = false;
+        }
     }
 
     /// Ends both channels, as at logout; their ids are retired.
@@ -171,7 +211,7 @@ impl State {
         self.channels
             .iter()
             .find_map(|ch| ch.id())
-            .or_else(|| self.retired.first().copied())
+            .or_else(|| self.retired.first().map(|r| r.id))
     }
 
     /// Finds `key` in the places `filter` admits, without I/O.

@@ -18,11 +18,17 @@
 //! every store can do without sleeping; MemoryBackend's own tests move a
 //! manual clock as well.
 
+mod endings;
 mod owners;
 mod records;
 mod sessions;
 mod suite;
 
+pub use endings::{
+    a_channel_created_beside_an_ended_one_carries_nothing_of_it,
+    a_cycle_racing_a_logout_does_not_resurrect_the_session,
+    a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
+};
 pub use owners::{
     a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,
     an_owned_record_leaves_the_index_with_its_record, log_out_everywhere_ends_every_other_session,

@@ -3,12 +3,10 @@
 
 use std::sync::Arc;
 
-use super::suite::{SharedBackend, commit_ok, later, load_one, now, write};
+use super::suite::{Browser, SharedBackend, commit_ok, gimlet, later, load_one, now, write};
 use crate::backend::{Op, Owner, Ownership, WriteMode};
 use crate::testing::CountingBackend;
-use crate::{Gimlet, SessionId};
-
-const SECRET: &str = "conformance suite secret, 32+ bytes long";
+use crate::SessionId;
 
 /// A name no other case uses.
 fn owner_name() -> String {
@@ -139,53 +137,6 @@ pub async fn an_owned_record_leaves_the_index_with_its_record(backend: SharedBac
             .expect("sessions_of")
             .is_empty()
     );
-}
-
-fn gimlet(backend: SharedBackend, revalidate_after: u64) -> Gimlet {
-    Gimlet::builder()
-        .secret(SECRET)
-        .shared_backend(backend)
-        .clientside_keys(["user_id"])
-        .revalidate_after(std::time::Duration::from_secs(revalidate_after))
-        .build()
-        .expect("configuration")
-}
-
-/// One browser: a cookie jar of one pair per cookie name.
-#[derive(Default, Clone)]
-struct Browser(Vec<(String, String)>);
-
-impl Browser {
-    fn header(&self) -> String {
-        let pairs: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        pairs.join("; ")
-    }
-
-    fn take(&mut self, set_cookies: &[String]) {
-        for set_cookie in set_cookies {
-            let pair = set_cookie.split(';').next().unwrap_or_default();
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            self.0.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.0.push((name.to_owned(), value.to_owned()));
-            }
-        }
-    }
-
-    /// Runs one request: `handler` with a session opened from the jar,
-    /// then the commit.
-    async fn request<F, Fut, T>(&mut self, gimlet: &Gimlet, handler: F) -> T
-    where
-        F: FnOnce(crate::Session) -> Fut,
-        Fut: std::future::Future<Output = T>,
-    {
-        let header = self.header();
-        let session = gimlet.open_from_headers([header.as_str()]);
-        let answer = handler(session.clone()).await;
-        let set_cookies = gimlet.commit(&session).await.expect("commit");
-        self.take(&set_cookies);
-        answer
-    }
 }
 
 /// Log out everywhere, through whole sessions: two browsers log in as one

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::backend::{Backend, Batch, Op, Record, Write, WriteMode};
-use crate::{Clock, SessionId, SystemClock};
+use crate::{Clock, Gimlet, SessionId, SystemClock};
 
 /// A backend shared by the tasks of a case.
 pub type SharedBackend = Arc<dyn Backend>;
@@ -45,6 +45,9 @@ macro_rules! backend_conformance {
             log_out_everywhere_ends_every_other_session,
             a_channel_created_later_joins_its_owner,
             an_ended_session_cannot_rejoin_its_owner,
+            a_cycle_racing_a_logout_does_not_resurrect_the_session,
+            a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
+            a_channel_created_beside_an_ended_one_carries_nothing_of_it,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -87,6 +90,58 @@ pub fn server_url(var: &str, test: &str) -> Option<String> {
             eprintln!("skipped {test}: {var} is not set");
             None
         }
+    }
+}
+
+/// The key every case's Gimlet signs with.
+pub(super) const SECRET: &str = "conformance suite secret, 32+ bytes long";
+
+/// A Gimlet on `backend` with `user_id` clientside, whose cookies are
+/// trusted for `revalidate_after` seconds after their record was seen.
+pub(super) fn gimlet(backend: SharedBackend, revalidate_after: u64) -> Gimlet {
+    Gimlet::builder()
+        .secret(SECRET)
+        .shared_backend(backend)
+        .clientside_keys(["user_id"])
+        .revalidate_after(std::time::Duration::from_secs(revalidate_after))
+        .build()
+        .expect("configuration")
+}
+
+/// One browser: a cookie jar of one pair per cookie name.
+#[derive(Default, Clone)]
+pub(super) struct Browser(Vec<(String, String)>);
+
+impl Browser {
+    pub(super) fn header(&self) -> String {
+        let pairs: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        pairs.join("; ")
+    }
+
+    pub(super) fn take(&mut self, set_cookies: &[String]) {
+        for set_cookie in set_cookies {
+            let pair = set_cookie.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            self.0.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                self.0.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    /// Runs one request: `handler` with a session opened from the jar,
+    /// then the commit.
+    pub(super) async fn request<F, Fut, T>(&mut self, gimlet: &Gimlet, handler: F) -> T
+    where
+        F: FnOnce(crate::Session) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let header = self.header();
+        let session = gimlet.open_from_headers([header.as_str()]);
+        let answer = handler(session.clone()).await;
+        let set_cookies = gimlet.commit(&session).await.expect("commit");
+        self.take(&set_cookies);
+        answer
     }
 }
 

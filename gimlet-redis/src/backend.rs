@@ -229,6 +229,11 @@ impl RedisBackend {
         key
     }
 
+    /// The prefix of every key, before its hash tag.
+    pub(crate) fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The prefix and `group`'s hash tag, with room for `rest` more bytes.
     pub(crate) fn tagged(&self, group: [u8; 2], rest: usize) -> String {
         let [high, low] = group;

@@ -1,7 +1,9 @@
 //! The owner index on Redis: one sorted set per owner, in the hash slot
 //! of the owner's sessions.
 
-use deadpool_redis::redis;
+use std::sync::LazyLock;
+
+use deadpool_redis::redis::{self, Script};
 use gimlet_core::SessionId;
 use gimlet_core::backend::{BackendError, OwnedRecord, Owner};
 
@@ -106,38 +108,59 @@ impl RedisBackend {
     }
 
     /// Deletes the records of `owner` but those in `except`, and their
-    /// entries, in one transaction on the index's node; answers how many
-    /// records were live.
+    /// entries, in one script on the index's node: nothing can join the
+    /// index between the read and the deletes. Answers how many records
+    /// were live.
     pub(crate) async fn end_owned(
         &self,
         owner: &Owner,
         except: &[SessionId],
     ) -> Result<u64, BackendError> {
         let index = self.index_key(owner);
-        let members = self.members(&index).await?;
-        let ended: Vec<&Member> = members
-            .iter()
-            .filter(|m| m.parsed.is_none_or(|(id, _, _)| !except.contains(&id)))
-            .collect();
-        if ended.is_empty() {
-            return Ok(0);
-        }
-        let (index, ended) = (&index, &ended);
-        let deleted: Vec<u64> = self
-            .timed(|mut conn| async move {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                for key in ended.iter().filter_map(|m| m.key.as_ref()) {
-                    pipe.cmd("DEL").arg(key);
-                }
-                let members: Vec<&str> = ended.iter().map(|m| m.member.as_str()).collect();
-                pipe.cmd("ZREM").arg(index).arg(members).ignore();
-                pipe.query_async(&mut conn).await.map_err(redis_error)
-            })
-            .await?;
-        Ok(deleted.into_iter().sum())
+        let (index, prefix) = (&index, self.key_prefix());
+        self.timed(|mut conn| async move {
+            let mut invocation = END.prepare_invoke();
+            invocation.key(index).arg(prefix);
+            for id in except {
+                invocation.arg(id.to_string());
+            }
+            invocation
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)
+        })
+        .await
     }
 }
+
+/// Ends an owner's sessions. `KEYS[1]` is the index; `ARGV[1]` the
+/// records' key prefix, before the hash tag; the rest of `ARGV` the ids
+/// kept. Each other member's record is deleted (its key rebuilt from the
+/// id as `RedisBackend::key` builds it: the first two bytes as the tag,
+/// the rest in hex), and the member removed, a member that does not parse
+/// included. Answers how many records were deleted.
+const END_SOURCE: &str = r"
+local keep = {}
+for i = 2, #ARGV do keep[ARGV[i]] = true end
+local ended, dropped = 0, {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local id = string.match(member, '^(%x+):[pt]:%d+$')
+  if id == nil or not keep[id] then
+    if id ~= nil and #id == 32 then
+      local tag = ''
+      for i = 1, 4 do tag = tag .. string.char(0x40 + tonumber(string.sub(id, i, i), 16)) end
+      ended = ended + redis.call('DEL', ARGV[1] .. '{' .. tag .. '}' .. string.sub(id, 5))
+    end
+    dropped[#dropped + 1] = member
+  end
+end
+for i = 1, #dropped, 1000 do
+  redis.call('ZREM', KEYS[1], unpack(dropped, i, math.min(i + 999, #dropped)))
+end
+return ended
+";
+
+static END: LazyLock<Script> = LazyLock::new(|| Script::new(END_SOURCE));
 
 /// An index member, as read.
 struct Member {

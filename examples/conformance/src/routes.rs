@@ -158,6 +158,13 @@ async fn route(session: &Session, parts: &[&str], q: &Query<'_>) -> Result<Reply
             session.invalidate()?;
             Reply::ok("ok")
         }
+        ["invalidate_then_fail"] => {
+            session.invalidate()?;
+            Reply {
+                status: 500,
+                body: "failed on purpose".into(),
+            }
+        }
         ["flash", message] => {
             session
                 .flash_to(q.queue, message, q.allow_duplicate)

@@ -514,6 +514,7 @@ macro_rules! only {
             fifty_concurrent_requests_all_survive => defaults,
             backend_calls_per_route => whitelist,
             a_lost_record_heals_on_the_next_request => defaults,
+            a_logout_in_a_failed_request_still_takes_effect => defaults,
             log_out_everywhere => revalidate_always,
             ending_one_owner_leaves_the_others => revalidate_always,
         );

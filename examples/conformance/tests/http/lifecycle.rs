@@ -93,6 +93,27 @@ pub(crate) async fn a_failed_request_commits_nothing(app: App) {
     assert!(reply.set_cookies.is_empty(), "{:?}", reply.set_cookies);
 }
 
+/// A logout in a request that then fails still takes effect: the records
+/// are deleted and the cookies removed, so a copy of them reaches nothing
+/// at once; nothing else of the request commits.
+pub(crate) async fn a_logout_in_a_failed_request_still_takes_effect(app: App) {
+    let b = app.browser();
+    b.ok("/set/cart/gin").await;
+    let copy = b.get("/set/user/ada?clientside=1").await.cookie_header();
+    assert!(!copy.is_empty());
+    let reply = b.get("/invalidate_then_fail").await;
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.body, "failed on purpose");
+    assert!(
+        !reply.set_cookies.is_empty() && reply.set_cookies.iter().all(|c| c.contains("Max-Age=0")),
+        "{:?}",
+        reply.set_cookies
+    );
+    // A server read through the copy finds the record gone.
+    assert_eq!(b.get_with_cookies("/get/cart", &copy).await.status, 404);
+    assert_eq!(b.get_with_cookies("/iter", &copy).await.body, "");
+}
+
 /// `commit_failed_requests` turns commits of failed requests back on.
 pub(crate) async fn failed_requests_commit_when_configured(app: App) {
     let b = app.browser();

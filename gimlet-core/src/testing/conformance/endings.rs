@@ -128,3 +128,31 @@ pub async fn a_channel_created_beside_an_ended_one_carries_nothing_of_it(backend
     let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
     assert!(listed.is_empty(), "{listed:?}");
 }
+
+/// A cycle's commit and a log out everywhere, started together, many
+/// times: whichever lands first, the session does not survive. (Were the
+/// ending a read of the index and a later delete, a cycle committing in
+/// between would move the session to ids the delete does not know.)
+pub async fn a_cycle_committing_during_log_out_everywhere_never_survives_it(
+    backend: SharedBackend,
+) {
+    let gimlet = gimlet(backend, 3600);
+    for attempt in 0..30 {
+        let user = &owner_name();
+        let browser = logged_in(&gimlet, user).await;
+        let racing = gimlet.open_from_headers([browser.header().as_str()]);
+        racing.cycle_id().await.expect("cycle_id loads");
+        let (committed, ended) =
+            tokio::join!(gimlet.commit(&racing), gimlet.end_sessions_of(user, None));
+        let set_cookies = committed.expect("the cycle's commit succeeds");
+        ended.expect("end_sessions_of");
+        let mut after = browser.clone();
+        after.take(&set_cookies);
+        assert!(
+            !what_it_reads(&gimlet, &after).await.1,
+            "attempt {attempt}: the session survived its ending"
+        );
+        let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
+        assert!(listed.is_empty(), "attempt {attempt}: {listed:?}");
+    }
+}

@@ -48,6 +48,7 @@ macro_rules! backend_conformance {
             a_cycle_racing_a_logout_does_not_resurrect_the_session,
             a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
             a_channel_created_beside_an_ended_one_carries_nothing_of_it,
+            a_cycle_committing_during_log_out_everywhere_never_survives_it,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

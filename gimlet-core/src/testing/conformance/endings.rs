@@ -142,8 +142,14 @@ pub async fn a_cycle_committing_during_log_out_everywhere_never_survives_it(
         let browser = logged_in(&gimlet, user).await;
         let racing = gimlet.open_from_headers([browser.header().as_str()]);
         racing.cycle_id().await.expect("cycle_id loads");
-        let (committed, ended) =
-            tokio::join!(gimlet.commit(&racing), gimlet.end_sessions_of(user, None));
+        // Either one sends its first command first.
+        let (committed, ended) = if attempt % 2 == 0 {
+            tokio::join!(gimlet.commit(&racing), gimlet.end_sessions_of(user, None))
+        } else {
+            let (ended, committed) =
+                tokio::join!(gimlet.end_sessions_of(user, None), gimlet.commit(&racing));
+            (committed, ended)
+        };
         let set_cookies = committed.expect("the cycle's commit succeeds");
         ended.expect("end_sessions_of");
         let mut after = browser.clone();

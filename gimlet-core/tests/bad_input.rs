@@ -217,7 +217,7 @@ async fn a_backend_that_is_down_gives_errors_not_panics_and_no_cookies() {
         "clientside reads need no backend"
     );
     let err = s.get::<u32>("server").await.unwrap_err();
-    assert!(err.is_backend());
+    assert!(err.is_backend() && !err.is_usage());
     assert_eq!(err.status_code(), 503);
     assert!(
         std::error::Error::source(&err).is_some(),

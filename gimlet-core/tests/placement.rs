@@ -199,7 +199,7 @@ async fn without_a_backend_every_key_is_clientside_and_server_keys_are_refused()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NoBackend { .. }), "{err}");
-    assert!(err.is_usage());
+    assert!(err.is_usage() && !err.is_backend());
     assert_eq!(s.keys().await.unwrap(), ["a"]);
     let cookies = gimlet.commit(&s).await.unwrap();
     assert_eq!(cookies.len(), 1);

@@ -40,12 +40,24 @@ use crate::{Dialect, Tables};
 ///     .build()?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqlBackend {
     pub(crate) inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for SqlBackend {
+    /// The dialect, tables and timeout; never the pool's address or
+    /// credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("SqlBackend")
+            .field("dialect", &inner.dialect)
+            .field("tables", &inner.tables)
+            .field("timeout", &inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) pool: AnyPool,
     pub(crate) dialect: Dialect,

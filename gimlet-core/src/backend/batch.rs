@@ -1,6 +1,7 @@
 //! What a commit sends a store: a batch of per-channel writes and deletes.
 
 use std::collections::HashMap;
+use std::fmt;
 
 use super::Ownership;
 use crate::SessionId;
@@ -69,8 +70,9 @@ pub enum WriteMode {
     Update,
 }
 
-/// Changes to one channel's record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Changes to one channel's record. Its `Debug` shows the keys and the
+/// size of each value, never a value.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Write {
     /// The channel id.
     pub id: SessionId,
@@ -88,6 +90,33 @@ pub struct Write {
     /// (stores with [`Backend::owner_index`](crate::backend::Backend::owner_index); others ignore it). Set on the
     /// write that creates an owned session's record.
     pub owner: Option<Ownership>,
+}
+
+impl fmt::Debug for Write {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Write")
+            .field("id", &self.id)
+            .field("mode", &self.mode)
+            .field("clear", &self.clear)
+            .field("set", &Sizes(&self.set))
+            .field("remove", &self.remove)
+            .field("expires_at", &self.expires_at)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+/// Keys with the size of their values, for `Debug`.
+struct Sizes<'a>(&'a [(String, Vec<u8>)]);
+
+impl fmt::Debug for Sizes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (key, value) in self.0 {
+            map.entry(key, &format_args!("<{} bytes>", value.len()));
+        }
+        map.finish()
+    }
 }
 
 impl Write {

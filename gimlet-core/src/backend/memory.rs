@@ -29,7 +29,6 @@ use crate::{Clock, SessionId, SystemClock};
 ///     .build()
 ///     .unwrap();
 /// ```
-#[derive(Debug)]
 pub struct MemoryBackend {
     store: Mutex<Store>,
     capacity: usize,
@@ -37,7 +36,7 @@ pub struct MemoryBackend {
     clock: Arc<dyn Clock>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Store {
     records: HashMap<SessionId, Entry>,
     by_expiry: BTreeSet<(u64, SessionId)>,
@@ -48,7 +47,6 @@ struct Store {
     owners: HashMap<Owner, BTreeSet<SessionId>>,
 }
 
-#[derive(Debug)]
 struct Entry {
     data: Record,
     expires_at: u64,
@@ -69,6 +67,19 @@ fn footprint(data: &Record, owned: bool) -> usize {
     let heap: usize = data.iter().map(|(k, v)| k.capacity() + v.capacity()).sum();
     const OWNED: usize = size_of::<Ownership>() + size_of::<SessionId>();
     RECORD + data.capacity() * SLOT + heap + if owned { OWNED } else { 0 }
+}
+
+impl std::fmt::Debug for MemoryBackend {
+    /// How much it holds and may hold; never a record.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let store = self.lock();
+        f.debug_struct("MemoryBackend")
+            .field("records", &store.records.len())
+            .field("bytes", &store.bytes)
+            .field("capacity", &self.capacity)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MemoryBackend {

@@ -80,7 +80,8 @@ pub enum Error {
     Decode {
         /// The key.
         key: String,
-        /// What the deserializer said.
+        /// The type asked for (never what the value held, which a
+        /// deserializer's own message may quote).
         #[source]
         source: BoxError,
     },
@@ -180,10 +181,27 @@ impl Error {
         }
     }
 
-    pub(crate) fn decode(key: &str, source: impl StdError + Send + Sync + 'static) -> Self {
+    /// A value of `key` that is not the `expected` type. What the value
+    /// held is left out: errors reach logs.
+    pub(crate) fn decode(key: &str, expected: &'static str) -> Self {
         Error::Decode {
             key: key.to_owned(),
-            source: Box::new(source),
+            source: Box::new(Undecodable { expected }),
         }
     }
 }
+
+/// The source of an [`Error::Decode`]: the type asked for, and nothing of
+/// the stored value (a deserializer's message may quote it).
+#[derive(Debug)]
+struct Undecodable {
+    expected: &'static str,
+}
+
+impl std::fmt::Display for Undecodable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the stored value is not a `{}`", self.expected)
+    }
+}
+
+impl StdError for Undecodable {}

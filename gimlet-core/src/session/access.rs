@@ -28,7 +28,9 @@ fn within(key: &impl KeyName, placement: Placement) -> Placement {
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, Error> {
-    rmp_serde::from_slice(bytes).map_err(|e| Error::decode(key, e))
+    // The deserializer's own message may quote the stored value, and
+    // errors reach logs: only the requested type is kept.
+    rmp_serde::from_slice(bytes).map_err(|_| Error::decode(key, std::any::type_name::<T>()))
 }
 
 impl Session {

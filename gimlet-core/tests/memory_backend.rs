@@ -103,6 +103,60 @@ async fn commits_purge_expired_records_and_the_bound_evicts_the_closest_to_expir
     assert_eq!(live, [false, true, false, true, true]);
 }
 
+/// A flood of new sessions, each one request without a cookie (1,200 into
+/// a store of 1,000), evicts its own kind: the session a browser came back
+/// to stays, though it expires first.
+#[tokio::test]
+async fn a_flood_of_new_sessions_cannot_evict_an_established_one() {
+    let clock = ManualClock::new(NOW);
+    let backend = MemoryBackend::with_capacity(1000).clock(clock.clone());
+    let established = SessionId::generate().unwrap();
+    backend.commit(&create(established, NOW + 10)).await.unwrap();
+    assert!(backend.load(&[established]).await.unwrap()[0].is_some());
+    let flood: Vec<SessionId> = (0..1200).map(|_| SessionId::generate().unwrap()).collect();
+    for id in &flood {
+        backend.commit(&create(*id, NOW + 3600)).await.unwrap();
+    }
+    assert_eq!(backend.len(), 1000);
+    assert!(
+        backend.load(&[established]).await.unwrap()[0].is_some(),
+        "the flood logged the established session out"
+    );
+    // The flood evicted its own oldest.
+    let first = backend.load(&flood[..200]).await.unwrap();
+    assert!(first.iter().filter(|r| r.is_some()).count() < 200);
+
+    // A record written again is established too; so is an owned one.
+    let rewritten = SessionId::generate().unwrap();
+    backend.commit(&create(rewritten, NOW + 3601)).await.unwrap();
+    let update = write(rewritten, WriteMode::Update, &[("k", 2)], NOW + 5);
+    backend.commit(&update).await.unwrap();
+    for _ in 0..1000 {
+        let id = SessionId::generate().unwrap();
+        backend.commit(&create(id, NOW + 3600)).await.unwrap();
+    }
+    let kept = backend.load(&[established, rewritten]).await.unwrap();
+    assert!(kept.iter().all(Option::is_some));
+}
+
+/// Established sessions fill at most three quarters of the store: past
+/// that, the oldest of them make room, so a new visitor's record always
+/// lives to see its next request.
+#[tokio::test]
+async fn a_store_full_of_established_sessions_still_takes_new_ones() {
+    let clock = ManualClock::new(NOW);
+    let backend = MemoryBackend::with_capacity(100).clock(clock.clone());
+    for i in 0..100 {
+        let id = SessionId::generate().unwrap();
+        backend.commit(&create(id, NOW + 100 + i)).await.unwrap();
+        backend.load(&[id]).await.unwrap();
+    }
+    let visitor = SessionId::generate().unwrap();
+    backend.commit(&create(visitor, NOW + 50)).await.unwrap();
+    assert!(backend.load(&[visitor]).await.unwrap()[0].is_some());
+    assert_eq!(backend.len(), 100);
+}
+
 #[tokio::test]
 async fn the_byte_estimate_follows_every_change_and_returns_to_zero() {
     let clock = ManualClock::new(NOW);
@@ -205,12 +259,12 @@ async fn the_byte_estimate_is_the_documented_sum() {
     assert!(!backend.is_empty());
     // Its own slot in the record map (the id and the entry: the record's
     // table, the expiry, the estimate, the pointer to an ownership it has
-    // not got) with a control byte, and its two
+    // not got, its eviction tier) with a control byte, and its two
     // places in the expiry index; a table of three slots for its one key
     // (a key and a value header and a control byte each); and the key's
     // and the value's heap blocks.
     let record = size_of::<gimlet_core::backend::Record>();
-    let own = size_of::<SessionId>() + record + 3 * size_of::<u64>() + 1;
+    let own = size_of::<SessionId>() + record + 4 * size_of::<u64>() + 1;
     let index = 2 * size_of::<(u64, SessionId)>();
     let slots = 3 * (size_of::<(String, Vec<u8>)>() + 1);
     let heap = "cart".len() + 100;

@@ -15,8 +15,11 @@ use crate::{Clock, SessionId, SystemClock};
 /// For tests and for single-process apps that can lose their sessions on a
 /// restart. Records expire on time; expired records are dropped as commits
 /// pass them. Two bounds, in records and in bytes (an estimate: see
-/// [`MemoryBackend::bytes`]): when either is passed, the records closest to
-/// expiry are evicted first (expired ones are the closest of all).
+/// [`MemoryBackend::bytes`]): when either is passed, records are evicted,
+/// closest to expiry first (expired ones are the closest of all), but
+/// records no request has come back to yet go before any that one has: a
+/// flood of new sessions (each one request without a cookie) evicts its
+/// own kind, never an established session.
 ///
 /// # Example
 ///
@@ -39,7 +42,10 @@ pub struct MemoryBackend {
 #[derive(Default)]
 struct Store {
     records: HashMap<SessionId, Entry>,
-    by_expiry: BTreeSet<(u64, SessionId)>,
+    /// Each record by its expiry, in one of two tiers: [`NEW`] until a
+    /// later request comes back to it (loads or writes it again, or it is
+    /// owned), then [`RETURNED`]. Eviction empties the first tier first.
+    by_expiry: [BTreeSet<(u64, SessionId)>; 2],
     /// The sum of the entries' `bytes`.
     bytes: usize,
     /// The owner index: each owner's records. An id leaves it with its
@@ -54,7 +60,14 @@ struct Entry {
     bytes: usize,
     /// Boxed: most records have no owner, and stay small.
     owner: Option<Box<Ownership>>,
+    /// Its tier in `by_expiry`.
+    tier: usize,
 }
+
+/// The tier of records no request has come back to.
+const NEW: usize = 0;
+/// The tier of records a later request used: established sessions.
+const RETURNED: usize = 1;
 
 /// What a record costs here, by estimate: the heap blocks of its keys and
 /// values, its table's slots (a key and a value header, and a control byte
@@ -156,7 +169,7 @@ impl Store {
 
     fn remove(&mut self, id: &SessionId) -> Option<Entry> {
         let entry = self.records.remove(id)?;
-        self.by_expiry.remove(&(entry.expires_at, *id));
+        self.by_expiry[entry.tier].remove(&(entry.expires_at, *id));
         self.bytes -= entry.bytes;
         if let Some(owner) = entry.owner.as_ref().map(|o| o.owner)
             && let Some(ids) = self.owners.get_mut(&owner)
@@ -171,12 +184,14 @@ impl Store {
 
     fn purge_expired(&mut self, now: u64) -> u64 {
         let mut purged = 0;
-        while let Some(&(expires_at, id)) = self.by_expiry.first() {
-            if expires_at > now {
-                break;
+        for tier in [NEW, RETURNED] {
+            while let Some(&(expires_at, id)) = self.by_expiry[tier].first() {
+                if expires_at > now {
+                    break;
+                }
+                self.remove(&id);
+                purged += 1;
             }
-            self.remove(&id);
-            purged += 1;
         }
         purged
     }
@@ -197,10 +212,21 @@ impl Store {
         Ok(())
     }
 
+    /// A request came back to the live record `id`: it is established.
+    fn returned(&mut self, id: &SessionId) {
+        if let Some(entry) = self.records.get_mut(id)
+            && entry.tier == NEW
+        {
+            entry.tier = RETURNED;
+            self.by_expiry[NEW].remove(&(entry.expires_at, *id));
+            self.by_expiry[RETURNED].insert((entry.expires_at, *id));
+        }
+    }
+
     fn apply(&mut self, write: &Write, now: u64) {
-        let (mut data, owner) = match self.remove(&write.id) {
-            Some(entry) if entry.expires_at > now => (entry.data, entry.owner),
-            _ => (Record::new(), None),
+        let (mut data, owner, existed) = match self.remove(&write.id) {
+            Some(entry) if entry.expires_at > now => (entry.data, entry.owner, true),
+            _ => (Record::new(), None, false),
         };
         let owner = write.owner.map(Box::new).or(owner);
         if let Some(owner) = &owner {
@@ -216,8 +242,13 @@ impl Store {
             data.insert(key.clone(), value.clone());
         }
         let bytes = footprint(&data, owner.is_some());
+        let tier = if existed || owner.is_some() {
+            RETURNED
+        } else {
+            NEW
+        };
         self.bytes += bytes;
-        self.by_expiry.insert((write.expires_at, write.id));
+        self.by_expiry[tier].insert((write.expires_at, write.id));
         self.records.insert(
             write.id,
             Entry {
@@ -225,6 +256,7 @@ impl Store {
                 expires_at: write.expires_at,
                 bytes,
                 owner,
+                tier,
             },
         );
     }
@@ -245,11 +277,31 @@ impl Store {
         .collect()
     }
 
-    /// Evicts the records closest to expiry until at most `capacity` are
-    /// held and they take at most `max_bytes`, but never the last one.
-    fn evict_to(&mut self, capacity: usize, max_bytes: usize) {
+    /// Evicts records until at most `capacity` are held and they take at
+    /// most `max_bytes`, but never the last one. New records go first,
+    /// closest to expiry first, but not those of `fresh` (the batch just
+    /// applied: a new visitor's record must live to see its next request),
+    /// then returned ones. Returned records may fill three quarters of
+    /// `capacity`: past that, they go first, so that new visitors always
+    /// find room.
+    fn evict_to(&mut self, capacity: usize, max_bytes: usize, fresh: &[SessionId]) {
         while self.records.len() > capacity || (self.bytes > max_bytes && self.records.len() > 1) {
-            let Some(&(_, id)) = self.by_expiry.first() else {
+            let returned_full = self.by_expiry[RETURNED].len() > capacity / 4 * 3;
+            let oldest = |store: &Store, tier: usize| {
+                let mut candidates = store.by_expiry[tier].iter().map(|&(_, id)| id);
+                candidates.find(|id| !fresh.contains(id))
+            };
+            let victim = if returned_full {
+                oldest(self, RETURNED).or_else(|| oldest(self, NEW))
+            } else {
+                oldest(self, NEW).or_else(|| oldest(self, RETURNED))
+            };
+            // Only this batch's own records are left to choose from.
+            let any = |store: &Store| {
+                let mut all = store.by_expiry.iter().flatten();
+                all.next().map(|&(_, id)| id)
+            };
+            let Some(id) = victim.or_else(|| any(self)) else {
                 break;
             };
             self.remove(&id);
@@ -261,10 +313,16 @@ impl Store {
 impl Backend for MemoryBackend {
     async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
         let now = self.clock.now();
-        let store = self.lock();
+        let mut store = self.lock();
         Ok(ids
             .iter()
-            .map(|id| store.live(id, now).map(|e| e.data.clone()))
+            .map(|id| {
+                let data = store.live(id, now).map(|e| e.data.clone());
+                if data.is_some() {
+                    store.returned(id);
+                }
+                data
+            })
             .collect())
     }
 
@@ -279,7 +337,8 @@ impl Backend for MemoryBackend {
             }
         }
         store.purge_expired(now);
-        store.evict_to(self.capacity, self.max_bytes);
+        let fresh: Vec<SessionId> = batch.ops.iter().map(Op::id).collect();
+        store.evict_to(self.capacity, self.max_bytes, &fresh);
         Ok(())
     }
 

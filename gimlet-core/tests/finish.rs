@@ -99,10 +99,12 @@ async fn a_logout_in_a_failed_response_still_takes_effect() {
     // The old cookie reaches nothing, at once: its record is gone.
     let s = b.gimlet.open_from_headers([header.as_str()]);
     assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), None);
-    assert!(b.backend.batches().iter().all(|batch| batch
-        .ops
-        .iter()
-        .all(|op| !matches!(op, gimlet_core::backend::Op::Write(_)))));
+    assert!(b.backend.batches().iter().all(|batch| {
+        batch
+            .ops
+            .iter()
+            .all(|op| !matches!(op, gimlet_core::backend::Op::Write(_)))
+    }));
 }
 
 #[tokio::test]

@@ -18,13 +18,7 @@ fn ids_per_batch(b: &common::Browser) -> Vec<Vec<SessionId>> {
     b.backend
         .batches()
         .iter()
-        .map(|batch| {
-            batch
-                .ops
-                .iter()
-                .map(Op::id)
-                .collect()
-        })
+        .map(|batch| batch.ops.iter().map(Op::id).collect())
         .collect()
 }
 

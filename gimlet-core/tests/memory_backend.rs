@@ -111,7 +111,10 @@ async fn a_flood_of_new_sessions_cannot_evict_an_established_one() {
     let clock = ManualClock::new(NOW);
     let backend = MemoryBackend::with_capacity(1000).clock(clock.clone());
     let established = SessionId::generate().unwrap();
-    backend.commit(&create(established, NOW + 10)).await.unwrap();
+    backend
+        .commit(&create(established, NOW + 10))
+        .await
+        .unwrap();
     assert!(backend.load(&[established]).await.unwrap()[0].is_some());
     let flood: Vec<SessionId> = (0..1200).map(|_| SessionId::generate().unwrap()).collect();
     for id in &flood {
@@ -128,7 +131,10 @@ async fn a_flood_of_new_sessions_cannot_evict_an_established_one() {
 
     // A record written again is established too; so is an owned one.
     let rewritten = SessionId::generate().unwrap();
-    backend.commit(&create(rewritten, NOW + 3601)).await.unwrap();
+    backend
+        .commit(&create(rewritten, NOW + 3601))
+        .await
+        .unwrap();
     let update = write(rewritten, WriteMode::Update, &[("k", 2)], NOW + 5);
     backend.commit(&update).await.unwrap();
     for _ in 0..1000 {
@@ -284,7 +290,7 @@ async fn an_owned_record_counts_its_ownership() {
     let mut batch = batch;
     if let Op::Write(w) = &mut batch.ops[0] {
         w.owner = Some(Ownership {
-            owner: Owner::of("ada"),
+            owner: Owner::from_bytes([7; 16]),
             permanent: false,
             created: 1,
             until: u64::MAX,

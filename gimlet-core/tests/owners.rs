@@ -23,8 +23,9 @@ async fn an_owned_session_s_ids_are_in_its_owner_s_group() {
     let s = b.open();
     s.set_owner("ada").await.unwrap();
     let id: SessionId = s.id().unwrap().parse().unwrap();
-    assert_eq!(id.group(), Owner::of("ada").group());
-    assert_ne!(Owner::of("ada").group(), Owner::of("bob").group());
+    let owner = |name| b.gimlet.owner(name);
+    assert_eq!(id.group(), owner("ada").group());
+    assert_ne!(owner("ada").group(), owner("bob").group());
     assert_eq!(s.status().activity, Activity::Renewed);
     b.commit(&s).await;
     assert_eq!(b.gimlet.sessions_of("ada", None).await.unwrap().len(), 2);
@@ -52,7 +53,7 @@ async fn a_second_login_as_the_same_owner_moves_the_session_under_new_ids() {
 
 #[test]
 fn an_owner_shows_as_hex_and_hides_in_debug() {
-    let owner = Owner::of("ada@example.com");
+    let owner = Owner::from_bytes([0xad; 16]);
     let hex = owner.to_string();
     assert_eq!(hex, hex::encode(owner.as_bytes()));
     assert_eq!(hex.len(), 32);
@@ -106,7 +107,8 @@ async fn the_cookie_carries_a_digest_never_the_owner() {
     let (name, value) = b.jar.iter().next().unwrap();
     let codec = CookieCodec::new(&[Secret::new(common::SECRET)], &[], false).unwrap();
     let payload = codec.decode(name, value).unwrap().to_payload();
-    assert_eq!(payload.owner, Some(Owner::of("ada-the-owner")));
+    let owner = b.gimlet.owner("ada-the-owner");
+    assert_eq!(payload.owner, Some(owner));
     // The signed cookie's bytes hold the payload in the clear: the digest
     // is there, the name nowhere.
     use base64::Engine as _;
@@ -114,6 +116,49 @@ async fn the_cookie_carries_a_digest_never_the_owner() {
         .decode(value)
         .unwrap();
     let holds = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
-    assert!(holds(Owner::of("ada-the-owner").as_bytes()));
+    assert!(holds(owner.as_bytes()));
     assert!(!holds(b"ada-the-owner"));
+}
+
+/// The digest is keyed by the secret: anyone holding a cookie cannot
+/// confirm a guessed user name by hashing it (as with the plain SHA-256
+/// the digest once was), and two applications with different secrets
+/// digest one name differently.
+#[tokio::test]
+async fn the_owner_digest_cannot_be_computed_without_the_secret() {
+    let b = browser(|g| g);
+    let other = browser(|g| g.secret("another secret, thirty-two bytes long"));
+    let owner = b.gimlet.owner("ada@example.com");
+    assert_ne!(owner, other.gimlet.owner("ada@example.com"));
+    let mut unkeyed = ring::digest::Context::new(&ring::digest::SHA256);
+    unkeyed.update(b"gimlet owner\0ada@example.com");
+    assert_ne!(owner.as_bytes()[..], unkeyed.finish().as_ref()[..16]);
+}
+
+/// After a secret rotation (the old secret kept as a previous one), the
+/// sessions that logged in before it are still listed and ended.
+#[tokio::test]
+async fn log_out_everywhere_reaches_sessions_from_before_a_rotation() {
+    let backend = Arc::new(MemoryBackend::new());
+    let old = "the secret before the rotation, 32+ bytes";
+    let new = "the secret after the rotation, 32+ bytes!";
+    let before = Gimlet::builder()
+        .secret(old)
+        .shared_backend(backend.clone())
+        .build()
+        .unwrap();
+    let after = Gimlet::builder()
+        .secret(new)
+        .previous_secrets([old])
+        .shared_backend(backend.clone())
+        .build()
+        .unwrap();
+    for gimlet in [&before, &after] {
+        let s = gimlet.open_from_headers([]);
+        s.set_owner("ada").await.unwrap();
+        gimlet.commit(&s).await.unwrap();
+    }
+    assert_eq!(after.sessions_of("ada", None).await.unwrap().len(), 2);
+    assert_eq!(after.end_sessions_of("ada", None).await.unwrap(), 2);
+    assert!(after.sessions_of("ada", None).await.unwrap().is_empty());
 }

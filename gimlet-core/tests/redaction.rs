@@ -180,7 +180,10 @@ async fn the_memory_store_and_the_gimlet_on_it_show_counts_never_records() {
         .await
         .unwrap();
     let shown = format!("{store:?}");
-    assert!(!shows_the_value(&shown) && !shown.contains("email"), "{shown}");
+    assert!(
+        !shows_the_value(&shown) && !shown.contains("email"),
+        "{shown}"
+    );
     assert!(shown.contains("records: 1"), "{shown}");
 
     let mut b = browser(|g| g);

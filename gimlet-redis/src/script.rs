@@ -112,7 +112,11 @@ pub(crate) fn arguments(
         match op {
             Op::Delete(id) | Op::Retire(id) => {
                 keys.push(key(id));
-                let mode: &[u8] = if matches!(op, Op::Retire(_)) { b"R" } else { b"D" };
+                let mode: &[u8] = if matches!(op, Op::Retire(_)) {
+                    b"R"
+                } else {
+                    b"D"
+                };
                 args.extend([
                     mode.to_vec(),
                     b"0".to_vec(),

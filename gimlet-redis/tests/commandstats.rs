@@ -235,7 +235,10 @@ async fn one_load_and_one_commit(url: &str) {
     // Listing and ending the owner's sessions stay on that node too. (The
     // ending's script is loaded first: the client loads a script on every
     // node when it first runs it.)
-    assert_eq!(revalidating.end_sessions_of("nobody", None).await.unwrap(), 0);
+    assert_eq!(
+        revalidating.end_sessions_of("nobody", None).await.unwrap(),
+        0
+    );
     let before = stats.commandstats().await;
     assert_eq!(
         revalidating.sessions_of(&user, None).await.unwrap().len(),

@@ -149,7 +149,7 @@ async fn expired_rows_are_deleted_by_delete_expired_and_by_the_cleanup_task() {
             SessionId::generate().unwrap(),
         );
         // Both belong to an owner: their index rows go with them.
-        let owner = gimlet_core::backend::Owner::of("someone");
+        let owner = gimlet_core::backend::Owner::from_bytes([9; 16]);
         for (id, expires_at) in [(short, now + 60), (long, now + 600)] {
             let mut batch = create(id, expires_at, 3);
             if let Op::Write(write) = &mut batch.ops[0] {

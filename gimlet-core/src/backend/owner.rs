@@ -5,9 +5,11 @@ use std::fmt;
 
 use crate::SessionId;
 
-/// An owner's key in the index: the first 16 bytes of a SHA-256 digest of
-/// the owner's name (a user id, say), so that the index and the cookie
-/// hold a fixed-size value that names nobody outright.
+/// An owner's key in the index: the first 16 bytes of an HMAC-SHA256 of
+/// the owner's name (a user id, say) under a key derived from the signing
+/// secret ([`Gimlet::owner`](crate::Gimlet::owner)), so that the index and
+/// the cookie hold a fixed-size value that names nobody, and that nobody
+/// without the secret can match to a name.
 ///
 /// Its first two bytes are the group ([`SessionId::group`]) that every id
 /// of an owned session is generated in: a store that shards by group (Redis
@@ -17,16 +19,6 @@ use crate::SessionId;
 pub struct Owner([u8; 16]);
 
 impl Owner {
-    /// The key of the owner named `name`.
-    pub fn of(name: &str) -> Self {
-        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-        context.update(b"gimlet owner\0");
-        context.update(name.as_bytes());
-        let mut tag = [0; 16];
-        tag.copy_from_slice(&context.finish().as_ref()[..16]);
-        Owner(tag)
-    }
-
     /// The owner with these bytes (as read back from a cookie or a store).
     pub const fn from_bytes(bytes: [u8; 16]) -> Self {
         Owner(bytes)

@@ -28,6 +28,7 @@ use ring::{aead, hkdf, hmac};
 
 use super::ClientsideMap;
 use super::payload::{self, CookiePayload, Header};
+use crate::backend::Owner;
 use crate::error::ConfigErrorKind;
 use crate::{ConfigError, EncryptionKey, Error, Secret, SessionId};
 
@@ -48,6 +49,7 @@ const LABEL_MAC: &[u8] = b"gimlet/v1/cookie-mac";
 const LABEL_AEAD: &[u8] = b"gimlet/v2/cookie-aead";
 const LABEL_KEY_ID: &[u8] = b"gimlet/v1/key-id";
 const LABEL_COMPARE: &[u8] = b"gimlet/v1/compare";
+const LABEL_OWNER: &[u8] = b"gimlet/v1/owner";
 
 /// Why a cookie value was rejected. The reason is for logs; every reason is
 /// treated the same way (the cookie counts as absent).
@@ -106,6 +108,9 @@ pub struct CookieCodec {
     encrypt: bool,
     rng: SystemRandom,
     compare: hmac::Key,
+    /// One key per secret, in their order, that owner names are digested
+    /// under ([`CookieCodec::owners`]).
+    owner_keys: Vec<hmac::Key>,
 }
 
 impl fmt::Debug for CookieCodec {
@@ -162,9 +167,17 @@ impl CookieCodec {
             .map_err(|_| ConfigError::new(ConfigErrorKind::Internal, "key derivation failed"))?
             .into();
         let mut signers = Vec::with_capacity(secrets.len());
+        let mut owner_keys = Vec::with_capacity(secrets.len());
         for secret in secrets {
             secret.check()?;
             let prk = extract(secret.expose());
+            owner_keys.push(
+                prk.expand(&[LABEL_OWNER], hmac::HMAC_SHA256)
+                    .map_err(|_| {
+                        ConfigError::new(ConfigErrorKind::Internal, "key derivation failed")
+                    })?
+                    .into(),
+            );
             let key: hmac::Key = prk
                 .expand(&[LABEL_MAC], hmac::HMAC_SHA256)
                 .map_err(|_| ConfigError::new(ConfigErrorKind::Internal, "key derivation failed"))?
@@ -188,7 +201,26 @@ impl CookieCodec {
             encrypt,
             rng: SystemRandom::new(),
             compare,
+            owner_keys,
         })
+    }
+
+    /// The owner index's keys for the owner named `name`: an HMAC-SHA256
+    /// of the name under a key derived from each secret, the signing
+    /// secret's first. Without the secret, nobody can tell from a cookie
+    /// or a store whose session it is, nor confirm a guess. The index is
+    /// written under the first; the others find what was written before a
+    /// rotation.
+    pub(crate) fn owners(&self, name: &str) -> Vec<Owner> {
+        self.owner_keys
+            .iter()
+            .map(|key| {
+                let tag = hmac::sign(key, name.as_bytes());
+                let mut bytes = [0; 16];
+                bytes.copy_from_slice(&tag.as_ref()[..16]);
+                Owner::from_bytes(bytes)
+            })
+            .collect()
     }
 
     /// Whether `a` equals `b`, in time that does not depend on where they

@@ -33,8 +33,18 @@ pub struct OwnedSession {
 }
 
 impl Gimlet {
+    /// The owner index's key for the owner named `name`, as
+    /// [`Session::set_owner`] records it: an HMAC-SHA256 of the name
+    /// under a key derived from the signing secret, so that no cookie and
+    /// no store names a user, nor lets anyone without the secret confirm
+    /// a guess.
+    pub fn owner(&self, name: &str) -> Owner {
+        self.engine.codec.owners(name)[0]
+    }
+
     /// Every live session of `owner` (see [`Session::set_owner`]), in one
-    /// backend call; `current` marks the request's own.
+    /// backend call (one more per previous secret, for sessions that
+    /// logged in before a rotation); `current` marks the request's own.
     ///
     /// # Errors
     ///
@@ -46,13 +56,15 @@ impl Gimlet {
         current: Option<&Session>,
     ) -> Result<Vec<OwnedSession>, Error> {
         let backend = self.engine.owner_index()?;
-        let owner = Owner::of(owner.as_ref());
         let now = self.engine.now();
-        let call = backend.sessions_of(&owner, now);
-        let records = match current {
-            Some(session) => session.backend_call("sessions_of", call).await,
-            None => call.await,
-        }?;
+        let mut records = Vec::new();
+        for owner in self.engine.codec.owners(owner.as_ref()) {
+            let call = backend.sessions_of(&owner, now);
+            records.extend(match current {
+                Some(session) => session.backend_call("sessions_of", call).await,
+                None => call.await,
+            }?);
+        }
         let current = current.map(Session::channel_ids).unwrap_or_default();
         let mut sessions: Vec<OwnedSession> = records
             .into_iter()
@@ -63,8 +75,8 @@ impl Gimlet {
     }
 
     /// Ends every session of `owner` but `except` (the request's own, for a
-    /// "log out my other devices" button), in one backend call, and answers
-    /// how many channels it ended. Their data, clientside included, stops
+    /// "log out my other devices" button), in one backend call (one more
+    /// per previous secret), and answers how many channels it ended. Their data, clientside included, stops
     /// being served within `revalidate_after`; an ended session that writes
     /// starts afresh, never under its owner.
     ///
@@ -80,15 +92,16 @@ impl Gimlet {
         except: Option<&Session>,
     ) -> Result<u64, Error> {
         let backend = self.engine.owner_index()?;
-        let owner = Owner::of(owner.as_ref());
         let kept = except.map(Session::channel_ids).unwrap_or_default();
-        let call = backend.end_sessions_of(&owner, &kept);
-        let ended = match except {
-            Some(session) => session.backend_call("end_sessions_of", call).await,
-            None => call.await,
-        };
-        // A failure is logged where the response is decided, once.
-        let ended = ended?;
+        let mut ended = 0;
+        for owner in self.engine.codec.owners(owner.as_ref()) {
+            let call = backend.end_sessions_of(&owner, &kept);
+            // A failure is logged where the response is decided, once.
+            ended += match except {
+                Some(session) => session.backend_call("end_sessions_of", call).await,
+                None => call.await,
+            }?;
+        }
         tracing::info!(ended, "ended an owner's sessions");
         Ok(ended)
     }

@@ -21,8 +21,8 @@ impl Session {
     /// outlive it), but keeps counting its absolute lifetime from the first
     /// login.
     ///
-    /// The owner travels in the session's cookies as a 16-byte digest,
-    /// never as given.
+    /// The owner travels in the session's cookies as a 16-byte keyed digest
+    /// ([`Gimlet::owner`](crate::Gimlet::owner)), never as given.
     ///
     /// # Example
     ///
@@ -56,7 +56,8 @@ impl Session {
     /// load's backend error, or [`Error::Committed`].
     pub async fn set_owner(&self, owner: impl AsRef<str>) -> Result<(), Error> {
         self.engine().owner_index()?;
-        let owner = Owner::of(owner.as_ref());
+        let names = self.engine().codec.owners(owner.as_ref());
+        let owner = names[0];
         if self.for_handler().committed() {
             return Err(Error::Committed { what: "an owner" });
         }
@@ -71,7 +72,7 @@ impl Session {
             let state = self.state();
             let mut ids = state.channels().iter().filter(|ch| ch.id().is_some());
             let mut owned = ids.clone().peekable();
-            owned.peek().is_some() && ids.all(|ch| ch.owner() == Some(owner))
+            owned.peek().is_some() && ids.all(|ch| ch.owner().is_some_and(|o| names.contains(&o)))
         };
         self.own(owner, !relogin)?;
         self.renew_csrf_token().await

@@ -137,7 +137,9 @@ impl App {
                     .map(|(k, _)| k.clone())
                     .chain(w.remove.iter().cloned())
                     .collect(),
-                gimlet_core::backend::Op::Delete(_) | gimlet_core::backend::Op::Retire(_) => Vec::new(),
+                gimlet_core::backend::Op::Delete(_) | gimlet_core::backend::Op::Retire(_) => {
+                    Vec::new()
+                }
             })
             .collect()
     }

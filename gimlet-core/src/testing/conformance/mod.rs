@@ -26,8 +26,8 @@ mod suite;
 
 pub use endings::{
     a_channel_created_beside_an_ended_one_carries_nothing_of_it,
-    a_cycle_racing_a_logout_does_not_resurrect_the_session,
     a_cycle_committing_during_log_out_everywhere_never_survives_it,
+    a_cycle_racing_a_logout_does_not_resurrect_the_session,
     a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
 };
 pub use owners::{

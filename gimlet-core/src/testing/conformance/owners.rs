@@ -4,13 +4,18 @@
 use std::sync::Arc;
 
 use super::suite::{Browser, SharedBackend, commit_ok, gimlet, later, load_one, now, write};
+use crate::SessionId;
 use crate::backend::{Op, Owner, Ownership, WriteMode};
 use crate::testing::CountingBackend;
-use crate::SessionId;
 
 /// A name no other case uses.
 fn owner_name() -> String {
     format!("user-{}", SessionId::generate().expect("system random"))
+}
+
+/// An owner no other case uses.
+fn random_owner() -> Owner {
+    Owner::from_bytes(*SessionId::generate().expect("system random").as_bytes())
 }
 
 /// A new id in `owner`'s group, as `set_owner` generates them.
@@ -46,7 +51,7 @@ fn listed(mut ids: Vec<SessionId>) -> Vec<SessionId> {
 /// but the ones excepted, and no other owner's.
 pub async fn owned_records_are_listed_and_ended(backend: SharedBackend) {
     assert!(backend.owner_index(), "this store keeps no owner index");
-    let (alice, bob) = (Owner::of(&owner_name()), Owner::of(&owner_name()));
+    let (alice, bob) = (random_owner(), random_owner());
     let a1 = create_owned(&backend, alice, false).await;
     let a2 = create_owned(&backend, alice, true).await;
     let a3 = create_owned(&backend, alice, false).await;
@@ -110,7 +115,7 @@ pub async fn owned_records_are_listed_and_ended(backend: SharedBackend) {
 /// An entry goes with its record: deleted, or expired, it is not listed
 /// (nor counted as ended). Later writes that name no owner keep it.
 pub async fn an_owned_record_leaves_the_index_with_its_record(backend: SharedBackend) {
-    let owner = Owner::of(&owner_name());
+    let owner = random_owner();
     let deleted = create_owned(&backend, owner, false).await;
     let expired = owned_id(&owner);
     let mut w = write(expired, WriteMode::Create, &[("k", b"v")]);

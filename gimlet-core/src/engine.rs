@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::Clock;
-use crate::backend::Backend;
+use crate::backend::{Backend, Revocations};
 use crate::cookie::{CookieCodec, CookieJar};
 use crate::error::Error;
 use crate::key::{ChannelKind, Place, Placement};
@@ -30,6 +30,8 @@ pub(crate) struct Engine {
     pub(crate) absolute: [u64; 2],
     /// Seconds a confirmed record is trusted before it is checked again.
     pub(crate) revalidate_after: u64,
+    /// The endings this app server has heard of, in the last window.
+    pub(crate) revocations: Arc<Revocations>,
     /// Every new channel gets a record (with a backend).
     pub(crate) revocable: bool,
     pub(crate) commit_failed_requests: bool,

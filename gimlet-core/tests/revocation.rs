@@ -26,26 +26,79 @@ async fn log_out(b: &Browser) {
     b.reset_counts();
 }
 
-#[tokio::test]
-async fn a_copied_cookie_dies_once_the_window_has_passed() {
-    let b = logged_in(|g| g).await;
-    log_out(&b).await;
+/// A second app server on `b`'s store, which hears its endings if `hears`.
+fn other_server(b: &Browser, hears: bool) -> Gimlet {
+    let store: std::sync::Arc<dyn Backend> = if hears {
+        b.backend.clone()
+    } else {
+        std::sync::Arc::new(common::Deaf(b.backend.clone()))
+    };
+    Gimlet::builder()
+        .secret(SECRET)
+        .host_prefix(false)
+        .shared_backend(store)
+        .clock(b.clock.clone())
+        .build()
+        .unwrap()
+}
 
-    // Within the window the copy still reads its clientside data: that is
-    // the price of not checking on every request.
+#[tokio::test]
+async fn a_copied_cookie_dies_at_once_on_every_app_server() {
+    let b = logged_in(|g| g).await;
+    let other = other_server(&b, true);
+    log_out(&b).await;
+    for gimlet in [&b.gimlet, &other] {
+        let s = gimlet.open_from_headers([b.header().as_str()]);
+        assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
+        assert!(s.is_empty().await.unwrap());
+        let cookies = gimlet.commit(&s).await.unwrap();
+        assert_eq!(cookies.len(), 1);
+        assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
+    }
+    assert_eq!(
+        b.counts().round_trips(),
+        0,
+        "telling a revoked cookie costs no round trip"
+    );
+}
+
+#[tokio::test]
+async fn a_copied_cookie_dies_once_the_window_has_passed_where_the_ending_was_not_heard() {
+    let b = logged_in(|g| g).await;
+    let deaf = other_server(&b, false);
+    log_out(&b).await;
+    let open = || deaf.open_from_headers([b.header().as_str()]);
+
+    // Within the window the copy still reads its clientside data there:
+    // the backstop's price, for a server that cannot hear the store.
     b.advance(WINDOW - Duration::from_secs(1));
-    assert_eq!(b.open().get::<u32>("user_id").await.unwrap(), Some(42));
+    assert_eq!(open().get::<u32>("user_id").await.unwrap(), Some(42));
     assert_eq!(b.counts().round_trips(), 0);
 
     // Once the window has passed, it yields nothing: one load tells.
     b.advance(Duration::from_secs(1));
-    let s = b.open();
+    let s = open();
     assert_eq!(s.get::<u32>("user_id").await.unwrap(), None);
     assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), None);
     assert_eq!(b.counts().loads, 1);
-    let cookies = b.gimlet.commit(&s).await.unwrap();
+    let cookies = deaf.commit(&s).await.unwrap();
     assert_eq!(cookies.len(), 1);
     assert!(cookies[0].contains("Max-Age=0"), "{cookies:?}");
+}
+
+/// An ending is remembered for one window: past it, the window's own check
+/// catches the cookie, so the set forgets it.
+#[tokio::test]
+async fn an_ending_is_kept_one_window() {
+    let b = logged_in(|g| g).await;
+    let other = other_server(&b, true);
+    log_out(&b).await;
+    let heard = format!("{other:?}");
+    assert!(heard.contains("ids: 1") && heard.contains("live"), "{heard}");
+    b.advance(WINDOW);
+    let s = other.open_from_headers([b.header().as_str()]);
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None, "the check tells");
+    assert_eq!(b.counts().loads, 1);
 }
 
 #[tokio::test]
@@ -83,11 +136,14 @@ async fn a_flushed_store_heals_on_the_next_write_without_errors() {
     b.backend.inner().commit(&batch).await.unwrap();
     b.reset_counts();
 
-    // A blind write: the commit is refused (the record is gone), one load
-    // finds out which, and the write goes to a fresh channel.
-    let s = b.open();
+    // A blind write, where the loss was not heard of (a flush publishes
+    // nothing): the commit is refused (the record is gone), one load finds
+    // out which, and the write goes to a fresh channel.
+    let deaf = other_server(&b, false);
+    let s = deaf.open_from_headers([b.header().as_str()]);
     s.insert("cart", &vec!["tonic"]).await.unwrap();
-    b.commit(&s).await;
+    let cookies = deaf.commit(&s).await.unwrap();
+    b.store(&cookies);
     assert_eq!(b.counts().commits, 2);
     assert_eq!(b.counts().loads, 1);
     let s = b.open();

@@ -1,12 +1,13 @@
 //! An in-process backend with expiry and a bound.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use async_trait::async_trait;
 
 use super::{
-    Backend, BackendError, Batch, Op, OwnedRecord, Owner, Ownership, Record, Write, WriteMode,
+    Backend, BackendError, Batch, Op, OwnedRecord, Owner, Ownership, Record, Revocations, Write,
+    WriteMode,
 };
 use crate::{Clock, SessionId, SystemClock};
 
@@ -34,6 +35,9 @@ use crate::{Clock, SessionId, SystemClock};
 /// ```
 pub struct MemoryBackend {
     store: Mutex<Store>,
+    /// The app servers (Gimlets) that share this store, told of every
+    /// ending: in process, as it happens.
+    subscribers: Mutex<Vec<Weak<Revocations>>>,
     capacity: usize,
     max_bytes: usize,
     clock: Arc<dyn Clock>,
@@ -114,6 +118,7 @@ impl MemoryBackend {
     pub fn with_capacity(capacity: usize) -> Self {
         MemoryBackend {
             store: Mutex::default(),
+            subscribers: Mutex::default(),
             capacity: capacity.max(1),
             max_bytes: usize::MAX,
             clock: Arc::new(SystemClock),
@@ -153,6 +158,22 @@ impl MemoryBackend {
     /// Whether no record is held.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Tells every subscriber that `ids` ended at `now`, and forgets the
+    /// subscribers that are gone.
+    fn publish(&self, ids: &[SessionId], now: u64) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subscribers.retain(|weak| match weak.upgrade() {
+            Some(revocations) => {
+                revocations.revoke(ids.iter().copied(), now);
+                true
+            }
+            None => false,
+        });
     }
 
     fn lock(&self) -> MutexGuard<'_, Store> {
@@ -339,6 +360,14 @@ impl Backend for MemoryBackend {
         store.purge_expired(now);
         let fresh: Vec<SessionId> = batch.ops.iter().map(Op::id).collect();
         store.evict_to(self.capacity, self.max_bytes, &fresh);
+        drop(store);
+        let ended: Vec<SessionId> = batch
+            .ops
+            .iter()
+            .filter(|op| matches!(op, Op::Delete(_) | Op::Retire(_)))
+            .map(Op::id)
+            .collect();
+        self.publish(&ended, now);
         Ok(())
     }
 
@@ -349,6 +378,13 @@ impl Backend for MemoryBackend {
 
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
+        let mut subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subscribers.push(Arc::downgrade(revocations));
+        revocations.feed_up();
+        true
     }
 
     fn owner_index(&self) -> bool {
@@ -375,6 +411,8 @@ impl Backend for MemoryBackend {
         for id in &ended {
             store.remove(id);
         }
+        drop(store);
+        self.publish(&ended, now);
         Ok(ended.len() as u64)
     }
 }

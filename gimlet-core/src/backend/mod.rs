@@ -8,10 +8,12 @@
 mod batch;
 mod memory;
 mod owner;
+mod revocations;
 mod store;
 
 pub use crate::error::{BackendError, BackendErrorKind};
 pub use batch::{Batch, Op, Record, Write, WriteMode};
 pub use memory::MemoryBackend;
 pub use owner::{OwnedRecord, Owner, Ownership};
+pub use revocations::{MAX_IDS, Revocations};
 pub use store::{Backend, with_timeout};

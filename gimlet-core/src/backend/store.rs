@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Batch, OwnedRecord, Owner, Record};
+use super::{Batch, OwnedRecord, Owner, Record, Revocations};
 use crate::SessionId;
 use crate::error::{BackendError, BackendErrorKind};
 
@@ -63,6 +63,23 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         Ok(0)
     }
 
+    /// Starts delivering to `revocations` the records that every app server
+    /// sharing this store ends: the ids that its commits delete
+    /// ([`Op::Delete`](crate::backend::Op::Delete), [`Op::Retire`](crate::backend::Op::Retire)) and that
+    /// [`end_sessions_of`](Backend::end_sessions_of) deletes, as they
+    /// happen, for as long as `revocations` lives. Answers whether it
+    /// does: a store that cannot answers `false` (the default), and its
+    /// copied cookies stop working within the revalidation window only.
+    ///
+    /// A store that answers `true` calls [`Revocations::feed_down`] while
+    /// it may be missing endings (a lost connection, before it has caught
+    /// up), and [`Revocations::feed_up`] once it is whole again: in
+    /// between, every cookie is checked on use.
+    fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
+        let _ = revocations;
+        false
+    }
+
     /// A short name for the store (`redis`, `postgres` …), for the
     /// `backend` field of the `gimlet.session` tracing span. No address,
     /// no credentials.
@@ -115,6 +132,10 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+
+    fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
+        (**self).subscribe(revocations)
     }
 
     fn owner_index(&self) -> bool {

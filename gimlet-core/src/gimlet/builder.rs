@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Revocations};
 use crate::config::SameSite;
 use crate::cookie::CookieCodec;
 use crate::cookie::CookieJar;
@@ -378,6 +378,10 @@ impl GimletBuilder {
 
         let cookies = CookieJar::new(config.cookie.clone(), lifetimes[0]);
         let default_clientside = config.default_clientside.unwrap_or(backend.is_none());
+        let revocations = Arc::new(Revocations::new(config.revalidate_after.as_secs()));
+        if let Some(backend) = &backend {
+            backend.subscribe(&revocations);
+        }
         let engine = Engine {
             codec,
             backend,
@@ -398,6 +402,7 @@ impl GimletBuilder {
             lifetimes,
             absolute,
             revalidate_after: config.revalidate_after.as_secs(),
+            revocations,
             revocable: config.revocable,
             commit_failed_requests: config.commit_failed_requests,
             refresh_fraction: config.refresh_fraction,

@@ -67,6 +67,7 @@ impl fmt::Debug for Gimlet {
             .field("clientside_keys", &e.clientside_keys)
             .field("permanent_keys", &e.permanent_keys)
             .field("lifetimes", &e.lifetimes)
+            .field("revocations", &e.revocations)
             .finish_non_exhaustive()
     }
 }

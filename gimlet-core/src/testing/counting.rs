@@ -1,12 +1,12 @@
 //! A wrapper that counts backend calls: how the I/O rules are tested.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use crate::SessionId;
-use crate::backend::{Backend, BackendError, Batch, OwnedRecord, Owner, Record};
+use crate::backend::{Backend, BackendError, Batch, OwnedRecord, Owner, Record, Revocations};
 
 /// Calls counted by a [`CountingBackend`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -121,6 +121,10 @@ impl<B: Backend> Backend for CountingBackend<B> {
     async fn delete_expired(&self) -> Result<u64, BackendError> {
         self.deletes_expired.fetch_add(1, Ordering::SeqCst);
         self.inner.delete_expired().await
+    }
+
+    fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
+        self.inner.subscribe(revocations)
     }
 
     fn name(&self) -> &'static str {

@@ -1,6 +1,7 @@
 //! The end of a request: the plan applied in one backend call, healed and
 //! tried again if a record it updates is gone, then folded into the state.
 
+use crate::backend::Op;
 use crate::key::ChannelKind;
 use crate::session::io::plan::Plan;
 use crate::session::model::Channel;
@@ -113,8 +114,16 @@ impl Session {
         Ok(healed)
     }
 
-    /// Folds a committed plan into the state.
+    /// Folds a committed plan into the state. The ids it deleted are
+    /// revoked on this server at once (a store with a feed tells the
+    /// others).
     fn settle(&self, plan: &Plan) {
+        let ended = plan.batch.ops.iter().filter_map(|op| match op {
+            Op::Delete(id) | Op::Retire(id) => Some(*id),
+            Op::Write(_) => None,
+        });
+        let engine = self.engine();
+        engine.revocations.revoke(ended, engine.now());
         let mut state = self.state();
         state.retired_deleted();
         for kind in ChannelKind::BOTH {

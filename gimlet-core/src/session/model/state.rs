@@ -328,10 +328,19 @@ impl State {
             });
             match trusted {
                 Ok(()) => {
-                    let checked = cookie.header.checked;
-                    let due = now >= checked.saturating_add(engine.revalidate_after);
+                    let header = &cookie.header;
+                    let revocations = &engine.revocations;
+                    // An ending this server heard of: the record is gone,
+                    // as a load would find, with no round trip.
+                    let ended = backend && header.stored && revocations.is_revoked(&header.id, now);
+                    let due = now >= header.checked.saturating_add(engine.revalidate_after)
+                        || !revocations.trusts_the_window(now);
                     let len = name.len() + 1 + value.len();
                     *slot = Channel::from_cookie(kind, cookie, backend, due, len);
+                    if ended {
+                        tracing::info!(channel = kind.name(), "session ended elsewhere; healing");
+                        let _ = slot.loaded(None, now, None);
+                    }
                 }
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
             }

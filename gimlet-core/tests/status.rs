@@ -52,6 +52,15 @@ async fn each_kind_of_request_reports_what_it_did_and_its_round_trips() {
     assert_eq!(seen(s.status()), status(Activity::Read, 1));
     assert_eq!(b.counts().round_trips(), 1, "the backend agrees");
 
+    // A server-side write alone: changed, one commit and no load.
+    b.reset_counts();
+    let s = b.open();
+    s.insert("cart", &["tonic"]).await.unwrap();
+    b.commit(&s).await;
+    assert_eq!(seen(s.status()), status(Activity::Changed, 1));
+    s.insert("cart", &["gin"]).await.unwrap();
+    b.reset_counts();
+
     // Writing back an equal value is no change.
     b.reset_counts();
     let s = b.open();

@@ -297,11 +297,6 @@ impl Channel {
         };
     }
 
-    /// The request ended without a commit: the browser keeps what it sent.
-    pub(crate) fn discarded(&mut self) {
-        self.browser = self.kept_cookie();
-    }
-
     /// A write after the commit reached this channel's record.
     pub(crate) fn wrote_through(&mut self, set: &[(String, Vec<u8>)], remove: &[String]) {
         self.record = RecordState::Written;

@@ -116,12 +116,10 @@ impl State {
         first && self.used
     }
 
-    /// Ends the request without committing: the browser keeps what it sent.
+    /// Ends the request without committing: the browser keeps what it
+    /// sent, which is what each channel's `browser` already says.
     pub(crate) fn discard(&mut self) {
         self.committed = true;
-        for ch in &mut self.channels {
-            ch.discarded();
-        }
     }
 
     /// The commit deleted the retired ids' records.

@@ -125,7 +125,6 @@ impl Session {
         let engine = self.engine();
         engine.revocations.revoke(ended, engine.now());
         let mut state = self.state();
-        state.retired_deleted();
         for kind in ChannelKind::BOTH {
             let (wrote, action) = plan.outcome[kind.index()];
             let (owner, len) = (plan.owners[kind.index()], plan.cookie_lens[kind.index()]);

@@ -122,11 +122,6 @@ impl State {
         self.committed = true;
     }
 
-    /// The commit deleted the retired ids' records.
-    pub(crate) fn retired_deleted(&mut self) {
-        self.retired.clear();
-    }
-
     /// Moves both channels' loaded data under new ids, in the group of
     /// `beside`; the old ids are retired. `restart`: a login starts the
     /// absolute lifetime anew.

@@ -94,10 +94,17 @@ async fn an_ending_is_kept_one_window() {
     let other = other_server(&b, true);
     log_out(&b).await;
     let heard = format!("{other:?}");
-    assert!(heard.contains("ids: 1") && heard.contains("live"), "{heard}");
+    assert!(
+        heard.contains("ids: 1") && heard.contains("live"),
+        "{heard}"
+    );
     b.advance(WINDOW);
     let s = other.open_from_headers([b.header().as_str()]);
-    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None, "the check tells");
+    assert_eq!(
+        s.get::<u32>("user_id").await.unwrap(),
+        None,
+        "the check tells"
+    );
     assert_eq!(b.counts().loads, 1);
 }
 

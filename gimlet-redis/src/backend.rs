@@ -1,7 +1,7 @@
 //! `RedisBackend`: the `Backend` trait on a deadpool-redis pool.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,10 +10,11 @@ use deadpool_redis::redis::{self, Script};
 use deadpool_redis::{Pool, PoolConfig, cluster, sentinel};
 use gimlet_core::SessionId;
 use gimlet_core::backend::{
-    Backend, BackendError, BackendErrorKind, Batch, Op, OwnedRecord, Owner, Record,
+    Backend, BackendError, BackendErrorKind, Batch, Op, OwnedRecord, Owner, Record, Revocations,
 };
 
 use crate::connection::{Connection, Pools, redis_error};
+use crate::feed;
 use crate::script::{self, Outcome, SENTINEL};
 
 /// The default key prefix.
@@ -60,6 +61,10 @@ pub struct RedisBackend {
     prefix: String,
     timeout: Duration,
     script: Script,
+    /// How many seconds of endings the revocation stream keeps: the
+    /// longest revalidation window of the Gimlets subscribed here, and at
+    /// least an hour.
+    retention: Arc<AtomicU64>,
     /// The connections in use, shared by every call until they fail. Each
     /// was taken out of the pool for good, so they are distinct.
     shared: Arc<[Slot]>,
@@ -101,6 +106,7 @@ impl RedisBackend {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             script: script::script(),
+            retention: Arc::new(AtomicU64::new(feed::MIN_RETENTION)),
             shared: Self::slots(DEFAULT_CONNECTIONS),
             next: Arc::default(),
         }
@@ -229,6 +235,15 @@ impl RedisBackend {
         key
     }
 
+    pub(crate) fn pools(&self) -> &Pools {
+        &self.pool
+    }
+
+    /// How many seconds of endings the revocation stream keeps.
+    pub(crate) fn retention_cell(&self) -> &AtomicU64 {
+        &self.retention
+    }
+
     /// The prefix of every key, before its hash tag.
     pub(crate) fn key_prefix(&self) -> &str {
         &self.prefix
@@ -311,8 +326,14 @@ impl RedisBackend {
             return Ok(());
         }
         self.timed(|mut conn| async move {
-            let (keys, args) =
-                script::arguments(batch, |id| self.key(id), |owner| self.index_key(owner));
+            let stream = self.stream_key();
+            let feed = stream.as_deref().map(|s| (s, self.retention()));
+            let (keys, args) = script::arguments(
+                batch,
+                |id| self.key(id),
+                |owner| self.index_key(owner),
+                feed,
+            );
             let mut invocation = self.script.prepare_invoke();
             for key in &keys {
                 invocation.key(key);
@@ -420,6 +441,10 @@ impl Backend for RedisBackend {
 
     fn name(&self) -> &'static str {
         "redis"
+    }
+
+    fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
+        self.follow(revocations)
     }
 
     fn owner_index(&self) -> bool {

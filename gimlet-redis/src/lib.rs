@@ -3,6 +3,7 @@
 
 mod backend;
 mod connection;
+mod feed;
 mod owners;
 mod script;
 mod url;
@@ -10,3 +11,4 @@ mod url;
 pub use backend::{DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisBackend};
 pub use connection::Connection;
 pub use deadpool_redis;
+pub use feed::POLL_INTERVAL;

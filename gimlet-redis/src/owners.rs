@@ -118,9 +118,15 @@ impl RedisBackend {
     ) -> Result<u64, BackendError> {
         let index = self.index_key(owner);
         let (index, prefix) = (&index, self.key_prefix());
+        let stream = self.stream_key();
+        let (stream, retention) = (&stream, self.retention());
         self.timed(|mut conn| async move {
             let mut invocation = END.prepare_invoke();
             invocation.key(index).arg(prefix);
+            match stream {
+                Some(stream) => invocation.key(stream).arg(retention),
+                None => invocation.arg(0),
+            };
             for id in except {
                 invocation.arg(id.to_string());
             }
@@ -133,15 +139,19 @@ impl RedisBackend {
     }
 }
 
-/// Ends an owner's sessions. `KEYS[1]` is the index; `ARGV[1]` the
-/// records' key prefix, before the hash tag; the rest of `ARGV` the ids
-/// kept. Each other member's record is deleted (its key rebuilt from the
-/// id as `RedisBackend::key` builds it: the first two bytes as the tag,
-/// the rest in hex), and the member removed, a member that does not parse
-/// included. Answers how many records were deleted.
+/// Ends an owner's sessions. `KEYS[1]` is the index and `KEYS[2]`, if
+/// `ARGV[2]` (the seconds it keeps) is not 0, the revocation stream;
+/// `ARGV[1]` is the records' key prefix, before the hash tag; the rest of
+/// `ARGV` the ids kept. Each other member's record is deleted (its key
+/// rebuilt from the id as `RedisBackend::key` builds it: the first two
+/// bytes as the tag, the rest in hex) and its id appended to the stream,
+/// and the member removed, a member that does not parse included. Answers
+/// how many records were deleted.
 const END_SOURCE: &str = r"
 local keep = {}
-for i = 2, #ARGV do keep[ARGV[i]] = true end
+for i = 3, #ARGV do keep[ARGV[i]] = true end
+local retention = tonumber(ARGV[2])
+local minid = string.format('%d', (redis.call('TIME')[1] - retention) * 1000)
 local ended, dropped = 0, {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local id = string.match(member, '^(%x+):[pt]:%d+$')
@@ -149,7 +159,11 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     if id ~= nil and #id == 32 then
       local tag = ''
       for i = 1, 4 do tag = tag .. string.char(0x40 + tonumber(string.sub(id, i, i), 16)) end
-      ended = ended + redis.call('DEL', ARGV[1] .. '{' .. tag .. '}' .. string.sub(id, 5))
+      local deleted = redis.call('DEL', ARGV[1] .. '{' .. tag .. '}' .. string.sub(id, 5))
+      ended = ended + deleted
+      if deleted == 1 and retention > 0 then
+        redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'id', id)
+      end
     end
     dropped[#dropped + 1] = member
   end

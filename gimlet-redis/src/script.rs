@@ -5,12 +5,15 @@ use gimlet_core::SessionId;
 use gimlet_core::backend::{Batch, Op, Owner, Ownership, WriteMode};
 
 /// Applies a batch atomically. `KEYS` holds one hash per op, then the
-/// owner indexes the ops name; `ARGV` holds, per op, `mode clear
+/// owner indexes the ops name, then, if the batch deletes anything, the
+/// revocation stream. `ARGV` starts with how many seconds of entries the
+/// stream keeps (`0`: no stream), then holds, per op, `mode clear
 /// expires_ms nset nremove owner`, then `nset` field-value pairs, then
 /// `nremove` fields, then, if `owner` (the index's position in `KEYS`) is
 /// not 0, the index entry's score and member. Modes: `D` delete, `R`
 /// retire (delete; must exist), `C` create (must not exist), `U` upsert,
-/// `W` update (must exist).
+/// `W` update (must exist). For `D` and `R` the second field is the id in
+/// hex, which the script appends to the stream.
 ///
 /// Every hash holds a sentinel field `""` (session keys are never empty),
 /// so that a record whose keys were all removed still exists.
@@ -20,7 +23,10 @@ use gimlet_core::backend::{Batch, Op, Owner, Ownership, WriteMode};
 /// past that time and sets the set to expire with its last entry.
 const SOURCE: &str = r"
 local ops = {}
-local pos = 1
+local retention = tonumber(ARGV[1])
+local stream = nil
+if retention > 0 then stream = KEYS[#KEYS] end
+local pos = 2
 local nops = 0
 while pos <= #ARGV do
   nops = nops + 1
@@ -41,6 +47,10 @@ for i = 1, nops do
   local op, key = ops[i], KEYS[i]
   if op.mode == 'D' or op.mode == 'R' then
     redis.call('DEL', key)
+    if stream then
+      local minid = string.format('%d', (redis.call('TIME')[1] - retention) * 1000)
+      redis.call('XADD', stream, 'MINID', '~', minid, '*', 'id', op.clear)
+    end
   else
     if op.clear == '1' then redis.call('DEL', key) end
     -- One HSET and one HDEL per hash, in chunks that stay within unpack's limit.
@@ -104,10 +114,17 @@ pub(crate) fn arguments(
     batch: &Batch,
     key: impl Fn(&gimlet_core::SessionId) -> String,
     index: impl Fn(&Owner) -> String,
+    stream: Option<(&str, u64)>,
 ) -> (Vec<String>, Vec<Vec<u8>>) {
     let mut keys = Vec::with_capacity(batch.ops.len());
     let mut indexes = Vec::new();
-    let mut args: Vec<Vec<u8>> = Vec::new();
+    let deletes = batch
+        .ops
+        .iter()
+        .any(|op| matches!(op, Op::Delete(_) | Op::Retire(_)));
+    let stream = stream.filter(|_| deletes);
+    let retention = stream.map_or(0, |(_, seconds)| seconds.max(1));
+    let mut args: Vec<Vec<u8>> = vec![retention.to_string().into_bytes()];
     for op in &batch.ops {
         match op {
             Op::Delete(id) | Op::Retire(id) => {
@@ -119,7 +136,7 @@ pub(crate) fn arguments(
                 };
                 args.extend([
                     mode.to_vec(),
-                    b"0".to_vec(),
+                    id.to_string().into_bytes(),
                     b"0".to_vec(),
                     b"0".to_vec(),
                     b"0".to_vec(),
@@ -161,6 +178,7 @@ pub(crate) fn arguments(
         }
     }
     keys.extend(indexes);
+    keys.extend(stream.map(|(stream, _)| stream.to_owned()));
     (keys, args)
 }
 

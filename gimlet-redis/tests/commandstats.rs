@@ -69,9 +69,10 @@ impl Nodes {
 /// to learn a cluster's topology (`CLUSTER …`, `READONLY`) or to read
 /// these statistics, and what replicas send back: none of it is a
 /// session's work, and another test on the same cluster may send it at
-/// any time.
-const ADMINISTRATIVE: [&str; 7] = [
-    "info", "cluster", "ping", "readonly", "client", "hello", "replconf",
+/// any time. So are the revocation feed's reads of its stream (`XREAD`,
+/// a few a second per app server, whatever the traffic).
+const ADMINISTRATIVE: [&str; 8] = [
+    "info", "cluster", "ping", "readonly", "client", "hello", "replconf", "xread",
 ];
 
 /// The commands run between two readings, summed over the nodes, and how

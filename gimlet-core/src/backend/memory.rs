@@ -160,16 +160,16 @@ impl MemoryBackend {
         self.len() == 0
     }
 
-    /// Tells every subscriber that `ids` ended at `now`, and forgets the
+    /// Tells every subscriber that `ids` ended, and forgets the
     /// subscribers that are gone.
-    fn publish(&self, ids: &[SessionId], now: u64) {
+    fn publish(&self, ids: &[SessionId]) {
         if ids.is_empty() {
             return;
         }
         let mut subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         subscribers.retain(|weak| match weak.upgrade() {
             Some(revocations) => {
-                revocations.revoke(ids.iter().copied(), now);
+                revocations.revoke(ids.iter().copied());
                 true
             }
             None => false,
@@ -367,7 +367,7 @@ impl Backend for MemoryBackend {
             .filter(|op| matches!(op, Op::Delete(_) | Op::Retire(_)))
             .map(Op::id)
             .collect();
-        self.publish(&ended, now);
+        self.publish(&ended);
         Ok(())
     }
 
@@ -412,7 +412,7 @@ impl Backend for MemoryBackend {
             store.remove(id);
         }
         drop(store);
-        self.publish(&ended, now);
+        self.publish(&ended);
         Ok(ended.len() as u64)
     }
 }

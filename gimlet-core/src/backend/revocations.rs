@@ -4,10 +4,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::SessionId;
+use crate::{Clock, SessionId};
 
 /// The ids whose records ended (a logout, a cycle, log out everywhere)
 /// in the last revalidation window, as one app server knows them.
@@ -24,6 +24,7 @@ use crate::SessionId;
 /// on use, as with `revalidate_after = 0`.
 pub struct Revocations {
     window: u64,
+    clock: Arc<dyn Clock>,
     /// Entries held: read without the lock, so that an empty set costs a
     /// load of one atomic.
     len: AtomicUsize,
@@ -58,11 +59,12 @@ const LIVE: u8 = 1;
 const DOWN: u8 = 2;
 
 impl Revocations {
-    /// An empty set whose entries live `window` seconds, for a store with
-    /// no feed until one says otherwise.
-    pub fn new(window: u64) -> Self {
+    /// An empty set whose entries live `window` seconds by `clock`, for a
+    /// store with no feed until one says otherwise.
+    pub fn new(window: u64, clock: Arc<dyn Clock>) -> Self {
         Revocations {
             window,
+            clock,
             len: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
             feed: AtomicU8::new(NO_FEED),
@@ -70,8 +72,14 @@ impl Revocations {
         }
     }
 
-    /// Records that the records of `ids` ended at `now`.
-    pub fn revoke(&self, ids: impl IntoIterator<Item = SessionId>, now: u64) {
+    /// How long an entry lives, in seconds: the revalidation window.
+    pub fn window(&self) -> u64 {
+        self.window
+    }
+
+    /// Records that the records of `ids` ended now.
+    pub fn revoke(&self, ids: impl IntoIterator<Item = SessionId>) {
+        let now = self.clock.now();
         let until = now.saturating_add(self.window);
         let mut ended = self.lock();
         ended.expire(now);
@@ -92,10 +100,11 @@ impl Revocations {
     }
 
     /// Whether the record of `id` ended within the last window.
-    pub fn is_revoked(&self, id: &SessionId, now: u64) -> bool {
+    pub fn is_revoked(&self, id: &SessionId) -> bool {
         if self.len.load(Ordering::Acquire) == 0 {
             return false;
         }
+        let now = self.clock.now();
         self.lock().ids.get(id).is_some_and(|&until| until > now)
     }
 
@@ -113,7 +122,7 @@ impl Revocations {
     /// Whether a cookie inside its revalidation window may be used
     /// unchecked: not while a feed that should be live is down, nor while
     /// an ending could not be recorded.
-    pub fn trusts_the_window(&self, now: u64) -> bool {
+    pub fn trusts_the_window(&self) -> bool {
         if self.feed.load(Ordering::Acquire) == DOWN {
             return false;
         }
@@ -121,7 +130,7 @@ impl Revocations {
             return true;
         }
         let mut ended = self.lock();
-        ended.expire(now);
+        ended.expire(self.clock.now());
         self.len.store(ended.ids.len(), Ordering::Release);
         self.overflowed.store(ended.overflowed, Ordering::Release);
         !ended.overflowed

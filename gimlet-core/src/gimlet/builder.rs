@@ -378,7 +378,10 @@ impl GimletBuilder {
 
         let cookies = CookieJar::new(config.cookie.clone(), lifetimes[0]);
         let default_clientside = config.default_clientside.unwrap_or(backend.is_none());
-        let revocations = Arc::new(Revocations::new(config.revalidate_after.as_secs()));
+        let revocations = Arc::new(Revocations::new(
+            config.revalidate_after.as_secs(),
+            clock.clone(),
+        ));
         if let Some(backend) = &backend {
             backend.subscribe(&revocations);
         }

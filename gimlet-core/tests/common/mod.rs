@@ -163,8 +163,7 @@ impl gimlet_core::backend::Backend for Deaf {
     async fn load(
         &self,
         ids: &[gimlet_core::SessionId],
-    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::backend::BackendError>
-    {
+    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::backend::BackendError> {
         self.0.load(ids).await
     }
 

@@ -122,8 +122,7 @@ impl Session {
             Op::Delete(id) | Op::Retire(id) => Some(*id),
             Op::Write(_) => None,
         });
-        let engine = self.engine();
-        engine.revocations.revoke(ended, engine.now());
+        self.engine().revocations.revoke(ended);
         let mut state = self.state();
         for kind in ChannelKind::BOTH {
             let (wrote, action) = plan.outcome[kind.index()];

@@ -325,9 +325,9 @@ impl State {
                     let revocations = &engine.revocations;
                     // An ending this server heard of: the record is gone,
                     // as a load would find, with no round trip.
-                    let ended = backend && header.stored && revocations.is_revoked(&header.id, now);
+                    let ended = backend && header.stored && revocations.is_revoked(&header.id);
                     let due = now >= header.checked.saturating_add(engine.revalidate_after)
-                        || !revocations.trusts_the_window(now);
+                        || !revocations.trusts_the_window();
                     let len = name.len() + 1 + value.len();
                     *slot = Channel::from_cookie(kind, cookie, backend, due, len);
                     if ended {

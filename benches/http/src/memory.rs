@@ -37,6 +37,19 @@ fn cart() -> Vec<String> {
 pub(crate) async fn fill(store: &str, sessions: usize) {
     let before = resident("self");
     let estimate = match store {
+        "revocations" => {
+            // The ids of a window's endings, as one app server holds them.
+            let revocations = gimlet_core::backend::Revocations::new(
+                300,
+                std::sync::Arc::new(gimlet_core::SystemClock),
+            );
+            for _ in 0..sessions / 1000 {
+                let ids = (0..1000).map(|_| gimlet_core::SessionId::generate().expect("rng"));
+                revocations.revoke(ids);
+            }
+            assert_eq!(revocations.len(), sessions / 1000 * 1000);
+            None
+        }
         "gimlet" => {
             let backend = std::sync::Arc::new(MemoryBackend::with_capacity(sessions));
             let gimlet = Gimlet::builder()

@@ -145,6 +145,44 @@ async fn a_flood_of_new_sessions_cannot_evict_an_established_one() {
     assert!(kept.iter().all(Option::is_some));
 }
 
+/// Which tier a new visitor's record evicts from, in a full store of 100
+/// holding `returned` established records and the rest new ones.
+async fn evicted_tier(returned: usize) -> (usize, usize) {
+    let clock = ManualClock::new(NOW);
+    let backend = MemoryBackend::with_capacity(100).clock(clock.clone());
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let id = SessionId::generate().unwrap();
+        backend
+            .commit(&create(id, NOW + 100 + i as u64))
+            .await
+            .unwrap();
+        if i < returned {
+            backend.load(&[id]).await.unwrap();
+        }
+        ids.push(id);
+    }
+    let visitor = SessionId::generate().unwrap();
+    backend.commit(&create(visitor, NOW + 5000)).await.unwrap();
+    let live = backend.load(&ids).await.unwrap();
+    let gone = |range: std::ops::Range<usize>| live[range].iter().filter(|r| r.is_none()).count();
+    (gone(0..returned), gone(returned..100))
+}
+
+#[tokio::test]
+async fn established_sessions_are_evicted_first_only_past_three_quarters() {
+    assert_eq!(
+        evicted_tier(75).await,
+        (0, 1),
+        "at three quarters, a new one goes"
+    );
+    assert_eq!(
+        evicted_tier(80).await,
+        (1, 0),
+        "past it, an established one"
+    );
+}
+
 /// Established sessions fill at most three quarters of the store: past
 /// that, the oldest of them make room, so a new visitor's record always
 /// lives to see its next request.

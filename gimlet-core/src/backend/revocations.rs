@@ -24,6 +24,7 @@ use crate::{Clock, SessionId};
 /// on use, as with `revalidate_after = 0`.
 pub struct Revocations {
     window: u64,
+    max_ids: usize,
     clock: Arc<dyn Clock>,
     /// Entries held: read without the lock, so that an empty set costs a
     /// load of one atomic.
@@ -62,8 +63,16 @@ impl Revocations {
     /// An empty set whose entries live `window` seconds by `clock`, for a
     /// store with no feed until one says otherwise.
     pub fn new(window: u64, clock: Arc<dyn Clock>) -> Self {
+        Self::bounded(window, clock, MAX_IDS)
+    }
+
+    /// [`Revocations::new`], holding at most `max_ids` ids
+    /// ([`MAX_IDS`] by default): past it, every cookie is checked on use
+    /// until the window of what could not be held has passed.
+    pub fn bounded(window: u64, clock: Arc<dyn Clock>, max_ids: usize) -> Self {
         Revocations {
             window,
+            max_ids,
             clock,
             len: AtomicUsize::new(0),
             overflowed: AtomicBool::new(false),
@@ -84,7 +93,7 @@ impl Revocations {
         let mut ended = self.lock();
         ended.expire(now);
         for id in ids {
-            if ended.ids.len() >= MAX_IDS {
+            if ended.ids.len() >= self.max_ids {
                 // Forgetting an ending would trust its cookies: past the
                 // bound, none is added, and every cookie is checked instead
                 // until the set has room again.

@@ -233,15 +233,19 @@ impl Store {
         Ok(())
     }
 
-    /// A request came back to the live record `id`: it is established.
-    fn returned(&mut self, id: &SessionId) {
-        if let Some(entry) = self.records.get_mut(id)
-            && entry.tier == NEW
-        {
+    /// The data of the live record `id`, which a request came back to: it
+    /// is established from now on.
+    fn load(&mut self, id: &SessionId, now: u64) -> Option<Record> {
+        let Store {
+            records, by_expiry, ..
+        } = self;
+        let entry = records.get_mut(id).filter(|e| e.expires_at > now)?;
+        if entry.tier == NEW {
             entry.tier = RETURNED;
-            self.by_expiry[NEW].remove(&(entry.expires_at, *id));
-            self.by_expiry[RETURNED].insert((entry.expires_at, *id));
+            by_expiry[NEW].remove(&(entry.expires_at, *id));
+            by_expiry[RETURNED].insert((entry.expires_at, *id));
         }
+        Some(entry.data.clone())
     }
 
     fn apply(&mut self, write: &Write, now: u64) {
@@ -335,16 +339,7 @@ impl Backend for MemoryBackend {
     async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
         let now = self.clock.now();
         let mut store = self.lock();
-        Ok(ids
-            .iter()
-            .map(|id| {
-                let data = store.live(id, now).map(|e| e.data.clone());
-                if data.is_some() {
-                    store.returned(id);
-                }
-                data
-            })
-            .collect())
+        Ok(ids.iter().map(|id| store.load(id, now)).collect())
     }
 
     async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {

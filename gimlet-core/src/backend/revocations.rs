@@ -13,7 +13,7 @@ use crate::{Clock, SessionId};
 /// in the last revalidation window, as one app server knows them.
 ///
 /// Gimlet keeps one per [`Gimlet`](crate::Gimlet). Its own commits add the
-/// ids they delete; a store that can push ([`Backend::subscribe`]) adds
+/// ids they delete; a store that can push ([`Backend::subscribe`](super::Backend::subscribe)) adds
 /// what every other app server's commits deleted, as they happen. A cookie
 /// whose id is here has ended: it yields nothing, clientside data
 /// included, with no round trip.

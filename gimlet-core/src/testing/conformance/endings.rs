@@ -82,12 +82,16 @@ enum Ending {
     EndSessionsOf,
 }
 
-/// [`a_cycle_racing_an_ending`], the ending a logout.
+/// A cycle that loaded the session before a logout ended it, and commits
+/// after: the commit succeeds, but nothing of the ended session moves to
+/// the new ids.
 pub async fn a_cycle_racing_a_logout_does_not_resurrect_the_session(backend: SharedBackend) {
     a_cycle_racing_an_ending(backend, Ending::Logout).await;
 }
 
-/// [`a_cycle_racing_an_ending`], the ending a log out everywhere.
+/// A cycle that loaded the session before log out everywhere ended it, and
+/// commits after: as with a logout, nothing of the ended session moves,
+/// and the new ids are in no owner's index.
 pub async fn a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session(
     backend: SharedBackend,
 ) {

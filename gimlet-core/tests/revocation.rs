@@ -31,7 +31,7 @@ fn other_server(b: &Browser, hears: bool) -> Gimlet {
     let store: std::sync::Arc<dyn Backend> = if hears {
         b.backend.clone()
     } else {
-        std::sync::Arc::new(common::Deaf(b.backend.clone()))
+        std::sync::Arc::new(gimlet_core::testing::WithoutFeed(b.backend.clone()))
     };
     Gimlet::builder()
         .secret(SECRET)

@@ -11,26 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gimlet_core::backend::{Backend, BackendError, Batch, Record};
-use gimlet_core::{Gimlet, Placement, SessionId};
+use gimlet_core::testing::WithoutFeed;
+use gimlet_core::{Gimlet, Placement};
 use gimlet_redis::RedisBackend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// The backend without its revocation feed (`subscribe` answers `false`).
-#[derive(Debug)]
-struct WithoutFeed(RedisBackend);
-
-#[gimlet_core::async_trait]
-impl Backend for WithoutFeed {
-    async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
-        self.0.load(ids).await
-    }
-
-    async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
-        self.0.commit(batch).await
-    }
-}
 
 /// Forwards connections to `target`, counting exchanges over all of them.
 struct Proxy {

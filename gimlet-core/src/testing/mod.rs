@@ -5,6 +5,8 @@
 mod clock;
 pub mod conformance;
 mod counting;
+mod without_feed;
 
 pub use clock::ManualClock;
 pub use counting::{CountingBackend, Counts};
+pub use without_feed::WithoutFeed;

@@ -152,25 +152,3 @@ pub async fn with_clientside_key(
 pub async fn clientside_only_without_revocation() -> Browser {
     with_clientside_key(|g| g.revocable(false)).await
 }
-
-/// A store as an app server sees it when it cannot hear the store's
-/// endings: `subscribe` answers `false`, everything else goes through.
-#[derive(Debug)]
-pub struct Deaf(pub Arc<dyn gimlet_core::backend::Backend>);
-
-#[gimlet_core::async_trait]
-impl gimlet_core::backend::Backend for Deaf {
-    async fn load(
-        &self,
-        ids: &[gimlet_core::SessionId],
-    ) -> Result<Vec<Option<gimlet_core::backend::Record>>, gimlet_core::backend::BackendError> {
-        self.0.load(ids).await
-    }
-
-    async fn commit(
-        &self,
-        batch: &gimlet_core::backend::Batch,
-    ) -> Result<(), gimlet_core::backend::BackendError> {
-        self.0.commit(batch).await
-    }
-}

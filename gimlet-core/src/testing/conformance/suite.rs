@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::backend::{
-    Backend, BackendError, Batch, Op, OwnedRecord, Owner, Record, Write, WriteMode,
-};
+use crate::backend::{Backend, Batch, Op, Record, Write, WriteMode};
 use crate::{Clock, Gimlet, SessionId, SystemClock};
 
 /// A backend shared by the tasks of a case.
@@ -153,37 +151,7 @@ impl Browser {
 /// `backend` without its revocation feed: as a store that cannot push,
 /// for the cases that test what the revalidation window alone does.
 pub(super) fn without_feed(backend: SharedBackend) -> SharedBackend {
-    Arc::new(WithoutFeed(backend))
-}
-
-#[derive(Debug)]
-struct WithoutFeed(SharedBackend);
-
-#[async_trait::async_trait]
-impl Backend for WithoutFeed {
-    async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
-        self.0.load(ids).await
-    }
-
-    async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
-        self.0.commit(batch).await
-    }
-
-    fn owner_index(&self) -> bool {
-        self.0.owner_index()
-    }
-
-    async fn sessions_of(&self, owner: &Owner, now: u64) -> Result<Vec<OwnedRecord>, BackendError> {
-        self.0.sessions_of(owner, now).await
-    }
-
-    async fn end_sessions_of(
-        &self,
-        owner: &Owner,
-        except: &[SessionId],
-    ) -> Result<u64, BackendError> {
-        self.0.end_sessions_of(owner, except).await
-    }
+    Arc::new(crate::testing::WithoutFeed(backend))
 }
 
 /// A new id. The ids of one test share a group, as the ids of one session

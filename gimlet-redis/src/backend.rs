@@ -14,7 +14,6 @@ use gimlet_core::backend::{
 };
 
 use crate::connection::{Connection, Pools, redis_error};
-use crate::feed;
 use crate::script::{self, Outcome, SENTINEL};
 
 /// The default key prefix.
@@ -106,7 +105,7 @@ impl RedisBackend {
             prefix: DEFAULT_PREFIX.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             script: script::script(),
-            retention: Arc::new(AtomicU64::new(feed::MIN_RETENTION)),
+            retention: Arc::new(AtomicU64::new(gimlet_core::backend::feed::MIN_RETENTION)),
             shared: Self::slots(DEFAULT_CONNECTIONS),
             next: Arc::default(),
         }

@@ -8,22 +8,16 @@
 //! a while reads what it missed from its cursor. Reading it is one command
 //! per interval per app server, never one per request.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
 
 use deadpool_redis::redis::{self, Value};
 use gimlet_core::SessionId;
+use gimlet_core::backend::feed::{self, EndingsLog, Page};
 use gimlet_core::backend::{BackendError, Revocations};
 
 use crate::RedisBackend;
 use crate::connection::{Pools, redis_error};
-
-/// How often an app server reads the stream.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(25);
-
-/// The least the stream keeps, in seconds.
-pub(crate) const MIN_RETENTION: u64 = 3600;
 
 /// The most entries one read takes.
 const BATCH: usize = 10_000;
@@ -50,26 +44,30 @@ impl RedisBackend {
         let Some(stream) = self.stream_key() else {
             return false;
         };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!("no Tokio runtime when Gimlet was built: Redis endings are not pushed");
-            return false;
-        };
         self.retention_cell()
             .fetch_max(revocations.window(), Ordering::Relaxed);
-        // Nothing is trusted before the first read has caught up.
-        revocations.feed_down();
-        runtime.spawn(follow(self.clone(), stream, Arc::downgrade(revocations)));
-        true
+        let log = Stream {
+            backend: self.clone(),
+            stream,
+            cursor: "0-0".to_owned(),
+        };
+        feed::follow(log, revocations)
     }
+}
 
-    /// The entries after `cursor`, at most [`BATCH`]: each entry's stream
-    /// id and the session id it names.
-    async fn read_stream(
-        &self,
-        stream: &str,
-        cursor: &str,
-    ) -> Result<Vec<(String, Option<SessionId>)>, BackendError> {
+/// The revocation stream, as one app server reads it: from its start (the
+/// last hour), then from the last entry read.
+struct Stream {
+    backend: RedisBackend,
+    stream: String,
+    cursor: String,
+}
+
+impl EndingsLog for Stream {
+    async fn read(&mut self) -> Result<Page, BackendError> {
+        let (stream, cursor) = (&self.stream, &self.cursor);
         let reply: Value = self
+            .backend
             .timed(|mut conn| async move {
                 redis::cmd("XREAD")
                     .arg("COUNT")
@@ -82,52 +80,21 @@ impl RedisBackend {
                     .map_err(redis_error)
             })
             .await?;
-        Ok(entries(reply))
-    }
-}
-
-/// Reads the stream until `revocations` is dropped. The feed is up while
-/// the reads succeed and have caught up; down otherwise. After an outage
-/// longer than the stream keeps, what was trimmed is lost: the feed stays
-/// down for one window more, so every cookie is checked meanwhile.
-async fn follow(backend: RedisBackend, stream: String, revocations: Weak<Revocations>) {
-    let mut cursor = "0-0".to_owned();
-    let mut interval = tokio::time::interval(POLL_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing_since: Option<Instant> = None;
-    let mut distrust_until: Option<Instant> = None;
-    loop {
-        interval.tick().await;
-        let Some(revocations) = revocations.upgrade() else {
-            return;
-        };
-        match backend.read_stream(&stream, &cursor).await {
-            Ok(entries) => {
-                if let Some(since) = failing_since.take()
-                    && since.elapsed().as_secs() >= backend.retention()
-                {
-                    let window = Duration::from_secs(revocations.window());
-                    distrust_until = Some(Instant::now() + window);
-                }
-                let caught_up = entries.len() < BATCH;
-                if let Some((last, _)) = entries.last() {
-                    cursor.clone_from(last);
-                }
-                revocations.revoke(entries.into_iter().filter_map(|(_, id)| id));
-                let trusted = distrust_until.is_none_or(|until| Instant::now() >= until);
-                if caught_up && trusted {
-                    distrust_until = None;
-                    revocations.feed_up();
-                }
-            }
-            Err(e) => {
-                if failing_since.is_none() {
-                    tracing::warn!(error = %e, "reading the Redis revocation stream failed");
-                    failing_since = Some(Instant::now());
-                }
-                revocations.feed_down();
-            }
+        let entries = entries(reply);
+        let caught_up = entries.len() < BATCH;
+        if let Some((last, _)) = entries.last() {
+            self.cursor.clone_from(last);
         }
+        let ended = entries.into_iter().filter_map(|(_, id)| id).collect();
+        Ok(Page { ended, caught_up })
+    }
+
+    fn retention(&self) -> u64 {
+        self.backend.retention()
+    }
+
+    fn name(&self) -> &'static str {
+        "redis"
     }
 }
 

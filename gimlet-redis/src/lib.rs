@@ -11,4 +11,3 @@ mod url;
 pub use backend::{DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisBackend};
 pub use connection::Connection;
 pub use deadpool_redis;
-pub use feed::POLL_INTERVAL;

@@ -8,121 +8,28 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use gimlet_core::Gimlet;
 use gimlet_core::backend::Backend;
-use gimlet_core::testing::CountingBackend;
+use gimlet_core::conformance::{self, SharedBackend};
 
-const SECRET: &str = "revocation test secret, 32+ bytes long";
-
-/// An app server of its own (its own pool, as another process would have)
-/// on `url` under `prefix`, counting its backend calls.
-fn server(url: &str, prefix: &str) -> (Gimlet, Arc<CountingBackend<gimlet_redis::RedisBackend>>) {
-    let store = gimlet_redis::RedisBackend::from_url(url)
-        .unwrap()
-        .prefix(prefix);
-    let backend = Arc::new(CountingBackend::new(store));
-    let gimlet = Gimlet::builder()
-        .secret(SECRET)
-        .shared_backend(backend.clone())
-        .clientside_keys(["user_id"])
-        .build()
-        .unwrap();
-    (gimlet, backend)
-}
-
-/// Waits until `gimlet` has caught up with the stream.
-async fn until_live(gimlet: &Gimlet) {
-    let started = Instant::now();
-    while !format!("{gimlet:?}").contains("feed: \"live\"") {
-        assert!(started.elapsed() < Duration::from_secs(10), "{gimlet:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// Logs a browser in on `gimlet`: a clientside user id, a server cart, an
-/// owner. Answers its `Cookie` header.
-async fn logged_in(gimlet: &Gimlet, user: &str) -> String {
-    let s = gimlet.open_from_headers([]);
-    s.set_owner(user).await.unwrap();
-    s.insert("user_id", &7).await.unwrap();
-    s.insert("cart", &["gin"]).await.unwrap();
-    let cookies = gimlet.commit(&s).await.unwrap();
-    cookies
-        .iter()
-        .filter_map(|c| c.split(';').next())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-async fn user_id(gimlet: &Gimlet, header: &str) -> Option<u32> {
-    let s = gimlet.open_from_headers([header]);
-    let id = s.get::<u32>("user_id").await.unwrap();
-    gimlet.commit(&s).await.unwrap();
-    id
-}
-
-/// Until `header` is refused on `gimlet`, polling. How fast is not
-/// asserted: tests do not time.
-async fn until_refused(gimlet: &Gimlet, header: &str) {
-    let started = Instant::now();
-    while user_id(gimlet, header).await.is_some() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the ending never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
-
-fn user() -> String {
-    format!("user-{}", gimlet_core::SessionId::generate().unwrap())
-}
-
-async fn an_ending_reaches_every_app_server(url: &str) {
-    // Keys of this test's own, shared by its app servers.
-    let prefix = &format!(
+/// A function that opens an app server of its own (its own pool, as
+/// another process would have) on `url`, under a prefix of this test's.
+fn servers(url: &str) -> impl AsyncFn() -> SharedBackend {
+    let prefix = format!(
         "gimlet-test:{}:",
         gimlet_core::SessionId::generate().unwrap()
     );
-    let (first, _) = server(url, prefix);
-    let (second, counted) = server(url, prefix);
-    until_live(&second).await;
-    let ada = user();
-    let header = logged_in(&first, &ada).await;
-    counted.reset();
-    assert_eq!(user_id(&second, &header).await, Some(7));
-    assert_eq!(counted.counts().round_trips(), 0, "a read costs nothing");
+    let url = url.to_owned();
+    async move || {
+        let store = gimlet_redis::RedisBackend::from_url(&url)
+            .unwrap()
+            .prefix(&prefix);
+        Arc::new(store) as SharedBackend
+    }
+}
 
-    let logout = first.open_from_headers([header.as_str()]);
-    logout.invalidate().unwrap();
-    first.commit(&logout).await.unwrap();
-    until_refused(&second, &header).await;
-    assert_eq!(
-        counted.counts().loads,
-        0,
-        "the copy was refused on what the server heard, not by a load"
-    );
-
-    // Log out everywhere, from the first server, of a session the second
-    // one reads.
-    let bob = user();
-    let header = logged_in(&first, &bob).await;
-    assert_eq!(user_id(&second, &header).await, Some(7));
-    assert_eq!(first.end_sessions_of(&bob, None).await.unwrap(), 1);
-    until_refused(&second, &header).await;
-
-    // A server that starts later reads the last window first.
-    let carol = user();
-    let header = logged_in(&first, &carol).await;
-    let logout = first.open_from_headers([header.as_str()]);
-    logout.invalidate().unwrap();
-    first.commit(&logout).await.unwrap();
-    let (third, counted) = server(url, prefix);
-    until_live(&third).await;
-    assert_eq!(user_id(&third, &header).await, None);
-    assert_eq!(counted.counts().loads, 0, "refused on the replayed stream");
+async fn an_ending_reaches_every_app_server(url: &str) {
+    conformance::an_ending_reaches_every_app_server(servers(url)).await;
 }
 
 #[tokio::test]

@@ -1,11 +1,12 @@
 //! `SqlBackend`: the `Backend` trait on an sqlx pool, key by key.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use gimlet_core::backend::{
-    Backend, BackendError, BackendErrorKind, Batch, OwnedRecord, Owner, Record,
+    Backend, BackendError, BackendErrorKind, Batch, OwnedRecord, Owner, Record, Revocations,
 };
 use gimlet_core::{Clock, SessionId};
 use sqlx::any::AnyRow;
@@ -19,7 +20,9 @@ use crate::{Dialect, Tables};
 /// Storage is key-level: one row per channel (`id`, `expires_at`) and one
 /// row per key (`session_id`, `name`, `value`), so concurrent commits that
 /// change different keys of one session all survive; a third table holds
-/// the owner index (`Session::set_owner`), one row per owned channel. A
+/// the owner index (`Session::set_owner`), one row per owned channel, and
+/// a fourth logs the endings of the last hour, which every app server
+/// reads every 25 ms so that a logout reaches copied cookies at once. A
 /// load is one query for both channels; a commit is one transaction.
 /// `docs/backends.md` shows the schema of each dialect.
 ///
@@ -64,6 +67,9 @@ pub(crate) struct Inner {
     pub(crate) tables: Tables,
     pub(crate) timeout: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    /// How many seconds the log of endings keeps: an hour, or the longest
+    /// revalidation window of the Gimlets that follow it.
+    pub(crate) retention: AtomicU64,
 }
 
 /// The shortest period [`SqlBackend::spawn_cleanup`] runs at.
@@ -227,6 +233,10 @@ impl Backend for SqlBackend {
         self.inner.dialect.name()
     }
 
+    fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
+        self.follow(revocations)
+    }
+
     fn owner_index(&self) -> bool {
         true
     }
@@ -264,6 +274,9 @@ impl SqlBackend {
                 .map_err(backend_error)?
                 .rows_affected();
             self.delete_orphaned_owners(&mut tx, now)
+                .await
+                .map_err(backend_error)?;
+            self.trim_endings(&mut tx, inner.clock.now())
                 .await
                 .map_err(backend_error)?;
             tx.commit().await.map_err(backend_error)?;

@@ -2,6 +2,7 @@
 //! and `SqlBackend::builder` and `SqlBackend::connect`, which start one.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use gimlet_core::backend::{BackendError, BackendErrorKind};
@@ -171,6 +172,7 @@ impl SqlBackendBuilder {
                 tables: self.tables,
                 timeout: self.timeout,
                 clock: self.clock,
+                retention: AtomicU64::new(gimlet_core::backend::feed::MIN_RETENTION),
             }),
         };
         Ok((

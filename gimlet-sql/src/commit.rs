@@ -101,6 +101,12 @@ impl SqlBackend {
                 break;
             }
         }
+        if applied.is_ok() {
+            applied = self
+                .log_endings(&mut tx, batch, now)
+                .await
+                .map_err(Abort::from);
+        }
         match applied {
             Ok(()) => tx.commit().await.map_err(Abort::from),
             Err(abort) => {
@@ -174,6 +180,35 @@ impl SqlBackend {
             return Err(Abort::Conflict(BackendError::gone()));
         }
         Ok(self.delete(tx, id).await?)
+    }
+
+    /// Adds the batch's deleted and retired ids to the log of endings,
+    /// last before the commit, so that the numbers the rows take become
+    /// visible to readers soon after they are taken.
+    async fn log_endings(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        batch: &Batch,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let ended: Vec<String> = batch
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Delete(id) | Op::Retire(id) => Some(id.to_string()),
+                Op::Write(_) => None,
+            })
+            .collect();
+        let (d, t) = (self.inner.dialect, &self.inner.tables);
+        for ids in ended.chunks(CHUNK) {
+            let sql = d.insert_ended(t, ids.len());
+            let mut query = sqlx::query(&sql);
+            for id in ids {
+                query = query.bind(id.as_str()).bind(now);
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     async fn delete_all_keys(

@@ -60,7 +60,35 @@ impl Dialect {
                  INDEX {index} (owner)) ENGINE=InnoDB"
             )],
         });
+        statements.extend(self.ended_schema(t));
         statements
+    }
+
+    /// The log of endings: a row per ended channel, numbered in the order
+    /// the rows were inserted (never reusing a number), and the time.
+    fn ended_schema(self, t: &Tables) -> Vec<String> {
+        let (e, index) = (t.ended(), t.ended_index());
+        match self {
+            Dialect::Sqlite => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {e} (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+                     session_id TEXT NOT NULL, ended_at INTEGER NOT NULL)"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {e} (ended_at)"),
+            ],
+            Dialect::Postgres => vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {e} (seq BIGSERIAL PRIMARY KEY, \
+                     session_id VARCHAR(32) NOT NULL, ended_at BIGINT NOT NULL)"
+                ),
+                format!("CREATE INDEX IF NOT EXISTS {index} ON {e} (ended_at)"),
+            ],
+            Dialect::MySql => vec![format!(
+                "CREATE TABLE IF NOT EXISTS {e} (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, \
+                 session_id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, \
+                 ended_at BIGINT NOT NULL, INDEX {index} (ended_at)) ENGINE=InnoDB"
+            )],
+        }
     }
 
     fn session_schema(self, t: &Tables) -> Vec<String> {
@@ -290,33 +318,75 @@ impl Dialect {
         ))
     }
 
-    /// Ends the sessions of one owner but `except` of them, in four
+    /// Ends the sessions of one owner but `except` of them, in five
     /// statements run in this order: the live session rows (their count is
-    /// how many were live), the expired ones left, their keys, and the
-    /// index rows. Each binds the owner, then the `except` ids; the first
-    /// binds now after them.
-    pub(crate) fn end_owned(self, t: &Tables, except: usize) -> [String; 4] {
+    /// how many were live), the expired ones left, then for the index rows
+    /// whose session is now gone, their keys, their entries in the log of
+    /// endings, and themselves. Each binds the owner, then the `except`
+    /// ids; the first binds now after them, the fourth before them.
+    ///
+    /// The last three look only at sessions gone by then, so a login of
+    /// the owner that commits meanwhile keeps its keys and its index row.
+    pub(crate) fn end_owned(self, t: &Tables, except: usize) -> [String; 5] {
         let kept = if except == 0 {
             String::new()
         } else {
             format!(" AND session_id NOT IN ({})", vec!["?"; except].join(", "))
         };
-        let owned = format!(
-            "SELECT session_id FROM {} WHERE owner = ?{kept}",
-            t.owners()
-        );
+        let (s, o) = (t.sessions(), t.owners());
+        let owned = format!("SELECT session_id FROM {o} WHERE owner = ?{kept}");
+        let gone = format!("NOT EXISTS (SELECT 1 FROM {s} s WHERE s.id = {o}.session_id)");
         [
             // The session rows first, as a logout deletes them: a concurrent
             // writer of one holds its row, and this waits for it.
+            format!("DELETE FROM {s} WHERE id IN ({owned}) AND expires_at > ?"),
+            format!("DELETE FROM {s} WHERE id IN ({owned})"),
             format!(
-                "DELETE FROM {} WHERE id IN ({owned}) AND expires_at > ?",
-                t.sessions()
+                "DELETE FROM {k} WHERE session_id IN ({owned} AND {gone})",
+                k = t.keys()
             ),
-            format!("DELETE FROM {} WHERE id IN ({owned})", t.sessions()),
-            format!("DELETE FROM {} WHERE session_id IN ({owned})", t.keys()),
-            format!("DELETE FROM {} WHERE owner = ?{kept}", t.owners()),
+            format!(
+                "INSERT INTO {e} (session_id, ended_at) SELECT session_id, ? FROM {o} \
+                 WHERE owner = ?{kept} AND {gone}",
+                e = t.ended()
+            ),
+            format!("DELETE FROM {o} WHERE owner = ?{kept} AND {gone}"),
         ]
         .map(|statement| self.placeholders(statement))
+    }
+
+    /// Logs `rows` endings. Binds each id and its time.
+    pub(crate) fn insert_ended(self, t: &Tables, rows: usize) -> String {
+        let values = vec!["(?, ?)"; rows].join(", ");
+        self.placeholders(format!(
+            "INSERT INTO {} (session_id, ended_at) VALUES {values}",
+            t.ended()
+        ))
+    }
+
+    /// At most `limit` endings after a number, in order: number and id.
+    /// Binds the number.
+    pub(crate) fn read_ended(self, t: &Tables, limit: usize) -> String {
+        self.placeholders(format!(
+            "SELECT seq, session_id FROM {} WHERE seq > ? ORDER BY seq LIMIT {limit}",
+            t.ended()
+        ))
+    }
+
+    /// The last number the log of endings gave.
+    pub(crate) fn last_ended(self, t: &Tables) -> String {
+        format!("SELECT MAX(seq) FROM {}", t.ended())
+    }
+
+    /// Deletes the endings older than a time, but the last: a table left
+    /// empty may number its next row from the start again (MariaDB after a
+    /// restart), behind every reader's cursor. Binds the time, then the
+    /// last number.
+    pub(crate) fn trim_ended(self, t: &Tables) -> String {
+        self.placeholders(format!(
+            "DELETE FROM {} WHERE ended_at < ? AND seq < ?",
+            t.ended()
+        ))
     }
 }
 
@@ -347,8 +417,20 @@ mod tests {
              gimlet_sessions_owners WHERE owner = $1 AND session_id NOT IN ($2, $3)) \
              AND expires_at > $4"
         );
+        let [.., logged, _] = Dialect::Postgres.end_owned(&t, 1);
+        assert_eq!(
+            logged,
+            "INSERT INTO gimlet_sessions_ended (session_id, ended_at) SELECT session_id, $1 \
+             FROM gimlet_sessions_owners WHERE owner = $2 AND session_id NOT IN ($3) AND \
+             NOT EXISTS (SELECT 1 FROM gimlet_sessions s WHERE s.id = \
+             gimlet_sessions_owners.session_id)"
+        );
         let [.., index] = Dialect::Sqlite.end_owned(&t, 0);
-        assert_eq!(index, "DELETE FROM gimlet_sessions_owners WHERE owner = ?");
+        assert_eq!(
+            index,
+            "DELETE FROM gimlet_sessions_owners WHERE owner = ? AND NOT EXISTS (SELECT 1 \
+             FROM gimlet_sessions s WHERE s.id = gimlet_sessions_owners.session_id)"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod builder;
 mod commit;
 mod dialect;
 mod errors;
+mod feed;
 mod owners;
 mod tables;
 

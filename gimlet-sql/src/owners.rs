@@ -10,6 +10,11 @@ use crate::backend::sql_time;
 use crate::commit::{retrying, roll_back};
 use crate::errors::backend_error;
 
+// Which of `Dialect::end_owned`'s statements counts the
+// live sessions, and which logs the endings.
+const LIVE: usize = 0;
+const LOGGED: usize = 3;
+
 impl SqlBackend {
     /// The live records of `owner`, in one query.
     pub(crate) async fn owned(
@@ -72,15 +77,19 @@ impl SqlBackend {
         let mut tx = self.begin().await?;
         let mut live = 0;
         for (i, sql) in statements.iter().enumerate() {
-            let mut query = sqlx::query(sql).bind(owner);
+            let mut query = sqlx::query(sql);
+            if i == LOGGED {
+                query = query.bind(now);
+            }
+            query = query.bind(owner);
             for id in except {
                 query = query.bind(id.as_str());
             }
-            if i == 0 {
+            if i == LIVE {
                 query = query.bind(now);
             }
             match query.execute(&mut *tx).await {
-                Ok(done) if i == 0 => live = done.rows_affected(),
+                Ok(done) if i == LIVE => live = done.rows_affected(),
                 Ok(_) => {}
                 Err(e) => {
                     roll_back(tx).await;

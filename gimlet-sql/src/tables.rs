@@ -5,9 +5,10 @@ use std::fmt;
 use gimlet_core::backend::BackendError;
 use gimlet_core::backend::BackendErrorKind;
 
-/// The tables Gimlet uses: one row per channel, one row per key, and the
-/// owner index (one row per owned channel), named after the first with
-/// `_owners` added.
+/// The tables Gimlet uses: one row per channel, one row per key, and two
+/// named after the first: the owner index (one row per owned channel, with
+/// `_owners` added) and the log of endings that every app server follows
+/// (one row per ended channel, kept an hour, with `_ended` added).
 ///
 /// Names are checked when they are set: ASCII letters, digits and `_`,
 /// not starting with a digit, at most 63 characters (56 for the first, to
@@ -95,7 +96,7 @@ impl Tables {
             return Err(InvalidTableName(keys.to_owned()));
         }
         check(&tables.owners())?;
-        if tables.owners() == tables.keys {
+        if tables.owners() == tables.keys || tables.ended() == tables.keys {
             return Err(InvalidTableName(keys.to_owned()));
         }
         Ok(tables)
@@ -114,6 +115,17 @@ impl Tables {
     /// The owner index's table: the sessions table's name and `_owners`.
     pub fn owners(&self) -> String {
         format!("{}_owners", self.sessions)
+    }
+
+    /// The log of endings: the sessions table's name and `_ended`.
+    pub fn ended(&self) -> String {
+        format!("{}_ended", self.sessions)
+    }
+
+    /// A name for the log of endings' index on its times.
+    pub(crate) fn ended_index(&self) -> String {
+        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
+        format!("{table}_ended_at")
     }
 
     /// A name for the owner index's index on owners.
@@ -164,6 +176,11 @@ mod tests {
             Tables::new(&"x".repeat(57), "k").is_err(),
             "no room for _owners"
         );
+        assert!(
+            Tables::new("s", "s_ended").is_err(),
+            "keys in the log of endings"
+        );
         assert_eq!(Tables::default().owners(), "gimlet_sessions_owners");
+        assert_eq!(Tables::default().ended(), "gimlet_sessions_ended");
     }
 }

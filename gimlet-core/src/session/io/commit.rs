@@ -85,6 +85,16 @@ impl Session {
         let span = state.span().clone();
         let beside = state.anchor();
         let mut healed = false;
+        // Every copy of a cookie whose record is gone yields nothing on
+        // this server from now on, clientside data included.
+        let gone = updates
+            .iter()
+            .map(|&(_, id)| id)
+            .chain(retires.iter().copied());
+        let gone = gone
+            .zip(records.iter())
+            .filter(|(_, record)| record.is_none());
+        self.engine().revocations.revoke(gone.map(|(id, _)| id));
         for (&(kind, id), record) in updates.iter().zip(updated) {
             if record.is_some() || state.ch(kind).id() != Some(id) {
                 continue;

@@ -23,6 +23,7 @@ impl Session {
         let mut state = self.state();
         let span = state.span().clone();
         let beside = state.anchor();
+        let mut gone = Vec::new();
         for ((kind, id), record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
             if ch.id() != Some(id) {
@@ -32,8 +33,12 @@ impl Session {
                 // Its data, clientside included, went with the record; this
                 // request's own writes moved to a fresh channel.
                 tracing::info!(parent: &span, channel = kind.name(), "session record gone; healing");
+                gone.push(id);
             }
         }
+        // Every copy of the cookie yields nothing on this server from now
+        // on, with no load.
+        self.engine().revocations.revoke(gone);
         Ok(())
     }
 

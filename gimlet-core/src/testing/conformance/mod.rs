@@ -19,6 +19,8 @@
 //! manual clock as well.
 
 mod endings;
+mod feed;
+mod lifecycle;
 mod owners;
 mod records;
 mod sessions;
@@ -30,6 +32,8 @@ pub use endings::{
     a_cycle_racing_a_logout_does_not_resurrect_the_session,
     a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
 };
+pub use feed::an_ending_reaches_every_app_server;
+pub use lifecycle::{SEED_VAR, SEQUENCES_VAR, random_lifecycles_never_show_an_ended_session};
 pub use owners::{
     a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,
     an_owned_record_leaves_the_index_with_its_record, log_out_everywhere_ends_every_other_session,

@@ -112,8 +112,7 @@ pub async fn concurrent_requests_of_one_session_all_survive(backend: SharedBacke
 
 /// The ids of the channels `set_cookies` carry, read with the suite's key.
 fn ids(set_cookies: &[String]) -> Vec<crate::SessionId> {
-    let codec =
-        crate::cookie::CookieCodec::new(&[crate::Secret::new(SECRET)], &[], false).expect("codec");
+    let codec = super::suite::codec();
     set_cookies
         .iter()
         .filter_map(|c| c.split(';').next()?.split_once('='))

@@ -49,6 +49,7 @@ macro_rules! backend_conformance {
             a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
             a_channel_created_beside_an_ended_one_carries_nothing_of_it,
             a_cycle_committing_during_log_out_everywhere_never_survives_it,
+            random_lifecycles_never_show_an_ended_session,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -121,6 +122,16 @@ impl Browser {
         pairs.join("; ")
     }
 
+    /// The ids the jar's cookies carry, read with the suite's key.
+    pub(super) fn ids(&self) -> Vec<SessionId> {
+        let codec = codec();
+        self.0
+            .iter()
+            .filter_map(|(name, value)| codec.decode(name, value).ok())
+            .map(|cookie| cookie.id())
+            .collect()
+    }
+
     pub(super) fn take(&mut self, set_cookies: &[String]) {
         for set_cookie in set_cookies {
             let pair = set_cookie.split(';').next().unwrap_or_default();
@@ -146,6 +157,11 @@ impl Browser {
         self.take(&set_cookies);
         answer
     }
+}
+
+/// The cookie codec of the suite's key.
+pub(super) fn codec() -> crate::cookie::CookieCodec {
+    crate::cookie::CookieCodec::new(&[crate::Secret::new(SECRET)], &[], false).expect("codec")
 }
 
 /// `backend` without its revocation feed: as a store that cannot push,

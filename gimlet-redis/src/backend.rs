@@ -325,7 +325,7 @@ impl RedisBackend {
             return Ok(());
         }
         self.timed(|mut conn| async move {
-            let stream = self.stream_key();
+            let stream = self.script_stream();
             let feed = stream.as_deref().map(|s| (s, self.retention()));
             let (keys, args) = script::arguments(
                 batch,
@@ -429,10 +429,22 @@ impl Backend for RedisBackend {
             // the old ids, in another slot: first, so that an old record
             // gone refuses the login before anything is written under the
             // new ids (see `Batch`).
-            Pools::Cluster(_) if spans_groups(batch) => {
-                let (rest, moved) = split_by_group(batch);
-                self.run_script(&moved).await?;
-                self.run_script(&rest).await
+            Pools::Cluster(_) => {
+                if spans_groups(batch) {
+                    let (rest, moved) = split_by_group(batch);
+                    self.run_script(&moved).await?;
+                    self.run_script(&rest).await?;
+                } else {
+                    self.run_script(batch).await?;
+                }
+                // The stream is in a slot of its own: its entry follows.
+                let ended: Vec<SessionId> = batch
+                    .ops
+                    .iter()
+                    .filter(|op| matches!(op, Op::Delete(_) | Op::Retire(_)))
+                    .map(Op::id)
+                    .collect();
+                self.publish(&ended).await
             }
             _ => self.run_script(batch).await,
         }

@@ -1,7 +1,8 @@
 //! Pushed revocation on Redis: every commit that deletes a record, and
-//! every `end_sessions_of`, appends the ids to a stream in the same script;
-//! each app server reads the stream from where it left off, a few times a
-//! second, and tells its [`Revocations`].
+//! every `end_sessions_of`, appends the ids to a stream in the same script
+//! (on a cluster, in one command after it, since a script stays in its
+//! session's slot); each app server reads the stream from where it left
+//! off, a few times a second, and tells its [`Revocations`].
 //!
 //! The stream is the durable record as well: a server that starts reads the
 //! last window of it before it trusts a cookie, and one that lost Redis for
@@ -23,13 +24,40 @@ use crate::connection::{Pools, redis_error};
 const BATCH: usize = 10_000;
 
 impl RedisBackend {
-    /// The revocation stream's key, where the store can keep one: not on a
-    /// cluster, whose commit scripts run in the slot of their session.
-    pub(crate) fn stream_key(&self) -> Option<String> {
+    /// The revocation stream's key.
+    pub(crate) fn stream_key(&self) -> String {
+        format!("{}revoked", self.key_prefix())
+    }
+
+    /// The stream, where the scripts append to it themselves: not on a
+    /// cluster, whose scripts run in the slot of their session and cannot
+    /// reach the stream's. There, [`RedisBackend::publish`] appends after
+    /// the script.
+    pub(crate) fn script_stream(&self) -> Option<String> {
         match self.pools() {
             Pools::Cluster(_) => None,
-            _ => Some(format!("{}revoked", self.key_prefix())),
+            _ => Some(self.stream_key()),
         }
+    }
+
+    /// Appends `ended` to the stream in one entry, after the script that
+    /// ended them (on a cluster). An app server that dies between the two
+    /// leaves those endings to the revalidation window.
+    pub(crate) async fn publish(&self, ended: &[SessionId]) -> Result<(), BackendError> {
+        if ended.is_empty() {
+            return Ok(());
+        }
+        let stream = self.stream_key();
+        let minid = minimum_id(self.retention());
+        self.timed(|mut conn| async move {
+            let mut xadd = redis::cmd("XADD");
+            xadd.arg(&stream).arg("MINID").arg("~").arg(minid).arg("*");
+            for id in ended {
+                xadd.arg("id").arg(id.to_string());
+            }
+            xadd.query_async::<()>(&mut conn).await.map_err(redis_error)
+        })
+        .await
     }
 
     /// How many seconds of endings the stream keeps.
@@ -37,22 +65,28 @@ impl RedisBackend {
         self.retention_cell().load(Ordering::Relaxed)
     }
 
-    /// Starts the task that reads the stream into `revocations`. Not on a
-    /// cluster, and not outside a Tokio runtime: there, copied cookies stop
-    /// within the revalidation window only.
+    /// Starts the task that reads the stream into `revocations`. Not
+    /// outside a Tokio runtime: there, copied cookies stop within the
+    /// revalidation window only.
     pub(crate) fn follow(&self, revocations: &Arc<Revocations>) -> bool {
-        let Some(stream) = self.stream_key() else {
-            return false;
-        };
         self.retention_cell()
             .fetch_max(revocations.window(), Ordering::Relaxed);
         let log = Stream {
             backend: self.clone(),
-            stream,
+            stream: self.stream_key(),
             cursor: "0-0".to_owned(),
         };
         feed::follow(log, revocations)
     }
+}
+
+/// The stream id before which entries may be trimmed: `retention`
+/// seconds ago, by this app server's clock (the scripts use the server's).
+fn minimum_id(retention: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("{}", now.saturating_sub(retention).saturating_mul(1000))
 }
 
 /// The revocation stream, as one app server reads it: from its start (the
@@ -85,7 +119,7 @@ impl EndingsLog for Stream {
         if let Some((last, _)) = entries.last() {
             self.cursor.clone_from(last);
         }
-        let ended = entries.into_iter().filter_map(|(_, id)| id).collect();
+        let ended = entries.into_iter().flat_map(|(_, ids)| ids).collect();
         Ok(Page { ended, caught_up })
     }
 
@@ -99,8 +133,10 @@ impl EndingsLog for Stream {
 }
 
 /// The entries of an `XREAD` reply for one stream: `[[stream, [[id,
-/// [field, value …]] …]]]`, or nil when there is nothing new.
-fn entries(reply: Value) -> Vec<(String, Option<SessionId>)> {
+/// [field, value …]] …]]]`, or nil when there is nothing new. Each entry's
+/// `id` fields name the ended ids: one where a script appended it, all of
+/// a commit's where the client did.
+fn entries(reply: Value) -> Vec<(String, Vec<SessionId>)> {
     let Value::Array(streams) = reply else {
         return Vec::new();
     };
@@ -118,15 +154,17 @@ fn entries(reply: Value) -> Vec<(String, Option<SessionId>)> {
             let Some(entry) = fields.next().and_then(text) else {
                 continue;
             };
-            let id = match fields.next() {
+            let ids = match fields.next() {
                 Some(Value::Array(pairs)) => pairs
                     .into_iter()
-                    .nth(1)
-                    .and_then(text)
-                    .and_then(|hex| hex.parse().ok()),
-                _ => None,
+                    .skip(1)
+                    .step_by(2)
+                    .filter_map(text)
+                    .filter_map(|hex| hex.parse().ok())
+                    .collect(),
+                _ => Vec::new(),
             };
-            out.push((entry, id));
+            out.push((entry, ids));
         }
     }
     out

@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use deadpool_redis::redis::{self, Script};
 use gimlet_core::SessionId;
-use gimlet_core::backend::{BackendError, OwnedRecord, Owner};
+use gimlet_core::backend::{BackendError, BackendErrorKind, OwnedRecord, Owner};
 
 use crate::RedisBackend;
 use crate::connection::redis_error;
@@ -118,24 +118,37 @@ impl RedisBackend {
     ) -> Result<u64, BackendError> {
         let index = self.index_key(owner);
         let (index, prefix) = (&index, self.key_prefix());
-        let stream = self.stream_key();
+        let stream = self.script_stream();
         let (stream, retention) = (&stream, self.retention());
-        self.timed(|mut conn| async move {
-            let mut invocation = END.prepare_invoke();
-            invocation.key(index).arg(prefix);
-            match stream {
-                Some(stream) => invocation.key(stream).arg(retention),
-                None => invocation.arg(0),
-            };
-            for id in except {
-                invocation.arg(id.to_string());
-            }
-            invocation
-                .invoke_async(&mut conn)
-                .await
-                .map_err(redis_error)
-        })
-        .await
+        let (ended, unpublished): (u64, Vec<String>) = self
+            .timed(|mut conn| async move {
+                let mut invocation = END.prepare_invoke();
+                invocation.key(index).arg(prefix);
+                match stream {
+                    Some(stream) => invocation.key(stream).arg(retention),
+                    None => invocation.arg(0),
+                };
+                for id in except {
+                    invocation.arg(id.to_string());
+                }
+                let mut reply: Vec<String> = invocation
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_error)?;
+                let ended = reply.first().and_then(|n| n.parse().ok());
+                let ended =
+                    ended.ok_or_else(|| BackendError::from_kind(BackendErrorKind::Corrupt))?;
+                reply.remove(0);
+                Ok((ended, reply))
+            })
+            .await?;
+        // On a cluster, the script could not reach the stream.
+        let ended_ids: Vec<SessionId> = unpublished
+            .iter()
+            .filter_map(|hex| hex.parse().ok())
+            .collect();
+        self.publish(&ended_ids).await?;
+        Ok(ended)
     }
 }
 
@@ -146,13 +159,14 @@ impl RedisBackend {
 /// rebuilt from the id as `RedisBackend::key` builds it: the first two
 /// bytes as the tag, the rest in hex) and its id appended to the stream,
 /// and the member removed, a member that does not parse included. Answers
-/// how many records were deleted.
+/// how many records were deleted, then, with no stream (on a cluster,
+/// where the caller appends them), their ids.
 const END_SOURCE: &str = r"
 local keep = {}
 for i = 3, #ARGV do keep[ARGV[i]] = true end
 local retention = tonumber(ARGV[2])
 local minid = string.format('%d', (redis.call('TIME')[1] - retention) * 1000)
-local ended, dropped = 0, {}
+local ended, dropped, unpublished = 0, {}, {}
 for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local id = string.match(member, '^(%x+):[pt]:%d+$')
   if id == nil or not keep[id] then
@@ -163,6 +177,8 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
       ended = ended + deleted
       if deleted == 1 and retention > 0 then
         redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'id', id)
+      elseif deleted == 1 then
+        unpublished[#unpublished + 1] = id
       end
     end
     dropped[#dropped + 1] = member
@@ -171,7 +187,9 @@ end
 for i = 1, #dropped, 1000 do
   redis.call('ZREM', KEYS[1], unpack(dropped, i, math.min(i + 999, #dropped)))
 end
-return ended
+local reply = { tostring(ended) }
+for _, id in ipairs(unpublished) do reply[#reply + 1] = id end
+return reply
 ";
 
 static END: LazyLock<Script> = LazyLock::new(|| Script::new(END_SOURCE));

@@ -1,7 +1,6 @@
 //! Pushed revocation on Redis: an ending on one app server reaches every
-//! other through the revocation stream, with no round trip per read; a
-//! server that starts reads the last window first; a cluster, which keeps
-//! no stream, falls back to the revalidation window.
+//! other through the revocation stream, with no round trip per read, on
+//! every topology; a server that starts reads the last window first.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +8,6 @@ mod common;
 
 use std::sync::Arc;
 
-use gimlet_core::backend::Backend;
 use gimlet_core::conformance::{self, SharedBackend};
 
 /// A function that opens an app server of its own (its own pool, as
@@ -55,19 +53,18 @@ async fn an_ending_reaches_every_app_server_over_tls() {
     }
 }
 
-/// A cluster keeps no stream (a commit's script runs in its session's
-/// slot): the backend says it does not push, and a copy stops within the
-/// revalidation window.
 #[tokio::test]
-async fn a_cluster_does_not_push() {
+async fn an_ending_reaches_every_app_server_of_a_cluster() {
     let test = "pushed revocation on a cluster";
     if let Some(url) = gimlet_core::conformance::server_url(common::CLUSTER_VAR, test) {
-        let backend = Arc::new(common::backend(&url));
-        let revocations = Arc::new(gimlet_core::backend::Revocations::new(
-            300,
-            Arc::new(gimlet_core::SystemClock),
-        ));
-        assert!(!backend.subscribe(&revocations));
-        assert!(!revocations.is_pushed());
+        an_ending_reaches_every_app_server(&url).await;
+    }
+}
+
+#[tokio::test]
+async fn an_ending_reaches_every_app_server_of_a_cluster_over_tls() {
+    let test = "pushed revocation on a cluster over TLS";
+    if let Some(url) = gimlet_core::conformance::server_url(common::TLS_CLUSTER_VAR, test) {
+        an_ending_reaches_every_app_server(&url).await;
     }
 }

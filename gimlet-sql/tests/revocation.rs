@@ -8,20 +8,25 @@ mod common;
 use std::sync::Arc;
 
 use gimlet_core::conformance::{self, SharedBackend};
+use gimlet_core::testing::CutProxy;
 use gimlet_sql::{SqlBackend, Tables};
 
-/// A function that opens an app server of its own (its own pool, as
-/// another process would have) on `url`, on tables of this test's.
+/// An app server of its own (its own pool, as another process would have)
+/// on `url` and `tables`.
+async fn backend(url: &str, tables: &Tables) -> SharedBackend {
+    let backend = SqlBackend::builder(url)
+        .tables(tables.clone())
+        .timeout(std::time::Duration::from_secs(2))
+        .connect()
+        .await
+        .expect("connect");
+    Arc::new(backend)
+}
+
+/// A function that opens such app servers, on tables of this test's.
 fn servers(url: String) -> impl AsyncFn() -> SharedBackend {
-    let tables: Tables = common::own_tables();
-    async move || {
-        let backend = SqlBackend::builder(url.clone())
-            .tables(tables.clone())
-            .connect()
-            .await
-            .expect("connect");
-        Arc::new(backend) as SharedBackend
-    }
+    let tables = common::own_tables();
+    async move || backend(&url, &tables).await
 }
 
 #[cfg(feature = "sqlite")]
@@ -44,5 +49,19 @@ async fn an_ending_reaches_every_app_server_on_postgres() {
 async fn an_ending_reaches_every_app_server_on_mysql() {
     if let Some(url) = common::server_url(common::MYSQL, "pushed revocation on MySQL") {
         conformance::an_ending_reaches_every_app_server(servers(url)).await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_feed_trusts_no_copy_on_postgres() {
+    if let Some(url) = common::server_url(common::POSTGRES, "a cut feed on PostgreSQL") {
+        let (proxy, through) = CutProxy::in_front_of(&url).await.expect("proxy");
+        let tables = common::own_tables();
+        let (first, second) = (
+            backend(&url, &tables).await,
+            backend(&through, &tables).await,
+        );
+        conformance::a_cut_feed_trusts_no_copy(first, second, &proxy).await;
     }
 }

@@ -1,12 +1,15 @@
 //! Helpers for tests (feature `testing`): a backend wrapper that counts the
-//! calls reaching the store, a clock that moves only when told to, and the
+//! calls reaching the store, one that hears none of its endings, a clock
+//! that moves only when told to, a TCP proxy a test can cut, and the
 //! backend conformance suite.
 
 mod clock;
 pub mod conformance;
 mod counting;
+mod proxy;
 mod without_feed;
 
 pub use clock::ManualClock;
 pub use counting::{CountingBackend, Counts};
+pub use proxy::CutProxy;
 pub use without_feed::WithoutFeed;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::SharedBackend;
 use super::suite::SECRET;
-use crate::testing::CountingBackend;
+use crate::testing::{CountingBackend, CutProxy};
 use crate::{Gimlet, SessionId};
 
 /// One app server: its Gimlet, and the count of its calls to the store.
@@ -19,7 +19,11 @@ struct Server {
 
 impl Server {
     async fn open(server: &impl AsyncFn() -> SharedBackend) -> Server {
-        let counted = Arc::new(CountingBackend::new(server().await));
+        Server::on(server().await)
+    }
+
+    fn on(backend: SharedBackend) -> Server {
+        let counted = Arc::new(CountingBackend::new(backend));
         let gimlet = Gimlet::builder()
             .secret(SECRET)
             .shared_backend(counted.clone())
@@ -31,8 +35,12 @@ impl Server {
 
     /// Waits until the feed has caught up: the app server trusts cookies.
     async fn until_live(&self) {
+        self.until_feed("live").await;
+    }
+
+    async fn until_feed(&self, state: &str) {
         let started = Instant::now();
-        while !format!("{:?}", self.gimlet).contains("feed: \"live\"") {
+        while !format!("{:?}", self.gimlet).contains(&format!("feed: \"{state}\"")) {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "the feed never caught up: {:?}",
@@ -65,10 +73,14 @@ impl Server {
 
     /// The clientside user id the cookie reads.
     async fn user_id(&self, header: &str) -> Option<u32> {
+        self.try_user_id(header).await.expect("a read")
+    }
+
+    async fn try_user_id(&self, header: &str) -> Result<Option<u32>, crate::Error> {
         let s = self.gimlet.open_from_headers([header]);
-        let id = s.get::<u32>("user_id").await.expect("get");
-        self.gimlet.commit(&s).await.expect("commit");
-        id
+        let id = s.get::<u32>("user_id").await?;
+        self.gimlet.commit(&s).await?;
+        Ok(id)
     }
 
     /// Until `header` is refused, polling. How fast is not asserted here:
@@ -134,5 +146,41 @@ pub async fn an_ending_reaches_every_app_server(server: impl AsyncFn() -> Shared
         third.counted.counts().loads,
         0,
         "refused on the replayed log"
+    );
+}
+
+/// The feed cut (its connection killed, as by a restart of the store) on
+/// one app server while another logs out: until the feed is back, the
+/// first checks every use of a cookie, and no copy of the ended session is
+/// trusted; once back, it reads what it missed. `second` reaches the store
+/// through `proxy`, `first` directly.
+pub async fn a_cut_feed_trusts_no_copy(
+    first: SharedBackend,
+    second: SharedBackend,
+    proxy: &CutProxy,
+) {
+    let (first, second) = (Server::on(first), Server::on(second));
+    second.until_live().await;
+    let header = first.logged_in(&user()).await;
+    assert_eq!(second.user_id(&header).await, Some(7));
+
+    proxy.cut();
+    second.until_feed("down").await;
+    first.logout(&header).await;
+    for _ in 0..3 {
+        // Checked on use, and the check fails while the store is out of
+        // reach: an error, never the ended session.
+        let read = second.try_user_id(&header).await;
+        assert!(!matches!(read, Ok(Some(_))), "trusted while deaf: {read:?}");
+    }
+
+    proxy.restore().await.expect("the proxy's port");
+    second.until_live().await;
+    second.counted.reset();
+    assert_eq!(second.user_id(&header).await, None);
+    assert_eq!(
+        second.counted.counts().loads,
+        0,
+        "refused on the endings read after the outage"
     );
 }

@@ -32,7 +32,7 @@ pub use endings::{
     a_cycle_racing_a_logout_does_not_resurrect_the_session,
     a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
 };
-pub use feed::an_ending_reaches_every_app_server;
+pub use feed::{a_cut_feed_trusts_no_copy, an_ending_reaches_every_app_server};
 pub use lifecycle::{SEED_VAR, SEQUENCES_VAR, random_lifecycles_never_show_an_ended_session};
 pub use owners::{
     a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,

@@ -3,6 +3,10 @@
 //! on a cluster, throughput and Redis CPU per request for a realistic mix,
 //! and how sessions spread over a cluster's slots.
 //!
+//! `cargo run --release -p gimlet-scaling -- revocation-latency [--rounds N]
+//! [--only STORE]` measures instead how long a copied cookie lives on a
+//! second app server process after a logout (see `latency.rs`).
+//!
 //! Run with the servers of `.ci/services` up:
 //! `cargo run --release -p gimlet-scaling [-- --sessions N]`. It reads
 //! `GIMLET_TEST_REDIS_URL`, `GIMLET_TEST_REDIS_CLUSTER_URL` and
@@ -12,6 +16,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod latency;
 mod nodes;
 mod workload;
 
@@ -44,6 +49,18 @@ fn prefix() -> String {
 
 #[tokio::main]
 async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("copy-server") if args.len() == 4 => {
+            return latency::copy_server(&args[2], &args[3]).await;
+        }
+        Some("revocation-latency") => {
+            let value = |flag: &str| args.windows(2).find(|w| w[0] == flag).map(|w| w[1].clone());
+            let rounds = value("--rounds").map_or(200, |n| n.parse().expect("--rounds N"));
+            return latency::run(rounds, value("--only").as_deref()).await;
+        }
+        _ => {}
+    }
     let n = sessions_arg();
     let single = var("GIMLET_TEST_REDIS_URL", "redis://127.0.0.1:6379/");
     let cluster = var(

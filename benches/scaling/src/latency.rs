@@ -110,7 +110,9 @@ fn jitter() -> Duration {
 }
 
 fn micros() -> i64 {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -199,7 +201,13 @@ async fn measure(store: &Store, rounds: usize) -> Measured {
         .expect("the copy server");
     let mut stdin = child.stdin.take().expect("stdin");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut next = async || lines.next_line().await.expect("the copy server").unwrap_or_default();
+    let mut next = async || {
+        lines
+            .next_line()
+            .await
+            .expect("the copy server")
+            .unwrap_or_default()
+    };
     assert_eq!(next().await, "ready");
     let mut measured = Measured {
         store: store.name,

@@ -1,6 +1,7 @@
 //! An in-process backend with expiry and a bound.
 
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use async_trait::async_trait;
@@ -45,7 +46,7 @@ pub struct MemoryBackend {
 
 #[derive(Default)]
 struct Store {
-    records: HashMap<SessionId, Entry>,
+    records: HashMap<SessionId, Entry, BuildHasherDefault<IdHasher>>,
     /// Each record by its expiry, in one of two tiers: [`NEW`] until a
     /// later request comes back to it (loads or writes it again, or it is
     /// owned), then [`RETURNED`]. Eviction empties the first tier first.
@@ -69,6 +70,32 @@ struct Entry {
 }
 
 /// The tier of records no request has come back to.
+/// Hashes a session id by folding its bytes: ids are random, drawn by
+/// this server (a cookie's id is signed), so no one can pick ids that
+/// collide, and SipHash's defence would cost a request more than the rest
+/// of the lookup.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn write_usize(&mut self, _len: usize) {
+        // The length an array's hash starts with: always 16.
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 const NEW: usize = 0;
 /// The tier of records a later request used: established sessions.
 const RETURNED: usize = 1;
@@ -249,6 +276,9 @@ impl Store {
     }
 
     fn apply(&mut self, write: &Write, now: u64) {
+        if self.update_in_place(write, now) {
+            return;
+        }
         let (mut data, owner, existed) = match self.remove(&write.id) {
             Some(entry) if entry.expires_at > now => (entry.data, entry.owner, true),
             _ => (Record::new(), None, false),
@@ -284,6 +314,51 @@ impl Store {
                 tier,
             },
         );
+    }
+
+    /// Applies `write` to its live record where it lies: one lookup, and
+    /// no move of the record, which most writes (a key or two of a
+    /// returning visitor) need. `false`, with nothing changed, when the
+    /// record is missing or expired, or the write changes its owner.
+    fn update_in_place(&mut self, write: &Write, now: u64) -> bool {
+        let Store {
+            records,
+            by_expiry,
+            bytes,
+            ..
+        } = self;
+        let Some(entry) = records.get_mut(&write.id).filter(|e| e.expires_at > now) else {
+            return false;
+        };
+        if write
+            .owner
+            .is_some_and(|o| entry.owner.as_deref() != Some(&o))
+        {
+            return false;
+        }
+        let data = &mut entry.data;
+        if write.clear {
+            data.clear();
+        }
+        for key in &write.remove {
+            data.remove(key);
+        }
+        for (key, value) in &write.set {
+            match data.get_mut(key) {
+                Some(old) => old.clone_from(value),
+                None => drop(data.insert(key.clone(), value.clone())),
+            }
+        }
+        let footprint = footprint(data, entry.owner.is_some());
+        *bytes = *bytes - entry.bytes + footprint;
+        entry.bytes = footprint;
+        if entry.expires_at != write.expires_at || entry.tier != RETURNED {
+            by_expiry[entry.tier].remove(&(entry.expires_at, write.id));
+            by_expiry[RETURNED].insert((write.expires_at, write.id));
+            entry.expires_at = write.expires_at;
+            entry.tier = RETURNED;
+        }
+        true
     }
 
     /// The live records of `owner`.
@@ -353,8 +428,10 @@ impl Backend for MemoryBackend {
             }
         }
         store.purge_expired(now);
-        let fresh: Vec<SessionId> = batch.ops.iter().map(Op::id).collect();
-        store.evict_to(self.capacity, self.max_bytes, &fresh);
+        if store.records.len() > self.capacity || store.bytes > self.max_bytes {
+            let fresh: Vec<SessionId> = batch.ops.iter().map(Op::id).collect();
+            store.evict_to(self.capacity, self.max_bytes, &fresh);
+        }
         drop(store);
         let ended: Vec<SessionId> = batch
             .ops

@@ -330,13 +330,24 @@ impl CookieCodec {
     ///
     /// A [`DecodeError`] saying why the value was rejected.
     pub fn decode(&self, name: &str, value: &str) -> Result<VerifiedCookie, DecodeError> {
+        self.decode_bytes(name, value.as_bytes())
+    }
+
+    /// [`CookieCodec::decode`] of a value as the `Cookie` header's bytes:
+    /// base64 text is ASCII, so any other byte fails as malformed, with
+    /// no separate UTF-8 check.
+    pub(crate) fn decode_bytes(
+        &self,
+        name: &str,
+        value: &[u8],
+    ) -> Result<VerifiedCookie, DecodeError> {
         // Decode behind `name 0x00`, the MAC's prefix, as `sign` does.
         let start = name.len() + 1;
         let mut buf = Vec::with_capacity(start + base64::decoded_len_estimate(value.len()));
         buf.extend_from_slice(name.as_bytes());
         buf.push(0);
         URL_SAFE_NO_PAD
-            .decode_vec(value.as_bytes(), &mut buf)
+            .decode_vec(value, &mut buf)
             .map_err(|_| DecodeError::Malformed)?;
         // Each format checks its own lengths; a value too short for a MAC
         // or a tag fails verification like any other forgery.

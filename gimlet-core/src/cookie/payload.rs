@@ -177,8 +177,37 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
 }
 
 fn take_bin<'a>(rd: &mut Bytes<'a>) -> Result<&'a [u8], DecodeError> {
-    let len = decode::read_bin_len(rd).map_err(|_| DecodeError::Payload)? as usize;
+    let len = read_len(rd, Marker::Bin)?;
     take(rd, len)
+}
+
+/// Which of MessagePack's length-prefixed families a read expects.
+#[derive(Clone, Copy)]
+enum Marker {
+    Str,
+    Bin,
+}
+
+/// The length of the `str` or `bin` value at the start of `rd`: fixstr
+/// `0xa0..=0xbf`, str8/16/32 `0xd9..=0xdb`, bin8/16/32 `0xc4..=0xc6`, each
+/// length big-endian. Read here, inline, on every entry of every cookie
+/// read, rather than through `rmp`'s general reader.
+fn read_len(rd: &mut Bytes<'_>, family: Marker) -> Result<usize, DecodeError> {
+    let rest = rd.remaining_slice();
+    let (&marker, rest) = rest.split_first().ok_or(DecodeError::Payload)?;
+    let width = match (family, marker) {
+        (Marker::Str, 0xa0..=0xbf) => {
+            *rd = Bytes::new(rest);
+            return Ok(usize::from(marker & 0x1f));
+        }
+        (Marker::Str, 0xd9) | (Marker::Bin, 0xc4) => 1,
+        (Marker::Str, 0xda) | (Marker::Bin, 0xc5) => 2,
+        (Marker::Str, 0xdb) | (Marker::Bin, 0xc6) => 4,
+        _ => return Err(DecodeError::Payload),
+    };
+    let (len, rest) = rest.split_at_checked(width).ok_or(DecodeError::Payload)?;
+    *rd = Bytes::new(rest);
+    Ok(len.iter().fold(0, |n, &b| n << 8 | usize::from(b)))
 }
 
 fn take<'a>(rd: &mut Bytes<'a>, len: usize) -> Result<&'a [u8], DecodeError> {
@@ -201,7 +230,7 @@ pub(crate) struct Entries<'a> {
 impl<'a> Entries<'a> {
     fn next_checked(&mut self) -> Result<(&'a str, &'a [u8]), DecodeError> {
         let mut rd = Bytes::new(self.rest);
-        let key_len = decode::read_str_len(&mut rd).map_err(|_| DecodeError::Payload)? as usize;
+        let key_len = read_len(&mut rd, Marker::Str)?;
         let key = take(&mut rd, key_len)?;
         let key = std::str::from_utf8(key).map_err(|_| DecodeError::Payload)?;
         let value = take_bin(&mut rd)?;

@@ -40,8 +40,9 @@ pub(crate) struct Channel {
     /// Every stored key is to be deleted before `pending` applies.
     cleared: bool,
     /// The keys of `pending` that a cycle carried over from the retired
-    /// id, rather than this request's writes: what a heal drops.
-    carried: BTreeSet<String>,
+    /// id, rather than this request's writes: what a heal drops. A list
+    /// (empty but after a cycle), which costs nothing to make or drop.
+    carried: Vec<String>,
     /// The retired id this channel's data came from, while the commit has
     /// yet to prove that its record still exists.
     moved_from: Option<SessionId>,
@@ -200,8 +201,8 @@ impl Channel {
         for (key, _) in &data {
             // A key this request wrote is its own; any other came along.
             let own = matches!(self.pending.get(key), Some(Some(_))) && !self.carried.contains(key);
-            if !own {
-                self.carried.insert(key.clone());
+            if !own && !self.carried.contains(key) {
+                self.carried.push(key.clone());
             }
         }
         self.renew_id(now, beside)?;
@@ -315,6 +316,7 @@ impl Channel {
     }
 
     /// A channel with no cookie.
+    #[inline]
     pub(crate) fn new(kind: ChannelKind) -> Self {
         Channel {
             kind,
@@ -333,7 +335,7 @@ impl Channel {
             loaded: Some(Record::new()),
             pending: BTreeMap::new(),
             cleared: false,
-            carried: BTreeSet::new(),
+            carried: Vec::new(),
             moved_from: None,
             owner: None,
             took_owner: false,
@@ -514,7 +516,7 @@ impl Channel {
     }
 
     pub(crate) fn server_insert(&mut self, key: &str, value: Vec<u8>) {
-        self.carried.remove(key);
+        self.carried.retain(|k| k != key);
         if self.stored_value(key) == Some(value.as_slice()) {
             // Back to what is stored: nothing to write.
             self.pending.remove(key);
@@ -524,7 +526,7 @@ impl Channel {
     }
 
     pub(crate) fn server_remove(&mut self, key: &str) {
-        self.carried.remove(key);
+        self.carried.retain(|k| k != key);
         let stored_or_unknown = match &self.loaded {
             _ if self.cleared => false,
             Some(record) => record.contains_key(key),

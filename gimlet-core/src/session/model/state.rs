@@ -47,6 +47,9 @@ pub(crate) enum Lookup<'a> {
 impl State {
     /// The state of a request that sent `unopened` as its `Cookie`
     /// header text: nothing verified yet, nothing used.
+    // Inlined, so that the state is built where it lives, in the
+    // session's allocation, rather than built and then copied there.
+    #[inline]
     pub(crate) fn new(unopened: Vec<u8>) -> Self {
         State {
             channels: [
@@ -296,15 +299,7 @@ impl State {
                 continue;
             }
             let name = engine.cookies.name(kind);
-            let Ok(value) = std::str::from_utf8(value) else {
-                tracing::debug!(
-                    cookie = name,
-                    reason = "not UTF-8",
-                    "session cookie ignored"
-                );
-                continue;
-            };
-            let cookie = match engine.codec.decode(name, value) {
+            let cookie = match engine.codec.decode_bytes(name, value) {
                 Ok(cookie) => cookie,
                 Err(reason) => {
                     tracing::debug!(cookie = name, %reason, "session cookie ignored");

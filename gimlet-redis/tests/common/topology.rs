@@ -27,6 +27,12 @@ impl Topology {
     /// Starts a `kind` (`cluster` or `sentinel`), trying other ports if
     /// the first ones are taken.
     pub fn start(kind: &str) -> Topology {
+        Topology::start_with(kind, &[])
+    }
+
+    /// [`Topology::start`], passing `options` on to the script (for
+    /// `single`: redis-server's own options).
+    pub fn start_with(kind: &str, options: &[&str]) -> Topology {
         let tag = SessionId::generate().expect("rng").to_string();
         let dir = std::env::temp_dir().join(format!("gimlet-{kind}-{}", &tag[..12]));
         let mut failures = Vec::new();
@@ -39,6 +45,7 @@ impl Topology {
             let base = 20_000 + (pick % 1_000) * 10;
             let output = Command::new(script())
                 .args([kind, dir.to_str().expect("utf-8"), &base.to_string()])
+                .args(options)
                 .output()
                 .expect("run .ci/redis-topology");
             if output.status.success() {

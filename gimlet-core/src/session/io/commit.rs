@@ -104,7 +104,7 @@ impl Session {
                 channel = kind.name(),
                 "session record gone at commit; healing"
             );
-            state.ch_mut(kind).heal(now, beside)?;
+            state.lost(kind, now, beside)?;
             if plan.vouchers.contains(&kind) {
                 // What the new sibling holds may have come from here.
                 state.ch_mut(kind.other()).end(false);

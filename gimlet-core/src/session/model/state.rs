@@ -163,6 +163,24 @@ impl State {
         Ok(())
     }
 
+    /// The record of channel `kind`'s id was found gone at commit: the
+    /// channel heals, and the commit deletes the lost id anyway, so that
+    /// the store's log of endings tells every app server, and copies of
+    /// its cookie stop there too, clientside data included.
+    pub(crate) fn lost(
+        &mut self,
+        kind: ChannelKind,
+        now: u64,
+        beside: Option<SessionId>,
+    ) -> Result<(), Error> {
+        if let Some(id) = self.ch(kind).id()
+            && !self.retired.iter().any(|r| r.id == id)
+        {
+            self.retired.push(Retired { id, moved: false });
+        }
+        self.ch_mut(kind).heal(now, beside)
+    }
+
     /// Whether the handler ended the session ([`State::end`]).
     pub(crate) fn ended(&self) -> bool {
         self.activity == Activity::Ended

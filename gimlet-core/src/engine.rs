@@ -37,6 +37,8 @@ pub(crate) struct Engine {
     pub(crate) commit_failed_requests: bool,
     pub(crate) refresh_fraction: f64,
     pub(crate) max_value_size: usize,
+    pub(crate) max_session_bytes: Option<usize>,
+    pub(crate) max_sessions_per_owner: Option<usize>,
 }
 
 impl Engine {

@@ -124,3 +124,17 @@ async fn cookie_sizes_are_those_sent_then_those_set() {
     b.commit(&s).await;
     assert_eq!(s.status().transient_cookie_bytes, 0, "removed");
 }
+
+#[tokio::test]
+async fn a_clientside_write_alone_is_a_change_with_no_round_trip() {
+    let mut b = browser(|g| g.clientside_keys(["user_id"]));
+    let s = b.open();
+    s.insert("user_id", &1).await.unwrap();
+    b.commit(&s).await;
+    b.reset_counts();
+    let s = b.open();
+    s.insert("user_id", &2).await.unwrap();
+    b.commit(&s).await;
+    assert_eq!(seen(s.status()), status(Activity::Changed, 0));
+    assert_eq!(b.counts().round_trips(), 0);
+}

@@ -233,7 +233,8 @@ async fn one_load_and_one_commit(url: &str) {
     assert_eq!(login.get("evalsha"), Some(&moved));
     assert_eq!(login.get("del"), Some(&1));
 
-    // Listing and ending the owner's sessions stay on that node too. (The
+    // Listing and ending the owner's sessions stay on that node too, but
+    // for the ending's entry in the revocation stream. (The
     // ending's script is loaded first: the client loads a script on every
     // node when it first runs it.)
     assert_eq!(
@@ -248,8 +249,11 @@ async fn one_load_and_one_commit(url: &str) {
     assert_eq!(revalidating.end_sessions_of(&user, None).await.unwrap(), 1);
     let (ended, nodes) = delta(&before, &stats.commandstats().await);
     eprintln!("end: {ended:?}");
-    assert_eq!(nodes, 1, "{ended:?}");
+    // The index's node, and the revocation stream's (one XADD after the
+    // script, which cannot reach the stream's slot).
+    assert!(nodes <= 2, "{ended:?}");
     assert_eq!(ended.get("del"), Some(&1));
+    assert_eq!(ended.get("xadd"), Some(&1), "{ended:?}");
 }
 
 /// Sessions spread evenly over a cluster's slots: every one of the 65,536

@@ -181,6 +181,16 @@ pub(crate) static VARS: &[Var] = &[
         apply: |c, v| set(&mut c.max_value_size, v.number()?),
     },
     Var {
+        name: "GIMLET_MAX_SESSION_BYTES",
+        aliases: &[],
+        apply: |c, v| set(&mut c.max_session_bytes, Some(v.number()?)),
+    },
+    Var {
+        name: "GIMLET_MAX_SESSIONS_PER_OWNER",
+        aliases: &[],
+        apply: |c, v| set(&mut c.max_sessions_per_owner, Some(v.number()?)),
+    },
+    Var {
         name: "GIMLET_COOKIE_PERMANENT_NAME",
         aliases: &["GIMLET_PERMANENT_COOKIE"],
         apply: |c, v| set(&mut c.cookie.permanent_name, v.text()),

@@ -158,6 +158,16 @@ pub struct Config {
     pub refresh_fraction: f64,
     /// The largest serialized server-side value, in bytes. Default 1 MiB.
     pub max_value_size: usize,
+    /// The most server-side data one channel may hold (its keys' names and
+    /// values, in bytes), checked at each server-side insert. Default: no
+    /// limit. With a limit, the first server-side insert of a request
+    /// loads the session, if the request has not: one round trip.
+    pub max_session_bytes: Option<usize>,
+    /// The most channels one owner's index may list, checked when
+    /// `Session::set_owner` makes a session the owner's: past it, the
+    /// login fails with `Error::TooManySessions`. Default: no limit. With a
+    /// limit, such a login reads the index: one round trip.
+    pub max_sessions_per_owner: Option<usize>,
 }
 
 impl Default for Config {
@@ -182,6 +192,8 @@ impl Default for Config {
             commit_failed_requests: false,
             refresh_fraction: 0.5,
             max_value_size: 1 << 20,
+            max_session_bytes: None,
+            max_sessions_per_owner: None,
         }
     }
 }

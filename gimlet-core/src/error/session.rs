@@ -64,6 +64,29 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The write would take one channel's server-side data past the
+    /// configured cap (`max_session_bytes`).
+    #[error(
+        "writing `{key}` would make the session's server data {size} bytes, over the limit of {limit}"
+    )]
+    SessionTooLarge {
+        /// The key.
+        key: String,
+        /// The channel's server-side data (keys and values) with the write.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// The owner already has as many sessions as the configured cap
+    /// allows (`max_sessions_per_owner`): end one (`end_sessions_of`)
+    /// before logging in again.
+    #[error("the owner already has {count} sessions, the limit")]
+    TooManySessions {
+        /// The owner's live channels, as its index lists them.
+        count: usize,
+    },
+
     /// The value could not be serialized.
     #[error("value for `{key}` could not be serialized")]
     Serialize {
@@ -156,6 +179,8 @@ impl Error {
             Error::InvalidKey => (400, "invalid session key"),
             Error::CookieTooLarge { .. } => (400, "the session cookie would be too large"),
             Error::ValueTooLarge { .. } => (400, "the session value is too large"),
+            Error::SessionTooLarge { .. } => (400, "the session data is too large"),
+            Error::TooManySessions { .. } => (409, "too many sessions for this user"),
             Error::Serialize { .. } => (400, "the session value could not be stored"),
             Error::Decode { .. } => (400, "the session value has another type"),
             Error::Committed { .. } => (400, "the session was already sent"),

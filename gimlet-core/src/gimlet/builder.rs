@@ -265,6 +265,26 @@ impl GimletBuilder {
         self
     }
 
+    /// The most server-side data one channel may hold, keys' names and
+    /// values, in bytes (default: no limit). An insert past it fails with
+    /// [`Error::SessionTooLarge`](crate::Error::SessionTooLarge); the
+    /// check loads the session first if the request has not.
+    #[must_use]
+    pub fn max_session_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_session_bytes = Some(bytes);
+        self
+    }
+
+    /// The most channels one owner may have (default: no limit): a
+    /// `set_owner` that would make one more fails with
+    /// [`Error::TooManySessions`](crate::Error::TooManySessions), after one
+    /// read of the owner's index.
+    #[must_use]
+    pub fn max_sessions_per_owner(mut self, channels: usize) -> Self {
+        self.config.max_sessions_per_owner = Some(channels);
+        self
+    }
+
     cookie_setter!(
         /// Name of the permanent channel's cookie.
         permanent_name: impl Into<String>
@@ -410,6 +430,8 @@ impl GimletBuilder {
             commit_failed_requests: config.commit_failed_requests,
             refresh_fraction: config.refresh_fraction,
             max_value_size: config.max_value_size,
+            max_session_bytes: config.max_session_bytes,
+            max_sessions_per_owner: config.max_sessions_per_owner,
         };
         Ok(Gimlet {
             engine: Arc::new(engine),

@@ -207,6 +207,23 @@ impl Session {
                 limit: engine.max_value_size,
             });
         }
+        if let Some(limit) = engine.max_session_bytes
+            && !place.clientside
+        {
+            // What is stored counts: load it, if this request has not.
+            self.ensure_loaded().await?;
+            let size = self
+                .state()
+                .ch(place.kind)
+                .server_bytes_with(key, bytes.len());
+            if size > limit {
+                return Err(Error::SessionTooLarge {
+                    key: key.into(),
+                    size,
+                    limit,
+                });
+            }
+        }
         {
             let mut state = self.for_handler();
             if !state.committed() {

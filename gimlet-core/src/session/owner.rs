@@ -53,7 +53,8 @@ impl Session {
     /// # Errors
     ///
     /// [`Error::NoOwnerIndex`] without a backend that keeps the index, the
-    /// load's backend error, or [`Error::Committed`].
+    /// load's backend error, [`Error::Committed`], or, past
+    /// `max_sessions_per_owner`, [`Error::TooManySessions`].
     pub async fn set_owner(&self, owner: impl AsRef<str>) -> Result<(), Error> {
         self.engine().owner_index()?;
         let names = self.engine().codec.owners(owner.as_ref());
@@ -74,8 +75,34 @@ impl Session {
             let mut owned = ids.clone().peekable();
             owned.peek().is_some() && ids.all(|ch| ch.owner().is_some_and(|o| names.contains(&o)))
         };
+        if !relogin {
+            self.check_room(owner).await?;
+        }
         self.own(owner, !relogin)?;
         self.renew_csrf_token().await
+    }
+
+    /// With `max_sessions_per_owner`, whether `owner` has room for this
+    /// session: one read of the index.
+    async fn check_room(&self, owner: Owner) -> Result<(), Error> {
+        let engine = self.engine();
+        let (Some(limit), Some(backend)) = (engine.max_sessions_per_owner, &engine.backend) else {
+            return Ok(());
+        };
+        let listed = self
+            .backend_call("sessions_of", backend.sessions_of(&owner, engine.now()))
+            .await?;
+        let mine: Vec<SessionId> = self
+            .state()
+            .channels()
+            .iter()
+            .filter_map(|ch| ch.id())
+            .collect();
+        let count = listed.iter().filter(|r| !mine.contains(&r.id)).count();
+        if count >= limit {
+            return Err(Error::TooManySessions { count });
+        }
+        Ok(())
     }
 
     /// Moves the session under new ids in `owner`'s group, every channel

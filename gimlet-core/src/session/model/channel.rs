@@ -515,6 +515,21 @@ impl Channel {
         self.loaded.as_ref()?.get(key).map(Vec::as_slice)
     }
 
+    /// The size of this channel's server-side data, keys' names and
+    /// values, once `key` holds `len` bytes: what was loaded, with this
+    /// request's changes.
+    pub(crate) fn server_bytes_with(&self, key: &str, len: usize) -> usize {
+        let stored = self.loaded.iter().flatten().filter(|(k, _)| {
+            !self.cleared && k.as_str() != key && !self.pending.contains_key(k.as_str())
+        });
+        let changed = self.pending.iter().filter(|(k, _)| k.as_str() != key);
+        let stored: usize = stored.map(|(k, v)| k.len() + v.len()).sum();
+        let changed: usize = changed
+            .filter_map(|(k, v)| v.as_ref().map(|v| k.len() + v.len()))
+            .sum();
+        stored + changed + key.len() + len
+    }
+
     pub(crate) fn server_insert(&mut self, key: &str, value: Vec<u8>) {
         self.carried.retain(|k| k != key);
         if self.stored_value(key) == Some(value.as_slice()) {

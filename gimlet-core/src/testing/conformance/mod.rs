@@ -21,6 +21,7 @@
 mod endings;
 mod feed;
 mod lifecycle;
+mod limits;
 mod owners;
 mod records;
 mod sessions;
@@ -34,6 +35,9 @@ pub use endings::{
 };
 pub use feed::{a_cut_feed_trusts_no_copy, an_ending_reaches_every_app_server};
 pub use lifecycle::{SEED_VAR, SEQUENCES_VAR, random_lifecycles_never_show_an_ended_session};
+pub use limits::{
+    a_login_past_the_owner_cap_is_refused, an_insert_past_the_session_byte_cap_is_refused,
+};
 pub use owners::{
     a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,
     an_owned_record_leaves_the_index_with_its_record, log_out_everywhere_ends_every_other_session,

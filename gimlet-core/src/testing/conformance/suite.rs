@@ -50,6 +50,8 @@ macro_rules! backend_conformance {
             a_channel_created_beside_an_ended_one_carries_nothing_of_it,
             a_cycle_committing_during_log_out_everywhere_never_survives_it,
             random_lifecycles_never_show_an_ended_session,
+            an_insert_past_the_session_byte_cap_is_refused,
+            a_login_past_the_owner_cap_is_refused,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {

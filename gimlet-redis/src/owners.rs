@@ -22,15 +22,16 @@ impl RedisBackend {
         key
     }
 
-    /// The index's members, read and parsed, with the keys of their
-    /// records. A member that does not parse is dropped from the set.
-    async fn members(&self, index: &str) -> Result<Vec<Member>, BackendError> {
+    /// At most [`PAGE`] of the index's members from `start` on, read and
+    /// parsed, with the keys of their records. A member that does not
+    /// parse is dropped from the set.
+    async fn members(&self, index: &str, start: usize) -> Result<Vec<Member>, BackendError> {
         let raw: Vec<String> = self
             .timed(|mut conn| async move {
                 redis::cmd("ZRANGE")
                     .arg(index)
-                    .arg(0)
-                    .arg(-1)
+                    .arg(start)
+                    .arg(start + PAGE - 1)
                     .query_async(&mut conn)
                     .await
                     .map_err(redis_error)
@@ -55,14 +56,38 @@ impl RedisBackend {
 
     /// The live records of `owner`, with their expiry: the index's members
     /// (one round trip), then each record's time to live, dead entries
-    /// dropped (a second, pipelined, on the same node).
+    /// dropped (a second, pipelined, on the same node); by pages of
+    /// [`PAGE`] members, so that no command walks a whole large index.
     pub(crate) async fn owned(
         &self,
         owner: &Owner,
         now: u64,
     ) -> Result<Vec<OwnedRecord>, BackendError> {
         let index = self.index_key(owner);
-        let members = self.members(&index).await?;
+        let mut live = Vec::new();
+        let mut start = 0;
+        loop {
+            let members = self.members(&index, start).await?;
+            let full = members.len() == PAGE;
+            let dropped = self.owned_page(&index, &members, now, &mut live).await?;
+            if !full {
+                return Ok(live);
+            }
+            // The dead were removed from the set: the next page starts
+            // that much sooner.
+            start += PAGE - dropped;
+        }
+    }
+
+    /// One page of [`RedisBackend::owned`]: its live records into `live`;
+    /// answers how many entries it dropped.
+    async fn owned_page(
+        &self,
+        index: &str,
+        members: &[Member],
+        now: u64,
+        live: &mut Vec<OwnedRecord>,
+    ) -> Result<usize, BackendError> {
         let (parsed, mut dead): (Vec<&Member>, Vec<&Member>) =
             members.iter().partition(|m| m.key.is_some());
         let parsed = &parsed;
@@ -78,7 +103,6 @@ impl RedisBackend {
             })
             .await?
         };
-        let mut live = Vec::new();
         for (m, ttl) in parsed.iter().zip(ttls) {
             // -2: no such key; -1: no expiry, never written by Gimlet.
             match (m.parsed, u64::try_from(ttl)) {
@@ -92,7 +116,7 @@ impl RedisBackend {
             }
         }
         if !dead.is_empty() {
-            let (index, dead) = (&index, &dead);
+            let dead = &dead;
             self.timed(|mut conn| async move {
                 let members: Vec<&str> = dead.iter().map(|m| m.member.as_str()).collect();
                 redis::cmd("ZREM")
@@ -104,13 +128,15 @@ impl RedisBackend {
             })
             .await?;
         }
-        Ok(live)
+        Ok(dead.len())
     }
 
     /// Deletes the records of `owner` but those in `except`, and their
-    /// entries, in one script on the index's node: nothing can join the
-    /// index between the read and the deletes. Answers how many records
-    /// were live.
+    /// entries, by a script on the index's node that ends up to [`PAGE`]
+    /// members a run, run until the index holds no more: nothing can join
+    /// the index between a run's read and its deletes, and a login that
+    /// joins between two runs is ended by the next. Answers how many
+    /// records were live.
     pub(crate) async fn end_owned(
         &self,
         owner: &Owner,
@@ -120,54 +146,63 @@ impl RedisBackend {
         let (index, prefix) = (&index, self.key_prefix());
         let stream = self.script_stream();
         let (stream, retention) = (&stream, self.retention());
-        let (ended, unpublished): (u64, Vec<String>) = self
-            .timed(|mut conn| async move {
-                let mut invocation = END.prepare_invoke();
-                invocation.key(index).arg(prefix);
-                match stream {
-                    Some(stream) => invocation.key(stream).arg(retention),
-                    None => invocation.arg(0),
-                };
-                for id in except {
-                    invocation.arg(id.to_string());
-                }
-                let mut reply: Vec<String> = invocation
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_error)?;
-                let ended = reply.first().and_then(|n| n.parse().ok());
-                let ended =
-                    ended.ok_or_else(|| BackendError::from_kind(BackendErrorKind::Corrupt))?;
-                reply.remove(0);
-                Ok((ended, reply))
-            })
-            .await?;
-        // On a cluster, the script could not reach the stream.
-        let ended_ids: Vec<SessionId> = unpublished
-            .iter()
-            .filter_map(|hex| hex.parse().ok())
-            .collect();
-        self.publish(&ended_ids).await?;
-        Ok(ended)
+        let mut total = 0;
+        loop {
+            let mut reply: Vec<String> = self
+                .timed(|mut conn| async move {
+                    let mut invocation = END.prepare_invoke();
+                    invocation.key(index).arg(prefix);
+                    match stream {
+                        Some(stream) => invocation.key(stream).arg(retention),
+                        None => invocation.arg(0),
+                    };
+                    invocation.arg(PAGE);
+                    for id in except {
+                        invocation.arg(id.to_string());
+                    }
+                    invocation
+                        .invoke_async(&mut conn)
+                        .await
+                        .map_err(redis_error)
+                })
+                .await?;
+            let corrupt = || BackendError::from_kind(BackendErrorKind::Corrupt);
+            let [ended, more] = [0, 1].map(|i| reply.get(i).and_then(|n| n.parse::<u64>().ok()));
+            let (ended, more) = (ended.ok_or_else(corrupt)?, more.ok_or_else(corrupt)?);
+            total += ended;
+            // On a cluster, the script could not reach the stream.
+            let unpublished: Vec<SessionId> = reply
+                .drain(..)
+                .skip(2)
+                .filter_map(|hex| hex.parse().ok())
+                .collect();
+            self.publish(&unpublished).await?;
+            if more == 0 {
+                return Ok(total);
+            }
+        }
     }
 }
 
-/// Ends an owner's sessions. `KEYS[1]` is the index and `KEYS[2]`, if
-/// `ARGV[2]` (the seconds it keeps) is not 0, the revocation stream;
-/// `ARGV[1]` is the records' key prefix, before the hash tag; the rest of
-/// `ARGV` the ids kept. Each other member's record is deleted (its key
-/// rebuilt from the id as `RedisBackend::key` builds it: the first two
-/// bytes as the tag, the rest in hex) and its id appended to the stream,
-/// and the member removed, a member that does not parse included. Answers
-/// how many records were deleted, then, with no stream (on a cluster,
-/// where the caller appends them), their ids.
+/// Ends up to `ARGV[3]` of an owner's sessions. `KEYS[1]` is the index
+/// and `KEYS[2]`, if `ARGV[2]` (the seconds it keeps) is not 0, the
+/// revocation stream; `ARGV[1]` is the records' key prefix, before the hash
+/// tag; the rest of `ARGV` the ids kept. Each other member of the first
+/// ones read has its record deleted (its key rebuilt from the id as
+/// `RedisBackend::key` builds it: the first two bytes as the tag, the rest
+/// in hex) and its id appended to the stream, and is removed, a member
+/// that does not parse included. Answers how many records were deleted,
+/// whether members may be left (`1`), then, with no stream (on a cluster,
+/// where the caller appends them), the ids ended.
 const END_SOURCE: &str = r"
-local keep = {}
-for i = 3, #ARGV do keep[ARGV[i]] = true end
+local keep, kept = {}, 0
+for i = 4, #ARGV do keep[ARGV[i]] = true; kept = kept + 1 end
 local retention = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
 local minid = string.format('%d', (redis.call('TIME')[1] - retention) * 1000)
 local ended, dropped, unpublished = 0, {}, {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+local members = redis.call('ZRANGE', KEYS[1], 0, limit + kept - 1)
+for _, member in ipairs(members) do
   local id = string.match(member, '^(%x+):[pt]:%d+$')
   if id == nil or not keep[id] then
     if id ~= nil and #id == 32 then
@@ -187,12 +222,18 @@ end
 for i = 1, #dropped, 1000 do
   redis.call('ZREM', KEYS[1], unpack(dropped, i, math.min(i + 999, #dropped)))
 end
-local reply = { tostring(ended) }
+local more = 0
+if #members == limit + kept and #dropped > 0 then more = 1 end
+local reply = { tostring(ended), tostring(more) }
 for _, id in ipairs(unpublished) do reply[#reply + 1] = id end
 return reply
 ";
 
 static END: LazyLock<Script> = LazyLock::new(|| Script::new(END_SOURCE));
+
+/// The most index members one command reads or one run of the ending
+/// script ends.
+const PAGE: usize = 1000;
 
 /// An index member, as read.
 struct Member {

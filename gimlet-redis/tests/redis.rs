@@ -230,3 +230,49 @@ fn assert_unavailable(error: &gimlet_core::backend::BackendError) {
         "{error:?}"
     );
 }
+
+/// An owner with more sessions than one command reads: `sessions_of`
+/// pages through the index, and `end_sessions_of` runs its script until
+/// the index is empty, ending every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_index_larger_than_a_page_is_listed_and_ended_whole() {
+    let Some(url) = common::url("a large owner index") else {
+        return;
+    };
+    let backend = common::backend(&url);
+    let owner = gimlet_core::backend::Owner::from_bytes(*SessionId::generate().unwrap().as_bytes());
+    let now = gimlet_core::SystemClock.now();
+    let ids: Vec<SessionId> = (0..2_300).map(|_| SessionId::generate().unwrap()).collect();
+    for chunk in ids.chunks(300) {
+        let ops = chunk
+            .iter()
+            .map(|&id| {
+                Op::Write(Write {
+                    id,
+                    mode: WriteMode::Create,
+                    clear: false,
+                    set: vec![("cart".into(), b"\x91\xa3gin".to_vec())],
+                    remove: Vec::new(),
+                    expires_at: now + 600,
+                    owner: Some(gimlet_core::backend::Ownership {
+                        owner,
+                        permanent: false,
+                        created: now,
+                        until: now + 3600,
+                    }),
+                })
+            })
+            .collect();
+        backend.commit(&Batch { ops }).await.unwrap();
+    }
+    assert_eq!(backend.sessions_of(&owner, now).await.unwrap().len(), 2_300);
+    let kept = ids[1_500];
+    assert_eq!(
+        backend.end_sessions_of(&owner, &[kept]).await.unwrap(),
+        2_299
+    );
+    let left = backend.sessions_of(&owner, now).await.unwrap();
+    assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [kept]);
+    let records = backend.load(&[ids[0], ids[2_299], kept]).await.unwrap();
+    assert!(records[0].is_none() && records[1].is_none() && records[2].is_some());
+}

@@ -30,13 +30,13 @@ pub async fn an_insert_past_the_session_byte_cap_is_refused(backend: SharedBacke
     let mut browser = Browser::default();
     browser
         .request(&gimlet, |s| async move {
-            s.insert("a", &forty).await.expect("first")
+            s.insert("a", &forty).await.expect("first");
         })
         .await;
     let forty = "y".repeat(38);
     browser
         .request(&gimlet, |s| async move {
-            s.insert("b", &forty).await.expect("second")
+            s.insert("b", &forty).await.expect("second");
         })
         .await;
     counted.reset();
@@ -77,7 +77,7 @@ pub async fn a_login_past_the_owner_cap_is_refused(backend: SharedBackend) {
         let user = user.clone();
         browser
             .request(&gimlet, |s| async move {
-                s.set_owner(&user).await.expect("room")
+                s.set_owner(&user).await.expect("room");
             })
             .await;
     }

@@ -438,12 +438,7 @@ impl Backend for RedisBackend {
                     self.run_script(batch).await?;
                 }
                 // The stream is in a slot of its own: its entry follows.
-                let ended: Vec<SessionId> = batch
-                    .ops
-                    .iter()
-                    .filter(|op| matches!(op, Op::Delete(_) | Op::Retire(_)))
-                    .map(Op::id)
-                    .collect();
+                let ended: Vec<SessionId> = batch.ended().collect();
                 self.publish(&ended).await
             }
             _ => self.run_script(batch).await,

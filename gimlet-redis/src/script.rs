@@ -118,10 +118,7 @@ pub(crate) fn arguments(
 ) -> (Vec<String>, Vec<Vec<u8>>) {
     let mut keys = Vec::with_capacity(batch.ops.len());
     let mut indexes = Vec::new();
-    let deletes = batch
-        .ops
-        .iter()
-        .any(|op| matches!(op, Op::Delete(_) | Op::Retire(_)));
+    let deletes = batch.ended().next().is_some();
     let stream = stream.filter(|_| deletes);
     let retention = stream.map_or(0, |(_, seconds)| seconds.max(1));
     let mut args: Vec<Vec<u8>> = vec![retention.to_string().into_bytes()];

@@ -191,14 +191,7 @@ impl SqlBackend {
         batch: &Batch,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let ended: Vec<String> = batch
-            .ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Delete(id) | Op::Retire(id) => Some(id.to_string()),
-                Op::Write(_) => None,
-            })
-            .collect();
+        let ended: Vec<String> = batch.ended().map(|id| id.to_string()).collect();
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         for ids in ended.chunks(CHUNK) {
             let sql = d.insert_ended(t, ids.len());

@@ -29,6 +29,15 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// The ids whose records the batch ends (`Delete` and `Retire`): what
+    /// a store with a feed tells every app server.
+    pub fn ended(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.ops.iter().filter_map(|op| match op {
+            Op::Delete(id) | Op::Retire(id) => Some(*id),
+            Op::Write(_) => None,
+        })
+    }
 }
 
 /// One operation of a [`Batch`].

@@ -433,12 +433,7 @@ impl Backend for MemoryBackend {
             store.evict_to(self.capacity, self.max_bytes, &fresh);
         }
         drop(store);
-        let ended: Vec<SessionId> = batch
-            .ops
-            .iter()
-            .filter(|op| matches!(op, Op::Delete(_) | Op::Retire(_)))
-            .map(Op::id)
-            .collect();
+        let ended: Vec<SessionId> = batch.ended().collect();
         self.publish(&ended);
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! The end of a request: the plan applied in one backend call, healed and
 //! tried again if a record it updates is gone, then folded into the state.
 
-use crate::backend::Op;
 use crate::key::ChannelKind;
 use crate::session::io::plan::Plan;
 use crate::session::model::Channel;
@@ -128,11 +127,7 @@ impl Session {
     /// revoked on this server at once (a store with a feed tells the
     /// others).
     fn settle(&self, plan: &Plan) {
-        let ended = plan.batch.ops.iter().filter_map(|op| match op {
-            Op::Delete(id) | Op::Retire(id) => Some(*id),
-            Op::Write(_) => None,
-        });
-        self.engine().revocations.revoke(ended);
+        self.engine().revocations.revoke(plan.batch.ended());
         let mut state = self.state();
         for kind in ChannelKind::BOTH {
             let (wrote, action) = plan.outcome[kind.index()];

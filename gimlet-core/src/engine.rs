@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::Clock;
 use crate::backend::{Backend, Revocations};
-use crate::cookie::{CookieCodec, CookieJar};
+use crate::cookie::{CookieCodec, CookieJar, VerifiedCookies};
 use crate::error::Error;
 use crate::key::{ChannelKind, Place, Placement};
 
@@ -17,6 +17,8 @@ const CLOCK_SKEW: u64 = 300;
 
 pub(crate) struct Engine {
     pub(crate) codec: CookieCodec,
+    /// Each cookie name's values verified before.
+    pub(crate) verified: [VerifiedCookies; 2],
     pub(crate) backend: Option<Arc<dyn Backend>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cookies: CookieJar,

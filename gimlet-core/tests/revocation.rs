@@ -510,3 +510,36 @@ async fn a_store_that_fails_is_not_mistaken_for_a_lost_record() {
     assert_eq!(err.status_code(), 503);
     assert_eq!(store.counts(), common::calls(0, 1), "no healing load");
 }
+
+/// A cookie value verified before is remembered by its bytes, but what it
+/// may do is decided on every request: once its session is logged out, or
+/// its lifetime has passed, the remembered value yields nothing, as one
+/// verified anew would.
+#[tokio::test]
+async fn a_remembered_cookie_is_refused_after_a_logout_and_after_its_lifetime() {
+    let read = async |b: &Browser| {
+        let s = b.open();
+        let id = s.get::<u32>("user_id").await.unwrap();
+        b.gimlet.commit(&s).await.unwrap();
+        id
+    };
+    let b = logged_in(|g| g).await;
+    let copy = b.header();
+    assert_eq!(read(&b).await, Some(42), "verified, then remembered");
+    assert_eq!(read(&b).await, Some(42), "served from memory");
+    log_out(&b).await;
+    let s = b.gimlet.open_from_headers([copy.as_str()]);
+    assert_eq!(s.get::<u32>("user_id").await.unwrap(), None, "logged out");
+
+    let b = logged_in(|g| g.revalidate_after(Duration::from_secs(0))).await;
+    assert_eq!(read(&b).await, Some(42));
+    b.clock.advance(days(2));
+    assert_eq!(read(&b).await, None, "past the transient lifetime");
+
+    let b = logged_in(|g| g.cookie_cache_bytes(0)).await;
+    assert_eq!(
+        read(&b).await,
+        Some(42),
+        "with nothing remembered, the same"
+    );
+}

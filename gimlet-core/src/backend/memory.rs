@@ -1,7 +1,6 @@
 //! An in-process backend with expiry and a bound.
 
 use std::collections::{BTreeSet, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use async_trait::async_trait;
@@ -10,6 +9,7 @@ use super::{
     Backend, BackendError, Batch, Op, OwnedRecord, Owner, Ownership, Record, Revocations, Write,
     WriteMode,
 };
+use crate::id::RandomBytes;
 use crate::{Clock, SessionId, SystemClock};
 
 /// A backend that keeps records in this process's memory.
@@ -46,7 +46,7 @@ pub struct MemoryBackend {
 
 #[derive(Default)]
 struct Store {
-    records: HashMap<SessionId, Entry, BuildHasherDefault<IdHasher>>,
+    records: HashMap<SessionId, Entry, RandomBytes>,
     /// Each record by its expiry, in one of two tiers: [`NEW`] until a
     /// later request comes back to it (loads or writes it again, or it is
     /// owned), then [`RETURNED`]. Eviction empties the first tier first.
@@ -70,32 +70,6 @@ struct Entry {
 }
 
 /// The tier of records no request has come back to.
-/// Hashes a session id by folding its bytes: ids are random, drawn by
-/// this server (a cookie's id is signed), so no one can pick ids that
-/// collide, and SipHash's defence would cost a request more than the rest
-/// of the lookup.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-
-    fn write_usize(&mut self, _len: usize) {
-        // The length an array's hash starts with: always 16.
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 const NEW: usize = 0;
 /// The tier of records a later request used: established sessions.
 const RETURNED: usize = 1;

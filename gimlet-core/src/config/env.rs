@@ -186,6 +186,11 @@ pub(crate) static VARS: &[Var] = &[
         apply: |c, v| set(&mut c.max_session_bytes, Some(v.number()?)),
     },
     Var {
+        name: "GIMLET_COOKIE_CACHE_BYTES",
+        aliases: &[],
+        apply: |c, v| set(&mut c.cookie_cache_bytes, v.number()?),
+    },
+    Var {
         name: "GIMLET_MAX_SESSIONS_PER_OWNER",
         aliases: &[],
         apply: |c, v| set(&mut c.max_sessions_per_owner, Some(v.number()?)),

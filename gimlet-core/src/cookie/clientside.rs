@@ -40,6 +40,13 @@ impl ClientsideMap {
         }
     }
 
+    /// About how many bytes the map holds on the heap.
+    pub(crate) fn heap_len(&self) -> usize {
+        let raw = self.raw.as_ref().map_or(0, |raw| raw.buf.capacity());
+        let map: usize = self.map.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
+        raw + map
+    }
+
     pub(crate) fn iter(&self) -> Iter<'_> {
         match &self.raw {
             Some(raw) => Iter::Raw(Entries {

@@ -1,7 +1,7 @@
 //! The cookie format: how a channel's state becomes a cookie value and back
 //! (the codec and the payload layout), the clientside map a cookie carries,
-//! and the jar that finds Gimlet's cookies in a request and writes their
-//! `Set-Cookie` values.
+//! the values verified before (remembered by their bytes), and the jar that
+//! finds Gimlet's cookies in a request and writes their `Set-Cookie` values.
 //!
 //! Public for tools and tests that read or forge cookies (fuzzing, the
 //! benchmarks, the test vectors); an application never needs it.
@@ -10,9 +10,11 @@ mod clientside;
 mod codec;
 mod jar;
 pub(crate) mod payload;
+mod verified;
 
 pub(crate) use clientside::ClientsideMap;
 pub use codec::{CookieCodec, DecodeError, VerifiedCookie};
 pub(crate) use jar::CookieJar;
 pub use payload::{CookiePayload, payload_len};
 pub(crate) use payload::{Entries, Header, bound};
+pub(crate) use verified::VerifiedCookies;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::backend::{Backend, Revocations};
 use crate::config::SameSite;
 use crate::cookie::CookieCodec;
-use crate::cookie::CookieJar;
+use crate::cookie::{CookieJar, VerifiedCookies};
 use crate::engine::Engine;
 use crate::error::ConfigErrorKind;
 use crate::{
@@ -275,6 +275,15 @@ impl GimletBuilder {
         self
     }
 
+    /// How many bytes of verified cookie values to remember by their exact
+    /// bytes, so that a browser's next requests with the same cookie skip
+    /// its MAC (default 4 MiB; 0 verifies every value every time).
+    #[must_use]
+    pub fn cookie_cache_bytes(mut self, bytes: usize) -> Self {
+        self.config.cookie_cache_bytes = bytes;
+        self
+    }
+
     /// The most channels one owner may have (default: no limit): a
     /// `set_owner` that would make one more fails with
     /// [`Error::TooManySessions`](crate::Error::TooManySessions), after one
@@ -431,6 +440,7 @@ impl GimletBuilder {
             refresh_fraction: config.refresh_fraction,
             max_value_size: config.max_value_size,
             max_session_bytes: config.max_session_bytes,
+            verified: [(); 2].map(|()| VerifiedCookies::new(config.cookie_cache_bytes / 2)),
             max_sessions_per_owner: config.max_sessions_per_owner,
         };
         Ok(Gimlet {

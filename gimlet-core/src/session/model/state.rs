@@ -317,7 +317,8 @@ impl State {
                 continue;
             }
             let name = engine.cookies.name(kind);
-            let cookie = match engine.codec.decode_bytes(name, value) {
+            let verified = &engine.verified[kind.index()];
+            let cookie = match verified.verify(&engine.codec, name, value) {
                 Ok(cookie) => cookie,
                 Err(reason) => {
                     tracing::debug!(cookie = name, %reason, "session cookie ignored");

@@ -61,14 +61,37 @@ pub(crate) fn cell_named(name: &str) -> Option<&'static Cell> {
     CELLS.iter().find(|c| cell_name(c) == name)
 }
 
+/// The Tokio runtime a server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Runtime {
+    /// One thread: the least noise, the figures of earlier rounds.
+    CurrentThread,
+    /// What applications run (`#[tokio::main]`).
+    MultiThread,
+}
+
+impl Runtime {
+    /// The word `serve` takes for it.
+    pub(crate) fn arg(self) -> &'static str {
+        match self {
+            Runtime::CurrentThread => "current-thread",
+            Runtime::MultiThread => "multi-thread",
+        }
+    }
+}
+
 /// The `serve` mode: starts one cell, prints its base URL on stdout, and
 /// serves until killed.
-pub(crate) fn serve(name: &str) -> ! {
+pub(crate) fn serve(name: &str, runtime: Runtime) -> ! {
     let cell = cell_named(name).unwrap_or_else(|| panic!("no cell named {name}"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = match runtime {
+        Runtime::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        // What `#[tokio::main]` builds (one worker per core).
+        Runtime::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()
+    .expect("runtime");
     runtime.block_on(async {
         let base = crate::servers::start(cell, &Urls::from_env()).await;
         println!("{base}");
@@ -86,7 +109,7 @@ struct Profiled {
 }
 
 impl Profiled {
-    fn start(cell: &Cell, dir: &Path) -> Profiled {
+    fn start(cell: &Cell, dir: &Path, runtime: Runtime) -> Profiled {
         let slug: String = cell_name(cell)
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -99,7 +122,7 @@ impl Profiled {
             .arg("--tool=callgrind")
             .arg(format!("--callgrind-out-file={}", out.display()))
             .arg(exe)
-            .args(["serve", &cell_name(cell)])
+            .args(["serve", &cell_name(cell), runtime.arg()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -176,6 +199,7 @@ pub(crate) struct Counts {
     pub(crate) cells: Vec<(&'static Cell, Row, Option<Row>)>,
     pub(crate) requests: usize,
     pub(crate) dir: PathBuf,
+    pub(crate) runtime: Runtime,
 }
 
 /// Runs `cell` under callgrind: every route, `requests` times after a
@@ -184,10 +208,11 @@ pub(crate) struct Counts {
 async fn profile(
     cell: &Cell,
     cookie: Option<String>,
-    requests: usize,
+    settings: &Settings<'_>,
     dir: &Path,
 ) -> ([f64; 4], String) {
-    let server = Profiled::start(cell, dir);
+    let requests = settings.requests;
+    let server = Profiled::start(cell, dir, settings.runtime);
     let cookie = match cookie {
         Some(cookie) => cookie,
         None => crate::establish(&server.base).await,
@@ -220,7 +245,18 @@ async fn profile(
 
 /// Measures every cell on every route with `requests` requests each, and
 /// each session layer's bare framework with the layer's own cookies.
-pub(crate) async fn measure(requests: usize, only: Option<&str>) -> Counts {
+/// What `measure` runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings<'a> {
+    /// Requests per route and cell.
+    pub(crate) requests: usize,
+    /// Only the cells whose name contains this.
+    pub(crate) only: Option<&'a str>,
+    pub(crate) runtime: Runtime,
+}
+
+pub(crate) async fn measure(settings: &Settings<'_>) -> Counts {
+    let (requests, only) = (settings.requests, settings.only);
     let dir = std::env::temp_dir().join("gimlet-bench-callgrind");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dump dir");
@@ -232,7 +268,7 @@ pub(crate) async fn measure(requests: usize, only: Option<&str>) -> Counts {
     };
     for cell in CELLS.iter().filter(|c| picked(c)) {
         eprintln!("callgrind: {}", cell_name(cell));
-        let (counts, cookie) = profile(cell, None, requests, &dir).await;
+        let (counts, cookie) = profile(cell, None, settings, &dir).await;
         let bare = CELLS
             .iter()
             .find(|c| c.framework == cell.framework && c.kind == Kind::Bare)
@@ -241,7 +277,7 @@ pub(crate) async fn measure(requests: usize, only: Option<&str>) -> Counts {
             None
         } else {
             eprintln!("callgrind: {} with its cookies", cell_name(bare));
-            Some(profile(bare, Some(cookie), requests, &dir).await.0)
+            Some(profile(bare, Some(cookie), settings, &dir).await.0)
         };
         cells.push((cell, counts, baseline));
     }
@@ -249,6 +285,7 @@ pub(crate) async fn measure(requests: usize, only: Option<&str>) -> Counts {
         cells,
         requests,
         dir,
+        runtime: settings.runtime,
     }
 }
 
@@ -256,8 +293,9 @@ pub(crate) async fn measure(requests: usize, only: Option<&str>) -> Counts {
 /// overhead over its bare framework.
 pub(crate) fn report(counts: &Counts) {
     println!(
-        "Instructions per request (callgrind, {} requests per route after a warm-up, one keep-alive connection; dumps in {}). In brackets: the overhead over the bare framework served the same requests, `Cookie` header included.\n",
+        "Instructions per request (callgrind, {} requests per route after a warm-up, one keep-alive connection, the {} runtime; dumps in {}). In brackets: the overhead over the bare framework served the same requests, `Cookie` header included.\n",
         counts.requests,
+        counts.runtime.arg(),
         counts.dir.display()
     );
     println!("| framework | server | {} |", route_names(" | "));

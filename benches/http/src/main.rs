@@ -117,12 +117,21 @@ pub(crate) fn machine() -> String {
     format!("{cores} cores ({cpu})")
 }
 
+fn runtime_of(multi: bool) -> instructions::Runtime {
+    if multi {
+        instructions::Runtime::MultiThread
+    } else {
+        instructions::Runtime::CurrentThread
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if let [_, mode, name] = args.as_slice()
+    if let [_, mode, name, runtime @ ..] = args.as_slice()
         && mode == "serve"
     {
-        instructions::serve(name);
+        let multi = runtime.first().map(String::as_str) == Some("multi-thread");
+        instructions::serve(name, runtime_of(multi));
     }
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     match args.get(1).map(String::as_str) {
@@ -138,9 +147,15 @@ fn main() {
         }
         Some("instructions") => {
             let settings = settings();
-            let requests = settings.requests.unwrap_or(1000);
-            let only = settings.only.as_deref();
-            let counts = runtime.block_on(instructions::measure(requests, only));
+            let multi = args
+                .windows(2)
+                .any(|w| w[0] == "--runtime" && w[1] == "multi-thread");
+            let measured = instructions::Settings {
+                requests: settings.requests.unwrap_or(1000),
+                only: settings.only.as_deref(),
+                runtime: runtime_of(multi),
+            };
+            let counts = runtime.block_on(instructions::measure(&measured));
             instructions::report(&counts);
         }
         Some("realistic") => {

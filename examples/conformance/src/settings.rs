@@ -133,6 +133,9 @@ pub async fn backend_in(
     })
 }
 
+/// How long an app waits at start for its store's log of endings.
+pub const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The engine for `config` and `backend`.
 ///
 /// # Errors

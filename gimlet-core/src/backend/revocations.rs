@@ -150,6 +150,12 @@ impl Revocations {
         !ended.overflowed
     }
 
+    /// Whether everything the store's feed logged has been heard: no feed
+    /// is down or still replaying (a store without one has nothing to hear).
+    pub fn caught_up(&self) -> bool {
+        self.feed.load(Ordering::Acquire) != DOWN
+    }
+
     /// Whether a store's feed keeps this set up to date.
     pub fn is_pushed(&self) -> bool {
         self.feed.load(Ordering::Acquire) != NO_FEED

@@ -140,6 +140,24 @@ impl Gimlet {
     pub fn backend(&self) -> Option<&Arc<dyn Backend>> {
         self.engine.backend.as_ref()
     }
+
+    /// Waits until this app server has read its store's log of endings
+    /// (at start it replays the last window), at most `timeout`; answers
+    /// whether it has. Until then every cookie is checked on use: safe, but
+    /// a load per request, so an application may wait for this before it
+    /// takes traffic. With a store that does not push, at once.
+    pub async fn feed_caught_up(&self, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.engine.revocations.caught_up() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
 }
 
 impl Session {

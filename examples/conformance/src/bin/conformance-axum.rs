@@ -12,6 +12,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = settings::from_env()?;
     let backend = settings::backend(&settings.backend).await?;
     let gimlet = settings::gimlet(settings.config, backend)?;
+    // Take traffic once every ending the store logged has been heard.
+    gimlet.feed_caught_up(settings::FEED_WAIT).await;
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     println!("listening on {}", listener.local_addr()?);
     apps::serve_axum(gimlet, listener).await?;

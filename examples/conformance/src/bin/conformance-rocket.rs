@@ -13,6 +13,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = settings::from_env()?;
     let backend = settings::backend(&settings.backend).await?;
     let gimlet = settings::gimlet(settings.config, backend)?;
+    // Take traffic once every ending the store logged has been heard.
+    gimlet.feed_caught_up(settings::FEED_WAIT).await;
     let addr = settings.addr;
     let _ = apps::rocket_app(gimlet, addr)
         .attach(AdHoc::on_liftoff("announce", move |rocket| {

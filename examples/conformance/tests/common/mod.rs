@@ -320,6 +320,13 @@ pub async fn start_on(
     configure(&mut config);
     let shared = counting.clone().map(|c| c as Arc<dyn Backend>);
     let gimlet = settings::gimlet(config, shared).unwrap();
+    // What the requests cost must not depend on whether the revocation
+    // feed has caught up yet.
+    assert!(
+        gimlet
+            .feed_caught_up(std::time::Duration::from_secs(10))
+            .await
+    );
 
     let (addr, stop): (SocketAddr, Box<dyn FnOnce() + Send>) = match framework {
         Framework::Axum => {

@@ -108,7 +108,10 @@ fn user() -> String {
 pub async fn an_ending_reaches_every_app_server(server: impl AsyncFn() -> SharedBackend) {
     let first = Server::open(&server).await;
     let second = Server::open(&server).await;
-    second.until_live().await;
+    let caught_up = second.gimlet.feed_caught_up(Duration::from_secs(10)).await;
+    assert!(caught_up, "the feed never caught up: {:?}", second.gimlet);
+    let debug = format!("{:?}", second.gimlet);
+    assert!(debug.contains("feed: \"live\""), "{debug}");
 
     let header = first.logged_in(&user()).await;
     second.counted.reset();

@@ -111,11 +111,10 @@ impl FromStr for SessionId {
     }
 }
 
-/// How maps keyed by bytes no one can choose are hashed: session ids,
-/// which this server draws at random, and verified cookie values, whose
-/// bytes end in a MAC. Folding their words costs a few instructions where
-/// SipHash's defence against chosen keys costs a few hundred: no one can
-/// pick keys that collide here.
+/// How maps keyed by session ids are hashed: this server draws them at
+/// random, and a cookie's id is signed, so no one can pick ids that
+/// collide. Folding their words costs a few instructions where SipHash's
+/// defence against chosen keys costs a few hundred.
 pub(crate) type RandomBytes = BuildHasherDefault<FoldHasher>;
 
 /// See [`RandomBytes`].

@@ -5,7 +5,7 @@
 //!
 //! Only a value that verified enters, and one is served only for the very
 //! bytes it was verified from: a hash match alone trusts nothing, since the
-//! whole value is compared. What a cookie means (its header, its clientside
+//! whole value is compared, and the hash is keyed. What a cookie means (its header, its clientside
 //! map) depends only on its bytes and the keys, and a Gimlet's keys never
 //! change, so a remembered cookie is the same as a verified one; whether it
 //! is still trusted (its age, its revocation) is decided after, each time,
@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::{CookieCodec, DecodeError, VerifiedCookie};
-use crate::id::RandomBytes;
 
 /// What one remembered cookie costs besides its bytes: the map's slot and
 /// the allocations' headers, about.
@@ -29,7 +28,11 @@ pub(crate) struct VerifiedCookies {
 
 #[derive(Default)]
 struct Held {
-    cookies: HashMap<Box<[u8]>, VerifiedCookie, RandomBytes>,
+    /// Keyed by the value's bytes, hashed with the standard library's
+    /// keyed SipHash: whoever sends a value cannot aim it at the bucket of
+    /// another browser's, so a lookup compares it with nobody's value but
+    /// by a chance of one in 2^64.
+    cookies: HashMap<Box<[u8]>, VerifiedCookie>,
     bytes: usize,
 }
 

@@ -142,6 +142,22 @@ impl Hasher for FoldHasher {
 
 #[cfg(test)]
 mod tests {
+    use std::hash::BuildHasher as _;
+
+    #[test]
+    fn folded_hashes_of_random_ids_differ() {
+        let build = super::RandomBytes::default();
+        let hashes: std::collections::HashSet<u64> = (0..1_000)
+            .map(|_| build.hash_one(SessionId::generate().unwrap()))
+            .collect();
+        assert_eq!(hashes.len(), 1_000, "no two of a thousand ids collide");
+        // The length counts too: a prefix does not hash as the whole.
+        let (mut a, mut b) = (super::FoldHasher::default(), super::FoldHasher::default());
+        std::hash::Hasher::write_usize(&mut a, 1);
+        std::hash::Hasher::write_usize(&mut b, 2);
+        assert_ne!(std::hash::Hasher::finish(&a), std::hash::Hasher::finish(&b));
+    }
+
     use super::*;
 
     #[test]

@@ -97,3 +97,114 @@ async fn run(mut log: impl EndingsLog, revocations: Weak<Revocations>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::SystemClock;
+    use crate::backend::BackendErrorKind;
+
+    /// A log that answers what the test scripted, then that it is caught
+    /// up with nothing new.
+    struct Scripted {
+        reads: VecDeque<Result<Page, BackendError>>,
+        retention: u64,
+    }
+
+    impl EndingsLog for Scripted {
+        async fn read(&mut self) -> Result<Page, BackendError> {
+            let caught_up = Page {
+                ended: Vec::new(),
+                caught_up: true,
+            };
+            self.reads.pop_front().unwrap_or(Ok(caught_up))
+        }
+
+        fn retention(&self) -> u64 {
+            self.retention
+        }
+
+        fn name(&self) -> &'static str {
+            "scripted"
+        }
+    }
+
+    fn behind() -> Result<Page, BackendError> {
+        Ok(Page {
+            ended: Vec::new(),
+            caught_up: false,
+        })
+    }
+
+    fn failing() -> Result<Page, BackendError> {
+        Err(BackendError::from_kind(BackendErrorKind::Unavailable))
+    }
+
+    fn set(window: u64) -> Arc<Revocations> {
+        Arc::new(Revocations::new(window, Arc::new(SystemClock)))
+    }
+
+    async fn until(what: impl Fn() -> bool) {
+        for _ in 0..400 {
+            if what() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("never happened");
+    }
+
+    #[test]
+    fn outside_a_runtime_nothing_follows() {
+        let log = Scripted {
+            reads: VecDeque::new(),
+            retention: 3600,
+        };
+        assert!(!follow(log, &set(300)));
+    }
+
+    #[tokio::test]
+    async fn the_feed_is_down_until_the_replay_has_caught_up() {
+        let (revocations, ended) = (set(300), SessionId::generate().unwrap());
+        let mut reads: VecDeque<_> = (0..8).map(|_| behind()).collect();
+        reads.push_front(Ok(Page {
+            ended: vec![ended],
+            caught_up: false,
+        }));
+        let log = Scripted {
+            reads,
+            retention: 3600,
+        };
+        assert!(follow(log, &revocations));
+        assert!(!revocations.caught_up(), "down from the start");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(!revocations.caught_up(), "still replaying");
+        assert!(revocations.is_revoked(&ended), "what it read is heard");
+        until(|| revocations.caught_up()).await;
+        assert!(revocations.trusts_the_window());
+    }
+
+    /// After an outage at least as long as the log keeps, endings may have
+    /// been lost: the feed stays down one window more (here an hour, so it
+    /// stays down). After a shorter one, it is up as soon as it reads.
+    #[tokio::test]
+    async fn after_an_outage_longer_than_the_log_keeps_nothing_is_trusted_for_a_window() {
+        for (retention, trusted) in [(0, false), (3600, true)] {
+            let revocations = set(3600);
+            let log = Scripted {
+                reads: [failing(), failing()].into(),
+                retention,
+            };
+            assert!(follow(log, &revocations));
+            // Two failed reads, then reads that succeed.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            if trusted {
+                until(|| revocations.caught_up()).await;
+            } else {
+                assert!(!revocations.caught_up(), "retention {retention}");
+            }
+        }
+    }
+}

@@ -145,6 +145,35 @@ mod tests {
         assert_eq!(cache.held().0, 1, "a failure is not remembered");
     }
 
+    /// What one remembered value counts for.
+    fn size_of(codec: &CookieCodec, v: &str) -> usize {
+        let cookie = codec.decode("gimlet-n", v).unwrap();
+        v.len() + cookie.client.heap_len() + ENTRY_OVERHEAD
+    }
+
+    #[test]
+    fn each_value_counts_its_bytes_and_a_full_memory_starts_again() {
+        let codec = codec();
+        let (a, b, c) = (value(&codec, 1), value(&codec, 2), value(&codec, 3));
+        let size = size_of(&codec, &a);
+        assert!(size > ENTRY_OVERHEAD + a.len());
+        // Room for exactly two.
+        let cache = VerifiedCookies::new(2 * size);
+        cache.verify(&codec, "gimlet-n", a.as_bytes()).unwrap();
+        assert_eq!(cache.held(), (1, size));
+        cache.verify(&codec, "gimlet-n", b.as_bytes()).unwrap();
+        assert_eq!(cache.held(), (2, 2 * size), "exactly full still fits");
+        cache.verify(&codec, "gimlet-n", c.as_bytes()).unwrap();
+        assert_eq!(cache.held(), (1, size), "past full: only the newest");
+        // A value larger than the whole memory is verified, never kept.
+        let small = VerifiedCookies::new(size - 1);
+        small.verify(&codec, "gimlet-n", a.as_bytes()).unwrap();
+        assert_eq!(small.held(), (0, 0));
+        let exact = VerifiedCookies::new(size);
+        exact.verify(&codec, "gimlet-n", a.as_bytes()).unwrap();
+        assert_eq!(exact.held(), (1, size), "one that fits exactly is kept");
+    }
+
     #[test]
     fn the_bound_holds_and_zero_remembers_nothing() {
         let codec = codec();

@@ -85,18 +85,23 @@ impl Drop for Topology {
 
 /// A connection of the test's own to the node on `port`.
 pub async fn node(port: u16) -> MultiplexedConnection {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("url");
-    client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("the node answers")
+    try_node(port).await.expect("the node answers")
 }
 
-/// One field of `INFO section` on the node on `port`.
+/// A connection to the node on `port`, if it takes one: a node changing
+/// its role (a failover) closes its clients, a new one included.
+async fn try_node(port: u16) -> redis::RedisResult<MultiplexedConnection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/"))?;
+    client.get_multiplexed_async_connection().await
+}
+
+/// One field of `INFO section` on the node on `port`; `None` while the
+/// node cannot answer (polled through a failover, it may not).
 pub async fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
+    let mut conn = try_node(port).await.ok()?;
     let info: String = redis::cmd("INFO")
         .arg(section)
-        .query_async(&mut node(port).await)
+        .query_async(&mut conn)
         .await
         .ok()?;
     info.lines()

@@ -90,19 +90,35 @@ impl<B> ResponseHeaders for Head<'_, B> {
     }
 
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
-        let values = self.0.headers().get_all(name);
+        let values = self.0.headers().get_all(header_name(name));
         values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     fn remove(&mut self, name: &'static str) {
-        self.0.headers_mut().remove(name);
+        self.0.headers_mut().remove(header_name(name));
     }
 
     fn append(&mut self, name: &'static str, value: String) {
         if let Ok(value) = HeaderValue::try_from(value) {
-            let name = HeaderName::from_static(name);
-            self.0.headers_mut().append(name, value);
+            self.0.headers_mut().append(header_name(name), value);
         }
+    }
+
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        let value = HeaderValue::from_static(value);
+        self.0.headers_mut().append(header_name(name), value);
+    }
+}
+
+/// actix-web's constant for each header the core reads or writes, so that
+/// no request parses its name again.
+fn header_name(name: &'static str) -> HeaderName {
+    use actix_web::http::header;
+    match name {
+        "set-cookie" => header::SET_COOKIE,
+        "vary" => header::VARY,
+        "cache-control" => header::CACHE_CONTROL,
+        other => HeaderName::from_static(other),
     }
 }
 

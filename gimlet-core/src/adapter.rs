@@ -33,6 +33,12 @@ pub trait ResponseHeaders {
 
     /// Adds a header named `name`.
     fn append(&mut self, name: &'static str, value: String);
+
+    /// Adds a header named `name` with a fixed value (`Vary: Cookie`):
+    /// a framework that can hold it without a copy overrides this.
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        self.append(name, value.to_owned());
+    }
 }
 
 #[cfg(feature = "http")]
@@ -42,18 +48,35 @@ impl<B> ResponseHeaders for http::Response<B> {
     }
 
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
-        let values = self.headers().get_all(name).iter();
+        let values = self.headers().get_all(header_name(name)).iter();
         values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     fn remove(&mut self, name: &'static str) {
-        self.headers_mut().remove(name);
+        self.headers_mut().remove(header_name(name));
     }
 
     fn append(&mut self, name: &'static str, value: String) {
         if let Ok(value) = http::HeaderValue::try_from(value) {
-            self.headers_mut().append(name, value);
+            self.headers_mut().append(header_name(name), value);
         }
+    }
+
+    fn append_static(&mut self, name: &'static str, value: &'static str) {
+        let value = http::HeaderValue::from_static(value);
+        self.headers_mut().append(header_name(name), value);
+    }
+}
+
+/// The `http` crate's constant for each header [`Gimlet::finish`] reads or
+/// writes, so that no request parses its name again.
+#[cfg(feature = "http")]
+fn header_name(name: &'static str) -> http::HeaderName {
+    match name {
+        "set-cookie" => http::header::SET_COOKIE,
+        "vary" => http::header::VARY,
+        "cache-control" => http::header::CACHE_CONTROL,
+        other => http::HeaderName::from_static(other),
     }
 }
 
@@ -163,7 +186,7 @@ impl Gimlet {
             }
         }
         if !varies_on_cookie(response.values("vary")) {
-            response.append("vary", "Cookie".to_owned());
+            response.append_static("vary", "Cookie");
         }
         let span = session.span();
         if !span.is_disabled() || tracing::enabled!(tracing::Level::DEBUG) {
@@ -412,7 +435,7 @@ mod tests {
             assert_eq!(ResponseHeaders::status(&response), 201);
             let values: Vec<&str> = response.values("vary").collect();
             assert_eq!(values, ["Origin", "Accept"], "text values only");
-            response.append("vary", "Cookie".to_owned());
+            response.append_static("vary", "Cookie");
             assert_eq!(response.values("vary").count(), 3);
             response.remove("vary");
             assert_eq!(response.values("vary").count(), 0);

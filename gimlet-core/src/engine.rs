@@ -3,14 +3,13 @@
 //! where a key goes, when a channel expires, whether a cookie is still young
 //! enough to use.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::Clock;
 use crate::backend::{Backend, Revocations};
 use crate::cookie::{CookieCodec, CookieJar, VerifiedCookies};
 use crate::error::Error;
-use crate::key::{ChannelKind, Place, Placement};
+use crate::key::{ChannelKind, KeySet, Place, Placement};
 
 /// Cookies issued this far in the future are rejected (clock skew allowance).
 const CLOCK_SKEW: u64 = 300;
@@ -22,8 +21,8 @@ pub(crate) struct Engine {
     pub(crate) backend: Option<Arc<dyn Backend>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cookies: CookieJar,
-    pub(crate) clientside_keys: HashSet<String>,
-    pub(crate) permanent_keys: HashSet<String>,
+    pub(crate) clientside_keys: KeySet,
+    pub(crate) permanent_keys: KeySet,
     pub(crate) default_clientside: bool,
     pub(crate) default_permanent: bool,
     /// ChannelKind of each channel in seconds, by [`ChannelKind::index`].

@@ -165,8 +165,19 @@ impl Profiled {
         }
     }
 
-    /// The total instructions of the newest dump.
-    fn last_dump_total(&self) -> u64 {
+    /// The total instructions of the newest dump, and the heap allocations
+    /// it counts.
+    fn last_dump(&self) -> (u64, u64) {
+        let text = std::fs::read_to_string(self.newest_dump()).expect("dump");
+        let total = text
+            .lines()
+            .find_map(|l| l.strip_prefix("summary: ").or(l.strip_prefix("totals: ")))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a total in the dump");
+        (total, allocations(&text))
+    }
+
+    fn newest_dump(&self) -> PathBuf {
         let dir = self.out.parent().expect("dir");
         let stem = self.out.file_name().expect("name").to_string_lossy();
         let newest = std::fs::read_dir(dir)
@@ -175,12 +186,48 @@ impl Profiled {
             .filter(|e| e.file_name().to_string_lossy().starts_with(stem.as_ref()))
             .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
             .expect("a dump");
-        let text = std::fs::read_to_string(newest.path()).expect("dump");
-        text.lines()
-            .find_map(|l| l.strip_prefix("summary: ").or(l.strip_prefix("totals: ")))
-            .and_then(|n| n.trim().parse().ok())
-            .expect("a total in the dump")
+        newest.path()
     }
+}
+
+/// The C allocator's entry points: every heap allocation of a Rust program
+/// (its global allocator is the system's) calls one of them once.
+const ALLOCATORS: [&str; 4] = ["malloc", "calloc", "realloc", "posix_memalign"];
+
+/// How many times a callgrind dump saw the allocator called: the sum of
+/// the `calls=` lines under a `cfn=` naming one of [`ALLOCATORS`]. Names
+/// are compressed: `(7) malloc` defines id 7, a later `(7)` refers to it.
+fn allocations(dump: &str) -> u64 {
+    let mut names: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    let mut callee_allocates = false;
+    let mut total = 0;
+    for line in dump.lines() {
+        let (is_callee, spec) = if let Some(spec) = line.strip_prefix("cfn=") {
+            (true, spec)
+        } else if let Some(spec) = line.strip_prefix("fn=") {
+            (false, spec)
+        } else {
+            if let Some(calls) = line.strip_prefix("calls=")
+                && callee_allocates
+            {
+                let count = calls.split_whitespace().next().unwrap_or("0");
+                total += count.parse::<u64>().unwrap_or(0);
+            }
+            continue;
+        };
+        let name = match spec.split_once(") ") {
+            Some((id, name)) => {
+                names.insert(id, name);
+                name
+            }
+            None => names
+                .get(spec.trim_end_matches(')'))
+                .copied()
+                .unwrap_or(spec),
+        };
+        callee_allocates = is_callee && ALLOCATORS.contains(&name);
+    }
+    total
 }
 
 impl Drop for Profiled {
@@ -190,13 +237,21 @@ impl Drop for Profiled {
     }
 }
 
-/// Instructions per request, by route.
+/// Instructions, or allocations, per request, by route.
 type Row = [f64; 4];
 
-/// Instructions per request, by cell and route: the cell's own, and its
-/// bare framework's for the same requests (the same `Cookie` header).
+/// What callgrind counted for one server, per request and route.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Figures {
+    pub(crate) instructions: Row,
+    /// Heap allocations (calls of the C allocator).
+    pub(crate) allocations: Row,
+}
+
+/// Per request, by cell and route: the cell's own figures, and its bare
+/// framework's for the same requests (the same `Cookie` header).
 pub(crate) struct Counts {
-    pub(crate) cells: Vec<(&'static Cell, Row, Option<Row>)>,
+    pub(crate) cells: Vec<(&'static Cell, Figures, Option<Figures>)>,
     pub(crate) requests: usize,
     pub(crate) dir: PathBuf,
     pub(crate) runtime: Runtime,
@@ -210,7 +265,7 @@ async fn profile(
     cookie: Option<String>,
     settings: &Settings<'_>,
     dir: &Path,
-) -> ([f64; 4], String) {
+) -> (Figures, String) {
     let requests = settings.requests;
     let server = Profiled::start(cell, dir, settings.runtime);
     let cookie = match cookie {
@@ -226,7 +281,10 @@ async fn profile(
                 client.get(&(route.path)(i), &header);
             }
         }
-        let mut counts = [0.0; 4];
+        let mut counts = Figures {
+            instructions: [0.0; 4],
+            allocations: [0.0; 4],
+        };
         for (r, route) in ROUTES.into_iter().enumerate() {
             server.control("-z", &mut client);
             for i in 0..requests {
@@ -234,7 +292,9 @@ async fn profile(
                 assert!(status < 400, "{}: {status}", (route.path)(i));
             }
             server.control("-d", &mut client);
-            counts[r] = server.last_dump_total() as f64 / requests as f64;
+            let (instructions, allocations) = server.last_dump();
+            counts.instructions[r] = instructions as f64 / requests as f64;
+            counts.allocations[r] = allocations as f64 / requests as f64;
         }
         counts
     })
@@ -290,7 +350,7 @@ pub(crate) async fn measure(settings: &Settings<'_>) -> Counts {
 }
 
 /// Prints the tables: instructions per request, and each session layer's
-/// overhead over its bare framework.
+/// overhead over its bare framework; then the same for allocations.
 pub(crate) fn report(counts: &Counts) {
     println!(
         "Instructions per request (callgrind, {} requests per route after a warm-up, one keep-alive connection, the {} runtime; dumps in {}). In brackets: the overhead over the bare framework served the same requests, `Cookie` header included.\n",
@@ -298,15 +358,28 @@ pub(crate) fn report(counts: &Counts) {
         counts.runtime.arg(),
         counts.dir.display()
     );
+    table(counts, |f| f.instructions, 1000.0, "k");
+    println!(
+        "Heap allocations per request (calls of the C allocator, from the same dumps). In brackets: the overhead over the bare framework.\n"
+    );
+    table(counts, |f| f.allocations, 1.0, "");
+}
+
+/// One table of `figure`, in units of `unit` written `suffix`.
+fn table(counts: &Counts, figure: fn(&Figures) -> Row, unit: f64, suffix: &str) {
     println!("| framework | server | {} |", route_names(" | "));
     println!("|---|---|{}", "---|".repeat(ROUTES.len()));
-    for (cell, row, bare) in &counts.cells {
+    for (cell, figures, bare) in &counts.cells {
+        let row = figure(figures);
         let values: Vec<String> = row
             .iter()
             .enumerate()
             .map(|(i, v)| match bare {
-                None => format!("{:.1}k", v / 1000.0),
-                Some(bare) => format!("{:.1}k (+{:.1}k)", v / 1000.0, (v - bare[i]) / 1000.0),
+                None => format!("{:.1}{suffix}", v / unit),
+                Some(bare) => {
+                    let over = (v - figure(bare)[i]) / unit;
+                    format!("{:.1}{suffix} ({over:+.1}{suffix})", v / unit)
+                }
             })
             .collect();
         println!(

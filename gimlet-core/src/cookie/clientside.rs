@@ -3,6 +3,7 @@
 //! costs no allocation per key, and reads scan a handful of entries.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::cookie::Entries;
 
@@ -15,10 +16,11 @@ pub(crate) struct ClientsideMap {
     map: BTreeMap<String, Vec<u8>>,
 }
 
-/// `count` checked entries from `buf[start..]`.
+/// `count` checked entries from `buf[start..]`, shared: a remembered
+/// cookie hands its map to each request without a copy.
 #[derive(Clone)]
 struct Raw {
-    buf: Vec<u8>,
+    buf: Arc<[u8]>,
     start: usize,
     count: usize,
 }
@@ -35,14 +37,18 @@ impl ClientsideMap {
     /// Entries of a payload that `payload::read` checked.
     pub(crate) fn raw(buf: Vec<u8>, start: usize, count: usize) -> Self {
         ClientsideMap {
-            raw: Some(Raw { buf, start, count }),
+            raw: Some(Raw {
+                buf: buf.into(),
+                start,
+                count,
+            }),
             map: BTreeMap::new(),
         }
     }
 
     /// About how many bytes the map holds on the heap.
     pub(crate) fn heap_len(&self) -> usize {
-        let raw = self.raw.as_ref().map_or(0, |raw| raw.buf.capacity());
+        let raw = self.raw.as_ref().map_or(0, |raw| raw.buf.len());
         let map: usize = self.map.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
         raw + map
     }
@@ -59,7 +65,11 @@ impl ClientsideMap {
 
     pub(crate) fn get(&self, key: &str) -> Option<&[u8]> {
         match &self.raw {
-            Some(_) => self.iter().find(|(k, _)| *k == key).map(|(_, v)| v),
+            Some(raw) => Entries {
+                rest: &raw.buf[raw.start..],
+                left: raw.count,
+            }
+            .find(key),
             None => self.map.get(key).map(Vec::as_slice),
         }
     }

@@ -229,14 +229,32 @@ pub(crate) struct Entries<'a> {
 
 impl<'a> Entries<'a> {
     fn next_checked(&mut self) -> Result<(&'a str, &'a [u8]), DecodeError> {
+        let (key, value) = self.next_bytes()?;
+        let key = std::str::from_utf8(key).map_err(|_| DecodeError::Payload)?;
+        Ok((key, value))
+    }
+
+    /// The next entry, its key as bytes.
+    fn next_bytes(&mut self) -> Result<(&'a [u8], &'a [u8]), DecodeError> {
         let mut rd = Bytes::new(self.rest);
         let key_len = read_len(&mut rd, Marker::Str)?;
         let key = take(&mut rd, key_len)?;
-        let key = std::str::from_utf8(key).map_err(|_| DecodeError::Payload)?;
         let value = take_bin(&mut rd)?;
         self.rest = rd.remaining_slice();
         self.left -= 1;
         Ok((key, value))
+    }
+
+    /// The value of `key`: keys are compared as bytes, so a lookup pays
+    /// no UTF-8 check of the keys it passes.
+    pub(crate) fn find(mut self, key: &str) -> Option<&'a [u8]> {
+        while self.left > 0 {
+            let (name, value) = self.next_bytes().ok()?;
+            if name == key.as_bytes() {
+                return Some(value);
+            }
+        }
+        None
     }
 }
 

@@ -12,6 +12,7 @@
 //! as for a cookie verified anew.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 use std::sync::Mutex;
 
 use super::{CookieCodec, DecodeError, VerifiedCookie};
@@ -28,12 +29,48 @@ pub(crate) struct VerifiedCookies {
 
 #[derive(Default)]
 struct Held {
-    /// Keyed by the value's bytes, hashed with the standard library's
-    /// keyed SipHash: whoever sends a value cannot aim it at the bucket of
-    /// another browser's, so a lookup compares it with nobody's value but
-    /// by a chance of one in 2^64.
-    cookies: HashMap<Box<[u8]>, VerifiedCookie>,
+    /// Keyed by the value's bytes, compared whole, and hashed by their
+    /// tail ([`TailHash`]).
+    cookies: HashMap<Box<[u8]>, VerifiedCookie, TailHash>,
     bytes: usize,
+}
+
+/// How many of a value's last bytes its hash covers: its MAC (signed) or
+/// its tag (encrypted), in base64, which differ between any two values
+/// Gimlet issued.
+const TAIL: usize = 32;
+
+/// Hashes a value by its last [`TAIL`] bytes, with the standard library's
+/// keyed SipHash: a lookup costs a hash of 32 bytes, not of the whole
+/// value. The key is drawn at random, so whoever sends a value cannot aim
+/// it at the bucket of another browser's, and the map compares the whole
+/// value before it serves one: a hash match alone trusts nothing.
+#[derive(Default)]
+struct TailHash(RandomState);
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+/// See [`TailHash`].
+struct TailHasher(DefaultHasher);
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(&bytes[bytes.len().saturating_sub(TAIL)..]);
+    }
+
+    fn write_usize(&mut self, len: usize) {
+        self.0.write_usize(len);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 impl VerifiedCookies {
@@ -131,6 +168,31 @@ mod tests {
         let again = cache.verify(&codec, "gimlet-n", v.as_bytes()).unwrap();
         assert_eq!(first.header, again.header);
         assert_eq!(cache.held().0, 1, "served, not added");
+    }
+
+    #[test]
+    fn values_hash_by_their_tail_and_match_only_whole() {
+        let build = TailHash::default();
+        let tail = [b'T'; TAIL];
+        let (mut a, mut b) = (b"first:".to_vec(), b"other:".to_vec());
+        a.extend(tail);
+        b.extend(tail);
+        let (a, b): (Box<[u8]>, Box<[u8]>) = (a.into(), b.into());
+        assert_eq!(build.hash_one(&a), build.hash_one(&b), "the tail alone");
+        let mut c = a.to_vec();
+        c[TAIL] ^= 1;
+        let c: Box<[u8]> = c.into();
+        assert_ne!(build.hash_one(&a), build.hash_one(&c));
+        // A value and its bytes hash alike, which lookups by bytes need.
+        assert_eq!(build.hash_one(&a), build.hash_one(&a[..]));
+        // Two values with one tail share a bucket and are still told apart.
+        let codec = codec();
+        let cache = VerifiedCookies::new(1 << 20);
+        let v = value(&codec, 1);
+        cache.verify(&codec, "gimlet-n", v.as_bytes()).unwrap();
+        let mut lookalike = v.clone().into_bytes();
+        lookalike[0] = if lookalike[0] == b'A' { b'B' } else { b'A' };
+        assert!(cache.verify(&codec, "gimlet-n", &lookalike).is_err());
     }
 
     #[test]

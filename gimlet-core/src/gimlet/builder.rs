@@ -1,6 +1,5 @@
 //! The one builder every adapter is configured with.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +10,7 @@ use crate::cookie::CookieCodec;
 use crate::cookie::{CookieJar, VerifiedCookies};
 use crate::engine::Engine;
 use crate::error::ConfigErrorKind;
+use crate::key::KeySet;
 use crate::{
     Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, Placement, Secret, SystemClock,
 };
@@ -419,16 +419,8 @@ impl GimletBuilder {
             backend,
             clock,
             cookies,
-            clientside_keys: config
-                .clientside_keys
-                .iter()
-                .cloned()
-                .collect::<HashSet<_>>(),
-            permanent_keys: config
-                .permanent_keys
-                .iter()
-                .cloned()
-                .collect::<HashSet<_>>(),
+            clientside_keys: KeySet::from(&config.clientside_keys),
+            permanent_keys: KeySet::from(&config.permanent_keys),
             default_clientside,
             default_permanent: config.default_permanent,
             lifetimes,

@@ -3,7 +3,9 @@
 
 mod name;
 mod placement;
+mod set;
 
 pub use name::{Key, KeyName, KeyOf, MAX_KEY_LEN};
 pub use placement::Placement;
 pub(crate) use placement::{ChannelKind, Place};
+pub(crate) use set::KeySet;

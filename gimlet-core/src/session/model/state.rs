@@ -290,13 +290,18 @@ impl State {
         if !self.used {
             self.used = true;
             self.activity = self.activity.max(Activity::Read);
-            self.span = tracing::debug_span!(
-                "gimlet.session",
-                backend = engine.backend.as_ref().map_or("none", |b| b.name()),
-                activity = tracing::field::Empty,
-                round_trips = tracing::field::Empty,
-                backend_ms = tracing::field::Empty,
-            );
+            // Made only when some subscriber takes debug spans: otherwise
+            // the request pays nothing for it (a disabled span still costs
+            // its fields and, where `tracing` forwards to `log`, a record).
+            if tracing::level_enabled!(tracing::Level::DEBUG) {
+                self.span = tracing::debug_span!(
+                    "gimlet.session",
+                    backend = engine.backend.as_ref().map_or("none", |b| b.name()),
+                    activity = tracing::field::Empty,
+                    round_trips = tracing::field::Empty,
+                    backend_ms = tracing::field::Empty,
+                );
+            }
             // Verification's events belong to the session's span.
             let span = self.span.clone();
             span.in_scope(|| self.open_cookies(engine));
@@ -352,6 +357,14 @@ impl State {
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
             }
         }
+    }
+
+    /// Whether a channel with an id has its server data still to load:
+    /// [`State::unloaded`] without building the list.
+    pub(crate) fn needs_load(&self) -> bool {
+        self.channels
+            .iter()
+            .any(|ch| !ch.is_loaded() && ch.id().is_some())
     }
 
     /// Channels whose server data is not loaded yet, with their ids.

@@ -412,6 +412,16 @@ impl Backend for RedisBackend {
             return Ok(Vec::new());
         }
         self.timed(|mut conn| async move {
+            if let [id] = ids {
+                // One channel, the usual case: a bare command, whose reply
+                // parses without a pipeline's enclosing array.
+                let fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+                    .arg(self.key(id))
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_error)?;
+                return Ok(vec![record(fields)]);
+            }
             let mut pipe = redis::pipe();
             for id in ids {
                 pipe.cmd("HGETALL").arg(self.key(id));

@@ -12,7 +12,7 @@ use gimlet_core::{Clock, SessionId};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
-use crate::errors::backend_error;
+use crate::errors::{backend_error, is_broken_connection};
 use crate::{Dialect, Tables};
 
 /// A Gimlet backend on SQLite, PostgreSQL or MySQL/MariaDB, through sqlx.
@@ -70,6 +70,19 @@ pub(crate) struct Inner {
     /// How many seconds the log of endings keeps: an hour, or the longest
     /// revalidation window of the Gimlets that follow it.
     pub(crate) retention: AtomicU64,
+    /// The load's statement for one id and for two (a session's two
+    /// channels), written once rather than at every load.
+    pub(crate) loads: [String; 2],
+}
+
+impl Inner {
+    /// The load's statement for `ids` ids.
+    fn load_sql(&self, ids: usize) -> std::borrow::Cow<'_, str> {
+        match ids {
+            1 | 2 => self.loads[ids - 1].as_str().into(),
+            _ => self.dialect.load(&self.tables, ids).into(),
+        }
+    }
 }
 
 /// The shortest period [`SqlBackend::spawn_cleanup`] runs at.
@@ -187,18 +200,31 @@ impl Backend for SqlBackend {
         }
         let inner = &self.inner;
         let hex: Vec<String> = ids.iter().map(SessionId::to_string).collect();
-        let sql = inner.dialect.load(&inner.tables, ids.len());
+        let sql = inner.load_sql(ids.len());
         let now = sql_time(inner.clock.now());
         self.timed(async {
-            let mut query = sqlx::query(&sql);
-            for id in &hex {
-                query = query.bind(id.as_str());
-            }
-            let rows = query
-                .bind(now)
-                .fetch_all(&inner.pool)
-                .await
-                .map_err(backend_error)?;
+            let fetch = || {
+                let mut query = sqlx::query(&sql);
+                for id in &hex {
+                    query = query.bind(id.as_str());
+                }
+                query.bind(now).fetch_all(&inner.pool)
+            };
+            // A pooled connection in use a moment ago is handed out without
+            // a ping: if the server closed it meanwhile (a restart), the
+            // load, which changes nothing, runs again on another, until one
+            // works or every connection the pool held has been tried (each
+            // broken one is dropped).
+            let mut tries = inner.pool.options().get_max_connections();
+            let rows = loop {
+                match fetch().await {
+                    Err(e) if is_broken_connection(&e) && tries > 0 => {
+                        tracing::debug!(error = %e, "load on a broken connection; retrying");
+                        tries -= 1;
+                    }
+                    rows => break rows.map_err(backend_error)?,
+                }
+            };
             let mut records: Vec<Option<Record>> = vec![None; ids.len()];
             for row in &rows {
                 let (id, entry) = read_row(row).map_err(backend_error)?;

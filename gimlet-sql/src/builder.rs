@@ -20,6 +20,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SQLite statement waits for a lock by default.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle this long is pinged before it is handed out;
+/// one used more recently is not. sqlx pings every connection it hands
+/// out by default: a round trip more for every load and commit.
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 impl SqlBackend {
     /// Starts configuring a backend on `url`: `sqlite://path?mode=rwc`,
     /// `sqlite::memory:`, `postgres://…`, `mysql://…` or `mariadb://…`.
@@ -141,7 +146,20 @@ impl SqlBackendBuilder {
             None => self.url.clone(),
         };
         let memory = dialect == Dialect::Sqlite && url.contains(":memory:");
-        let mut options = AnyPoolOptions::new().acquire_timeout(self.timeout);
+        let mut options = AnyPoolOptions::new()
+            .acquire_timeout(self.timeout)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    // A connection that worked a moment ago is used as it is
+                    // (a load that finds it broken tries once more); an idle
+                    // one may have been closed by the server meanwhile.
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            });
         if let Some(max) = self.max_connections {
             options = options.max_connections(max);
         }
@@ -169,6 +187,7 @@ impl SqlBackendBuilder {
             inner: Arc::new(Inner {
                 pool,
                 dialect,
+                loads: [1, 2].map(|ids| dialect.load(&self.tables, ids)),
                 tables: self.tables,
                 timeout: self.timeout,
                 clock: self.clock,

@@ -158,14 +158,12 @@ impl Dialect {
             return sql;
         }
         let mut out = String::with_capacity(sql.len() + 16);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
+        // Between placeholders the text is copied whole, not char by char.
+        for (n, part) in sql.split('?').enumerate() {
+            if n > 0 {
                 let _ = write!(out, "${n}");
-            } else {
-                out.push(c);
             }
+            out.push_str(part);
         }
         out
     }

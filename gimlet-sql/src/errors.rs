@@ -43,3 +43,9 @@ pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
     let message = db.message();
     message.contains("Lock wait timeout") || message.contains("database is locked")
 }
+
+/// Whether `error` says the connection itself is gone (the server closed
+/// it, or the network did), rather than anything about the statement.
+pub(crate) fn is_broken_connection(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+}

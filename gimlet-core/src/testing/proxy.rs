@@ -78,7 +78,18 @@ impl CutProxy {
     ///
     /// The port was taken meanwhile.
     pub async fn restore(&self) -> io::Result<()> {
-        let listener = TcpListener::bind(self.addr).await?;
+        // The listener of before the cut closes once its aborted task is
+        // dropped, at the runtime's next turn: until then the port is busy.
+        let mut waits = 0;
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Err(e) if e.kind() == io::ErrorKind::AddrInUse && waits < 100 => {
+                    waits += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                bound => break bound?,
+            }
+        };
         self.serve(listener);
         Ok(())
     }

@@ -104,9 +104,18 @@ impl Pools {
         }
         Ok(match target {
             Target::Server(url) => {
-                let mut config = deadpool_redis::Config::from_url(url);
-                config.pool = pool;
-                Pools::Server(config.create_pool(runtime).map_err(|e| config_error(&e))?)
+                // redis-rs bounds each reply by a timer of its own (500 ms
+                // unless told): the backend's timeout already bounds every
+                // call, so one timer a call, and the one configured.
+                let connection = redis::AsyncConnectionConfig::new().set_response_timeout(None);
+                let manager = deadpool_redis::Manager::new_with_config(url, connection)
+                    .map_err(|e| config_error(&e))?;
+                let mut builder = deadpool_redis::Pool::builder(manager);
+                if let Some(pool) = pool {
+                    builder = builder.config(pool);
+                }
+                let pool = builder.runtime(Runtime::Tokio1).build();
+                Pools::Server(pool.map_err(|e| config_error(&e))?)
             }
             Target::Cluster(nodes) => {
                 let mut config = cluster::Config::from_urls(nodes);

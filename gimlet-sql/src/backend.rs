@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 
 use crate::errors::{backend_error, is_broken_connection};
+use crate::shelf::Shelf;
 use crate::{Dialect, Tables};
 
 /// A Gimlet backend on SQLite, PostgreSQL or MySQL/MariaDB, through sqlx.
@@ -73,6 +74,8 @@ pub(crate) struct Inner {
     /// The load's statement for one id and for two (a session's two
     /// channels), written once rather than at every load.
     pub(crate) loads: [String; 2],
+    /// The connections kept between loads and commits.
+    pub(crate) shelf: Shelf,
 }
 
 impl Inner {
@@ -203,21 +206,25 @@ impl Backend for SqlBackend {
         let sql = inner.load_sql(ids.len());
         let now = sql_time(inner.clock.now());
         self.timed(async {
-            let fetch = || {
+            // A connection in use a moment ago is handed out without a
+            // ping: if the server closed it meanwhile (a restart), the load,
+            // which changes nothing, runs again on another, until one works
+            // or as many as the pool may hold have been tried (each broken
+            // one is dropped).
+            let mut tries = inner.pool.options().get_max_connections();
+            let rows = loop {
+                let mut conn = inner
+                    .shelf
+                    .lease(&inner.pool)
+                    .await
+                    .map_err(backend_error)?;
                 let mut query = sqlx::query(&sql);
                 for id in &hex {
                     query = query.bind(id.as_str());
                 }
-                query.bind(now).fetch_all(&inner.pool)
-            };
-            // A pooled connection in use a moment ago is handed out without
-            // a ping: if the server closed it meanwhile (a restart), the
-            // load, which changes nothing, runs again on another, until one
-            // works or every connection the pool held has been tried (each
-            // broken one is dropped).
-            let mut tries = inner.pool.options().get_max_connections();
-            let rows = loop {
-                match fetch().await {
+                let rows = query.bind(now).fetch_all(&mut *conn).await;
+                conn.done_unless_broken(&rows);
+                match rows {
                     Err(e) if is_broken_connection(&e) && tries > 0 => {
                         tracing::debug!(error = %e, "load on a broken connection; retrying");
                         tries -= 1;
@@ -287,7 +294,12 @@ impl SqlBackend {
         let (d, t) = (inner.dialect, &inner.tables);
         let now = sql_time(inner.clock.now());
         {
-            let mut tx = self.begin().await.map_err(backend_error)?;
+            let mut conn = inner
+                .shelf
+                .lease(&inner.pool)
+                .await
+                .map_err(backend_error)?;
+            let mut tx = self.begin(&mut conn).await.map_err(backend_error)?;
             sqlx::query(&d.delete_expired_keys(t))
                 .bind(now)
                 .execute(&mut *tx)
@@ -306,6 +318,7 @@ impl SqlBackend {
                 .await
                 .map_err(backend_error)?;
             tx.commit().await.map_err(backend_error)?;
+            conn.done();
             Ok(deleted)
         }
     }

@@ -11,6 +11,7 @@ use sqlx::any::AnyPoolOptions;
 
 use crate::backend::Inner;
 use crate::errors::backend_error;
+use crate::shelf::{PING_AFTER_IDLE, Shelf};
 use crate::{Dialect, SqlBackend, Tables};
 
 /// The default timeout of a load or a commit, waiting for a connection
@@ -19,11 +20,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a SQLite statement waits for a lock by default.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A pooled connection idle this long is pinged before it is handed out;
-/// one used more recently is not. sqlx pings every connection it hands
-/// out by default: a round trip more for every load and commit.
-pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl SqlBackend {
     /// Starts configuring a backend on `url`: `sqlite://path?mode=rwc`,
@@ -151,9 +147,10 @@ impl SqlBackendBuilder {
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
-                    // A connection that worked a moment ago is used as it is
-                    // (a load that finds it broken tries once more); an idle
-                    // one may have been closed by the server meanwhile.
+                    // As the shelf does: a connection that worked a moment
+                    // ago is used as it is (a load that finds it broken
+                    // tries again); an idle one may have been closed by the
+                    // server meanwhile.
                     if meta.idle_for >= PING_AFTER_IDLE {
                         sqlx::Connection::ping(conn).await?;
                     }
@@ -183,11 +180,13 @@ impl SqlBackendBuilder {
             });
         }
         let pool = options.connect_lazy(&url).map_err(backend_error)?;
+        let shelf = Shelf::new(pool.options().get_max_connections());
         let backend = SqlBackend {
             inner: Arc::new(Inner {
                 pool,
                 dialect,
                 loads: [1, 2].map(|ids| dialect.load(&self.tables, ids)),
+                shelf,
                 tables: self.tables,
                 timeout: self.timeout,
                 clock: self.clock,

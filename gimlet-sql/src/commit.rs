@@ -4,10 +4,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use gimlet_core::backend::{BackendError, Batch, Op, Write, WriteMode};
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
+use sqlx::{Any, Connection, Transaction};
 
 use crate::backend::sql_time;
-use crate::errors::{backend_error, is_transient};
+use crate::errors::{backend_error, is_broken_connection, is_transient};
 use crate::{Dialect, SqlBackend};
 
 /// Rows of keys per `INSERT`, and names per `DELETE … IN`: well under
@@ -59,7 +60,7 @@ where
 /// not go back to the pool with a rollback still pending, or the next
 /// `BEGIN IMMEDIATE` on it fails. A failed rollback is only logged; the
 /// caller reports the error that made it roll back.
-pub(crate) async fn roll_back(tx: Transaction<'static, Any>) {
+pub(crate) async fn roll_back(tx: Transaction<'_, Any>) {
     if let Err(e) = tx.rollback().await {
         tracing::debug!(error = %e, "rollback failed");
     }
@@ -73,12 +74,16 @@ impl SqlBackend {
         retrying("session commit", || self.try_commit(batch, now)).await
     }
 
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    /// Begins a transaction on `conn`.
+    pub(crate) async fn begin<'c>(
+        &self,
+        conn: &'c mut AnyConnection,
+    ) -> Result<Transaction<'c, Any>, sqlx::Error> {
         match self.inner.dialect {
             // Take the write lock up front: no deadlock between two
             // readers that both want to write.
-            Dialect::Sqlite => self.inner.pool.begin_with(Dialect::SQLITE_BEGIN).await,
-            _ => self.inner.pool.begin().await,
+            Dialect::Sqlite => conn.begin_with(Dialect::SQLITE_BEGIN).await,
+            _ => conn.begin().await,
         }
     }
 
@@ -86,7 +91,24 @@ impl SqlBackend {
         if let Some(done) = self.try_one_statement(batch, now).await {
             return done;
         }
-        let mut tx = self.begin().await?;
+        let mut conn = self.inner.shelf.lease(&self.inner.pool).await?;
+        let result = self.transaction(&mut conn, batch, now).await;
+        // A transaction that ended, committed or rolled back, leaves its
+        // connection ready for the next.
+        if !matches!(&result, Err(Abort::Sql(e)) if is_broken_connection(e)) {
+            conn.done();
+        }
+        result
+    }
+
+    /// Applies `batch` in one transaction on `conn`.
+    async fn transaction(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &Batch,
+        now: i64,
+    ) -> Result<(), Abort> {
+        let mut tx = self.begin(conn).await?;
         let mut applied = Ok(());
         for op in &batch.ops {
             applied = match op {
@@ -142,20 +164,22 @@ impl SqlBackend {
         for (name, value) in &write.set {
             query = query.bind(name.as_str()).bind(value.as_slice());
         }
+        let mut conn = match self.inner.shelf.lease(&self.inner.pool).await {
+            Ok(conn) => conn,
+            Err(e) => return Some(Err(Abort::Sql(e))),
+        };
+        let done = query.execute(&mut *conn).await;
+        conn.done_unless_broken(&done);
         // A live session changes at least one row (its own, or each key);
         // a session gone changes none.
-        Some(match query.execute(&self.inner.pool).await {
+        Some(match done {
             Ok(done) if done.rows_affected() == 0 => Err(Abort::Conflict(BackendError::gone())),
             Ok(_) => Ok(()),
             Err(e) => Err(Abort::Sql(e)),
         })
     }
 
-    async fn delete(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-    ) -> Result<(), sqlx::Error> {
+    async fn delete(&self, tx: &mut Transaction<'_, Any>, id: &str) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         // The session row first: a concurrent writer of this session holds
         // it, so this waits for that writer, and the key rows it committed
@@ -168,12 +192,7 @@ impl SqlBackend {
     }
 
     /// Deletes a session that must be live, or refuses the batch (`Gone`).
-    async fn retire(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-        now: i64,
-    ) -> Result<(), Abort> {
+    async fn retire(&self, tx: &mut Transaction<'_, Any>, id: &str, now: i64) -> Result<(), Abort> {
         // Expiring the live row now locks it, as a delete would, and
         // answers whether there was one.
         if !self.set_expiry(tx, id, now, now, true).await? {
@@ -187,7 +206,7 @@ impl SqlBackend {
     /// visible to readers soon after they are taken.
     async fn log_endings(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Transaction<'_, Any>,
         batch: &Batch,
         now: i64,
     ) -> Result<(), sqlx::Error> {
@@ -206,7 +225,7 @@ impl SqlBackend {
 
     async fn delete_all_keys(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Transaction<'_, Any>,
         id: &str,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
@@ -221,7 +240,7 @@ impl SqlBackend {
     /// expired (`!live`); answers whether there was such a row.
     async fn set_expiry(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Transaction<'_, Any>,
         id: &str,
         expires: i64,
         now: i64,
@@ -241,7 +260,7 @@ impl SqlBackend {
     /// Makes the session row exist as the write's mode asks, and renews it.
     async fn claim(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Transaction<'_, Any>,
         write: &Write,
         id: &str,
         now: i64,
@@ -278,7 +297,7 @@ impl SqlBackend {
 
     async fn write(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut Transaction<'_, Any>,
         write: &Write,
         now: i64,
     ) -> Result<(), Abort> {

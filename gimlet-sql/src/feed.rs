@@ -57,7 +57,7 @@ impl SqlBackend {
     /// transaction; the last one stays (see `Dialect::trim_ended`).
     pub(crate) async fn trim_endings(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         now: u64,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);

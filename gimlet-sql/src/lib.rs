@@ -8,6 +8,7 @@ mod dialect;
 mod errors;
 mod feed;
 mod owners;
+mod shelf;
 mod tables;
 
 pub use backend::{MIN_CLEANUP_INTERVAL, SqlBackend};

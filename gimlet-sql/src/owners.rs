@@ -74,7 +74,8 @@ impl SqlBackend {
         let (d, t) = (inner.dialect, &inner.tables);
         let now = sql_time(inner.clock.now());
         let statements = d.end_owned(t, except.len());
-        let mut tx = self.begin().await?;
+        let mut conn = inner.shelf.lease(&inner.pool).await?;
+        let mut tx = self.begin(&mut conn).await?;
         let mut live = 0;
         for (i, sql) in statements.iter().enumerate() {
             let mut query = sqlx::query(sql);
@@ -98,6 +99,7 @@ impl SqlBackend {
             }
         }
         tx.commit().await?;
+        conn.done();
         Ok(live)
     }
 
@@ -105,7 +107,7 @@ impl SqlBackend {
     /// cleanup's transaction.
     pub(crate) async fn delete_orphaned_owners(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);

@@ -90,40 +90,47 @@ impl<B> ResponseHeaders for Head<'_, B> {
     }
 
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
-        let values = self.0.headers().get_all(header_name(name));
+        let values = header_name(name).map(|name| self.0.headers().get_all(name));
+        let values = values.into_iter().flatten();
         values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     fn remove(&mut self, name: &'static str) {
-        self.0.headers_mut().remove(header_name(name));
+        if let Some(name) = header_name(name) {
+            self.0.headers_mut().remove(name);
+        }
     }
 
     fn append(&mut self, name: &'static str, value: String) {
-        if let Ok(value) = HeaderValue::try_from(value) {
-            self.0.headers_mut().append(header_name(name), value);
+        if let (Some(name), Ok(value)) = (header_name(name), HeaderValue::try_from(value)) {
+            self.0.headers_mut().append(name, value);
         }
     }
 
     fn append_static(&mut self, name: &'static str, value: &'static str) {
-        let value = HeaderValue::from_static(value);
-        self.0.headers_mut().append(header_name(name), value);
+        // Visible ASCII, which `from_static` takes without a copy (and
+        // would panic on anything else).
+        let visible = value.bytes().all(|b| b == b'\t' || (32..127).contains(&b));
+        if let (Some(name), true) = (header_name(name), visible) {
+            let value = HeaderValue::from_static(value);
+            self.0.headers_mut().append(name, value);
+        }
     }
 }
 
 /// actix-web's constant for each header the core reads or writes, so that
-/// no request parses its name again.
-fn header_name(name: &'static str) -> HeaderName {
+/// no request parses its name again; any other name parsed (`None` if it
+/// is not one).
+fn header_name(name: &'static str) -> Option<HeaderName> {
     use actix_web::http::header;
-    match name {
+    Some(match name {
         "set-cookie" => header::SET_COOKIE,
         "vary" => header::VARY,
         "cache-control" => header::CACHE_CONTROL,
-        other => HeaderName::from_static(other),
-    }
+        other => return HeaderName::from_bytes(other.as_bytes()).ok(),
+    })
 }
 
-/// The values that are valid UTF-8 (checked in bulk, faster than
-/// `to_str`).
 /// A short text response with `status`.
 fn text((status, body): (u16, &'static str)) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);

@@ -48,36 +48,45 @@ impl<B> ResponseHeaders for http::Response<B> {
     }
 
     fn values(&self, name: &'static str) -> impl Iterator<Item = &str> {
-        let values = self.headers().get_all(header_name(name)).iter();
+        let values = header_name(name).map(|name| self.headers().get_all(name).iter());
+        let values = values.into_iter().flatten();
         values.filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     fn remove(&mut self, name: &'static str) {
-        self.headers_mut().remove(header_name(name));
+        if let Some(name) = header_name(name) {
+            self.headers_mut().remove(name);
+        }
     }
 
     fn append(&mut self, name: &'static str, value: String) {
-        if let Ok(value) = http::HeaderValue::try_from(value) {
-            self.headers_mut().append(header_name(name), value);
+        if let (Some(name), Ok(value)) = (header_name(name), http::HeaderValue::try_from(value)) {
+            self.headers_mut().append(name, value);
         }
     }
 
     fn append_static(&mut self, name: &'static str, value: &'static str) {
-        let value = http::HeaderValue::from_static(value);
-        self.headers_mut().append(header_name(name), value);
+        // Visible ASCII, which `from_static` takes without a copy (and
+        // would panic on anything else).
+        let visible = value.bytes().all(|b| b == b'\t' || (32..127).contains(&b));
+        if let (Some(name), true) = (header_name(name), visible) {
+            let value = http::HeaderValue::from_static(value);
+            self.headers_mut().append(name, value);
+        }
     }
 }
 
 /// The `http` crate's constant for each header [`Gimlet::finish`] reads or
-/// writes, so that no request parses its name again.
+/// writes, so that no request parses its name again; any other name
+/// parsed (`None` if it is not one).
 #[cfg(feature = "http")]
-fn header_name(name: &'static str) -> http::HeaderName {
-    match name {
+fn header_name(name: &'static str) -> Option<http::HeaderName> {
+    Some(match name {
         "set-cookie" => http::header::SET_COOKIE,
         "vary" => http::header::VARY,
         "cache-control" => http::header::CACHE_CONTROL,
-        other => http::HeaderName::from_static(other),
-    }
+        other => return http::HeaderName::from_bytes(other.as_bytes()).ok(),
+    })
 }
 
 /// A response Gimlet writes itself: `status`, `body` as [`TEXT_PLAIN`], and
@@ -444,6 +453,17 @@ mod tests {
                 response.headers().get("x-bad").is_none(),
                 "invalid values are dropped"
             );
+            response.append_static("vary", "Cookie");
+            assert_eq!(response.headers()["vary"], "Cookie");
+            response.append_static("x-bad", "a\nb");
+            assert!(response.headers().get("x-bad").is_none());
+            // A name that is no header name reads as absent, and is
+            // neither removed nor written, rather than a panic.
+            assert_eq!(response.values("Not A Name").count(), 0);
+            response.remove("Not A Name");
+            response.append("Not A Name", "x".to_owned());
+            response.append_static("Not A Name", "x");
+            assert_eq!(response.headers().len(), 1);
         }
 
         #[test]

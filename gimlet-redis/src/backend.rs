@@ -179,7 +179,9 @@ impl RedisBackend {
 
     /// One of the connections the backend shares, for commands of the
     /// application's own (a cluster connection routes each command by its
-    /// key).
+    /// key). On one server from [`RedisBackend::from_url`], its replies are
+    /// not bounded by a timer of redis-rs's: bound your own commands (the
+    /// backend's calls are, by [`RedisBackend::timeout`]).
     ///
     /// # Errors
     ///

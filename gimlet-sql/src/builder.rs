@@ -148,13 +148,12 @@ impl SqlBackendBuilder {
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
                     // As the shelf does: a connection that worked a moment
-                    // ago is used as it is (a load that finds it broken
-                    // tries again); an idle one may have been closed by the
-                    // server meanwhile.
-                    if meta.idle_for >= PING_AFTER_IDLE {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
+                    // ago is used as it is; an idle one may have been
+                    // closed by the server meanwhile. One that does not
+                    // answer is closed, and the pool hands out another.
+                    let alive = meta.idle_for < PING_AFTER_IDLE
+                        || sqlx::Connection::ping(conn).await.is_ok();
+                    Ok(alive)
                 })
             });
         if let Some(max) = self.max_connections {

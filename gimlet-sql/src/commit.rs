@@ -91,24 +91,35 @@ impl SqlBackend {
         if let Some(done) = self.try_one_statement(batch, now).await {
             return done;
         }
-        let mut conn = self.inner.shelf.lease(&self.inner.pool).await?;
-        let result = self.transaction(&mut conn, batch, now).await;
-        // A transaction that ended, committed or rolled back, leaves its
-        // connection ready for the next.
-        if !matches!(&result, Err(Abort::Sql(e)) if is_broken_connection(e)) {
-            conn.done();
+        let mut tries = self.inner.pool.options().get_max_connections();
+        loop {
+            let mut conn = self.inner.shelf.lease(&self.inner.pool).await?;
+            let tx = match self.begin(&mut conn).await {
+                // Nothing was sent but the `BEGIN`: another connection can
+                // take the whole batch (a server restart closed this one).
+                Err(e) if is_broken_connection(&e) && tries > 0 => {
+                    tries -= 1;
+                    continue;
+                }
+                tx => tx?,
+            };
+            let result = self.apply(tx, batch, now).await;
+            // Committed, or rolled back after a conflict: the connection is
+            // ready for the next. After any other error the pool checks it.
+            if matches!(result, Ok(()) | Err(Abort::Conflict(_))) {
+                conn.done();
+            }
+            return result;
         }
-        result
     }
 
-    /// Applies `batch` in one transaction on `conn`.
-    async fn transaction(
+    /// Applies `batch` in the transaction `tx`, and commits it.
+    async fn apply(
         &self,
-        conn: &mut AnyConnection,
+        mut tx: Transaction<'_, Any>,
         batch: &Batch,
         now: i64,
     ) -> Result<(), Abort> {
-        let mut tx = self.begin(conn).await?;
         let mut applied = Ok(());
         for op in &batch.ops {
             applied = match op {

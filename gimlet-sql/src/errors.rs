@@ -16,6 +16,7 @@ pub(crate) fn backend_error(error: sqlx::Error) -> BackendError {
         | sqlx::Error::ColumnNotFound(_)
         | sqlx::Error::ColumnIndexOutOfBounds { .. }
         | sqlx::Error::TypeNotFound { .. } => BackendErrorKind::Corrupt,
+        _ if is_broken_connection(&error) => BackendErrorKind::Unavailable,
         // SQLite's CANTOPEN: the file or its directory is not there.
         sqlx::Error::Database(db) if db.code().as_deref() == Some("14") => {
             BackendErrorKind::Unavailable
@@ -47,5 +48,20 @@ pub(crate) fn is_transient(error: &sqlx::Error) -> bool {
 /// Whether `error` says the connection itself is gone (the server closed
 /// it, or the network did), rather than anything about the statement.
 pub(crate) fn is_broken_connection(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or_default();
+            // SQLSTATE class 08, a connection exception; PostgreSQL's
+            // 57P01-57P03 (the server shutting down, or not yet up), which
+            // a server sends on each connection as it stops; MySQL's
+            // 70100, a connection killed.
+            code.starts_with("08") || code.starts_with("57P0") || code == "70100"
+        }
+        _ => false,
+    }
 }

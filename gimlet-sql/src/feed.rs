@@ -86,6 +86,9 @@ struct Log {
 impl EndingsLog for Log {
     async fn read(&mut self) -> Result<Page, BackendError> {
         let inner = &self.backend.inner;
+        // Every 25 ms, whatever the traffic: the time to give kept
+        // connections back to the pool.
+        inner.shelf.trim(&inner.pool);
         let sql = inner.dialect.read_ended(&inner.tables, BATCH);
         let from = self.cursor.next_read();
         let rows = self

@@ -7,30 +7,34 @@
 //! connections from the pool and keeps them, most recently used on top:
 //! one used a moment ago is handed out as it is; one idle for
 //! [`PING_AFTER_IDLE`] or more is pinged first (the server may have closed
-//! it meanwhile); one idle for [`RETURN_AFTER_IDLE`] goes back to the pool,
-//! which closes it in its time. A connection whose work did not finish (an
-//! error, a timeout that dropped it halfway) goes back to the pool too,
-//! where sqlx's own check decides whether it lives.
+//! it meanwhile). A connection goes back to the pool, which checks it and
+//! closes it in its time, when its work did not finish (a broken
+//! connection, an error inside a transaction, a call dropped halfway),
+//! when it has been idle [`RETURN_AFTER_IDLE`], when it has been out of
+//! the pool for the pool's `max_lifetime`, and when the pool is closed.
 //!
-//! Every lease holds one of the pool's `max_connections` permits, so the
-//! calls in flight and the shelf never hold more connections than the pool
-//! may open: a lease that finds the shelf empty always gets one from the
-//! pool, as soon as whoever else borrowed from it (the feed, the cleanup,
-//! the application's own queries) gives it back. The shelf keeps at most
-//! `max_connections - 1`, so that those always find one; a pool of one
-//! connection (SQLite in memory) keeps none, and works as sqlx's does.
+//! Every lease holds one of `max_connections` permits, and a connection is
+//! kept only while the connections kept and those in flight number fewer
+//! than `max_connections`: one connection is always left to the pool, so
+//! its other users (the feed, the application's own queries) are never
+//! kept waiting by connections lying on the shelf, and a lease that finds
+//! the shelf empty gets one from the pool as soon as they give theirs
+//! back. A pool of one connection (SQLite in memory) keeps none, and works
+//! as sqlx's does. Waiting for a permit and the ping are bounded by the
+//! pool's `acquire_timeout`, as sqlx's own wait is.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sqlx::AnyConnection;
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyPool, Connection};
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-/// A connection idle this long is pinged before it is used again.
-pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+/// A connection idle this long is pinged before it is used again: longer
+/// than the pause between two requests of a busy server, shorter than
+/// anything a person would notice.
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_millis(100);
 
 /// A connection idle this long goes back to the pool.
 pub(crate) const RETURN_AFTER_IDLE: Duration = Duration::from_secs(60);
@@ -38,13 +42,15 @@ pub(crate) const RETURN_AFTER_IDLE: Duration = Duration::from_secs(60);
 /// The connections kept, and the permits that bound them.
 pub(crate) struct Shelf {
     permits: Semaphore,
-    /// How many connections it keeps at most.
-    cap: usize,
+    max: usize,
     idle: Mutex<Vec<Kept>>,
 }
 
 struct Kept {
     conn: PoolConnection<Any>,
+    /// When it was taken from the pool.
+    taken: Instant,
+    /// When its last work finished.
     since: Instant,
 }
 
@@ -52,7 +58,9 @@ struct Kept {
 /// [`Lease::done`] once its work finished, or it goes back to the pool.
 pub(crate) struct Lease<'a> {
     shelf: &'a Shelf,
+    pool: &'a AnyPool,
     conn: Option<PoolConnection<Any>>,
+    taken: Instant,
     done: bool,
     _permit: SemaphorePermit<'a>,
 }
@@ -63,39 +71,79 @@ impl Shelf {
         let max = usize::try_from(max_connections).unwrap_or(1).max(1);
         Shelf {
             permits: Semaphore::new(max),
-            cap: max - 1,
+            max,
             idle: Mutex::new(Vec::new()),
         }
     }
 
     /// A connection: the most recently used one kept (pinged first if it
-    /// was idle long), or a new one from `pool`.
-    pub(crate) async fn lease(&self, pool: &AnyPool) -> Result<Lease<'_>, sqlx::Error> {
-        let permit = self
-            .permits
-            .acquire()
+    /// was idle long), or one from `pool`.
+    pub(crate) async fn lease<'a>(&'a self, pool: &'a AnyPool) -> Result<Lease<'a>, sqlx::Error> {
+        let deadline = tokio::time::Instant::now() + pool.options().get_acquire_timeout();
+        let permit = tokio::time::timeout_at(deadline, self.permits.acquire())
             .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(|_| sqlx::Error::PoolClosed)?;
+        if pool.is_closed() {
+            self.trim(pool);
+            return Err(sqlx::Error::PoolClosed);
+        }
         loop {
             let kept = self.lock().pop();
-            let conn = match kept {
+            let (conn, taken) = match kept {
                 Some(mut kept) => {
-                    if kept.since.elapsed() >= PING_AFTER_IDLE && kept.conn.ping().await.is_err() {
-                        // Closed under us: the pool drops it.
-                        kept.conn.close_on_drop();
-                        continue;
+                    if kept.since.elapsed() >= PING_AFTER_IDLE {
+                        let ping = tokio::time::timeout_at(deadline, kept.conn.ping()).await;
+                        if !matches!(ping, Ok(Ok(()))) {
+                            // Closed under us, or silent: the pool drops it.
+                            kept.conn.close_on_drop();
+                            continue;
+                        }
                     }
-                    kept.conn
+                    (kept.conn, kept.taken)
                 }
-                None => pool.acquire().await?,
+                None => (pool.acquire().await?, Instant::now()),
             };
             return Ok(Lease {
                 shelf: self,
+                pool,
                 conn: Some(conn),
+                taken,
                 done: false,
                 _permit: permit,
             });
         }
+    }
+
+    /// Hands back to the pool the connections idle [`RETURN_AFTER_IDLE`]
+    /// or out of it for its `max_lifetime`, and all of them once the pool
+    /// is closed (its `close` waits for them). The backend's feed calls
+    /// this at every read of its log, so a server with no traffic gives
+    /// its connections back too.
+    pub(crate) fn trim(&self, pool: &AnyPool) {
+        let now = Instant::now();
+        let options = pool.options();
+        let closed = pool.is_closed();
+        let lifetime = options.get_max_lifetime();
+        let stale = |k: &Kept| {
+            closed
+                || now.duration_since(k.since) >= RETURN_AFTER_IDLE
+                || lifetime.is_some_and(|l| now.duration_since(k.taken) >= l)
+        };
+        let mut returned = Vec::new();
+        {
+            let mut idle = self.lock();
+            let mut i = 0;
+            while i < idle.len() {
+                if stale(&idle[i]) {
+                    returned.push(idle.remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        // Back to the pool, outside the lock.
+        drop(returned);
     }
 
     /// How many connections are kept.
@@ -110,14 +158,28 @@ impl Shelf {
     }
 }
 
+impl Drop for Shelf {
+    fn drop(&mut self) {
+        let kept = std::mem::take(&mut *self.lock());
+        if tokio::runtime::Handle::try_current().is_err() {
+            // sqlx returns a connection to its pool in a task: with no
+            // runtime to run it, close the connections here instead.
+            for kept in kept {
+                drop(kept.conn.detach());
+            }
+        }
+    }
+}
+
 impl Lease<'_> {
-    /// The work on the connection finished (whatever its answer, as long as
-    /// the connection itself worked): it goes back on the shelf.
+    /// The work on the connection finished and left it ready for the next:
+    /// it goes back on the shelf.
     pub(crate) fn done(mut self) {
         self.done = true;
     }
 
-    /// The work finished when `result` is not a broken connection's error.
+    /// [`Lease::done`] unless `result` is an error that says the connection
+    /// itself is gone: for a statement of its own, outside a transaction.
     pub(crate) fn done_unless_broken<T>(self, result: &Result<T, sqlx::Error>) {
         if !matches!(result, Err(e) if crate::errors::is_broken_connection(e)) {
             self.done();
@@ -148,26 +210,25 @@ impl Drop for Lease<'_> {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if !self.done {
-            // Dropped halfway, or broken: the pool checks it.
+        if !self.done || self.pool.is_closed() {
+            // Dropped halfway, broken, or the pool is closing: the pool
+            // checks it.
             return;
         }
-        let now = Instant::now();
+        // The leases in flight, this one included (its permit is still
+        // held), and the connections kept stay below the pool's size.
+        let in_flight = self.shelf.max - self.shelf.permits.available_permits();
         let mut idle = self.shelf.lock();
-        // The least recently used lie at the bottom: those idle too long
-        // go back to the pool (dropped here, returned by sqlx).
-        let stale = idle
-            .iter()
-            .take_while(|k| now.duration_since(k.since) >= RETURN_AFTER_IDLE)
-            .count();
-        let returned: Vec<Kept> = idle.drain(..stale).collect();
-        let full = idle.len() >= self.shelf.cap;
-        if !full {
-            idle.push(Kept { conn, since: now });
+        if idle.len() + in_flight < self.shelf.max {
+            let now = Instant::now();
+            idle.push(Kept {
+                conn,
+                taken: self.taken,
+                since: now,
+            });
         }
+        // Else dropped here, after the lock: back to the pool.
         drop(idle);
-        // Back to the pool, outside the lock.
-        drop(returned);
     }
 }
 
@@ -177,16 +238,68 @@ mod tests {
     use sqlx::any::AnyPoolOptions;
 
     async fn pool(max: u32) -> AnyPool {
+        pool_with(AnyPoolOptions::new().max_connections(max)).await
+    }
+
+    async fn pool_with(options: AnyPoolOptions) -> AnyPool {
         sqlx::any::install_default_drivers();
         let path = std::env::temp_dir().join(format!(
             "gimlet-shelf-{}.db",
             gimlet_core::SessionId::generate().expect("rng")
         ));
-        AnyPoolOptions::new()
-            .max_connections(max)
+        options
             .connect(&format!("sqlite://{}?mode=rwc", path.display()))
             .await
             .expect("pool")
+    }
+
+    #[tokio::test]
+    async fn the_pool_s_other_users_are_never_kept_waiting() {
+        let pool = pool(2).await;
+        let shelf = Shelf::new(2);
+        let busy = shelf.lease(&pool).await.expect("lease");
+        let finished = shelf.lease(&pool).await.expect("lease");
+        finished.done();
+        assert_eq!(shelf.kept(), 0, "kept, it would leave the pool nothing");
+        let other = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
+        let other = other.expect("not kept waiting").expect("a connection");
+        drop(other);
+        busy.done();
+        assert_eq!(shelf.kept(), 1, "with nothing else in use, one is kept");
+    }
+
+    #[tokio::test]
+    async fn trim_gives_back_the_old_and_everything_once_the_pool_closes() {
+        let options = AnyPoolOptions::new()
+            .max_connections(3)
+            .max_lifetime(Duration::from_millis(50));
+        let pool = pool_with(options).await;
+        let shelf = Shelf::new(3);
+        shelf.lease(&pool).await.expect("lease").done();
+        shelf.trim(&pool);
+        assert_eq!(shelf.kept(), 1, "young and recently used");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        shelf.trim(&pool);
+        assert_eq!(shelf.kept(), 0, "out of the pool past its max_lifetime");
+
+        let pool = pool_with(AnyPoolOptions::new().max_connections(3)).await;
+        shelf.lease(&pool).await.expect("lease").done();
+        assert_eq!(shelf.kept(), 1);
+        let closing = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.close().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        shelf.trim(&pool);
+        assert_eq!(shelf.kept(), 0);
+        tokio::time::timeout(Duration::from_secs(2), closing)
+            .await
+            .expect("close waits for nothing kept")
+            .expect("closed");
+        assert!(
+            shelf.lease(&pool).await.is_err(),
+            "no lease from a closed pool"
+        );
     }
 
     async fn select_one(conn: &mut AnyConnection) {

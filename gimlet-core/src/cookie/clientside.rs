@@ -17,10 +17,11 @@ pub(crate) struct ClientsideMap {
 }
 
 /// `count` checked entries from `buf[start..]`, shared: a remembered
-/// cookie hands its map to each request without a copy.
+/// cookie hands its map to each request without a copy (and a new one
+/// shares the buffer it was decoded into, also without a copy).
 #[derive(Clone)]
 struct Raw {
-    buf: Arc<[u8]>,
+    buf: Arc<Vec<u8>>,
     start: usize,
     count: usize,
 }
@@ -38,7 +39,7 @@ impl ClientsideMap {
     pub(crate) fn raw(buf: Vec<u8>, start: usize, count: usize) -> Self {
         ClientsideMap {
             raw: Some(Raw {
-                buf: buf.into(),
+                buf: Arc::new(buf),
                 start,
                 count,
             }),
@@ -48,7 +49,7 @@ impl ClientsideMap {
 
     /// About how many bytes the map holds on the heap.
     pub(crate) fn heap_len(&self) -> usize {
-        let raw = self.raw.as_ref().map_or(0, |raw| raw.buf.len());
+        let raw = self.raw.as_ref().map_or(0, |raw| raw.buf.capacity());
         let map: usize = self.map.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
         raw + map
     }

@@ -317,6 +317,15 @@ impl Channel {
 
     /// A channel with no cookie.
     #[inline]
+    /// A session's two channels, new: the permanent one, then the
+    /// transient one (in [`ChannelKind::index`] order).
+    pub(crate) fn pair() -> [Channel; 2] {
+        [
+            Channel::new(ChannelKind::Permanent),
+            Channel::new(ChannelKind::Transient),
+        ]
+    }
+
     pub(crate) fn new(kind: ChannelKind) -> Self {
         Channel {
             kind,

@@ -2,6 +2,8 @@
 //! ids to retire, and what the request did. Finding a key, placing one and
 //! verifying the request's cookies are decided here, without I/O.
 
+use std::sync::LazyLock;
+
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::id::SessionId;
@@ -16,9 +18,15 @@ use super::facts::{Known, Retired};
 /// and a request stuffed with copies must not cost a MAC each.
 pub(crate) const MAX_COOKIES_PER_NAME: usize = 3;
 
+/// The channels of a session not used yet: what [`State::channels`] reads
+/// until the first change makes the session's own.
+static UNOPENED: LazyLock<[Channel; 2]> = LazyLock::new(Channel::pair);
+
 #[derive(Debug)]
 pub(crate) struct State {
-    channels: [Channel; 2],
+    /// Both channels, made at the first change: a request that never
+    /// touches its session neither builds nor drops them.
+    channels: Option<[Channel; 2]>,
     /// Ids whose records the commit deletes (logout, or a cycled id).
     retired: Vec<Retired>,
     committed: bool,
@@ -52,10 +60,7 @@ impl State {
     #[inline]
     pub(crate) fn new(unopened: Vec<u8>) -> Self {
         State {
-            channels: [
-                Channel::new(ChannelKind::Permanent),
-                Channel::new(ChannelKind::Transient),
-            ],
+            channels: None,
             unopened,
             retired: Vec::new(),
             committed: false,
@@ -66,11 +71,11 @@ impl State {
     }
 
     pub(crate) fn channels(&self) -> &[Channel; 2] {
-        &self.channels
+        self.channels.as_ref().unwrap_or_else(|| &*UNOPENED)
     }
 
     pub(crate) fn channels_mut(&mut self) -> &mut [Channel; 2] {
-        &mut self.channels
+        self.channels.get_or_insert_with(Channel::pair)
     }
 
     /// Ids whose records the commit deletes (logout, or a cycled id).
@@ -155,7 +160,7 @@ impl State {
         for retired in self.retired.iter_mut().filter(|r| r.id == id) {
             retired.moved = false;
         }
-        for ch in &mut self.channels {
+        for ch in self.channels_mut() {
             if ch.moved_from() == Some(id) {
                 ch.heal(now, beside)?;
             }
@@ -190,7 +195,7 @@ impl State {
     /// handler wrote since, so that the commit carries only the logout
     /// (its deletes and removal cookies).
     pub(crate) fn keep_only_ending(&mut self) {
-        for ch in &mut self.channels {
+        for ch in self.channels_mut() {
             // The ids of data written since the logout are new: none is
             // retired.
             let _ = ch.end(false);
@@ -212,17 +217,17 @@ impl State {
     }
 
     pub(crate) fn ch(&self, kind: ChannelKind) -> &Channel {
-        &self.channels[kind.index()]
+        &self.channels()[kind.index()]
     }
 
     pub(crate) fn ch_mut(&mut self, kind: ChannelKind) -> &mut Channel {
-        &mut self.channels[kind.index()]
+        &mut self.channels_mut()[kind.index()]
     }
 
     /// An id of this session that new ids are generated beside, so that
     /// all of them share one group: a channel's, or one being retired.
     pub(crate) fn anchor(&self) -> Option<SessionId> {
-        self.channels
+        self.channels()
             .iter()
             .find_map(|ch| ch.id())
             .or_else(|| self.retired.first().map(|r| r.id))
@@ -315,10 +320,12 @@ impl State {
         let backend = engine.backend.is_some();
         let unopened = std::mem::take(&mut self.unopened);
         let mut seen = [0; 2];
+        // The channels the cookies make; the others start new, below.
+        let mut opened: [Option<Channel>; 2] = [None, None];
         for (kind, value) in engine.cookies.scan(&unopened) {
             seen[kind.index()] += 1;
-            let slot = &mut self.channels[kind.index()];
-            if slot.came_with_cookie() || seen[kind.index()] > MAX_COOKIES_PER_NAME {
+            let slot = &mut opened[kind.index()];
+            if slot.is_some() || seen[kind.index()] > MAX_COOKIES_PER_NAME {
                 continue;
             }
             let name = engine.cookies.name(kind);
@@ -348,13 +355,29 @@ impl State {
                     let due = now >= header.checked.saturating_add(engine.revalidate_after)
                         || !revocations.trusts_the_window();
                     let len = name.len() + 1 + value.len();
-                    *slot = Channel::from_cookie(kind, cookie, backend, due, len);
+                    let ch = slot.insert(Channel::from_cookie(kind, cookie, backend, due, len));
                     if ended {
                         tracing::info!(channel = kind.name(), "session ended elsewhere; healing");
-                        let _ = slot.loaded(None, now, None);
+                        let _ = ch.loaded(None, now, None);
                     }
                 }
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
+            }
+        }
+        match &mut self.channels {
+            Some(channels) => {
+                for (ch, opened) in channels.iter_mut().zip(opened) {
+                    if let Some(opened) = opened {
+                        *ch = opened;
+                    }
+                }
+            }
+            None => {
+                let [permanent, transient] = opened;
+                self.channels = Some([
+                    permanent.unwrap_or_else(|| Channel::new(ChannelKind::Permanent)),
+                    transient.unwrap_or_else(|| Channel::new(ChannelKind::Transient)),
+                ]);
             }
         }
     }
@@ -362,7 +385,7 @@ impl State {
     /// Whether a channel with an id has its server data still to load:
     /// [`State::unloaded`] without building the list.
     pub(crate) fn needs_load(&self) -> bool {
-        self.channels
+        self.channels()
             .iter()
             .any(|ch| !ch.is_loaded() && ch.id().is_some())
     }
@@ -435,13 +458,13 @@ impl State {
 
     pub(crate) fn remove(&mut self, engine: &Engine, key: &str) {
         let mut in_client = false;
-        for ch in &mut self.channels {
+        for ch in self.channels_mut() {
             in_client |= ch.remove_clientside(key);
         }
         if in_client || engine.backend.is_none() || engine.whitelisted(key) {
             return;
         }
-        for ch in &mut self.channels {
+        for ch in self.channels_mut() {
             ch.server_remove(key);
         }
     }

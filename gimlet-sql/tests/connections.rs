@@ -42,14 +42,18 @@ async fn connections_closed_under_the_pool_cost_no_load(url: &str, idle: Duratio
     }
 }
 
+/// Closed right after their last use (no ping: the load tries again), then
+/// after an idle pause (pinged before use).
+async fn closed_connections_cost_no_load(url: &str) {
+    connections_closed_under_the_pool_cost_no_load(url, Duration::from_millis(10)).await;
+    connections_closed_under_the_pool_cost_no_load(url, Duration::from_millis(300)).await;
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_connections_cost_no_load_on_postgres() {
     if let Some(url) = common::server_url(common::POSTGRES, "closed connections on PostgreSQL") {
-        // Used a moment ago (no ping: the load tries again), then idle
-        // (pinged before use).
-        connections_closed_under_the_pool_cost_no_load(&url, Duration::from_millis(100)).await;
-        connections_closed_under_the_pool_cost_no_load(&url, Duration::from_millis(1_300)).await;
+        closed_connections_cost_no_load(&url).await;
     }
 }
 
@@ -57,9 +61,22 @@ async fn closed_connections_cost_no_load_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_connections_cost_no_load_on_mysql() {
     if let Some(url) = common::server_url(common::MYSQL, "closed connections on MySQL") {
-        connections_closed_under_the_pool_cost_no_load(&url, Duration::from_millis(100)).await;
-        connections_closed_under_the_pool_cost_no_load(&url, Duration::from_millis(1_300)).await;
+        closed_connections_cost_no_load(&url).await;
     }
+}
+
+/// Has PostgreSQL terminate every connection of the application `name`.
+#[cfg(feature = "postgres")]
+async fn terminate(admin: &SqlBackend, name: &str) {
+    let terminated = gimlet_sql::sqlx::query(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = $1",
+    )
+    .bind(name)
+    .execute(admin.pool())
+    .await
+    .expect("terminate");
+    assert!(terminated.rows_affected() > 0);
 }
 
 /// A server stopping says so on each connection before it closes it
@@ -91,15 +108,7 @@ async fn terminated_connections_cost_no_load_nor_commit_on_postgres() {
         for answer in [a, b, c] {
             answer.expect("load");
         }
-        let terminated = gimlet_sql::sqlx::query(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE application_name = $1",
-        )
-        .bind(name.as_str())
-        .execute(admin.pool())
-        .await
-        .expect("terminate");
-        assert!(terminated.rows_affected() > 0);
+        terminate(&admin, &name).await;
         // Used a moment ago: no ping before the next call.
         assert_eq!(
             load().await.expect("a load after the terminations").len(),
@@ -117,14 +126,7 @@ async fn terminated_connections_cost_no_load_nor_commit_on_postgres() {
             let (a, b) = tokio::join!(load(), load());
             a.expect("load");
             b.expect("load");
-            gimlet_sql::sqlx::query(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE application_name = $1",
-            )
-            .bind(name.as_str())
-            .execute(admin.pool())
-            .await
-            .expect("terminate");
+            terminate(&admin, &name).await;
             backend
                 .commit(&batch)
                 .await

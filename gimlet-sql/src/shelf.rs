@@ -13,18 +13,20 @@
 //! when it has been idle [`RETURN_AFTER_IDLE`], when it has been out of
 //! the pool for the pool's `max_lifetime`, and when the pool is closed.
 //!
-//! Every lease holds one of `max_connections` permits, and a connection is
-//! kept only while the connections kept and those in flight number fewer
-//! than `max_connections`: one connection is always left to the pool, so
+//! Every lease holds one of `max_connections - 1` permits, and a
+//! connection is kept only while the connections kept and those in use
+//! number no more than that: one connection is always left to the pool, so
 //! its other users (the feed, the application's own queries) are never
-//! kept waiting by connections lying on the shelf, and a lease that finds
-//! the shelf empty gets one from the pool as soon as they give theirs
-//! back. A pool of one connection (SQLite in memory) keeps none, and works
-//! as sqlx's does. Waiting for a permit and the ping are bounded by the
-//! pool's `acquire_timeout`, as sqlx's own wait is.
+//! kept waiting by the shelf, and a lease that finds the shelf empty gets
+//! one from the pool as soon as they give theirs back. Under full load
+//! every finished connection is kept, and the next lease takes it: none
+//! goes through the pool. A pool of one connection (SQLite in memory)
+//! keeps none, and works as sqlx's does. Waiting for a permit and the ping
+//! are bounded by the pool's `acquire_timeout`, as sqlx's own wait is.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
@@ -42,7 +44,11 @@ pub(crate) const RETURN_AFTER_IDLE: Duration = Duration::from_secs(60);
 /// The connections kept, and the permits that bound them.
 pub(crate) struct Shelf {
     permits: Semaphore,
-    max: usize,
+    /// How many connections the shelf may hold, kept and lent together:
+    /// one less than the pool's size.
+    cap: usize,
+    /// How many connections leases hold now.
+    lent: AtomicUsize,
     idle: Mutex<Vec<Kept>>,
 }
 
@@ -69,9 +75,13 @@ impl Shelf {
     /// A shelf for a pool of at most `max_connections`.
     pub(crate) fn new(max_connections: u32) -> Self {
         let max = usize::try_from(max_connections).unwrap_or(1).max(1);
+        let cap = max - 1;
+        // A pool of one lends its one connection, and keeps none.
+        let leases = cap.max(1);
         Shelf {
-            permits: Semaphore::new(max),
-            max,
+            permits: Semaphore::new(leases),
+            cap,
+            lent: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -104,6 +114,7 @@ impl Shelf {
                 }
                 None => (pool.acquire().await?, Instant::now()),
             };
+            self.lent.fetch_add(1, Ordering::Relaxed);
             return Ok(Lease {
                 shelf: self,
                 pool,
@@ -210,21 +221,17 @@ impl Drop for Lease<'_> {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if !self.done || self.pool.is_closed() {
-            // Dropped halfway, broken, or the pool is closing: the pool
-            // checks it.
-            return;
-        }
-        // The leases in flight, this one included (its permit is still
-        // held), and the connections kept stay below the pool's size.
-        let in_flight = self.shelf.max - self.shelf.permits.available_permits();
         let mut idle = self.shelf.lock();
-        if idle.len() + in_flight < self.shelf.max {
-            let now = Instant::now();
+        // The connections the shelf holds, lent (this one included) and
+        // kept, stay below the pool's size.
+        let lent = self.shelf.lent.fetch_sub(1, Ordering::Relaxed);
+        let room = idle.len() + lent <= self.shelf.cap;
+        // Dropped halfway, broken, or the pool closing: the pool checks it.
+        if self.done && room && !self.pool.is_closed() {
             idle.push(Kept {
                 conn,
                 taken: self.taken,
-                since: now,
+                since: Instant::now(),
             });
         }
         // Else dropped here, after the lock: back to the pool.
@@ -258,14 +265,16 @@ mod tests {
         let pool = pool(2).await;
         let shelf = Shelf::new(2);
         let busy = shelf.lease(&pool).await.expect("lease");
-        let finished = shelf.lease(&pool).await.expect("lease");
-        finished.done();
-        assert_eq!(shelf.kept(), 0, "kept, it would leave the pool nothing");
         let other = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
-        let other = other.expect("not kept waiting").expect("a connection");
-        drop(other);
+        drop(other.expect("not kept waiting").expect("a connection"));
         busy.done();
-        assert_eq!(shelf.kept(), 1, "with nothing else in use, one is kept");
+        assert_eq!(shelf.kept(), 1);
+        let other = tokio::time::timeout(Duration::from_secs(1), pool.acquire()).await;
+        drop(
+            other
+                .expect("not kept waiting by the one kept")
+                .expect("a connection"),
+        );
     }
 
     #[tokio::test]
@@ -344,24 +353,28 @@ mod tests {
     #[tokio::test]
     async fn it_keeps_one_less_than_the_pool_holds_and_never_waits_on_itself() {
         let pool = pool(3).await;
-        let shelf = Shelf::new(3);
+        let shelf = std::sync::Arc::new(Shelf::new(3));
         let leases = [
             shelf.lease(&pool).await.expect("lease"),
             shelf.lease(&pool).await.expect("lease"),
-            shelf.lease(&pool).await.expect("lease"),
         ];
-        for lease in leases {
-            lease.done();
-        }
-        assert_eq!(shelf.kept(), 2, "room left for the pool's other users");
-        // Its other users still get one, and leases still come.
-        let other = pool.acquire().await.expect("the pool's own");
-        let lease = shelf.lease(&pool).await.expect("lease");
-        drop((other, lease));
+        // Every permit is out: the next lease waits for one, and takes the
+        // connection the first to finish keeps, not one of the pool's.
+        let next = tokio::spawn({
+            let (shelf, pool) = (shelf.clone(), pool.clone());
+            async move { shelf.lease(&pool).await.map(|lease| lease.done()) }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!next.is_finished(), "two permits for a pool of three");
+        let opened = pool.size();
+        let [first, second] = leases;
+        first.done();
+        second.done();
+        next.await.expect("task").expect("lease");
+        assert_eq!(pool.size(), opened, "no connection opened for it");
+        assert_eq!(shelf.kept(), 2, "one less than the pool holds");
         // A pool of one connection: nothing is kept.
         let single = Shelf::new(1);
-        let one = pool.acquire().await.map(drop);
-        assert!(one.is_ok());
         let lease = single.lease(&pool).await.expect("lease");
         lease.done();
         assert_eq!(single.kept(), 0);

@@ -12,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{COOKIE, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use gimlet_core::Gimlet;
-use gimlet_core::adapter::{ResponseHeaders, TEXT_PLAIN};
+use gimlet_core::adapter::{ResponseHeaders, TEXT_PLAIN, takes_static};
 
 gimlet_core::adapter_types!(
     MissingSessionMiddleware,
@@ -108,10 +108,7 @@ impl<B> ResponseHeaders for Head<'_, B> {
     }
 
     fn append_static(&mut self, name: &'static str, value: &'static str) {
-        // Visible ASCII, which `from_static` takes without a copy (and
-        // would panic on anything else).
-        let visible = value.bytes().all(|b| b == b'\t' || (32..127).contains(&b));
-        if let (Some(name), true) = (header_name(name), visible) {
+        if let (Some(name), true) = (header_name(name), takes_static(value)) {
             let value = HeaderValue::from_static(value);
             self.0.headers_mut().append(name, value);
         }

@@ -66,10 +66,7 @@ impl<B> ResponseHeaders for http::Response<B> {
     }
 
     fn append_static(&mut self, name: &'static str, value: &'static str) {
-        // Visible ASCII, which `from_static` takes without a copy (and
-        // would panic on anything else).
-        let visible = value.bytes().all(|b| b == b'\t' || (32..127).contains(&b));
-        if let (Some(name), true) = (header_name(name), visible) {
+        if let (Some(name), true) = (header_name(name), takes_static(value)) {
             let value = http::HeaderValue::from_static(value);
             self.headers_mut().append(name, value);
         }
@@ -87,6 +84,13 @@ fn header_name(name: &'static str) -> Option<http::HeaderName> {
         "cache-control" => http::header::CACHE_CONTROL,
         other => return http::HeaderName::from_bytes(other.as_bytes()).ok(),
     })
+}
+
+/// Whether a header value is visible ASCII (tabs allowed): what the
+/// `http` crates' `HeaderValue::from_static` takes without a copy, and
+/// panics on otherwise. For [`ResponseHeaders::append_static`].
+pub fn takes_static(value: &str) -> bool {
+    value.bytes().all(|b| b == b'\t' || (32..127).contains(&b))
 }
 
 /// A response Gimlet writes itself: `status`, `body` as [`TEXT_PLAIN`], and
@@ -406,6 +410,15 @@ mod tests {
             private_of(&["Public, no-cache"]).as_deref(),
             Some("no-cache, private")
         );
+    }
+
+    #[test]
+    fn only_visible_ascii_is_taken_as_a_static_value() {
+        assert!(takes_static("Cookie"));
+        assert!(takes_static("a\tb ~!"));
+        assert!(!takes_static("a\nb"));
+        assert!(!takes_static("caf\u{e9}"));
+        assert!(!takes_static("\u{7f}"));
     }
 
     #[test]

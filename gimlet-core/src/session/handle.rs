@@ -73,13 +73,13 @@ impl Session {
         work: impl Future<Output = T>,
     ) -> T {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
-        let parent = self.span();
         let started = Instant::now();
         // With no subscriber that takes debug spans, the call runs bare,
         // without a span to make, enter and leave at every poll.
         let result = if !tracing::level_enabled!(tracing::Level::DEBUG) {
             work.await
         } else {
+            let parent = self.span();
             let span = tracing::debug_span!(parent: &parent, "gimlet.backend", call);
             work.instrument(span).await
         };

@@ -315,8 +315,6 @@ impl Channel {
         self.client_dirty || self.cleared || !self.pending.is_empty()
     }
 
-    /// A channel with no cookie.
-    #[inline]
     /// A session's two channels, new: the permanent one, then the
     /// transient one (in [`ChannelKind::index`] order).
     pub(crate) fn pair() -> [Channel; 2] {
@@ -326,6 +324,8 @@ impl Channel {
         ]
     }
 
+    /// A channel with no cookie.
+    #[inline]
     pub(crate) fn new(kind: ChannelKind) -> Self {
         Channel {
             kind,

@@ -19,12 +19,12 @@ use super::facts::{Known, Retired};
 pub(crate) const MAX_COOKIES_PER_NAME: usize = 3;
 
 /// The channels of a session not used yet: what [`State::channels`] reads
-/// until the first change makes the session's own.
+/// until the first use makes the session's own.
 static UNOPENED: LazyLock<[Channel; 2]> = LazyLock::new(Channel::pair);
 
 #[derive(Debug)]
 pub(crate) struct State {
-    /// Both channels, made at the first change: a request that never
+    /// Both channels, made at the first use: a request that never
     /// touches its session neither builds nor drops them.
     channels: Option<[Channel; 2]>,
     /// Ids whose records the commit deletes (logout, or a cycled id).

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::Clock;
-use crate::backend::{Backend, Revocations};
+use crate::backend::{Backend, NearCache, Revocations};
 use crate::cookie::{CookieCodec, CookieJar, VerifiedCookies};
 use crate::error::Error;
 use crate::key::{ChannelKind, KeySet, Place, Placement};
@@ -33,6 +33,8 @@ pub(crate) struct Engine {
     pub(crate) revalidate_after: u64,
     /// The endings this app server has heard of, in the last window.
     pub(crate) revocations: Arc<Revocations>,
+    /// Records kept near, with a store that says what changes.
+    pub(crate) near_cache: Option<Arc<NearCache>>,
     /// Every new channel gets a record (with a backend).
     pub(crate) revocable: bool,
     pub(crate) commit_failed_requests: bool,

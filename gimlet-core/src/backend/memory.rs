@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use async_trait::async_trait;
 
 use super::{
-    Backend, BackendError, Batch, Op, OwnedRecord, Owner, Ownership, Record, Revocations, Write,
-    WriteMode,
+    Backend, BackendError, Batch, NearCache, Op, OwnedRecord, Owner, Ownership, Record,
+    Revocations, Write, WriteMode,
 };
 use crate::id::RandomBytes;
 use crate::{Clock, SessionId, SystemClock};
@@ -39,6 +39,8 @@ pub struct MemoryBackend {
     /// The app servers (Gimlets) that share this store, told of every
     /// ending: in process, as it happens.
     subscribers: Mutex<Vec<Weak<Revocations>>>,
+    /// Their near caches, told of every change the same way.
+    caches: Mutex<Vec<Weak<NearCache>>>,
     capacity: usize,
     max_bytes: usize,
     clock: Arc<dyn Clock>,
@@ -120,6 +122,7 @@ impl MemoryBackend {
         MemoryBackend {
             store: Mutex::default(),
             subscribers: Mutex::default(),
+            caches: Mutex::default(),
             capacity: capacity.max(1),
             max_bytes: usize::MAX,
             clock: Arc::new(SystemClock),
@@ -171,6 +174,19 @@ impl MemoryBackend {
         subscribers.retain(|weak| match weak.upgrade() {
             Some(revocations) => {
                 revocations.revoke(ids.iter().copied());
+                true
+            }
+            None => false,
+        });
+    }
+
+    /// Tells every near cache that the records of `ids` changed, and
+    /// forgets the caches that are gone.
+    fn changed(&self, ids: &[SessionId]) {
+        let mut caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
+        caches.retain(|weak| match weak.upgrade() {
+            Some(cache) => {
+                cache.changed(ids.iter().copied());
                 true
             }
             None => false,
@@ -409,6 +425,7 @@ impl Backend for MemoryBackend {
         drop(store);
         let ended: Vec<SessionId> = batch.ended().collect();
         self.publish(&ended);
+        self.changed(&batch.ops.iter().map(Op::id).collect::<Vec<_>>());
         Ok(())
     }
 
@@ -425,6 +442,13 @@ impl Backend for MemoryBackend {
         let mut subscribers = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         subscribers.push(Arc::downgrade(revocations));
         revocations.feed_up();
+        true
+    }
+
+    fn follow_changes(&self, cache: &Arc<NearCache>) -> bool {
+        let mut caches = self.caches.lock().unwrap_or_else(|e| e.into_inner());
+        caches.push(Arc::downgrade(cache));
+        cache.feed_up();
         true
     }
 
@@ -454,6 +478,7 @@ impl Backend for MemoryBackend {
         }
         drop(store);
         self.publish(&ended);
+        self.changed(&ended);
         Ok(ended.len() as u64)
     }
 }

@@ -8,6 +8,7 @@
 mod batch;
 pub mod feed;
 mod memory;
+mod near_cache;
 mod owner;
 mod revocations;
 mod store;
@@ -15,6 +16,7 @@ mod store;
 pub use crate::error::{BackendError, BackendErrorKind};
 pub use batch::{Batch, Op, Record, Write, WriteMode};
 pub use memory::MemoryBackend;
+pub use near_cache::{NearCache, NearCacheSize};
 pub use owner::{OwnedRecord, Owner, Ownership};
 pub use revocations::{MAX_IDS, Revocations};
 pub use store::{Backend, with_timeout};

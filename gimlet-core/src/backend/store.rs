@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{Batch, OwnedRecord, Owner, Record, Revocations};
+use super::{Batch, NearCache, OwnedRecord, Owner, Record, Revocations};
 use crate::SessionId;
 use crate::error::{BackendError, BackendErrorKind};
 
@@ -80,6 +80,23 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         false
     }
 
+    /// Starts telling `cache` ([`NearCache::changed`]) the ids whose
+    /// records every app server sharing this store changes or deletes:
+    /// every [`Op`](crate::backend::Op) of every commit, and what
+    /// [`end_sessions_of`](Backend::end_sessions_of) deletes, as they
+    /// happen, for as long as `cache` lives. Answers whether it does: a
+    /// store that cannot answers `false` (the default), and Gimlet refuses
+    /// a near cache over it.
+    ///
+    /// A store that answers `true` calls [`NearCache::feed_up`] once it
+    /// delivers every change, and [`NearCache::feed_down`] as soon as it
+    /// may miss one (a lost connection): the cache serves nothing
+    /// meanwhile.
+    fn follow_changes(&self, cache: &Arc<NearCache>) -> bool {
+        let _ = cache;
+        false
+    }
+
     /// A short name for the store (`redis`, `postgres` …), for the
     /// `backend` field of the `gimlet.session` tracing span. No address,
     /// no credentials.
@@ -136,6 +153,10 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
 
     fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
         (**self).subscribe(revocations)
+    }
+
+    fn follow_changes(&self, cache: &Arc<NearCache>) -> bool {
+        (**self).follow_changes(cache)
     }
 
     fn owner_index(&self) -> bool {

@@ -191,6 +191,16 @@ pub(crate) static VARS: &[Var] = &[
         apply: |c, v| set(&mut c.cookie_cache_bytes, v.number()?),
     },
     Var {
+        name: "GIMLET_NEAR_CACHE_BYTES",
+        aliases: &[],
+        apply: |c, v| set(&mut c.near_cache_bytes, v.number()?),
+    },
+    Var {
+        name: "GIMLET_NEAR_CACHE_TTL",
+        aliases: &[],
+        apply: |c, v| set(&mut c.near_cache_ttl, v.seconds()?),
+    },
+    Var {
         name: "GIMLET_MAX_SESSIONS_PER_OWNER",
         aliases: &[],
         apply: |c, v| set(&mut c.max_sessions_per_owner, Some(v.number()?)),

@@ -173,6 +173,16 @@ pub struct Config {
     /// value skip the MAC (or the decryption). Default 4 MiB; 0 verifies
     /// every value every time.
     pub cookie_cache_bytes: usize,
+    /// How many bytes of server records each app server keeps near, so that
+    /// a browser's next reads skip the store (default 0: none). Needs a
+    /// store that tells every app server what changes
+    /// (`Backend::follow_changes`); see docs/backends.md, *The near
+    /// cache*.
+    pub near_cache_bytes: usize,
+    /// The longest a near-cached record is kept (default 30 seconds): the
+    /// bound on what the store ends without a commit (expiry, eviction, a
+    /// flush) staying visible.
+    pub near_cache_ttl: Duration,
 }
 
 impl Default for Config {
@@ -200,6 +210,8 @@ impl Default for Config {
             max_session_bytes: None,
             max_sessions_per_owner: None,
             cookie_cache_bytes: 4 << 20,
+            near_cache_bytes: 0,
+            near_cache_ttl: Duration::from_secs(30),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, Revocations};
+use crate::backend::{Backend, NearCache, Revocations};
 use crate::config::SameSite;
 use crate::cookie::CookieCodec;
 use crate::cookie::{CookieJar, VerifiedCookies};
@@ -284,6 +284,24 @@ impl GimletBuilder {
         self
     }
 
+    /// How many bytes of server records to keep on this app server, so
+    /// that a browser's next reads skip the store (default 0: none). The
+    /// store must tell every app server what changes
+    /// ([`Backend::follow_changes`]): `build` fails otherwise. See
+    /// [`Config::near_cache_bytes`].
+    #[must_use]
+    pub fn near_cache_bytes(mut self, bytes: usize) -> Self {
+        self.config.near_cache_bytes = bytes;
+        self
+    }
+
+    /// The longest a near-cached record is kept (default 30 seconds).
+    #[must_use]
+    pub fn near_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.config.near_cache_ttl = ttl;
+        self
+    }
+
     /// The most channels one owner may have (default: no limit): a
     /// `set_owner` that would make one more fails with
     /// [`Error::TooManySessions`](crate::Error::TooManySessions), after one
@@ -414,6 +432,7 @@ impl GimletBuilder {
         if let Some(backend) = &backend {
             backend.subscribe(&revocations);
         }
+        let near_cache = near_cache(&config, backend.as_deref(), &clock)?;
         let engine = Engine {
             codec,
             backend,
@@ -427,6 +446,7 @@ impl GimletBuilder {
             absolute,
             revalidate_after: config.revalidate_after.as_secs(),
             revocations,
+            near_cache,
             revocable: config.revocable,
             commit_failed_requests: config.commit_failed_requests,
             refresh_fraction: config.refresh_fraction,
@@ -439,6 +459,47 @@ impl GimletBuilder {
             engine: Arc::new(engine),
         })
     }
+}
+
+/// The near cache the configuration asks for, following the store's
+/// changes: none without a store, or with 0 bytes.
+fn near_cache(
+    config: &Config,
+    backend: Option<&dyn Backend>,
+    clock: &Arc<dyn Clock>,
+) -> Result<Option<Arc<NearCache>>, ConfigError> {
+    if config.near_cache_bytes == 0 {
+        return Ok(None);
+    }
+    let Some(backend) = backend else {
+        return Err(ConfigError::new(
+            ConfigErrorKind::Placement,
+            "near_cache_bytes needs a backend whose records it keeps",
+        ));
+    };
+    if config.near_cache_ttl.as_secs() == 0 {
+        return Err(ConfigError::new(
+            ConfigErrorKind::Placement,
+            "near_cache_ttl must be at least one second",
+        ));
+    }
+    let cache = Arc::new(NearCache::new(
+        usize::MAX,
+        config.near_cache_bytes,
+        config.near_cache_ttl.as_secs(),
+        clock.clone(),
+    ));
+    if !backend.follow_changes(&cache) {
+        return Err(ConfigError::new(
+            ConfigErrorKind::Placement,
+            format!(
+                "the {} store does not tell app servers what changes: a near cache over it \
+                 could serve stale data (set near_cache_bytes to 0)",
+                backend.name()
+            ),
+        ));
+    }
+    Ok(Some(cache))
 }
 
 fn check_cookie(config: &Config) -> Result<(), ConfigError> {

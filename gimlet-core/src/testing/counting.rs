@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::SessionId;
-use crate::backend::{Backend, BackendError, Batch, OwnedRecord, Owner, Record, Revocations};
+use crate::backend::{
+    Backend, BackendError, Batch, NearCache, OwnedRecord, Owner, Record, Revocations,
+};
 
 /// Calls counted by a [`CountingBackend`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -125,6 +127,10 @@ impl<B: Backend> Backend for CountingBackend<B> {
 
     fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
         self.inner.subscribe(revocations)
+    }
+
+    fn follow_changes(&self, cache: &Arc<NearCache>) -> bool {
+        self.inner.follow_changes(cache)
     }
 
     fn name(&self) -> &'static str {

@@ -128,11 +128,15 @@ impl Session {
     /// others).
     fn settle(&self, plan: &Plan) {
         self.engine().revocations.revoke(plan.batch.ended());
+        self.changed(&plan.batch);
         let mut state = self.state();
         for kind in ChannelKind::BOTH {
-            let (wrote, action) = plan.outcome[kind.index()];
-            let (owner, len) = (plan.owners[kind.index()], plan.cookie_lens[kind.index()]);
-            state.ch_mut(kind).committed(wrote, action, owner, len);
+            let i = kind.index();
+            let (wrote, action) = plan.outcome[i];
+            let (owner, len, token) = (plan.owners[i], plan.cookie_lens[i], plan.tokens[i]);
+            state
+                .ch_mut(kind)
+                .committed(wrote, action, owner, len, token);
         }
     }
 

@@ -1,6 +1,7 @@
 //! Loading server data: the lazy load of both channels in one round trip,
 //! once, and the one backend load that it and the commit's heal share.
 
+use super::near::Wanted;
 use crate::backend::{BackendError, BackendErrorKind, Record};
 use crate::key::ChannelKind;
 use crate::session::model::Loaded;
@@ -14,17 +15,29 @@ impl Session {
             return Ok(());
         }
         let _gate = self.inner.load_gate.lock().await;
-        let wanted = self.state().unloaded();
+        let wanted: Vec<Wanted> = {
+            let state = self.state();
+            let wanted = state.unloaded().into_iter().map(|(kind, id)| {
+                let ch = state.ch(kind);
+                Wanted {
+                    kind,
+                    id,
+                    token: ch.token(),
+                    check_due: ch.check_due(),
+                }
+            });
+            wanted.collect()
+        };
         if wanted.is_empty() {
             return Ok(());
         }
-        let records = self.load(&wanted).await?;
+        let records = self.load_wanted(&wanted).await?;
         let now = self.engine().now();
         let mut state = self.state();
         let span = state.span().clone();
         let beside = state.anchor();
         let mut gone = Vec::new();
-        for ((kind, id), record) in wanted.into_iter().zip(records) {
+        for (Wanted { kind, id, .. }, record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
             if ch.id() != Some(id) {
                 continue; // invalidated while the load ran

@@ -1,7 +1,9 @@
-//! A session's backend I/O: the lazy load, the commit's plan and its
-//! application, and the writes that go straight through after the commit.
+//! A session's backend I/O: the lazy load (from the near cache when it
+//! can), the commit's plan and its application, and the writes that go
+//! straight through after the commit.
 
 mod commit;
 mod load;
+mod near;
 pub(crate) mod plan;
 mod write_through;

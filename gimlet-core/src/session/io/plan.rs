@@ -20,6 +20,8 @@ pub(crate) struct Plan {
     /// Per channel: the length of the `name=value` pair the commit sets (0
     /// for a removal), or `None` when it leaves the cookie as it is.
     pub(crate) cookie_lens: [Option<usize>; 2],
+    /// Per channel: its cookie's write token once the batch is applied.
+    pub(crate) tokens: [u64; 2],
     /// The channels whose records the batch touches only to vouch for a
     /// sibling it creates: if one is gone, so is what the sibling took
     /// from it.
@@ -81,6 +83,7 @@ impl Plan {
         let owners = ChannelKind::BOTH.map(|kind| owner_of(state, kind));
         let mut vouchers = Vec::new();
         let mut cookie_lens = [None; 2];
+        let mut tokens = [0; 2];
         for kind in ChannelKind::BOTH {
             let ch = state.ch(kind);
             let owner = owners[kind.index()];
@@ -127,6 +130,15 @@ impl Plan {
                 vouchers.push(kind.other());
             }
             let wrote = write.is_some();
+            // Under a near cache, a change to the server data gives the
+            // cookie a new write token: no app server holds an entry for
+            // it, so this browser's next read sees this write.
+            let token = if wrote && ch.server_dirty() && engine.near_cache.is_some() {
+                new_token()?
+            } else {
+                ch.token()
+            };
+            tokens[kind.index()] = token;
             ops.extend(write.map(Op::Write));
             let stored = ch.stored() || wrote;
             let holds = holds_cookie || stored;
@@ -146,6 +158,7 @@ impl Plan {
                 || ch.reissue()
                 || refresh
                 || rechecked
+                || token != ch.token()
                 || (wrote && !ch.claimed())
             {
                 // A cookie may start a new lifetime only if the record's
@@ -161,11 +174,11 @@ impl Plan {
                     // load proved it when it ran (`checked`), and a logout
                     // may have landed since: the window counts from there.
                     let checked = if wrote { now } else { ch.checked() };
-                    let header =
-                        ch.header(issued, checked, stored, owner)
-                            .ok_or(Error::Internal {
-                                what: "a cookie for a channel without an id",
-                            })?;
+                    let header = ch.header(issued, checked, stored, owner, token).ok_or(
+                        Error::Internal {
+                            what: "a cookie for a channel without an id",
+                        },
+                    )?;
                     let set_cookie =
                         Plan::issue(engine, kind, ch.client(), &header, ch.created(), now)?;
                     cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
@@ -204,6 +217,7 @@ impl Plan {
             outcome,
             owners,
             cookie_lens,
+            tokens,
             vouchers,
         })
     }
@@ -237,6 +251,18 @@ impl Plan {
         }
         Ok(set_cookie)
     }
+}
+
+/// A new write token: random, never 0.
+fn new_token() -> Result<u64, Error> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0; 8];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::Internal {
+            what: "the system's random number generator failed",
+        })?;
+    Ok(u64::from_le_bytes(bytes).max(1))
 }
 
 /// A channel's owner: its own, or else its sibling's, which a channel with

@@ -61,6 +61,7 @@ impl Session {
             return Ok(());
         }
         self.backend_call("commit", backend.commit(&batch)).await?;
+        self.changed(&batch);
         let mut state = self.state();
         state.note(Activity::Changed);
         for op in &batch.ops {

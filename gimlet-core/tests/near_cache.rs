@@ -193,3 +193,12 @@ async fn without_a_near_cache_a_server_write_sets_no_cookie() {
     set_cart(&mut b, &gimlet, &["gin"]).await;
     assert!(set_cart(&mut b, &gimlet, &["rum"]).await.is_empty());
 }
+
+/// The conformance case, on app servers sharing one memory store.
+#[tokio::test]
+async fn app_servers_sharing_a_memory_store_hear_each_others_writes() {
+    let store: gimlet_core::conformance::SharedBackend =
+        Arc::new(gimlet_core::MemoryBackend::new());
+    gimlet_core::conformance::a_near_cache_hears_every_app_servers_writes(async || store.clone())
+        .await;
+}

@@ -10,11 +10,13 @@ use deadpool_redis::redis::{self, Script};
 use deadpool_redis::{Pool, PoolConfig, cluster, sentinel};
 use gimlet_core::SessionId;
 use gimlet_core::backend::{
-    Backend, BackendError, BackendErrorKind, Batch, Op, OwnedRecord, Owner, Record, Revocations,
+    Backend, BackendError, BackendErrorKind, Batch, NearCache, Op, OwnedRecord, Owner, Record,
+    Revocations,
 };
 
 use crate::connection::{Connection, Pools, redis_error};
 use crate::script::{self, Outcome, SENTINEL};
+use crate::url::Target;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "gimlet:";
@@ -68,6 +70,9 @@ pub struct RedisBackend {
     /// was taken out of the pool for good, so they are distinct.
     shared: Arc<[Slot]>,
     next: Arc<AtomicUsize>,
+    /// What the URL named, for the near caches' subscription (`None` on
+    /// the application's own pool).
+    target: Option<Arc<Target>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -108,6 +113,7 @@ impl RedisBackend {
             retention: Arc::new(AtomicU64::new(gimlet_core::backend::feed::MIN_RETENTION)),
             shared: Self::slots(DEFAULT_CONNECTIONS),
             next: Arc::default(),
+            target: None,
         }
     }
 
@@ -145,7 +151,9 @@ impl RedisBackend {
         timeout: Duration,
         max_size: usize,
     ) -> Result<Self, BackendError> {
-        Ok(Self::on(Pools::from_url(url, timeout, max_size)?).timeout(timeout))
+        let mut backend = Self::on(Pools::from_url(url, timeout, max_size)?).timeout(timeout);
+        backend.target = Target::parse(url).ok().map(Arc::new);
+        Ok(backend)
     }
 
     /// The prefix of every key (default `gimlet:`).
@@ -238,6 +246,16 @@ impl RedisBackend {
 
     pub(crate) fn pools(&self) -> &Pools {
         &self.pool
+    }
+
+    /// What the URL named, if the backend was built from one.
+    pub(crate) fn target(&self) -> Option<Arc<Target>> {
+        self.target.clone()
+    }
+
+    /// The bound on each call.
+    pub(crate) fn timeout_limit(&self) -> Duration {
+        self.timeout
     }
 
     /// How many seconds of endings the revocation stream keeps.
@@ -334,6 +352,7 @@ impl RedisBackend {
                 |id| self.key(id),
                 |owner| self.index_key(owner),
                 feed,
+                &self.changes_channel(),
             );
             let mut invocation = self.script.prepare_invoke();
             for key in &keys {
@@ -463,6 +482,10 @@ impl Backend for RedisBackend {
 
     fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
         self.follow(revocations)
+    }
+
+    fn follow_changes(&self, cache: &Arc<NearCache>) -> bool {
+        self.follow_changes_on(cache)
     }
 
     fn owner_index(&self) -> bool {

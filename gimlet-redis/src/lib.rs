@@ -2,6 +2,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
+mod changes;
 mod connection;
 mod feed;
 mod owners;

@@ -146,6 +146,7 @@ impl RedisBackend {
         let (index, prefix) = (&index, self.key_prefix());
         let stream = self.script_stream();
         let (stream, retention) = (&stream, self.retention());
+        let changes = &self.changes_channel();
         let mut total = 0;
         loop {
             let mut reply: Vec<String> = self
@@ -156,7 +157,7 @@ impl RedisBackend {
                         Some(stream) => invocation.key(stream).arg(retention),
                         None => invocation.arg(0),
                     };
-                    invocation.arg(PAGE);
+                    invocation.arg(PAGE).arg(changes);
                     for id in except {
                         invocation.arg(id.to_string());
                     }
@@ -187,20 +188,21 @@ impl RedisBackend {
 /// Ends up to `ARGV[3]` of an owner's sessions. `KEYS[1]` is the index
 /// and `KEYS[2]`, if `ARGV[2]` (the seconds it keeps) is not 0, the
 /// revocation stream; `ARGV[1]` is the records' key prefix, before the hash
-/// tag; the rest of `ARGV` the ids kept. Each other member of the first
-/// ones read has its record deleted (its key rebuilt from the id as
-/// `RedisBackend::key` builds it: the first two bytes as the tag, the rest
-/// in hex) and its id appended to the stream, and is removed, a member
-/// that does not parse included. Answers how many records were deleted,
+/// tag; `ARGV[4]` the channel of changes; the rest of `ARGV` the ids kept.
+/// Each other member of the first ones read has its record deleted (its
+/// key rebuilt from the id as `RedisBackend::key` builds it: the first two
+/// bytes as the tag, the rest in hex) and its id appended to the stream
+/// and published on the channel, and is removed, a member that does not
+/// parse included. Answers how many records were deleted,
 /// whether members may be left (`1`), then, with no stream (on a cluster,
 /// where the caller appends them), the ids ended.
 const END_SOURCE: &str = r"
 local keep, kept = {}, 0
-for i = 4, #ARGV do keep[ARGV[i]] = true; kept = kept + 1 end
+for i = 5, #ARGV do keep[ARGV[i]] = true; kept = kept + 1 end
 local retention = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local minid = string.format('%d', (redis.call('TIME')[1] - retention) * 1000)
-local ended, dropped, unpublished = 0, {}, {}
+local ended, dropped, unpublished, changed = 0, {}, {}, {}
 local members = redis.call('ZRANGE', KEYS[1], 0, limit + kept - 1)
 for _, member in ipairs(members) do
   local id = string.match(member, '^(%x+):[pt]:%d+$')
@@ -210,6 +212,7 @@ for _, member in ipairs(members) do
       for i = 1, 4 do tag = tag .. string.char(0x40 + tonumber(string.sub(id, i, i), 16)) end
       local deleted = redis.call('DEL', ARGV[1] .. '{' .. tag .. '}' .. string.sub(id, 5))
       ended = ended + deleted
+      if deleted == 1 then changed[#changed + 1] = id end
       if deleted == 1 and retention > 0 then
         redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'id', id)
       elseif deleted == 1 then
@@ -222,6 +225,7 @@ end
 for i = 1, #dropped, 1000 do
   redis.call('ZREM', KEYS[1], unpack(dropped, i, math.min(i + 999, #dropped)))
 end
+if #changed > 0 then redis.call('PUBLISH', ARGV[4], table.concat(changed, ',')) end
 local more = 0
 if #members == limit + kept and #dropped > 0 then more = 1 end
 local reply = { tostring(ended), tostring(more) }

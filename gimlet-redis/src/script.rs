@@ -7,7 +7,9 @@ use gimlet_core::backend::{Batch, Op, Owner, Ownership, WriteMode};
 /// Applies a batch atomically. `KEYS` holds one hash per op, then the
 /// owner indexes the ops name, then, if the batch deletes anything, the
 /// revocation stream. `ARGV` starts with how many seconds of entries the
-/// stream keeps (`0`: no stream), then holds, per op, `mode clear
+/// stream keeps (`0`: no stream), the channel of changes, and the ids of
+/// every op in hex, comma-separated, which the script publishes there
+/// once applied (for the app servers' near caches). Then it holds, per op, `mode clear
 /// expires_ms nset nremove owner`, then `nset` field-value pairs, then
 /// `nremove` fields, then, if `owner` (the index's position in `KEYS`) is
 /// not 0, the index entry's score and member. Modes: `D` delete, `R`
@@ -26,7 +28,7 @@ local ops = {}
 local retention = tonumber(ARGV[1])
 local stream = nil
 if retention > 0 then stream = KEYS[#KEYS] end
-local pos = 2
+local pos = 4
 local nops = 0
 while pos <= #ARGV do
   nops = nops + 1
@@ -80,6 +82,7 @@ for i = 1, nops do
     end
   end
 end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 'ok'
 ";
 
@@ -115,13 +118,18 @@ pub(crate) fn arguments(
     key: impl Fn(&gimlet_core::SessionId) -> String,
     index: impl Fn(&Owner) -> String,
     stream: Option<(&str, u64)>,
+    changes: &str,
 ) -> (Vec<String>, Vec<Vec<u8>>) {
     let mut keys = Vec::with_capacity(batch.ops.len());
     let mut indexes = Vec::new();
     let deletes = batch.ended().next().is_some();
     let stream = stream.filter(|_| deletes);
     let retention = stream.map_or(0, |(_, seconds)| seconds.max(1));
-    let mut args: Vec<Vec<u8>> = vec![retention.to_string().into_bytes()];
+    let mut args: Vec<Vec<u8>> = vec![
+        retention.to_string().into_bytes(),
+        changes.as_bytes().to_vec(),
+        crate::changes::joined(batch.ops.iter().map(Op::id)).into_bytes(),
+    ];
     for op in &batch.ops {
         match op {
             Op::Delete(id) | Op::Retire(id) => {

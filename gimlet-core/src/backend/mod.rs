@@ -16,7 +16,7 @@ mod store;
 pub use crate::error::{BackendError, BackendErrorKind};
 pub use batch::{Batch, Op, Record, Write, WriteMode};
 pub use memory::MemoryBackend;
-pub use near_cache::{NearCache, NearCacheSize};
+pub use near_cache::{NearCache, NearCacheStatus};
 pub use owner::{OwnedRecord, Owner, Ownership};
 pub use revocations::{MAX_IDS, Revocations};
 pub use store::{Backend, with_timeout};

@@ -78,9 +78,12 @@ struct Entry {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Ticket(u64);
 
-/// How many entries, and about how many bytes, a cache holds.
+/// What a near cache holds, and whether it serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NearCacheSize {
+#[non_exhaustive]
+pub struct NearCacheStatus {
+    /// The store's feed of changes is live: the cache serves.
+    pub live: bool,
     /// Records held.
     pub entries: usize,
     /// Their keys and values, with a rough count of the maps' own bytes.
@@ -147,10 +150,11 @@ impl NearCache {
         self.live.load(Ordering::Acquire)
     }
 
-    /// What the cache holds now.
-    pub fn size(&self) -> NearCacheSize {
+    /// What the cache holds now, and whether it serves.
+    pub fn status(&self) -> NearCacheStatus {
         let inner = self.lock();
-        NearCacheSize {
+        NearCacheStatus {
+            live: self.is_live(),
             entries: inner.map.len(),
             bytes: inner.bytes,
         }
@@ -253,8 +257,7 @@ impl fmt::Debug for NearCache {
             .field("max_entries", &self.max_entries)
             .field("max_bytes", &self.max_bytes)
             .field("ttl", &self.ttl)
-            .field("live", &self.is_live())
-            .field("size", &self.size())
+            .field("status", &self.status())
             .finish()
     }
 }
@@ -356,7 +359,7 @@ mod tests {
         cache.fill(cache.ticket(), a, 1, &record("a"));
         let ticket = cache.ticket();
         cache.feed_up();
-        assert_eq!(cache.size().entries, 0);
+        assert_eq!(cache.status().entries, 0);
         assert_eq!(value(&cache, &a, 1), None, "dropped while down");
         // A load that started while the feed was down may have missed a
         // change that was never heard.
@@ -395,7 +398,7 @@ mod tests {
         }
         let held: Vec<bool> = ids.iter().map(|id| cache.get(id, 1).is_some()).collect();
         assert_eq!(held, [false, false, true, true, true]);
-        assert_eq!(cache.size().entries, 3);
+        assert_eq!(cache.status().entries, 3);
         // A refill moves an entry to the back.
         cache.fill(cache.ticket(), ids[2], 1, &record("w"));
         cache.fill(cache.ticket(), id(), 1, &record("v"));
@@ -406,16 +409,11 @@ mod tests {
         for &id in &ids {
             small.fill(small.ticket(), id, 1, &record("v"));
         }
-        assert_eq!(
-            small.size(),
-            NearCacheSize {
-                entries: 2,
-                bytes: 2 * entry
-            }
-        );
+        let status = small.status();
+        assert_eq!((status.entries, status.bytes), (2, 2 * entry));
         // A record larger than the whole cache is not kept.
         small.fill(small.ticket(), ids[0], 1, &record(&"x".repeat(3 * entry)));
         assert!(small.get(&ids[0], 1).is_none());
-        assert_eq!(small.size().entries, 2);
+        assert_eq!(small.status().entries, 2);
     }
 }

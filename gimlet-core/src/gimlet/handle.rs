@@ -68,6 +68,7 @@ impl fmt::Debug for Gimlet {
             .field("permanent_keys", &e.permanent_keys)
             .field("lifetimes", &e.lifetimes)
             .field("revocations", &e.revocations)
+            .field("near_cache", &e.near_cache)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +140,12 @@ impl Gimlet {
     /// The configured backend, if any.
     pub fn backend(&self) -> Option<&Arc<dyn Backend>> {
         self.engine.backend.as_ref()
+    }
+
+    /// This app server's near cache ([`GimletBuilder::near_cache_bytes`](crate::GimletBuilder::near_cache_bytes)):
+    /// whether it serves, what it holds. `None` without one.
+    pub fn near_cache(&self) -> Option<crate::backend::NearCacheStatus> {
+        self.engine.near_cache.as_ref().map(|cache| cache.status())
     }
 
     /// Waits until this app server has read its store's log of endings

@@ -22,6 +22,7 @@ mod endings;
 mod feed;
 mod lifecycle;
 mod limits;
+mod near_cache;
 mod owners;
 mod records;
 mod sessions;
@@ -37,6 +38,9 @@ pub use feed::{a_cut_feed_trusts_no_copy, an_ending_reaches_every_app_server};
 pub use lifecycle::{SEED_VAR, SEQUENCES_VAR, random_lifecycles_never_show_an_ended_session};
 pub use limits::{
     a_login_past_the_owner_cap_is_refused, an_insert_past_the_session_byte_cap_is_refused,
+};
+pub use near_cache::{
+    a_cut_near_cache_serves_nothing_it_may_have_missed, a_near_cache_hears_every_app_servers_writes,
 };
 pub use owners::{
     a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,

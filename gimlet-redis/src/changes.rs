@@ -1,0 +1,222 @@
+//! Changes on Redis, for the app servers' near caches: every commit
+//! script (and every run of log out everywhere) publishes the ids it
+//! changed on one channel, `{prefix}changed`, in the same atomic run; each
+//! app server with a near cache subscribes on a connection of its own and
+//! drops those ids from its cache as the messages arrive.
+//!
+//! A published message reaches every subscriber on every node of a
+//! cluster, and the replicas' subscribers too, so one subscription on any
+//! node hears every change. Pub/sub keeps nothing for a subscriber that
+//! is away: while the subscription is not confirmed, or after its
+//! connection fails or stops answering pings, the cache is down (it
+//! serves nothing, and drops what it held) until a new subscription is
+//! confirmed.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use deadpool_redis::redis::aio::{PubSubSink, PubSubStream};
+use deadpool_redis::redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
+use deadpool_redis::redis::{self, Client, RedisConnectionInfo, TlsMode};
+use futures_util::StreamExt;
+use gimlet_core::SessionId;
+use gimlet_core::backend::NearCache;
+
+use crate::RedisBackend;
+use crate::url::Target;
+
+/// How often an idle subscription is pinged: a connection that stopped
+/// answering is given up within about twice this, plus the timeout.
+const PING_EVERY: Duration = Duration::from_secs(1);
+
+/// The wait before subscribing again after a failure.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+/// `ids` in hex, comma-separated: a message on the channel of changes.
+pub(crate) fn joined(ids: impl Iterator<Item = SessionId>) -> String {
+    let mut out = String::with_capacity(33 * 2);
+    for id in ids {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out
+}
+
+/// The ids of a message; what does not parse is skipped.
+fn parse(message: &[u8]) -> Vec<SessionId> {
+    std::str::from_utf8(message)
+        .unwrap_or("")
+        .split(',')
+        .filter_map(|hex| hex.parse().ok())
+        .collect()
+}
+
+impl RedisBackend {
+    /// The channel every commit publishes its changed ids on.
+    pub(crate) fn changes_channel(&self) -> String {
+        format!("{}changed", self.key_prefix())
+    }
+
+    /// Starts the task that keeps `cache` told of every change, on the
+    /// current Tokio runtime, until `cache` is dropped. Not for a backend
+    /// built on the application's own pool (no URL to subscribe with), nor
+    /// outside a runtime.
+    pub(crate) fn follow_changes_on(&self, cache: &Arc<NearCache>) -> bool {
+        let Some(target) = self.target() else {
+            tracing::warn!(
+                "a Redis backend built on the application's pool cannot subscribe to changes: \
+                 build it with RedisBackend::from_url for a near cache"
+            );
+            return false;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!("no Tokio runtime when Gimlet was built: no near cache over Redis");
+            return false;
+        };
+        cache.feed_down();
+        let listener = Listener {
+            target,
+            channel: self.changes_channel(),
+            timeout: self.timeout_limit(),
+            cache: Arc::downgrade(cache),
+        };
+        runtime.spawn(listener.run());
+        true
+    }
+}
+
+struct Listener {
+    target: Arc<Target>,
+    channel: String,
+    timeout: Duration,
+    cache: Weak<NearCache>,
+}
+
+impl Listener {
+    async fn run(self) {
+        let mut attempt = 0usize;
+        let mut warned = false;
+        while self.cache.strong_count() > 0 {
+            let subscribed = tokio::time::timeout(self.timeout, self.subscribe(attempt)).await;
+            match subscribed {
+                Ok(Ok((sink, stream))) => {
+                    let Some(cache) = self.cache.upgrade() else {
+                        return;
+                    };
+                    cache.feed_up();
+                    drop(cache);
+                    if warned {
+                        tracing::info!("subscribed to the Redis channel of changes again");
+                    }
+                    self.listen(sink, stream).await;
+                    if let Some(cache) = self.cache.upgrade() {
+                        cache.feed_down();
+                    }
+                    tracing::warn!(
+                        "lost the Redis channel of changes: the near cache is off until it is back"
+                    );
+                    warned = true;
+                }
+                Ok(Err(e)) if !warned => {
+                    tracing::warn!(error = %e, "subscribing to the Redis channel of changes failed");
+                    warned = true;
+                }
+                Err(_) if !warned => {
+                    tracing::warn!("subscribing to the Redis channel of changes timed out");
+                    warned = true;
+                }
+                _ => {}
+            }
+            attempt += 1;
+            tokio::time::sleep(RETRY_AFTER).await;
+        }
+    }
+
+    /// A confirmed subscription, on the node this attempt tries.
+    async fn subscribe(&self, attempt: usize) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
+        let client = self.client(attempt).await?;
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(&self.channel).await?;
+        Ok(pubsub.split())
+    }
+
+    /// A client for one node: the server; a cluster's seeds in turn; the
+    /// primary the sentinels name now.
+    async fn client(&self, attempt: usize) -> redis::RedisResult<Client> {
+        match &*self.target {
+            Target::Server(url) => Client::open(url.as_str()),
+            Target::Cluster(nodes) => Client::open(nodes[attempt % nodes.len()].as_str()),
+            Target::Sentinel {
+                sentinels,
+                service,
+                tls,
+                insecure,
+                username,
+                password,
+                db,
+            } => {
+                let mut info = RedisConnectionInfo::default().set_db(*db);
+                if let Some(username) = username {
+                    info = info.set_username(username);
+                }
+                if let Some(password) = password {
+                    info = info.set_password(password);
+                }
+                let mut node =
+                    SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
+                if *tls {
+                    node = node.set_tls_mode(if *insecure {
+                        TlsMode::Insecure
+                    } else {
+                        TlsMode::Secure
+                    });
+                }
+                let mut sentinel = Sentinel::build(sentinels.iter().map(String::as_str).collect())?;
+                sentinel.async_master_for(service, Some(&node)).await
+            }
+        }
+    }
+
+    /// Drops each message's ids from the cache, until the connection fails
+    /// or stops answering, or the cache is dropped.
+    async fn listen(&self, mut sink: PubSubSink, mut stream: PubSubStream) {
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        loop {
+            tokio::select! {
+                message = stream.next() => {
+                    let Some(message) = message else { return };
+                    let Some(cache) = self.cache.upgrade() else { return };
+                    cache.changed(parse(message.get_payload_bytes()));
+                }
+                _ = ping.tick() => {
+                    if self.cache.strong_count() == 0 {
+                        return;
+                    }
+                    let answered = tokio::time::timeout(self.timeout, sink.ping::<redis::Value>()).await;
+                    if !matches!(answered, Ok(Ok(_))) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_round_trips_and_bad_ids_are_skipped() {
+        let ids: Vec<SessionId> = (0..3).map(|_| SessionId::generate().unwrap()).collect();
+        let message = joined(ids.iter().copied());
+        assert_eq!(parse(message.as_bytes()), ids);
+        assert_eq!(parse(format!("zz,{message},").as_bytes()), ids);
+        assert!(parse(b"").is_empty());
+        assert!(parse(&[0xff, 0xfe]).is_empty());
+    }
+}

@@ -33,14 +33,14 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
 /// `ids` in hex, comma-separated: a message on the channel of changes.
-pub(crate) fn joined(ids: impl Iterator<Item = SessionId>) -> String {
-    let mut out = String::with_capacity(33 * 2);
-    for id in ids {
-        if !out.is_empty() {
-            out.push(',');
-        }
-        out.push_str(&id.to_string());
+pub(crate) fn joined(ids: impl ExactSizeIterator<Item = SessionId>) -> Vec<u8> {
+    let mut out = vec![0; ids.len() * 33];
+    for (id, slot) in ids.zip(out.chunks_mut(33)) {
+        // The buffer is sized for it: encoding cannot fail.
+        let _ = hex::encode_to_slice(id.as_bytes(), &mut slot[..32]);
+        slot[32] = b',';
     }
+    out.pop();
     out
 }
 
@@ -213,9 +213,10 @@ mod tests {
     #[test]
     fn a_message_round_trips_and_bad_ids_are_skipped() {
         let ids: Vec<SessionId> = (0..3).map(|_| SessionId::generate().unwrap()).collect();
-        let message = joined(ids.iter().copied());
+        let message = String::from_utf8(joined(ids.iter().copied())).unwrap();
         assert_eq!(parse(message.as_bytes()), ids);
         assert_eq!(parse(format!("zz,{message},").as_bytes()), ids);
+        assert!(joined(std::iter::empty()).is_empty());
         assert!(parse(b"").is_empty());
         assert!(parse(&[0xff, 0xfe]).is_empty());
     }

@@ -128,7 +128,7 @@ pub(crate) fn arguments(
     let mut args: Vec<Vec<u8>> = vec![
         retention.to_string().into_bytes(),
         changes.as_bytes().to_vec(),
-        crate::changes::joined(batch.ops.iter().map(Op::id)).into_bytes(),
+        crate::changes::joined(batch.ops.iter().map(Op::id)),
     ];
     for op in &batch.ops {
         match op {

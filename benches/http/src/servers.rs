@@ -49,6 +49,8 @@ pub(crate) struct Cell {
     /// `memory`, `redis`, `postgres`, `sqlite`, `cookie`, or `-`.
     pub(crate) store: &'static str,
     pub(crate) label: &'static str,
+    /// Gimlet with a near cache of records (`near_cache_bytes`).
+    pub(crate) near: bool,
 }
 
 /// One server under test, started.
@@ -64,9 +66,11 @@ pub(crate) struct Variant {
 
 impl Cell {
     /// The Redis URL of the cell's own database (so that its keys can be
-    /// counted and measured apart): 1 to 5, by framework and layer.
+    /// counted and measured apart): 1 to 7, by framework and layer.
     pub(crate) fn redis_url(&self, urls: &Urls) -> String {
         let db = match (self.framework, self.kind) {
+            ("axum", Kind::Gimlet) if self.near => 6,
+            ("actix", Kind::Gimlet) if self.near => 7,
             ("axum", Kind::Gimlet) => 1,
             ("axum", _) => 2,
             ("actix", Kind::Gimlet) => 3,
@@ -103,8 +107,15 @@ impl Cell {
 /// The schema of tower-sessions' PostgreSQL table.
 const TOWER_SCHEMA: &str = "bench_tower_sessions";
 
-fn gimlet(backend: Arc<dyn Backend>) -> Gimlet {
+/// How many bytes of records a near-cache cell keeps: every session of
+/// the realistic workload, with room to spare.
+const NEAR_CACHE_BYTES: usize = 64 << 20;
+
+fn gimlet(backend: Arc<dyn Backend>, near: bool) -> Gimlet {
     let mut config = gimlet_core::Config::default();
+    if near {
+        config.near_cache_bytes = NEAR_CACHE_BYTES;
+    }
     config.cookie.secure = false;
     config.clientside_keys = ["cs".to_owned(), "user_id".to_owned()].into();
     config.secret = Some("benchmark secret, thirty-two bytes long".into());
@@ -195,16 +206,28 @@ macro_rules! cell {
             kind: Kind::$kind,
             store: $store,
             label: $label,
+            near: false,
+        }
+    };
+    (near $framework:literal, $store:literal, $label:literal) => {
+        Cell {
+            framework: $framework,
+            kind: Kind::Gimlet,
+            store: $store,
+            label: $label,
+            near: true,
         }
     };
 }
 
 /// Every server the benchmarks know: each framework bare, with Gimlet on
-/// four backends, and with its competitor on memory (or cookie) and Redis.
-pub(crate) const CELLS: [Cell; 21] = [
+/// four backends (and on Redis with a near cache), and with its
+/// competitor on memory (or cookie) and Redis.
+pub(crate) const CELLS: [Cell; 23] = [
     cell!("axum", Bare, "-", "bare"),
     cell!("axum", Gimlet, "memory", "gimlet (memory)"),
     cell!("axum", Gimlet, "redis", "gimlet (redis)"),
+    cell!(near "axum", "redis", "gimlet (redis, near cache)"),
     cell!("axum", Gimlet, "postgres", "gimlet (postgres)"),
     cell!("axum", Gimlet, "sqlite", "gimlet (sqlite)"),
     cell!("axum", Competitor, "memory", "tower-sessions (MemoryStore)"),
@@ -219,6 +242,7 @@ pub(crate) const CELLS: [Cell; 21] = [
     cell!("actix", Bare, "-", "bare"),
     cell!("actix", Gimlet, "memory", "gimlet (memory)"),
     cell!("actix", Gimlet, "redis", "gimlet (redis)"),
+    cell!(near "actix", "redis", "gimlet (redis, near cache)"),
     cell!("actix", Gimlet, "postgres", "gimlet (postgres)"),
     cell!("actix", Gimlet, "sqlite", "gimlet (sqlite)"),
     cell!(
@@ -244,7 +268,7 @@ pub(crate) const CELLS: [Cell; 21] = [
 pub(crate) async fn start(cell: &Cell, urls: &Urls) -> String {
     let framework = cell.framework;
     if cell.kind == Kind::Gimlet {
-        let gimlet = gimlet(gimlet_backend(cell, urls).await);
+        let gimlet = gimlet(gimlet_backend(cell, urls).await, cell.near);
         return match framework {
             "axum" => serve_axum(apps::gimlet_axum(gimlet)).await,
             "actix" => serve_actix(|l| apps::gimlet_actix(gimlet, l)),

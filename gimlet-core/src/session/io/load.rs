@@ -1,7 +1,6 @@
 //! Loading server data: the lazy load of both channels in one round trip,
 //! once, and the one backend load that it and the commit's heal share.
 
-use super::near::Wanted;
 use crate::backend::{BackendError, BackendErrorKind, Record};
 use crate::key::ChannelKind;
 use crate::session::model::Loaded;
@@ -15,19 +14,7 @@ impl Session {
             return Ok(());
         }
         let _gate = self.inner.load_gate.lock().await;
-        let wanted: Vec<Wanted> = {
-            let state = self.state();
-            let wanted = state.unloaded().into_iter().map(|(kind, id)| {
-                let ch = state.ch(kind);
-                Wanted {
-                    kind,
-                    id,
-                    token: ch.token(),
-                    check_due: ch.check_due(),
-                }
-            });
-            wanted.collect()
-        };
+        let wanted = self.state().unloaded();
         if wanted.is_empty() {
             return Ok(());
         }
@@ -37,7 +24,7 @@ impl Session {
         let span = state.span().clone();
         let beside = state.anchor();
         let mut gone = Vec::new();
-        for (Wanted { kind, id, .. }, record) in wanted.into_iter().zip(records) {
+        for ((kind, id), record) in wanted.into_iter().zip(records) {
             let ch = state.ch_mut(kind);
             if ch.id() != Some(id) {
                 continue; // invalidated while the load ran

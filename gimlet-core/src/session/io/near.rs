@@ -6,33 +6,32 @@ use crate::backend::{Batch, Op, Record};
 use crate::key::ChannelKind;
 use crate::{Error, Session, SessionId};
 
-/// What a lazy load wants of one channel: its id, and its cookie's write
-/// token, unless the cookie is due its check (then only a load from the
-/// store may vouch for the record).
-pub(crate) struct Wanted {
-    pub(crate) kind: ChannelKind,
-    pub(crate) id: SessionId,
-    pub(crate) token: u64,
-    pub(crate) check_due: bool,
-}
-
 impl Session {
-    /// The records of `wanted`: from the near cache if it holds all of
-    /// them for their tokens, with no I/O; otherwise from the store, in one
-    /// call, and kept near for the next requests.
+    /// The records of `wanted`'s channels: from the near cache if it holds
+    /// all of them for their cookie's write token, with no I/O; otherwise
+    /// from the store, in one call, and kept near for the next requests.
+    /// A cookie due its check is answered by the store only: only a load
+    /// may vouch that its record still exists.
     pub(crate) async fn load_wanted(
         &self,
-        wanted: &[Wanted],
+        wanted: &[(ChannelKind, SessionId)],
     ) -> Result<Vec<Option<Record>>, Error> {
-        let channels: Vec<(ChannelKind, SessionId)> =
-            wanted.iter().map(|w| (w.kind, w.id)).collect();
         let Some(cache) = &self.engine().near_cache else {
-            return self.load(&channels).await;
+            return self.load(wanted).await;
+        };
+        let tokens: Vec<(u64, bool)> = {
+            let state = self.state();
+            let tag = |&(kind, _): &(ChannelKind, SessionId)| {
+                let ch = state.ch(kind);
+                (ch.token(), ch.check_due())
+            };
+            wanted.iter().map(tag).collect()
         };
         let near: Option<Vec<Option<Record>>> = wanted
             .iter()
-            .map(|w| {
-                let record = cache.get(&w.id, w.token).filter(|_| !w.check_due)?;
+            .zip(&tokens)
+            .map(|(&(_, id), &(token, check_due))| {
+                let record = cache.get(&id, token).filter(|_| !check_due)?;
                 Some(Some(Record::clone(&record)))
             })
             .collect();
@@ -40,10 +39,10 @@ impl Session {
             return Ok(records);
         }
         let ticket = cache.ticket();
-        let records = self.load(&channels).await?;
-        for (w, record) in wanted.iter().zip(&records) {
+        let records = self.load(wanted).await?;
+        for ((&(_, id), &(token, _)), record) in wanted.iter().zip(&tokens).zip(&records) {
             if let Some(record) = record {
-                cache.fill(ticket, w.id, w.token, record);
+                cache.fill(ticket, id, token, record);
             }
         }
         Ok(records)

@@ -34,7 +34,6 @@ fn typical() -> CookiePayload {
         checked: 1_700_000_100,
         stored: true,
         owner: None,
-        token: 0,
         data,
     }
 }

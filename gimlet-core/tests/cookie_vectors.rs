@@ -59,7 +59,6 @@ fn the_documented_vectors_encode_and_decode() {
             checked: v["checked"].parse().unwrap(),
             stored: v["stored"] == "true",
             owner: None,
-            token: 0,
             data,
         };
         let name = &v["name"];

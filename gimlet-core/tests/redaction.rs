@@ -76,7 +76,6 @@ fn debug_does_not_show_cookie_contents() {
         checked: 3,
         stored: true,
         owner: None,
-        token: 0,
         data: BTreeMap::from([("user".to_owned(), b"hunter2".to_vec())]),
     };
     let debug = format!("{payload:?}");

@@ -216,6 +216,11 @@ pub(crate) static VARS: &[Var] = &[
         apply: |c, v| set(&mut c.cookie.transient_name, v.text()),
     },
     Var {
+        name: "GIMLET_COOKIE_TOKEN_NAME",
+        aliases: &[],
+        apply: |c, v| set(&mut c.cookie.token_name, v.text()),
+    },
+    Var {
         name: "GIMLET_COOKIE_SECURE",
         aliases: &["GIMLET_SECURE"],
         apply: |c, v| set(&mut c.cookie.secure, v.flag()?),

@@ -30,6 +30,10 @@ pub struct CookieConfig {
     pub permanent_name: String,
     /// Name of the transient channel's cookie. Default `gimlet-n`.
     pub transient_name: String,
+    /// Name of the write-token cookie, which a near cache
+    /// (`near_cache_bytes`) sets at each server-side change. Default
+    /// `gimlet-w`.
+    pub token_name: String,
     /// The `Secure` attribute. Default `true`.
     pub secure: bool,
     /// The `HttpOnly` attribute. Default `true`.
@@ -40,7 +44,7 @@ pub struct CookieConfig {
     pub path: String,
     /// The `Domain` attribute. Default none (host-only).
     pub domain: Option<String>,
-    /// Prefix both names with `__Host-`, which makes browsers insist on
+    /// Prefix the names with `__Host-`, which makes browsers insist on
     /// `Secure`, `Path=/` and no `Domain`. Unset (the default) means on
     /// whenever those three hold, which they do by default; `Some(true)`
     /// insists on it (the builder refuses other attributes), `Some(false)`
@@ -55,6 +59,7 @@ impl Default for CookieConfig {
         CookieConfig {
             permanent_name: "gimlet-p".into(),
             transient_name: "gimlet-n".into(),
+            token_name: "gimlet-w".into(),
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,

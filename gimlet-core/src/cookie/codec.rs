@@ -544,7 +544,6 @@ impl VerifiedCookie {
             checked: self.header.checked,
             stored: self.header.stored,
             owner: self.header.owner,
-            token: self.header.token,
             data: self
                 .entries()
                 .map(|(k, v)| (k.to_owned(), v.to_vec()))

@@ -1,6 +1,7 @@
-//! The jar of Gimlet's two cookies: it finds them in a request's `Cookie`
-//! header, and writes their `Set-Cookie` values (names, attributes, the
-//! size limit).
+//! The jar of Gimlet's cookies: it finds the two channels' cookies (and,
+//! under a near cache, the write token) in a request's `Cookie` header,
+//! and writes their `Set-Cookie` values (names, attributes, the size
+//! limit).
 
 use cookie::time::{Duration, OffsetDateTime};
 use cookie::{Cookie, CookieBuilder};
@@ -14,6 +15,11 @@ use crate::key::ChannelKind;
 #[derive(Debug)]
 pub(crate) struct CookieJar {
     names: [String; 2],
+    /// The write token's cookie.
+    token_name: String,
+    /// Its `Max-Age`: the permanent channel's lifetime, so that it lasts
+    /// as long as any cookie of the session.
+    token_age: u64,
     config: CookieConfig,
     /// Bytes of a `Set-Cookie` value besides the cookie value, by kind.
     overhead: [usize; 2],
@@ -36,6 +42,8 @@ impl CookieJar {
         ];
         let mut writer = CookieJar {
             names,
+            token_name: format!("{prefix}{}", config.token_name),
+            token_age: permanent_lifetime,
             config,
             overhead: [0; 2],
         };
@@ -83,9 +91,47 @@ impl CookieJar {
         self.config.max_size
     }
 
+    /// The write token the request's cookies carry: the last of the
+    /// token's cookies that parses (16 hex digits), or 0. It is not
+    /// signed: a browser that sends another token only makes its own next
+    /// read load from the store, or be answered with what an app server
+    /// holds for that token, which is never older than the changes the
+    /// store has told it of.
+    pub(crate) fn read_token(&self, text: &[u8]) -> u64 {
+        let name = self.token_name.as_bytes();
+        text.split(|&b| b == b';')
+            .filter_map(|pair| {
+                let equals = pair.iter().position(|&b| b == b'=')?;
+                if pair[..equals].trim_ascii() != name {
+                    return None;
+                }
+                let value = std::str::from_utf8(pair[equals + 1..].trim_ascii()).ok()?;
+                (value.len() == 16)
+                    .then(|| u64::from_str_radix(value, 16).ok())
+                    .flatten()
+            })
+            .last()
+            .unwrap_or(0)
+    }
+
+    /// The `Set-Cookie` value of a new write token.
+    pub(crate) fn token(&self, token: u64) -> String {
+        let value = format!("{token:016x}");
+        let age = i64::try_from(self.token_age).unwrap_or(i64::MAX);
+        self.attributes(Cookie::build((self.token_name.clone(), value)))
+            .max_age(Duration::seconds(age))
+            .build()
+            .to_string()
+    }
+
     fn builder<'c>(&self, kind: ChannelKind, value: &'c str) -> CookieBuilder<'c> {
+        self.attributes(Cookie::build((self.name(kind).to_owned(), value)))
+    }
+
+    /// The configured attributes, on `builder`.
+    fn attributes<'c>(&self, builder: CookieBuilder<'c>) -> CookieBuilder<'c> {
         let c = &self.config;
-        let mut builder = Cookie::build((self.name(kind).to_owned(), value))
+        let mut builder = builder
             .path(c.path.clone())
             .http_only(c.http_only)
             .secure(c.secure)
@@ -156,5 +202,35 @@ mod tests {
             [(ChannelKind::Transient, &b"\xff\xfe"[..])],
             "bytes, as sent"
         );
+    }
+
+    #[test]
+    fn the_write_token_is_the_last_well_formed_one_and_round_trips() {
+        let config = CookieConfig {
+            secure: false,
+            ..CookieConfig::default()
+        };
+        let jar = CookieJar::new(config, 60);
+        let set = jar.token(0x0123_4567_89ab_cdef);
+        assert!(set.starts_with("gimlet-w=0123456789abcdef;"), "{set}");
+        assert!(
+            set.contains("Max-Age=60") && set.contains("HttpOnly"),
+            "{set}"
+        );
+        let pair = set.split(';').next().unwrap();
+        assert_eq!(
+            jar.read_token(format!("a=b; {pair}").as_bytes()),
+            0x0123_4567_89ab_cdef
+        );
+        let text =
+            "gimlet-w=00000000000000ff; gimlet-w=zz; gimlet-w=1; gimlet-w = 000000000000000a ";
+        assert_eq!(jar.read_token(text.as_bytes()), 10);
+        assert_eq!(jar.read_token(b"gimlet-w=0123456789abcdef0"), 0, "too long");
+        assert_eq!(
+            jar.read_token(b"gimlet-n=0123456789abcdef"),
+            0,
+            "another name"
+        );
+        assert_eq!(jar.read_token(b""), 0);
     }
 }

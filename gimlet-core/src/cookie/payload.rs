@@ -1,8 +1,7 @@
 //! The cookie payload's MessagePack layout:
 //! `[id (bin 16), created (uint), issued (uint), checked (uint), flags (uint),
-//! data (map str → bin)]`. A channel with a write token (flags bit 1) has
-//! the token (uint) after the flags; a channel of an owned session has the
-//! owner (bin 16) before the data.
+//! data (map str → bin)]`, or, for a channel of an owned session, the same
+//! with the owner (bin 16) before the data.
 //!
 //! It is read and written with `rmp`'s low-level calls rather than serde, so
 //! that a decoded cookie's clientside map can stay as the bytes it arrived
@@ -40,10 +39,6 @@ pub struct CookiePayload {
     pub stored: bool,
     /// The session's owner, if it has one.
     pub owner: Option<crate::backend::Owner>,
-    /// The write token: a new random number at each commit that changes the
-    /// channel's server data, with a near cache (0: none). A near cache
-    /// serves a record only to the token of the request that filled it.
-    pub token: u64,
     /// The clientside map: keys to MessagePack-encoded values.
     pub data: BTreeMap<String, Vec<u8>>,
 }
@@ -77,17 +72,15 @@ impl CookiePayload {
             checked: self.checked,
             stored: self.stored,
             owner: self.owner,
-            token: self.token,
         }
     }
 }
 
 /// Flags bit 0: the channel has a record in the backend.
 const FLAG_STORED: u8 = 0b1;
-/// Flags bit 1: a write token follows the flags.
-const FLAG_TOKEN: u8 = 0b10;
-/// The payload array's length with neither an owner nor a token.
+/// The payload array's length, without and with an owner.
 const FIELDS: u32 = 6;
+const FIELDS_OWNED: u32 = 7;
 
 /// The fixed fields of a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +93,6 @@ pub(crate) struct Header {
     pub(crate) stored: bool,
     /// The session's owner, if it has one (see `Session::set_owner`).
     pub(crate) owner: Option<Owner>,
-    /// The write token (0: none); see [`CookiePayload::token`].
-    pub(crate) token: u64,
 }
 
 /// Appends the payload to `buf`.
@@ -112,20 +103,18 @@ pub(crate) fn write<'a>(
 ) {
     // Writing into a Vec cannot fail, and every length fits in u32: keys
     // are short and a cookie is a few KiB.
-    let mut flags = if header.stored { FLAG_STORED } else { 0 };
-    if header.token != 0 {
-        flags |= FLAG_TOKEN;
-    }
-    let fields = FIELDS + u32::from(header.owner.is_some()) + u32::from(header.token != 0);
+    let flags = if header.stored { FLAG_STORED } else { 0 };
+    let fields = if header.owner.is_some() {
+        FIELDS_OWNED
+    } else {
+        FIELDS
+    };
     let _ = encode::write_array_len(buf, fields);
     let _ = encode::write_bin(buf, header.id.as_bytes());
     let _ = encode::write_uint(buf, header.created);
     let _ = encode::write_uint(buf, header.issued);
     let _ = encode::write_uint(buf, header.checked);
     let _ = encode::write_uint(buf, u64::from(flags));
-    if header.token != 0 {
-        let _ = encode::write_uint(buf, header.token);
-    }
     if let Some(owner) = &header.owner {
         let _ = encode::write_bin(buf, owner.as_bytes());
     }
@@ -147,7 +136,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
     let bad = |_| DecodeError::Payload;
     let mut rd = Bytes::new(bytes);
     let fields = decode::read_array_len(&mut rd).map_err(bad)?;
-    if !(FIELDS..=FIELDS + 2).contains(&fields) {
+    if fields != FIELDS && fields != FIELDS_OWNED {
         return Err(DecodeError::Payload);
     }
     let id = take_bin(&mut rd)?;
@@ -156,20 +145,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
     let issued: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let checked: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let flags: u8 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
-    let token: u64 = if flags & FLAG_TOKEN != 0 {
-        match decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)? {
-            0 => return Err(DecodeError::Payload),
-            token => token,
-        }
-    } else {
-        0
-    };
-    let owned = match fields - FIELDS - u32::from(token != 0) {
-        0 => false,
-        1 => true,
-        _ => return Err(DecodeError::Payload),
-    };
-    let owner = if owned {
+    let owner = if fields == FIELDS_OWNED {
         let owner: [u8; 16] = take_bin(&mut rd)?
             .try_into()
             .map_err(|_| DecodeError::Payload)?;
@@ -196,7 +172,6 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
         checked,
         stored: flags & FLAG_STORED != 0,
         owner,
-        token,
     };
     Ok((header, start, count))
 }
@@ -322,8 +297,8 @@ pub(crate) fn bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> u
         }
     }
     // Array header, id (bin 16), three timestamps at their widest, flags,
-    // a token at its widest, an owner (bin 16), map header at its widest.
-    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 9 + 2 + 16 + 5;
+    // an owner (bin 16), map header at its widest.
+    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 2 + 16 + 5;
     for (key, value) in entries {
         len += str_header(key) + key + bin_header(value) + value;
     }
@@ -341,7 +316,6 @@ impl Header {
             checked: 3,
             stored: false,
             owner: None,
-            token: 0,
         }
     }
 
@@ -354,7 +328,6 @@ impl Header {
             checked: u64::MAX,
             stored: true,
             owner: Some(Owner::from_bytes([7; 16])),
-            token: u64::MAX,
         }
     }
 }
@@ -410,23 +383,20 @@ mod tests {
     }
 
     #[test]
-    fn an_owner_and_a_token_round_trip_and_their_absence_too() {
+    fn an_owner_round_trips_and_its_absence_too() {
         for owner in [None, Some(Owner::from_bytes([3; 16]))] {
-            for token in [0, 1, u64::MAX] {
-                let header = Header {
-                    owner,
-                    token,
-                    ..Header::sample()
-                };
-                let mut buf = Vec::new();
-                write(&mut buf, &header, [("k", &[1u8][..])].into_iter());
-                let (read_back, _, count) = read(&buf).expect("reads");
-                assert_eq!((read_back, count), (header, 1));
-            }
+            let header = Header {
+                owner,
+                ..Header::sample()
+            };
+            let mut buf = Vec::new();
+            write(&mut buf, &header, [("k", &[1u8][..])].into_iter());
+            let (read_back, _, count) = read(&buf).expect("reads");
+            assert_eq!((read_back, count), (header, 1));
         }
         // An owner that is not 16 bytes is refused.
         let mut buf = Vec::new();
-        let _ = encode::write_array_len(&mut buf, FIELDS + 1);
+        let _ = encode::write_array_len(&mut buf, FIELDS_OWNED);
         let _ = encode::write_bin(&mut buf, &[1; 16]);
         for field in [1u64, 2, 3, 0] {
             let _ = encode::write_uint(&mut buf, field);
@@ -434,40 +404,6 @@ mod tests {
         let _ = encode::write_bin(&mut buf, &[3; 15]);
         let _ = encode::write_map_len(&mut buf, 0);
         assert!(read(&buf).is_err());
-    }
-
-    /// A token flag must be followed by a token other than 0, and the
-    /// array's length must count it.
-    #[test]
-    fn a_token_flag_without_its_token_is_refused() {
-        let payload = |fields: u32, flags: u64, token: Option<u64>| {
-            let mut buf = Vec::new();
-            let _ = encode::write_array_len(&mut buf, fields);
-            let _ = encode::write_bin(&mut buf, &[1; 16]);
-            for field in [1u64, 2, 3, flags] {
-                let _ = encode::write_uint(&mut buf, field);
-            }
-            if let Some(token) = token {
-                let _ = encode::write_uint(&mut buf, token);
-            }
-            let _ = encode::write_map_len(&mut buf, 0);
-            buf
-        };
-        let flag = u64::from(FLAG_TOKEN);
-        assert_eq!(
-            read(&payload(FIELDS + 1, flag, Some(5))).map(|r| r.0.token),
-            Ok(5)
-        );
-        assert!(
-            read(&payload(FIELDS + 1, flag, Some(0))).is_err(),
-            "token 0"
-        );
-        assert!(read(&payload(FIELDS, flag, None)).is_err(), "no token");
-        assert!(read(&payload(FIELDS + 1, 0, Some(5))).is_err(), "no flag");
-        assert!(
-            read(&payload(FIELDS + 3, flag, Some(5))).is_err(),
-            "too long"
-        );
     }
 
     #[test]

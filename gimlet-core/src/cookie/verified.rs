@@ -154,7 +154,6 @@ mod tests {
             checked: n,
             stored: true,
             owner: None,
-            token: 0,
             data: [("user_id".to_owned(), vec![0x07])].into(),
         };
         codec.encode("gimlet-n", &payload).unwrap()

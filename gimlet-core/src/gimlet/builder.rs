@@ -321,6 +321,10 @@ impl GimletBuilder {
         transient_name: impl Into<String>
     );
     cookie_setter!(
+        /// Name of the write-token cookie a near cache sets.
+        token_name: impl Into<String>
+    );
+    cookie_setter!(
         /// The `Secure` attribute (default `true`).
         secure: bool
     );
@@ -504,7 +508,7 @@ fn near_cache(
 
 fn check_cookie(config: &Config) -> Result<(), ConfigError> {
     let c = &config.cookie;
-    for name in [&c.permanent_name, &c.transient_name] {
+    for name in [&c.permanent_name, &c.transient_name, &c.token_name] {
         let token = !name.is_empty()
             && name
                 .bytes()
@@ -513,8 +517,11 @@ fn check_cookie(config: &Config) -> Result<(), ConfigError> {
             return Err(cookie_error(format!("`{name}` is not a valid cookie name")));
         }
     }
-    if c.permanent_name == c.transient_name {
-        return Err(cookie_error("the two cookie names must differ"));
+    if c.permanent_name == c.transient_name
+        || c.token_name == c.permanent_name
+        || c.token_name == c.transient_name
+    {
+        return Err(cookie_error("the cookie names must differ"));
     }
     if c.host_prefix == Some(true) && (!c.secure || c.path != "/" || c.domain.is_some()) {
         return Err(cookie_error(

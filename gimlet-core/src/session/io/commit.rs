@@ -133,10 +133,8 @@ impl Session {
         for kind in ChannelKind::BOTH {
             let i = kind.index();
             let (wrote, action) = plan.outcome[i];
-            let (owner, len, token) = (plan.owners[i], plan.cookie_lens[i], plan.tokens[i]);
-            state
-                .ch_mut(kind)
-                .committed(wrote, action, owner, len, token);
+            let (owner, len) = (plan.owners[i], plan.cookie_lens[i]);
+            state.ch_mut(kind).committed(wrote, action, owner, len);
         }
     }
 

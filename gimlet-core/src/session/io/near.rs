@@ -8,7 +8,7 @@ use crate::{Error, Session, SessionId};
 
 impl Session {
     /// The records of `wanted`'s channels: from the near cache if it holds
-    /// all of them for their cookie's write token, with no I/O; otherwise
+    /// all of them for the session's write token, with no I/O; otherwise
     /// from the store, in one call, and kept near for the next requests.
     /// A cookie due its check is answered by the store only: only a load
     /// may vouch that its record still exists.
@@ -19,28 +19,23 @@ impl Session {
         let Some(cache) = &self.engine().near_cache else {
             return self.load(wanted).await;
         };
-        let tokens: Vec<(u64, bool)> = {
+        let (token, check_due) = {
             let state = self.state();
-            let tag = |&(kind, _): &(ChannelKind, SessionId)| {
-                let ch = state.ch(kind);
-                (ch.token(), ch.check_due())
-            };
-            wanted.iter().map(tag).collect()
+            let due = wanted.iter().any(|&(kind, _)| state.ch(kind).check_due());
+            (state.token(), due)
         };
-        let near: Option<Vec<Option<Record>>> = wanted
-            .iter()
-            .zip(&tokens)
-            .map(|(&(_, id), &(token, check_due))| {
-                let record = cache.get(&id, token).filter(|_| !check_due)?;
-                Some(Some(Record::clone(&record)))
-            })
-            .collect();
-        if let Some(records) = near {
-            return Ok(records);
+        if !check_due {
+            let near: Option<Vec<Option<Record>>> = wanted
+                .iter()
+                .map(|(_, id)| Some(Some(Record::clone(&*cache.get(id, token)?))))
+                .collect();
+            if let Some(records) = near {
+                return Ok(records);
+            }
         }
         let ticket = cache.ticket();
         let records = self.load(wanted).await?;
-        for ((&(_, id), &(token, _)), record) in wanted.iter().zip(&tokens).zip(&records) {
+        for (&(_, id), record) in wanted.iter().zip(&records) {
             if let Some(record) = record {
                 cache.fill(ticket, id, token, record);
             }

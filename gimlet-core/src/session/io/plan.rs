@@ -20,8 +20,6 @@ pub(crate) struct Plan {
     /// Per channel: the length of the `name=value` pair the commit sets (0
     /// for a removal), or `None` when it leaves the cookie as it is.
     pub(crate) cookie_lens: [Option<usize>; 2],
-    /// Per channel: its cookie's write token once the batch is applied.
-    pub(crate) tokens: [u64; 2],
     /// The channels whose records the batch touches only to vouch for a
     /// sibling it creates: if one is gone, so is what the sibling took
     /// from it.
@@ -83,7 +81,10 @@ impl Plan {
         let owners = ChannelKind::BOTH.map(|kind| owner_of(state, kind));
         let mut vouchers = Vec::new();
         let mut cookie_lens = [None; 2];
-        let mut tokens = [0; 2];
+        // Under a near cache, a change to the server data gives the
+        // session a new write token: no app server holds an entry for it,
+        // so this browser's next read, wherever it lands, sees this write.
+        let mut new_token = false;
         for kind in ChannelKind::BOTH {
             let ch = state.ch(kind);
             let owner = owners[kind.index()];
@@ -130,15 +131,7 @@ impl Plan {
                 vouchers.push(kind.other());
             }
             let wrote = write.is_some();
-            // Under a near cache, a change to the server data gives the
-            // cookie a new write token: no app server holds an entry for
-            // it, so this browser's next read sees this write.
-            let token = if wrote && ch.server_dirty() && engine.near_cache.is_some() {
-                new_token()?
-            } else {
-                ch.token()
-            };
-            tokens[kind.index()] = token;
+            new_token |= wrote && ch.server_dirty() && engine.near_cache.is_some();
             ops.extend(write.map(Op::Write));
             let stored = ch.stored() || wrote;
             let holds = holds_cookie || stored;
@@ -158,7 +151,6 @@ impl Plan {
                 || ch.reissue()
                 || refresh
                 || rechecked
-                || token != ch.token()
                 || (wrote && !ch.claimed())
             {
                 // A cookie may start a new lifetime only if the record's
@@ -174,11 +166,11 @@ impl Plan {
                     // load proved it when it ran (`checked`), and a logout
                     // may have landed since: the window counts from there.
                     let checked = if wrote { now } else { ch.checked() };
-                    let header = ch.header(issued, checked, stored, owner, token).ok_or(
-                        Error::Internal {
-                            what: "a cookie for a channel without an id",
-                        },
-                    )?;
+                    let header =
+                        ch.header(issued, checked, stored, owner)
+                            .ok_or(Error::Internal {
+                                what: "a cookie for a channel without an id",
+                            })?;
                     let set_cookie =
                         Plan::issue(engine, kind, ch.client(), &header, ch.created(), now)?;
                     cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);
@@ -211,13 +203,15 @@ impl Plan {
                 )));
             }
         }
+        if new_token {
+            set_cookies.push(engine.cookies.token(new_token_value()?));
+        }
         Ok(Plan {
             batch: Batch { ops },
             set_cookies,
             outcome,
             owners,
             cookie_lens,
-            tokens,
             vouchers,
         })
     }
@@ -254,7 +248,7 @@ impl Plan {
 }
 
 /// A new write token: random, never 0.
-fn new_token() -> Result<u64, Error> {
+fn new_token_value() -> Result<u64, Error> {
     use ring::rand::SecureRandom;
     let mut bytes = [0; 8];
     ring::rand::SystemRandom::new()

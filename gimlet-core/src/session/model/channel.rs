@@ -54,9 +54,6 @@ pub(crate) struct Channel {
     /// The length of the `name=value` pair the browser holds for this
     /// channel: as received, then as the commit set it (0: none).
     cookie_len: usize,
-    /// The cookie's write token (0: none): what a near cache's entry for
-    /// this id must have been filled under to be served.
-    token: u64,
 }
 
 impl Channel {
@@ -121,12 +118,8 @@ impl Channel {
         self.cookie_len
     }
 
-    pub(crate) fn token(&self) -> u64 {
-        self.token
-    }
-
     /// Whether a commit would change the server data: what gives the
-    /// cookie a new write token under a near cache.
+    /// session a new write token under a near cache.
     pub(crate) fn server_dirty(&self) -> bool {
         self.cleared || !self.pending.is_empty()
     }
@@ -287,11 +280,9 @@ impl Channel {
         action: CookieAction,
         owner: Option<Owner>,
         cookie_len: Option<usize>,
-        token: u64,
     ) {
         if self.id.is_some() {
             self.owner = owner;
-            self.token = token;
         }
         if let Some(len) = cookie_len {
             self.cookie_len = len;
@@ -364,7 +355,6 @@ impl Channel {
             owner: None,
             took_owner: false,
             cookie_len: 0,
-            token: 0,
         }
     }
 
@@ -399,7 +389,6 @@ impl Channel {
             loaded: if backend { None } else { Some(Record::new()) },
             owner: header.owner,
             cookie_len,
-            token: header.token,
             ..Channel::new(kind)
         }
     }
@@ -432,7 +421,6 @@ impl Channel {
         self.record = RecordState::Absent;
         self.check_due = false;
         self.checked = 0;
-        self.token = 0;
         self.created = now;
         self.issued = now;
         Ok(())
@@ -636,7 +624,6 @@ impl Channel {
         checked: u64,
         stored: bool,
         owner: Option<Owner>,
-        token: u64,
     ) -> Option<Header> {
         Some(Header {
             id: self.id?,
@@ -645,7 +632,6 @@ impl Channel {
             checked,
             stored,
             owner,
-            token,
         })
     }
 

@@ -43,6 +43,10 @@ pub(crate) struct State {
     /// The request's `Cookie` header values (several joined by `;`), as
     /// sent: scanned for Gimlet's cookies and verified at the first use.
     unopened: Vec<u8>,
+    /// The session's write token, from its cookie, under a near cache (0:
+    /// none): what a near cache's entries must have been filled under to
+    /// be served to this request.
+    token: u64,
 }
 
 /// Where a lookup found a key.
@@ -67,7 +71,13 @@ impl State {
             used: false,
             activity: Activity::Untouched,
             span: tracing::Span::none(),
+            token: 0,
         }
+    }
+
+    /// The session's write token (0: none).
+    pub(crate) fn token(&self) -> u64 {
+        self.token
     }
 
     pub(crate) fn channels(&self) -> &[Channel; 2] {
@@ -319,6 +329,9 @@ impl State {
         let now = engine.now();
         let backend = engine.backend.is_some();
         let unopened = std::mem::take(&mut self.unopened);
+        if engine.near_cache.is_some() {
+            self.token = engine.cookies.read_token(&unopened);
+        }
         let mut seen = [0; 2];
         // The channels the cookies make; the others start new, below.
         let mut opened: [Option<Channel>; 2] = [None, None];

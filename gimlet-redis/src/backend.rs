@@ -73,6 +73,9 @@ pub struct RedisBackend {
     /// What the URL named, for the near caches' subscription (`None` on
     /// the application's own pool).
     target: Option<Arc<Target>>,
+    /// The channel every commit publishes its changes on: the prefix and
+    /// `changed`.
+    changes: Arc<str>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -114,6 +117,7 @@ impl RedisBackend {
             shared: Self::slots(DEFAULT_CONNECTIONS),
             next: Arc::default(),
             target: None,
+            changes: crate::changes::channel(DEFAULT_PREFIX),
         }
     }
 
@@ -160,6 +164,7 @@ impl RedisBackend {
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self.changes = crate::changes::channel(&self.prefix);
         self
     }
 
@@ -251,6 +256,11 @@ impl RedisBackend {
     /// What the URL named, if the backend was built from one.
     pub(crate) fn target(&self) -> Option<Arc<Target>> {
         self.target.clone()
+    }
+
+    /// The channel every commit publishes its changes on.
+    pub(crate) fn changes_channel(&self) -> &str {
+        &self.changes
     }
 
     /// The bound on each call.
@@ -352,7 +362,7 @@ impl RedisBackend {
                 |id| self.key(id),
                 |owner| self.index_key(owner),
                 feed,
-                &self.changes_channel(),
+                self.changes_channel(),
             );
             let mut invocation = self.script.prepare_invoke();
             for key in &keys {

@@ -32,6 +32,11 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// The wait before subscribing again after a failure.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
+/// The channel of changes of the keys under `prefix`.
+pub(crate) fn channel(prefix: &str) -> Arc<str> {
+    format!("{prefix}changed").into()
+}
+
 /// `ids` in hex, comma-separated: a message on the channel of changes.
 pub(crate) fn joined(ids: impl ExactSizeIterator<Item = SessionId>) -> Vec<u8> {
     let mut out = vec![0; ids.len() * 33];
@@ -54,11 +59,6 @@ fn parse(message: &[u8]) -> Vec<SessionId> {
 }
 
 impl RedisBackend {
-    /// The channel every commit publishes its changed ids on.
-    pub(crate) fn changes_channel(&self) -> String {
-        format!("{}changed", self.key_prefix())
-    }
-
     /// Starts the task that keeps `cache` told of every change, on the
     /// current Tokio runtime, until `cache` is dropped. Not for a backend
     /// built on the application's own pool (no URL to subscribe with), nor
@@ -78,7 +78,7 @@ impl RedisBackend {
         cache.feed_down();
         let listener = Listener {
             target,
-            channel: self.changes_channel(),
+            channel: self.changes_channel().to_owned(),
             timeout: self.timeout_limit(),
             cache: Arc::downgrade(cache),
         };

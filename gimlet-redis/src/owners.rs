@@ -146,7 +146,7 @@ impl RedisBackend {
         let (index, prefix) = (&index, self.key_prefix());
         let stream = self.script_stream();
         let (stream, retention) = (&stream, self.retention());
-        let changes = &self.changes_channel();
+        let changes = self.changes_channel();
         let mut total = 0;
         loop {
             let mut reply: Vec<String> = self

@@ -15,14 +15,40 @@ use crate::key::ChannelKind;
 #[derive(Debug)]
 pub(crate) struct CookieJar {
     names: [String; 2],
-    /// The write token's cookie.
-    token_name: String,
+    /// The write token's cookie, under a near cache.
+    token_name: Option<String>,
     /// Its `Max-Age`: the permanent channel's lifetime, so that it lasts
     /// as long as any cookie of the session.
     token_age: u64,
     config: CookieConfig,
     /// Bytes of a `Set-Cookie` value besides the cookie value, by kind.
     overhead: [usize; 2],
+}
+
+/// Which of Gimlet's cookies a name names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Named {
+    /// A channel's.
+    Channel(ChannelKind),
+    /// The write token's.
+    Token,
+}
+
+/// A write token's value: 16 hex digits, not 0; anything else is no
+/// token. It is not signed: a browser that sends another token only makes
+/// its own next read load from the store, or be answered with what an app
+/// server holds for that token, which is never older than the changes the
+/// store has told it of.
+pub(crate) fn parse_token(value: &[u8]) -> Option<u64> {
+    if value.len() != 16 {
+        return None;
+    }
+    let mut token = 0u64;
+    for &b in value {
+        let digit = char::from(b).to_digit(16)?;
+        token = token << 4 | u64::from(digit);
+    }
+    (token != 0).then_some(token)
 }
 
 /// Whether the names carry `__Host-`: as configured, or by default whenever
@@ -34,7 +60,8 @@ pub(crate) fn host_prefix(config: &CookieConfig) -> bool {
 }
 
 impl CookieJar {
-    pub(crate) fn new(config: CookieConfig, permanent_lifetime: u64) -> Self {
+    /// The jar of `config`'s cookies; with `near`, the write token's too.
+    pub(crate) fn new(config: CookieConfig, permanent_lifetime: u64, near: bool) -> Self {
         let prefix = if host_prefix(&config) { "__Host-" } else { "" };
         let names = [
             format!("{prefix}{}", config.permanent_name),
@@ -42,7 +69,7 @@ impl CookieJar {
         ];
         let mut writer = CookieJar {
             names,
-            token_name: format!("{prefix}{}", config.token_name),
+            token_name: near.then(|| format!("{prefix}{}", config.token_name)),
             token_age: permanent_lifetime,
             config,
             overhead: [0; 2],
@@ -60,24 +87,25 @@ impl CookieJar {
         &self.names[kind.index()]
     }
 
-    pub(crate) fn kind_of(&self, name: &[u8]) -> Option<ChannelKind> {
-        ChannelKind::BOTH
+    /// Which of Gimlet's cookies `name` names, if any.
+    pub(crate) fn named(&self, name: &[u8]) -> Option<Named> {
+        if let Some(kind) = ChannelKind::BOTH
             .into_iter()
             .find(|&k| self.name(k).as_bytes() == name)
+        {
+            return Some(Named::Channel(kind));
+        }
+        (self.token_name.as_ref()?.as_bytes() == name).then_some(Named::Token)
     }
 
-    /// Gimlet's cookies in `Cookie` header values, by channel, in the order
-    /// sent: `name=value` pairs separated by `;`, with the spaces around
-    /// names and values dropped. Other cookies and malformed pairs are
-    /// skipped.
-    pub(crate) fn scan<'a>(
-        &'a self,
-        text: &'a [u8],
-    ) -> impl Iterator<Item = (ChannelKind, &'a [u8])> {
+    /// Gimlet's cookies in `Cookie` header values, in the order sent:
+    /// `name=value` pairs separated by `;`, with the spaces around names
+    /// and values dropped. Other cookies and malformed pairs are skipped.
+    pub(crate) fn scan<'a>(&'a self, text: &'a [u8]) -> impl Iterator<Item = (Named, &'a [u8])> {
         text.split(|&b| b == b';').filter_map(|pair| {
             let equals = pair.iter().position(|&b| b == b'=')?;
             let (name, value) = (&pair[..equals], &pair[equals + 1..]);
-            Some((self.kind_of(name.trim_ascii())?, value.trim_ascii()))
+            Some((self.named(name.trim_ascii())?, value.trim_ascii()))
         })
     }
 
@@ -91,34 +119,13 @@ impl CookieJar {
         self.config.max_size
     }
 
-    /// The write token the request's cookies carry: the last of the
-    /// token's cookies that parses (16 hex digits), or 0. It is not
-    /// signed: a browser that sends another token only makes its own next
-    /// read load from the store, or be answered with what an app server
-    /// holds for that token, which is never older than the changes the
-    /// store has told it of.
-    pub(crate) fn read_token(&self, text: &[u8]) -> u64 {
-        let name = self.token_name.as_bytes();
-        text.split(|&b| b == b';')
-            .filter_map(|pair| {
-                let equals = pair.iter().position(|&b| b == b'=')?;
-                if pair[..equals].trim_ascii() != name {
-                    return None;
-                }
-                let value = std::str::from_utf8(pair[equals + 1..].trim_ascii()).ok()?;
-                (value.len() == 16)
-                    .then(|| u64::from_str_radix(value, 16).ok())
-                    .flatten()
-            })
-            .last()
-            .unwrap_or(0)
-    }
-
-    /// The `Set-Cookie` value of a new write token.
+    /// The `Set-Cookie` value of a new write token (a jar made with a
+    /// near cache).
     pub(crate) fn token(&self, token: u64) -> String {
         let value = format!("{token:016x}");
         let age = i64::try_from(self.token_age).unwrap_or(i64::MAX);
-        self.attributes(Cookie::build((self.token_name.clone(), value)))
+        let name = self.token_name.clone().unwrap_or_default();
+        self.attributes(Cookie::build((name, value)))
             .max_age(Duration::seconds(age))
             .build()
             .to_string()
@@ -178,59 +185,60 @@ mod tests {
             secure: false,
             ..CookieConfig::default()
         };
-        let writer = CookieJar::new(config, 60);
+        let writer = CookieJar::new(config, 60, true);
         let (p, n) = (
             writer.name(ChannelKind::Permanent),
             writer.name(ChannelKind::Transient),
         );
-        let text =
-            format!("theme=dark; {n}=one;{p} = two ;junk; ={n}; {n}=three=3;other={p};{n}=\"q\"");
-        let found: Vec<(ChannelKind, &[u8])> = writer.scan(text.as_bytes()).collect();
-        let expected: [(ChannelKind, &[u8]); 4] = [
-            (ChannelKind::Transient, b"one"),
-            (ChannelKind::Permanent, b"two"),
-            (ChannelKind::Transient, b"three=3"),
-            (ChannelKind::Transient, b"\"q\""),
+        let text = format!(
+            "theme=dark; {n}=one;{p} = two ;junk; ={n}; {n}=three=3;other={p};{n}=\"q\"; gimlet-w=t"
+        );
+        let found: Vec<(Named, &[u8])> = writer.scan(text.as_bytes()).collect();
+        let (permanent, transient) = (
+            Named::Channel(ChannelKind::Permanent),
+            Named::Channel(ChannelKind::Transient),
+        );
+        let expected: [(Named, &[u8]); 5] = [
+            (transient, b"one"),
+            (permanent, b"two"),
+            (transient, b"three=3"),
+            (transient, b"\"q\""),
+            (Named::Token, b"t"),
         ];
         assert_eq!(found, expected);
         assert_eq!(writer.scan(b"").count(), 0);
         assert_eq!(writer.scan(b";;; = ;").count(), 0);
         let binary = [n.as_bytes(), b"=\xff\xfe; x=\x80"].concat();
-        let found: Vec<(ChannelKind, &[u8])> = writer.scan(&binary).collect();
-        assert_eq!(
-            found,
-            [(ChannelKind::Transient, &b"\xff\xfe"[..])],
-            "bytes, as sent"
-        );
+        let found: Vec<(Named, &[u8])> = writer.scan(&binary).collect();
+        assert_eq!(found, [(transient, &b"\xff\xfe"[..])], "bytes, as sent");
     }
 
     #[test]
-    fn the_write_token_is_the_last_well_formed_one_and_round_trips() {
+    fn a_write_token_round_trips_and_only_a_well_formed_one_counts() {
         let config = CookieConfig {
             secure: false,
             ..CookieConfig::default()
         };
-        let jar = CookieJar::new(config, 60);
+        let jar = CookieJar::new(config.clone(), 60, true);
         let set = jar.token(0x0123_4567_89ab_cdef);
         assert!(set.starts_with("gimlet-w=0123456789abcdef;"), "{set}");
         assert!(
             set.contains("Max-Age=60") && set.contains("HttpOnly"),
             "{set}"
         );
-        let pair = set.split(';').next().unwrap();
-        assert_eq!(
-            jar.read_token(format!("a=b; {pair}").as_bytes()),
-            0x0123_4567_89ab_cdef
-        );
-        let text =
-            "gimlet-w=00000000000000ff; gimlet-w=zz; gimlet-w=1; gimlet-w = 000000000000000a ";
-        assert_eq!(jar.read_token(text.as_bytes()), 10);
-        assert_eq!(jar.read_token(b"gimlet-w=0123456789abcdef0"), 0, "too long");
-        assert_eq!(
-            jar.read_token(b"gimlet-n=0123456789abcdef"),
-            0,
-            "another name"
-        );
-        assert_eq!(jar.read_token(b""), 0);
+        let value = set.split(';').next().unwrap().split_once('=').unwrap().1;
+        assert_eq!(parse_token(value.as_bytes()), Some(0x0123_4567_89ab_cdef));
+        for bad in [
+            &b"0123456789abcdeg"[..],
+            b"0123456789abcdef0",
+            b"1",
+            b"",
+            b"0000000000000000",
+        ] {
+            assert_eq!(parse_token(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+        // Without a near cache the token's cookie is not Gimlet's.
+        let jar = CookieJar::new(config, 60, false);
+        assert_eq!(jar.scan(b"gimlet-w=0123456789abcdef").count(), 0);
     }
 }

@@ -14,7 +14,7 @@ mod verified;
 
 pub(crate) use clientside::ClientsideMap;
 pub use codec::{CookieCodec, DecodeError, VerifiedCookie};
-pub(crate) use jar::CookieJar;
+pub(crate) use jar::{CookieJar, Named, parse_token};
 pub use payload::{CookiePayload, payload_len};
 pub(crate) use payload::{Entries, Header, bound};
 pub(crate) use verified::VerifiedCookies;

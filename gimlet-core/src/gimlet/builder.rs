@@ -427,7 +427,8 @@ impl GimletBuilder {
         }
         check_cookie(&config)?;
 
-        let cookies = CookieJar::new(config.cookie.clone(), lifetimes[0]);
+        let near = config.near_cache_bytes > 0;
+        let cookies = CookieJar::new(config.cookie.clone(), lifetimes[0], near);
         let default_clientside = config.default_clientside.unwrap_or(backend.is_none());
         let revocations = Arc::new(Revocations::new(
             config.revalidate_after.as_secs(),

@@ -91,7 +91,7 @@ impl Gimlet {
     {
         let mut text = Vec::new();
         for (name, value) in cookies {
-            if self.engine.cookies.kind_of(name.as_bytes()).is_some() {
+            if self.engine.cookies.named(name.as_bytes()).is_some() {
                 text.extend([name, "=", value, ";"].iter().flat_map(|s| s.bytes()));
             }
         }

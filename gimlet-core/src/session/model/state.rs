@@ -4,6 +4,7 @@
 
 use std::sync::LazyLock;
 
+use crate::cookie::{Named, parse_token};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::id::SessionId;
@@ -329,13 +330,19 @@ impl State {
         let now = engine.now();
         let backend = engine.backend.is_some();
         let unopened = std::mem::take(&mut self.unopened);
-        if engine.near_cache.is_some() {
-            self.token = engine.cookies.read_token(&unopened);
-        }
         let mut seen = [0; 2];
         // The channels the cookies make; the others start new, below.
         let mut opened: [Option<Channel>; 2] = [None, None];
-        for (kind, value) in engine.cookies.scan(&unopened) {
+        for (named, value) in engine.cookies.scan(&unopened) {
+            let kind = match named {
+                Named::Channel(kind) => kind,
+                Named::Token => {
+                    // The last well-formed one, as a browser sends the
+                    // newest last.
+                    self.token = parse_token(value).unwrap_or(self.token);
+                    continue;
+                }
+            };
             seen[kind.index()] += 1;
             let slot = &mut opened[kind.index()];
             if slot.is_some() || seen[kind.index()] > MAX_COOKIES_PER_NAME {

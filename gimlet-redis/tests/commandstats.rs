@@ -171,12 +171,21 @@ async fn one_load_and_one_commit(url: &str) {
         .map(|(_, c)| c)
         .sum();
     assert!(
-        commit.keys().all(
-            |n| ["evalsha", "exists", "hset", "hdel", "pexpireat", "del"].contains(&n.as_str())
-        ),
+        commit.keys().all(|n| [
+            "evalsha",
+            "exists",
+            "hset",
+            "hdel",
+            "pexpireat",
+            "del",
+            "publish"
+        ]
+        .contains(&n.as_str())),
         "{commit:?}"
     );
     assert!(inside > 0);
+    // The script publishes what it changed, for the near caches: once.
+    assert_eq!(commit.get("publish"), Some(&1));
 
     // A new session with clientside keys only: its channel's empty record
     // is created (revocation) by the one EVALSHA.

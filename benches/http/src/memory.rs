@@ -53,12 +53,14 @@ pub(crate) async fn fill(store: &str, sessions: usize) {
             println!("{grown:.0} -");
             return;
         }
-        "gimlet" => {
+        "gimlet" | "near-cache" => {
+            let near = store == "near-cache";
             let backend = std::sync::Arc::new(MemoryBackend::with_capacity(sessions));
             let gimlet = Gimlet::builder()
                 .secret("benchmark secret, thirty-two bytes long")
                 .clientside_keys(["user_id"])
                 .shared_backend(backend.clone())
+                .near_cache_bytes(if near { usize::MAX } else { 0 })
                 .build()
                 .expect("configuration");
             for n in 0..sessions {
@@ -68,10 +70,25 @@ pub(crate) async fn fill(store: &str, sessions: usize) {
                     .await
                     .expect("insert");
                 session.insert("cart", &cart()).await.expect("insert");
-                gimlet.commit(&session).await.expect("commit");
+                let cookies = gimlet.commit(&session).await.expect("commit");
+                if near {
+                    // The session's next read keeps its record near.
+                    let header: Vec<&str> =
+                        cookies.iter().filter_map(|c| c.split(';').next()).collect();
+                    let session = gimlet.open_from_headers([header.join("; ").as_str()]);
+                    let cart: Option<Vec<String>> = session.get("cart").await.expect("get");
+                    assert!(cart.is_some());
+                    gimlet.commit(&session).await.expect("commit");
+                }
             }
             assert_eq!(backend.len(), sessions);
-            Some(backend.bytes() as f64 / sessions as f64)
+            match gimlet.near_cache() {
+                Some(cache) => {
+                    assert_eq!(cache.entries, sessions);
+                    Some(cache.bytes as f64 / sessions as f64)
+                }
+                None => Some(backend.bytes() as f64 / sessions as f64),
+            }
         }
         _ => {
             use tower_sessions::session::{Id, Record};
@@ -165,6 +182,7 @@ fn conformance_app(sessions: usize) -> (u64, u64, Duration) {
 /// The `memory` mode: both comparisons, printed as tables.
 pub(crate) fn run(sessions: usize, app_sessions: usize) {
     let (gimlet, estimate) = fill_apart("gimlet", sessions);
+    let (near, near_estimate) = fill_apart("near-cache", sessions);
     let (tower, _) = fill_apart("tower", sessions);
     println!(
         "Bytes per session ({sessions} sessions with a user id and a three-item cart; the growth of the resident set of a process that made them):\n"
@@ -174,6 +192,11 @@ pub(crate) fn run(sessions: usize, app_sessions: usize) {
     println!(
         "| Gimlet `MemoryBackend` (the user id in the cookie) | {gimlet:.0} | {} |",
         estimate.map_or("-".into(), |e| format!("{e:.0}"))
+    );
+    println!(
+        "| Gimlet's near cache, beside it (each session read once: the growth over the row above) | {:.0} | {} |",
+        near - gimlet,
+        near_estimate.map_or("-".into(), |e| format!("{e:.0}"))
     );
     println!("| tower-sessions `MemoryStore` | {tower:.0} | - |");
     println!();

@@ -25,11 +25,17 @@ struct Servers {
 
 impl Servers {
     async fn start(backend: String) -> Servers {
+        Servers::start_with(backend, 0).await
+    }
+
+    /// Each app server with a near cache of `near_cache_bytes`.
+    async fn start_with(backend: String, near_cache_bytes: usize) -> Servers {
         let env = [
             ("GIMLET_BACKEND", backend),
             ("GIMLET_SECRET", SECRET.to_owned()),
             ("GIMLET_CLIENTSIDE_KEYS", "user".to_owned()),
             ("GIMLET_REVALIDATE_AFTER", WINDOW.to_string()),
+            ("GIMLET_NEAR_CACHE_BYTES", near_cache_bytes.to_string()),
         ];
         // One after the other: the first creates the SQL tables.
         let mut apps = Vec::new();
@@ -71,7 +77,9 @@ impl Servers {
     }
 }
 
-async fn one_session_across_three_servers(servers: Servers) {
+/// `near`: the servers keep records near, so a copy's server data goes
+/// when each hears the logout, not at once.
+async fn one_session_across_three_servers(servers: Servers, near: bool) {
     let ok = (200, "ok".to_owned());
 
     // Every request sees the previous one's writes, on another server.
@@ -109,7 +117,8 @@ async fn one_session_across_three_servers(servers: Servers) {
     }
 
     // A logout through one server ends the session on the others: the
-    // server-side data at once, the clientside data within the window.
+    // server-side data at once (without a near cache), the clientside data
+    // within the window.
     let copied = servers.copied_cookie();
     assert_eq!(
         servers.replay(2, "/get/user", &copied).await,
@@ -117,6 +126,16 @@ async fn one_session_across_three_servers(servers: Servers) {
     );
     assert_eq!(servers.get(0, "/invalidate").await, ok);
     for n in 1..3 {
+        if near {
+            // A record kept near goes when the app server hears the
+            // ending, as the clientside data does.
+            let started = std::time::Instant::now();
+            while servers.replay(n, "/get/k0", &copied).await.0 != 404 {
+                assert!(started.elapsed() < Duration::from_secs(5), "server {n}");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            continue;
+        }
         assert_eq!(
             servers.replay(n, "/get/k0", &copied).await.0,
             404,
@@ -140,7 +159,20 @@ async fn one_session_across_three_servers(servers: Servers) {
 async fn three_servers_share_one_session_on_a_redis_cluster() {
     let var = "GIMLET_TEST_REDIS_CLUSTER_URL";
     if let Some(url) = common::server_url(var, "three servers on a Redis Cluster") {
-        one_session_across_three_servers(Servers::start(url).await).await;
+        one_session_across_three_servers(Servers::start(url).await, false).await;
+    }
+}
+
+/// The same with a near cache on every app server: each reads what the
+/// browser wrote through another at once (its write token), and what the
+/// fifty writers wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_with_near_caches_share_one_session_on_a_redis_cluster() {
+    let var = "GIMLET_TEST_REDIS_CLUSTER_URL";
+    let test = "three servers with near caches on a Redis Cluster";
+    if let Some(url) = common::server_url(var, test) {
+        let servers = Servers::start_with(url, 16 << 20).await;
+        one_session_across_three_servers(servers, true).await;
     }
 }
 
@@ -148,6 +180,6 @@ async fn three_servers_share_one_session_on_a_redis_cluster() {
 async fn three_servers_share_one_session_on_postgres() {
     let var = "GIMLET_TEST_POSTGRES_URL";
     if let Some(url) = common::server_url(var, "three servers on PostgreSQL") {
-        one_session_across_three_servers(Servers::start(url).await).await;
+        one_session_across_three_servers(Servers::start(url).await, false).await;
     }
 }

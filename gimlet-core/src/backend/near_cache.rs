@@ -32,10 +32,14 @@ use crate::{Clock, SessionId};
 /// that raced with one of them.
 const RECENT: usize = 4096;
 
-/// A rough count of the bytes an entry takes beside its keys and values.
-const ENTRY_BYTES: usize = 128;
-/// A rough count of the bytes a key takes beside its name and value.
-const KEY_BYTES: usize = 48;
+/// The bytes an entry takes beside its keys and values: its slots in the
+/// map and the eviction order, the shared record and its table. With
+/// [`KEY_BYTES`], measured as the growth of a process's resident set
+/// (`gimlet-bench memory-fill near-cache`, docs/benchmarks.md).
+const ENTRY_BYTES: usize = 288;
+/// The bytes a key takes beside its name and value: its slot in the
+/// record's table, and the two allocations' own overhead.
+const KEY_BYTES: usize = 96;
 
 /// The records one app server keeps near, with their bounds.
 pub struct NearCache {

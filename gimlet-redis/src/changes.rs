@@ -12,6 +12,7 @@
 //! serves nothing, and drops what it held) until a new subscription is
 //! confirmed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -23,7 +24,15 @@ use gimlet_core::SessionId;
 use gimlet_core::backend::NearCache;
 
 use crate::RedisBackend;
+use crate::subscriber::{Event, Subscriber};
 use crate::url::Target;
+
+/// A confirmed subscription: on plain TCP, read by Gimlet's own
+/// [`Subscriber`]; over TLS or a Unix socket, by redis-rs's client.
+enum Subscription {
+    Lean(Subscriber),
+    Client(PubSubSink, PubSubStream),
+}
 
 /// How often an idle subscription is pinged: a connection that stopped
 /// answering is given up within about twice this, plus the timeout.
@@ -101,7 +110,7 @@ impl Listener {
         while self.cache.strong_count() > 0 {
             let subscribed = tokio::time::timeout(self.timeout, self.subscribe(attempt)).await;
             match subscribed {
-                Ok(Ok((sink, stream))) => {
+                Ok(Ok(subscription)) => {
                     let Some(cache) = self.cache.upgrade() else {
                         return;
                     };
@@ -110,7 +119,10 @@ impl Listener {
                     if warned {
                         tracing::info!("subscribed to the Redis channel of changes again");
                     }
-                    self.listen(sink, stream).await;
+                    match subscription {
+                        Subscription::Lean(subscriber) => self.listen_lean(subscriber).await,
+                        Subscription::Client(sink, stream) => self.listen(sink, stream).await,
+                    }
                     if let Some(cache) = self.cache.upgrade() {
                         cache.feed_down();
                     }
@@ -135,11 +147,64 @@ impl Listener {
     }
 
     /// A confirmed subscription, on the node this attempt tries.
-    async fn subscribe(&self, attempt: usize) -> redis::RedisResult<(PubSubSink, PubSubStream)> {
-        let client = self.client(attempt).await?;
-        let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(&self.channel).await?;
-        Ok(pubsub.split())
+    async fn subscribe(&self, attempt: usize) -> Result<Subscription, String> {
+        let client = self.client(attempt).await.map_err(|e| e.to_string())?;
+        let info = client.get_connection_info();
+        if Subscriber::speaks(info) {
+            let subscriber = Subscriber::subscribe(info, &self.channel).await;
+            return subscriber
+                .map(Subscription::Lean)
+                .map_err(|e| e.to_string());
+        }
+        let subscribed = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe(&self.channel).await?;
+            Ok::<_, redis::RedisError>(pubsub.split())
+        };
+        let (sink, stream) = subscribed.await.map_err(|e| e.to_string())?;
+        Ok(Subscription::Client(sink, stream))
+    }
+
+    /// Drops each message's ids from the cache, until the connection fails,
+    /// a ping goes unanswered until the next, or the cache is dropped.
+    async fn listen_lean(&self, subscriber: Subscriber) {
+        let Subscriber {
+            mut reader,
+            mut writer,
+        } = subscriber;
+        let answered = AtomicBool::new(true);
+        let reading = async {
+            loop {
+                match reader.next().await {
+                    Ok(Some(Event::Message(payload))) => {
+                        let Some(cache) = self.cache.upgrade() else {
+                            return;
+                        };
+                        cache.changed(parse(&payload));
+                    }
+                    Ok(Some(Event::Pong)) => answered.store(true, Ordering::Relaxed),
+                    _ => return,
+                }
+            }
+        };
+        let pinging = async {
+            let mut ping = tokio::time::interval(PING_EVERY);
+            ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ping.tick().await;
+            loop {
+                ping.tick().await;
+                let unanswered = !answered.swap(false, Ordering::Relaxed);
+                if self.cache.strong_count() == 0 || unanswered || writer.ping().await.is_err() {
+                    return;
+                }
+            }
+        };
+        // Either ends the subscription; the read given up with it is not
+        // resumed.
+        tokio::select! {
+            () = reading => {}
+            () = pinging => {}
+        }
     }
 
     /// A client for one node: the server; a cluster's seeds in turn; the
@@ -179,8 +244,7 @@ impl Listener {
         }
     }
 
-    /// Drops each message's ids from the cache, until the connection fails
-    /// or stops answering, or the cache is dropped.
+    /// [`Listener::listen_lean`], on redis-rs's client.
     async fn listen(&self, mut sink: PubSubSink, mut stream: PubSubStream) {
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

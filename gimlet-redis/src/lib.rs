@@ -7,6 +7,7 @@ mod connection;
 mod feed;
 mod owners;
 mod script;
+mod subscriber;
 mod url;
 
 pub use backend::{DEFAULT_CONNECTIONS, DEFAULT_PREFIX, DEFAULT_TIMEOUT, RedisBackend};

@@ -15,11 +15,11 @@ use crate::key::ChannelKind;
 #[derive(Debug)]
 pub(crate) struct CookieJar {
     names: [String; 2],
-    /// The write token's cookie, under a near cache.
-    token_name: Option<String>,
-    /// Its `Max-Age`: the permanent channel's lifetime, so that it lasts
-    /// as long as any cookie of the session.
-    token_age: u64,
+    /// The write token's cookie, under a near cache: its name and `=`,
+    /// and its attributes after the value (with a `Max-Age` of the
+    /// permanent channel's lifetime, so that it lasts as long as any
+    /// cookie of the session), written once.
+    token: Option<(String, String)>,
     config: CookieConfig,
     /// Bytes of a `Set-Cookie` value besides the cookie value, by kind.
     overhead: [usize; 2],
@@ -69,11 +69,21 @@ impl CookieJar {
         ];
         let mut writer = CookieJar {
             names,
-            token_name: near.then(|| format!("{prefix}{}", config.token_name)),
-            token_age: permanent_lifetime,
+            token: None,
             config,
             overhead: [0; 2],
         };
+        if near {
+            let name = format!("{prefix}{}", writer.config.token_name);
+            let age = i64::try_from(permanent_lifetime).unwrap_or(i64::MAX);
+            let empty = writer
+                .attributes(Cookie::build((name.clone(), "")))
+                .max_age(Duration::seconds(age))
+                .build()
+                .to_string();
+            let attributes = empty[name.len() + 1..].to_owned();
+            writer.token = Some((name + "=", attributes));
+        }
         writer.overhead = [
             writer
                 .set(ChannelKind::Permanent, "", Some(permanent_lifetime))
@@ -95,7 +105,8 @@ impl CookieJar {
         {
             return Some(Named::Channel(kind));
         }
-        (self.token_name.as_ref()?.as_bytes() == name).then_some(Named::Token)
+        let (token, _) = self.token.as_ref()?;
+        (&token.as_bytes()[..token.len() - 1] == name).then_some(Named::Token)
     }
 
     /// Gimlet's cookies in `Cookie` header values, in the order sent:
@@ -122,13 +133,13 @@ impl CookieJar {
     /// The `Set-Cookie` value of a new write token (a jar made with a
     /// near cache).
     pub(crate) fn token(&self, token: u64) -> String {
-        let value = format!("{token:016x}");
-        let age = i64::try_from(self.token_age).unwrap_or(i64::MAX);
-        let name = self.token_name.clone().unwrap_or_default();
-        self.attributes(Cookie::build((name, value)))
-            .max_age(Duration::seconds(age))
-            .build()
-            .to_string()
+        let (name, attributes) = self.token.as_ref().map_or(("", ""), |(n, a)| (n, a));
+        let mut set_cookie = String::with_capacity(name.len() + 16 + attributes.len());
+        set_cookie.push_str(name);
+        // Writing into a String cannot fail.
+        let _ = std::fmt::Write::write_fmt(&mut set_cookie, format_args!("{token:016x}"));
+        set_cookie.push_str(attributes);
+        set_cookie
     }
 
     fn builder<'c>(&self, kind: ChannelKind, value: &'c str) -> CookieBuilder<'c> {

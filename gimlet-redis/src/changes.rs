@@ -1,8 +1,9 @@
 //! Changes on Redis, for the app servers' near caches: every commit
-//! script (and every run of log out everywhere) publishes the ids it
-//! changed on one channel, `{prefix}changed`, in the same atomic run; each
-//! app server with a near cache subscribes on a connection of its own and
-//! drops those ids from its cache as the messages arrive.
+//! script (and every run of log out everywhere) publishes the keys of the
+//! records it changed on one channel, `{prefix}changed`, comma-separated,
+//! in the same atomic run; each app server with a near cache subscribes on
+//! a connection of its own and drops those ids from its cache as the
+//! messages arrive.
 //!
 //! A published message reaches every subscriber on every node of a
 //! cluster, and the replicas' subscribers too, so one subscription on any
@@ -46,25 +47,30 @@ pub(crate) fn channel(prefix: &str) -> Arc<str> {
     format!("{prefix}changed").into()
 }
 
-/// `ids` in hex, comma-separated: a message on the channel of changes.
-pub(crate) fn joined(ids: impl ExactSizeIterator<Item = SessionId>) -> Vec<u8> {
-    let mut out = vec![0; ids.len() * 33];
-    for (id, slot) in ids.zip(out.chunks_mut(33)) {
-        // The buffer is sized for it: encoding cannot fail.
-        let _ = hex::encode_to_slice(id.as_bytes(), &mut slot[..32]);
-        slot[32] = b',';
-    }
-    out.pop();
-    out
+/// The ids of a message: each record key's hash tag and hex rest (see
+/// `RedisBackend::key`), read from its last `{`; what does not parse is
+/// skipped.
+fn parse(message: &[u8]) -> Vec<SessionId> {
+    message
+        .split(|&b| b == b',')
+        .filter_map(id_of_key)
+        .collect()
 }
 
-/// The ids of a message; what does not parse is skipped.
-fn parse(message: &[u8]) -> Vec<SessionId> {
-    std::str::from_utf8(message)
-        .unwrap_or("")
-        .split(',')
-        .filter_map(|hex| hex.parse().ok())
-        .collect()
+/// The id a record key names: `…{TTTT}` and 28 hex digits, the tag's four
+/// letters each `@` + a nibble.
+fn id_of_key(key: &[u8]) -> Option<SessionId> {
+    let open = key.iter().rposition(|&b| b == b'{')?;
+    let rest = key.get(open + 1..)?;
+    let (tag, rest) = rest.split_at_checked(4)?;
+    let hex = rest.strip_prefix(b"}")?;
+    let mut bytes = [0u8; 16];
+    for (i, pair) in tag.chunks(2).enumerate() {
+        let [high, low] = [pair[0], pair[1]].map(|c| c.checked_sub(0x40).filter(|n| *n < 16));
+        bytes[i] = high? << 4 | low?;
+    }
+    hex::decode_to_slice(hex, &mut bytes[2..]).ok()?;
+    Some(SessionId::from_bytes(bytes))
 }
 
 impl RedisBackend {
@@ -275,13 +281,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_message_round_trips_and_bad_ids_are_skipped() {
+    fn the_ids_of_a_message_of_keys_are_read_and_bad_keys_skipped() {
+        let backend = RedisBackend::from_url("redis://127.0.0.1:1")
+            .unwrap()
+            .prefix("app,{x}:");
         let ids: Vec<SessionId> = (0..3).map(|_| SessionId::generate().unwrap()).collect();
-        let message = String::from_utf8(joined(ids.iter().copied())).unwrap();
-        assert_eq!(parse(message.as_bytes()), ids);
+        let keys: Vec<String> = ids.iter().map(|id| backend.key(id)).collect();
+        let message = keys.join(",");
+        assert_eq!(parse(message.as_bytes()), ids, "a prefix with , and {{ too");
         assert_eq!(parse(format!("zz,{message},").as_bytes()), ids);
-        assert!(joined(std::iter::empty()).is_empty());
         assert!(parse(b"").is_empty());
-        assert!(parse(&[0xff, 0xfe]).is_empty());
+        assert!(parse(b"p:{@@@@}00").is_empty(), "too short");
+        assert!(parse(b"p:{ZZZZ}00000000000000000000000000000000").is_empty());
+        assert!(parse(&[0xff, b'{']).is_empty());
     }
 }

@@ -191,9 +191,9 @@ impl RedisBackend {
 /// tag; `ARGV[4]` the channel of changes; the rest of `ARGV` the ids kept.
 /// Each other member of the first ones read has its record deleted (its
 /// key rebuilt from the id as `RedisBackend::key` builds it: the first two
-/// bytes as the tag, the rest in hex) and its id appended to the stream
-/// and published on the channel, and is removed, a member that does not
-/// parse included. Answers how many records were deleted,
+/// bytes as the tag, the rest in hex), its id appended to the stream and
+/// its key published on the channel, and is removed, a member that does
+/// not parse included. Answers how many records were deleted,
 /// whether members may be left (`1`), then, with no stream (on a cluster,
 /// where the caller appends them), the ids ended.
 const END_SOURCE: &str = r"
@@ -210,9 +210,10 @@ for _, member in ipairs(members) do
     if id ~= nil and #id == 32 then
       local tag = ''
       for i = 1, 4 do tag = tag .. string.char(0x40 + tonumber(string.sub(id, i, i), 16)) end
-      local deleted = redis.call('DEL', ARGV[1] .. '{' .. tag .. '}' .. string.sub(id, 5))
+      local key = ARGV[1] .. '{' .. tag .. '}' .. string.sub(id, 5)
+      local deleted = redis.call('DEL', key)
       ended = ended + deleted
-      if deleted == 1 then changed[#changed + 1] = id end
+      if deleted == 1 then changed[#changed + 1] = key end
       if deleted == 1 and retention > 0 then
         redis.call('XADD', KEYS[2], 'MINID', '~', minid, '*', 'id', id)
       elseif deleted == 1 then

@@ -7,9 +7,9 @@ use gimlet_core::backend::{Batch, Op, Owner, Ownership, WriteMode};
 /// Applies a batch atomically. `KEYS` holds one hash per op, then the
 /// owner indexes the ops name, then, if the batch deletes anything, the
 /// revocation stream. `ARGV` starts with how many seconds of entries the
-/// stream keeps (`0`: no stream), the channel of changes, and the ids of
-/// every op in hex, comma-separated, which the script publishes there
-/// once applied (for the app servers' near caches). Then it holds, per op, `mode clear
+/// stream keeps (`0`: no stream) and the channel of changes, on which the
+/// script publishes the keys of its ops, comma-separated, once applied
+/// (for the app servers' near caches). Then it holds, per op, `mode clear
 /// expires_ms nset nremove owner`, then `nset` field-value pairs, then
 /// `nremove` fields, then, if `owner` (the index's position in `KEYS`) is
 /// not 0, the index entry's score and member. Modes: `D` delete, `R`
@@ -28,7 +28,7 @@ local ops = {}
 local retention = tonumber(ARGV[1])
 local stream = nil
 if retention > 0 then stream = KEYS[#KEYS] end
-local pos = 4
+local pos = 3
 local nops = 0
 while pos <= #ARGV do
   nops = nops + 1
@@ -82,7 +82,7 @@ for i = 1, nops do
     end
   end
 end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+redis.call('PUBLISH', ARGV[2], table.concat(KEYS, ',', 1, nops))
 return 'ok'
 ";
 
@@ -128,7 +128,6 @@ pub(crate) fn arguments(
     let mut args: Vec<Vec<u8>> = vec![
         retention.to_string().into_bytes(),
         changes.as_bytes().to_vec(),
-        crate::changes::joined(batch.ops.iter().map(Op::id)),
     ];
     for op in &batch.ops {
         match op {

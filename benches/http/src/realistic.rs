@@ -339,9 +339,10 @@ pub(crate) async fn run(settings: &Settings, chart: &Path) {
         }
     }
     let window = established.elapsed();
-    if window > Duration::from_secs(290) {
+    let limit = crate::servers::REVALIDATE_AFTER;
+    if window > Duration::from_secs(limit - 10) {
         eprintln!(
-            "warning: the runs ended {} s after the sessions were made; past Gimlet's 300 s revalidation window every read loads",
+            "warning: the runs ended {} s after the sessions were made; past the servers' {limit} s revalidation window every read loads",
             window.as_secs()
         );
     }

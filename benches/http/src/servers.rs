@@ -107,6 +107,9 @@ impl Cell {
 /// The schema of tower-sessions' PostgreSQL table.
 const TOWER_SCHEMA: &str = "bench_tower_sessions";
 
+/// The revalidation window of the benchmark's Gimlet servers, in seconds.
+pub(crate) const REVALIDATE_AFTER: u64 = 3600;
+
 /// How many bytes of records a near-cache cell keeps: every session of
 /// the realistic workload, with room to spare.
 const NEAR_CACHE_BYTES: usize = 64 << 20;
@@ -124,7 +127,7 @@ fn gimlet(backend: Arc<dyn Backend>, near: bool) -> Gimlet {
     // checked at once, which a browser's own traffic spreads over its
     // window. One check per session per window is below what these runs
     // resolve either way.
-    config.revalidate_after = std::time::Duration::from_secs(3600);
+    config.revalidate_after = std::time::Duration::from_secs(REVALIDATE_AFTER);
     Gimlet::builder()
         .config(config)
         .shared_backend(backend)

@@ -202,3 +202,32 @@ async fn app_servers_sharing_a_memory_store_hear_each_others_writes() {
     gimlet_core::conformance::a_near_cache_hears_every_app_servers_writes(async || store.clone())
         .await;
 }
+
+/// A read answered near vouches for the record only as of when the store
+/// showed it: a cookie re-issued after it keeps that time, so its
+/// revalidation window is not stretched by the cache.
+#[tokio::test]
+async fn a_read_answered_near_does_not_stretch_the_revalidation_window() {
+    let mut b = browser(|g| {
+        near(g)
+            .near_cache_ttl(Duration::from_secs(3600))
+            .clientside_keys(["user_id"])
+    });
+    let gimlet = b.gimlet.clone();
+    set_cart(&mut b, &gimlet, &["gin"]).await;
+    assert_eq!(cart(&mut b, &gimlet).await, items(&["gin"]));
+    b.advance(Duration::from_secs(200));
+    // Answered near, and the cookie is issued again (a clientside write).
+    let s = b.open();
+    assert_eq!(s.get::<Vec<String>>("cart").await.unwrap(), items(&["gin"]));
+    s.insert("user_id", &7).await.unwrap();
+    b.commit(&s).await;
+    b.advance(Duration::from_secs(101));
+    b.reset_counts();
+    assert_eq!(cart(&mut b, &gimlet).await, items(&["gin"]));
+    assert_eq!(
+        b.counts(),
+        calls(1, 0),
+        "301 s after the store last showed it"
+    );
+}

@@ -165,8 +165,8 @@ impl NearCache {
     }
 
     /// The record of `id` as the browser with write token `token` last saw
-    /// it, if held and fresh.
-    pub(crate) fn get(&self, id: &SessionId, token: u64) -> Option<Arc<Record>> {
+    /// it, if held and fresh, and when the store last showed it.
+    pub(crate) fn get(&self, id: &SessionId, token: u64) -> Option<(Arc<Record>, u64)> {
         if !self.is_live() {
             return None;
         }
@@ -174,7 +174,7 @@ impl NearCache {
         let inner = self.lock();
         let entry = inner.map.get(id)?;
         (entry.token == token && now < entry.filled.saturating_add(self.ttl))
-            .then(|| Arc::clone(&entry.record))
+            .then(|| (Arc::clone(&entry.record), entry.filled))
     }
 
     /// Taken before a load, for [`NearCache::fill`].
@@ -307,7 +307,7 @@ mod tests {
     }
 
     fn value(cache: &NearCache, id: &SessionId, token: u64) -> Option<Vec<u8>> {
-        cache.get(id, token).map(|r| r["k"].clone())
+        cache.get(id, token).map(|(r, _)| r["k"].clone())
     }
 
     #[test]

@@ -18,8 +18,12 @@ impl Session {
         if wanted.is_empty() {
             return Ok(());
         }
-        let records = self.load_wanted(&wanted).await?;
+        let (records, seen) = self.load_wanted(&wanted).await?;
         let now = self.engine().now();
+        // Records answered near were seen when the store last showed them
+        // (and are all there: a heal, which starts new ids now, needs a
+        // record the store did not have).
+        let seen = seen.unwrap_or(now);
         let mut state = self.state();
         let span = state.span().clone();
         let beside = state.anchor();
@@ -29,7 +33,7 @@ impl Session {
             if ch.id() != Some(id) {
                 continue; // invalidated while the load ran
             }
-            if ch.loaded(record, now, beside)? == Loaded::Healed {
+            if ch.loaded(record, seen, beside)? == Loaded::Healed {
                 // Its data, clientside included, went with the record; this
                 // request's own writes moved to a fresh channel.
                 tracing::info!(parent: &span, channel = kind.name(), "session record gone; healing");

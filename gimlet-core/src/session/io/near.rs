@@ -11,13 +11,15 @@ impl Session {
     /// all of them for the session's write token, with no I/O; otherwise
     /// from the store, in one call, and kept near for the next requests.
     /// A cookie due its check is answered by the store only: only a load
-    /// may vouch that its record still exists.
+    /// may vouch that its record still exists. Answers, for records
+    /// answered near, when the store last showed them (the oldest), which
+    /// is when the cookie's revalidation window then counts from.
     pub(crate) async fn load_wanted(
         &self,
         wanted: &[(ChannelKind, SessionId)],
-    ) -> Result<Vec<Option<Record>>, Error> {
+    ) -> Result<(Vec<Option<Record>>, Option<u64>), Error> {
         let Some(cache) = &self.engine().near_cache else {
-            return self.load(wanted).await;
+            return Ok((self.load(wanted).await?, None));
         };
         let (token, check_due) = {
             let state = self.state();
@@ -25,12 +27,17 @@ impl Session {
             (state.token(), due)
         };
         if !check_due {
+            let mut seen = u64::MAX;
             let near: Option<Vec<Option<Record>>> = wanted
                 .iter()
-                .map(|(_, id)| Some(Some(Record::clone(&*cache.get(id, token)?))))
+                .map(|(_, id)| {
+                    let (record, filled) = cache.get(id, token)?;
+                    seen = seen.min(filled);
+                    Some(Some(Record::clone(&record)))
+                })
                 .collect();
             if let Some(records) = near {
-                return Ok(records);
+                return Ok((records, Some(seen)));
             }
         }
         let ticket = cache.ticket();
@@ -40,7 +47,7 @@ impl Session {
                 cache.fill(ticket, id, token, record);
             }
         }
-        Ok(records)
+        Ok((records, None))
     }
 
     /// Drops from the near cache the records a batch this app server

@@ -76,6 +76,10 @@ pub(crate) struct Inner {
     pub(crate) loads: [String; 2],
     /// The connections kept between loads and commits.
     pub(crate) shelf: Shelf,
+    /// The database's URL, for the near caches' listener (PostgreSQL).
+    /// Never shown: it may hold a password.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) url: String,
 }
 
 impl Inner {
@@ -268,6 +272,11 @@ impl Backend for SqlBackend {
 
     fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
         self.follow(revocations)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn follow_changes(&self, cache: &Arc<gimlet_core::backend::NearCache>) -> bool {
+        self.follow_changes_on(cache)
     }
 
     fn owner_index(&self) -> bool {

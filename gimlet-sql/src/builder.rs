@@ -190,6 +190,7 @@ impl SqlBackendBuilder {
                 timeout: self.timeout,
                 clock: self.clock,
                 retention: AtomicU64::new(gimlet_core::backend::feed::MIN_RETENTION),
+                url: url.clone(),
             }),
         };
         Ok((

@@ -128,6 +128,46 @@ impl Dialect {
         }
     }
 
+    /// PostgreSQL's channel of changes for `t`'s sessions: the sessions
+    /// table's name and `_changed`, within the 63 bytes of an identifier.
+    pub(crate) fn changes_channel(t: &Tables) -> String {
+        let mut channel = format!("{}_changed", t.sessions());
+        while channel.len() > 63 {
+            channel.pop();
+        }
+        channel
+    }
+
+    /// The triggers that tell PostgreSQL's channel of changes the session
+    /// id of every key row written or deleted and of every session row
+    /// deleted, at commit (`pg_notify` sends one message per distinct id
+    /// and transaction). Idempotent: the functions are replaced, and a
+    /// trigger already there is kept.
+    pub(crate) fn change_triggers(t: &Tables) -> Vec<String> {
+        let channel = Self::changes_channel(t).replace('\'', "''");
+        let function = |table: &str, column: &str| {
+            format!(
+                "CREATE OR REPLACE FUNCTION {table}_changed() RETURNS trigger LANGUAGE plpgsql AS $f$ \
+                 BEGIN IF TG_OP = 'DELETE' THEN PERFORM pg_notify('{channel}', OLD.{column}); \
+                 RETURN OLD; END IF; PERFORM pg_notify('{channel}', NEW.{column}); RETURN NEW; END $f$"
+            )
+        };
+        let trigger = |table: &str, events: &str| {
+            format!(
+                "DO $d$ BEGIN CREATE TRIGGER gimlet_changed AFTER {events} ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION {table}_changed(); \
+                 EXCEPTION WHEN duplicate_object THEN NULL; END $d$"
+            )
+        };
+        let (s, k) = (t.sessions(), t.keys());
+        vec![
+            function(k, "session_id"),
+            trigger(k, "INSERT OR UPDATE OR DELETE"),
+            function(s, "id"),
+            trigger(s, "DELETE"),
+        ]
+    }
+
     /// The dialect's short name: `sqlite`, `postgres` or `mysql`.
     pub fn name(self) -> &'static str {
         match self {

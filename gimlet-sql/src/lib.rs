@@ -3,6 +3,8 @@
 
 mod backend;
 mod builder;
+#[cfg(feature = "postgres")]
+mod changes;
 mod commit;
 mod dialect;
 mod errors;

@@ -94,10 +94,12 @@ impl Cell {
 
     /// The cell's PostgreSQL tables, schema-qualified where not `public`.
     pub(crate) fn postgres_tables(&self) -> Vec<String> {
+        // A near-cache cell's tables carry its triggers: its own tables.
+        let near = if self.near { "_near" } else { "" };
         match self.kind {
             Kind::Gimlet => vec![
-                format!("bench_{}_sessions", self.framework),
-                format!("bench_{}_keys", self.framework),
+                format!("bench_{}{near}_sessions", self.framework),
+                format!("bench_{}{near}_keys", self.framework),
             ],
             _ => vec![format!("{TOWER_SCHEMA}.session")],
         }
@@ -232,12 +234,13 @@ macro_rules! cell {
 /// Every server the benchmarks know: each framework bare, with Gimlet on
 /// four backends (and on Redis with a near cache), and with its
 /// competitor on memory (or cookie) and Redis.
-pub(crate) const CELLS: [Cell; 23] = [
+pub(crate) const CELLS: [Cell; 24] = [
     cell!("axum", Bare, "-", "bare"),
     cell!("axum", Gimlet, "memory", "gimlet (memory)"),
     cell!("axum", Gimlet, "redis", "gimlet (redis)"),
     cell!(near "axum", "redis", "gimlet (redis, near cache)"),
     cell!("axum", Gimlet, "postgres", "gimlet (postgres)"),
+    cell!(near "axum", "postgres", "gimlet (postgres, near cache)"),
     cell!("axum", Gimlet, "sqlite", "gimlet (sqlite)"),
     cell!("axum", Competitor, "memory", "tower-sessions (MemoryStore)"),
     cell!("axum", Competitor, "redis", "tower-sessions (RedisStore)"),

@@ -176,6 +176,17 @@ async fn three_servers_with_near_caches_share_one_session_on_a_redis_cluster() {
     }
 }
 
+/// The same with near caches on PostgreSQL, told of changes by triggers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_with_near_caches_share_one_session_on_postgres() {
+    let var = "GIMLET_TEST_POSTGRES_URL";
+    let test = "three servers with near caches on PostgreSQL";
+    if let Some(url) = common::server_url(var, test) {
+        let servers = Servers::start_with(url, 16 << 20).await;
+        one_session_across_three_servers(servers, true).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_share_one_session_on_postgres() {
     let var = "GIMLET_TEST_POSTGRES_URL";

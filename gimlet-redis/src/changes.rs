@@ -2,45 +2,30 @@
 //! script (and every run of log out everywhere) publishes the keys of the
 //! records it changed on one channel, `{prefix}changed`, comma-separated,
 //! in the same atomic run; each app server with a near cache subscribes on
-//! a connection of its own and drops those ids from its cache as the
-//! messages arrive.
+//! a connection of its own, and gimlet-core's loop
+//! ([`gimlet_core::backend::changes`]) drops those ids from its cache as
+//! the messages arrive, and keeps the cache off while the subscription is
+//! down.
 //!
 //! A published message reaches every subscriber on every node of a
 //! cluster, and the replicas' subscribers too, so one subscription on any
-//! node hears every change. Pub/sub keeps nothing for a subscriber that
-//! is away: while the subscription is not confirmed, or after its
-//! connection fails or stops answering pings, the cache is down (it
-//! serves nothing, and drops what it held) until a new subscription is
-//! confirmed.
+//! node hears every change.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::aio::{PubSubSink, PubSubStream};
-use deadpool_redis::redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
-use deadpool_redis::redis::{self, Client, RedisConnectionInfo, TlsMode};
+use deadpool_redis::redis::sentinel::Sentinel;
+use deadpool_redis::redis::{self, Client};
 use futures_util::StreamExt;
 use gimlet_core::SessionId;
 use gimlet_core::backend::NearCache;
+use gimlet_core::backend::changes::{self, ChangeChannel, ChangePinger, ChangeReader, Heard, Ping};
 
 use crate::RedisBackend;
-use crate::subscriber::{Event, Subscriber};
+use crate::connection::sentinel_node;
+use crate::subscriber::{self, Event, Subscriber};
 use crate::url::Target;
-
-/// A confirmed subscription: on plain TCP, read by Gimlet's own
-/// [`Subscriber`]; over TLS or a Unix socket, by redis-rs's client.
-enum Subscription {
-    Lean(Subscriber),
-    Client(PubSubSink, PubSubStream),
-}
-
-/// How often an idle subscription is pinged: a connection that stopped
-/// answering is given up within about twice this, plus the timeout.
-const PING_EVERY: Duration = Duration::from_secs(1);
-
-/// The wait before subscribing again after a failure.
-const RETRY_AFTER: Duration = Duration::from_millis(200);
 
 /// The channel of changes of the keys under `prefix`.
 pub(crate) fn channel(prefix: &str) -> Arc<str> {
@@ -74,9 +59,8 @@ fn id_of_key(key: &[u8]) -> Option<SessionId> {
 }
 
 impl RedisBackend {
-    /// Starts the task that keeps `cache` told of every change, on the
-    /// current Tokio runtime, until `cache` is dropped. Not for a backend
-    /// built on the application's own pool (no URL to subscribe with), nor
+    /// Starts keeping `cache` told of every change. Not for a backend built
+    /// on the application's own pool (no URL to subscribe with), nor
     /// outside a runtime.
     pub(crate) fn follow_changes_on(&self, cache: &Arc<NearCache>) -> bool {
         let Some(target) = self.target() else {
@@ -86,133 +70,67 @@ impl RedisBackend {
             );
             return false;
         };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!("no Tokio runtime when Gimlet was built: no near cache over Redis");
-            return false;
-        };
-        cache.feed_down();
-        let listener = Listener {
+        let channel = Channel {
             target,
-            channel: self.changes_channel().to_owned(),
+            name: self.changes_channel().to_owned(),
             timeout: self.timeout_limit(),
-            cache: Arc::downgrade(cache),
         };
-        runtime.spawn(listener.run());
-        true
+        changes::follow(channel, cache)
     }
 }
 
-struct Listener {
+/// The channel of changes as one app server subscribes to it.
+struct Channel {
     target: Arc<Target>,
-    channel: String,
+    name: String,
     timeout: Duration,
-    cache: Weak<NearCache>,
 }
 
-impl Listener {
-    async fn run(self) {
-        let mut attempt = 0usize;
-        let mut warned = false;
-        while self.cache.strong_count() > 0 {
-            let subscribed = tokio::time::timeout(self.timeout, self.subscribe(attempt)).await;
-            match subscribed {
-                Ok(Ok(subscription)) => {
-                    let Some(cache) = self.cache.upgrade() else {
-                        return;
-                    };
-                    cache.feed_up();
-                    drop(cache);
-                    if warned {
-                        tracing::info!("subscribed to the Redis channel of changes again");
-                    }
-                    match subscription {
-                        Subscription::Lean(subscriber) => self.listen_lean(subscriber).await,
-                        Subscription::Client(sink, stream) => self.listen(sink, stream).await,
-                    }
-                    if let Some(cache) = self.cache.upgrade() {
-                        cache.feed_down();
-                    }
-                    tracing::warn!(
-                        "lost the Redis channel of changes: the near cache is off until it is back"
-                    );
-                    warned = true;
-                }
-                Ok(Err(e)) if !warned => {
-                    tracing::warn!(error = %e, "subscribing to the Redis channel of changes failed");
-                    warned = true;
-                }
-                Err(_) if !warned => {
-                    tracing::warn!("subscribing to the Redis channel of changes timed out");
-                    warned = true;
-                }
-                _ => {}
-            }
-            attempt += 1;
-            tokio::time::sleep(RETRY_AFTER).await;
-        }
-    }
+/// A subscription's reading half: on plain TCP, Gimlet's own
+/// [`Subscriber`]; over TLS or a Unix socket, redis-rs's client.
+enum Reader {
+    Lean(subscriber::Reader),
+    Client(PubSubStream),
+}
+
+/// Its pinging half.
+enum Pinger {
+    Lean(subscriber::Writer),
+    Client(PubSubSink),
+}
+
+impl ChangeChannel for Channel {
+    type Reader = Reader;
+    type Pinger = Pinger;
 
     /// A confirmed subscription, on the node this attempt tries.
-    async fn subscribe(&self, attempt: usize) -> Result<Subscription, String> {
+    async fn subscribe(&self, attempt: usize) -> Result<(Reader, Pinger), String> {
         let client = self.client(attempt).await.map_err(|e| e.to_string())?;
         let info = client.get_connection_info();
         if Subscriber::speaks(info) {
-            let subscriber = Subscriber::subscribe(info, &self.channel).await;
-            return subscriber
-                .map(Subscription::Lean)
-                .map_err(|e| e.to_string());
+            let subscriber = Subscriber::subscribe(info, &self.name).await;
+            let Subscriber { reader, writer } = subscriber.map_err(|e| e.to_string())?;
+            return Ok((Reader::Lean(reader), Pinger::Lean(writer)));
         }
         let subscribed = async {
             let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&self.channel).await?;
+            pubsub.subscribe(&self.name).await?;
             Ok::<_, redis::RedisError>(pubsub.split())
         };
         let (sink, stream) = subscribed.await.map_err(|e| e.to_string())?;
-        Ok(Subscription::Client(sink, stream))
+        Ok((Reader::Client(stream), Pinger::Client(sink)))
     }
 
-    /// Drops each message's ids from the cache, until the connection fails,
-    /// a ping goes unanswered until the next, or the cache is dropped.
-    async fn listen_lean(&self, subscriber: Subscriber) {
-        let Subscriber {
-            mut reader,
-            mut writer,
-        } = subscriber;
-        let answered = AtomicBool::new(true);
-        let reading = async {
-            loop {
-                match reader.next().await {
-                    Ok(Some(Event::Message(payload))) => {
-                        let Some(cache) = self.cache.upgrade() else {
-                            return;
-                        };
-                        cache.changed(parse(&payload));
-                    }
-                    Ok(Some(Event::Pong)) => answered.store(true, Ordering::Relaxed),
-                    _ => return,
-                }
-            }
-        };
-        let pinging = async {
-            let mut ping = tokio::time::interval(PING_EVERY);
-            ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ping.tick().await;
-            loop {
-                ping.tick().await;
-                let unanswered = !answered.swap(false, Ordering::Relaxed);
-                if self.cache.strong_count() == 0 || unanswered || writer.ping().await.is_err() {
-                    return;
-                }
-            }
-        };
-        // Either ends the subscription; the read given up with it is not
-        // resumed.
-        tokio::select! {
-            () = reading => {}
-            () = pinging => {}
-        }
+    fn timeout(&self) -> Duration {
+        self.timeout
     }
 
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+}
+
+impl Channel {
     /// A client for one node: the server; a cluster's seeds in turn; the
     /// primary the sentinels name now.
     async fn client(&self, attempt: usize) -> redis::RedisResult<Client> {
@@ -228,50 +146,47 @@ impl Listener {
                 password,
                 db,
             } => {
-                let mut info = RedisConnectionInfo::default().set_db(*db);
-                if let Some(username) = username {
-                    info = info.set_username(username);
-                }
-                if let Some(password) = password {
-                    info = info.set_password(password);
-                }
-                let mut node =
-                    SentinelNodeConnectionInfo::default().set_redis_connection_info(info);
-                if *tls {
-                    node = node.set_tls_mode(if *insecure {
-                        TlsMode::Insecure
-                    } else {
-                        TlsMode::Secure
-                    });
-                }
+                let node = sentinel_node(
+                    *tls,
+                    *insecure,
+                    username.as_deref(),
+                    password.as_deref(),
+                    *db,
+                )
+                .into();
                 let mut sentinel = Sentinel::build(sentinels.iter().map(String::as_str).collect())?;
                 sentinel.async_master_for(service, Some(&node)).await
             }
         }
     }
+}
 
-    /// [`Listener::listen_lean`], on redis-rs's client.
-    async fn listen(&self, mut sink: PubSubSink, mut stream: PubSubStream) {
-        let mut ping = tokio::time::interval(PING_EVERY);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ping.tick().await;
-        loop {
-            tokio::select! {
-                message = stream.next() => {
-                    let Some(message) = message else { return };
-                    let Some(cache) = self.cache.upgrade() else { return };
-                    cache.changed(parse(message.get_payload_bytes()));
-                }
-                _ = ping.tick() => {
-                    if self.cache.strong_count() == 0 {
-                        return;
-                    }
-                    let answered = tokio::time::timeout(self.timeout, sink.ping::<redis::Value>()).await;
-                    if !matches!(answered, Ok(Ok(_))) {
-                        return;
-                    }
-                }
+impl ChangeReader for Reader {
+    async fn next(&mut self) -> Option<Heard> {
+        match self {
+            Reader::Lean(reader) => match reader.next().await {
+                Ok(Some(Event::Message(payload))) => Some(Heard::Changed(parse(&payload))),
+                Ok(Some(Event::Pong)) => Some(Heard::Pong),
+                _ => None,
+            },
+            Reader::Client(stream) => {
+                let message = stream.next().await?;
+                Some(Heard::Changed(parse(message.get_payload_bytes())))
             }
+        }
+    }
+}
+
+impl ChangePinger for Pinger {
+    async fn ping(&mut self) -> Option<Ping> {
+        match self {
+            Pinger::Lean(writer) => writer.ping().await.ok().map(|()| Ping::Sent),
+            // redis-rs's sink waits for the answer itself.
+            Pinger::Client(sink) => sink
+                .ping::<redis::Value>()
+                .await
+                .ok()
+                .map(|_| Ping::Answered),
         }
     }
 }

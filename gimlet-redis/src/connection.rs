@@ -131,20 +131,8 @@ impl Pools {
                 password,
                 db,
             } => {
-                let tls_mode = tls.then_some(if insecure {
-                    sentinel::TlsMode::Insecure
-                } else {
-                    sentinel::TlsMode::Secure
-                });
-                let node = sentinel::SentinelNodeConnectionInfo {
-                    tls_mode,
-                    redis_connection_info: Some(deadpool_redis::RedisConnectionInfo {
-                        db,
-                        username,
-                        password,
-                        ..Default::default()
-                    }),
-                };
+                let node =
+                    sentinel_node(tls, insecure, username.as_deref(), password.as_deref(), db);
                 let mut config = sentinel::Config::from_urls(
                     sentinels,
                     service,
@@ -187,6 +175,32 @@ impl Pools {
             Pools::Cluster(_) => "cluster",
             Pools::Sentinel(_) => "sentinel",
         }
+    }
+}
+
+/// How to reach the data nodes a Sentinel names: over TLS or not, with
+/// the URL's credentials and database. The pool takes it, and the near
+/// caches' subscription (as redis-rs's type, through `into`).
+pub(crate) fn sentinel_node(
+    tls: bool,
+    insecure: bool,
+    username: Option<&str>,
+    password: Option<&str>,
+    db: i64,
+) -> sentinel::SentinelNodeConnectionInfo {
+    let tls_mode = tls.then_some(if insecure {
+        sentinel::TlsMode::Insecure
+    } else {
+        sentinel::TlsMode::Secure
+    });
+    sentinel::SentinelNodeConnectionInfo {
+        tls_mode,
+        redis_connection_info: Some(deadpool_redis::RedisConnectionInfo {
+            db,
+            username: username.map(str::to_owned),
+            password: password.map(str::to_owned),
+            ..Default::default()
+        }),
     }
 }
 

@@ -11,25 +11,9 @@ use std::sync::Arc;
 use gimlet_core::conformance::{self, SharedBackend};
 use gimlet_core::testing::CutProxy;
 
-/// A function that opens an app server of its own on `url` (its own
-/// pool, as another process would have), under a prefix of this test's.
-fn servers(url: &str) -> impl AsyncFn() -> SharedBackend {
-    let prefix = format!(
-        "gimlet-test:{}:",
-        gimlet_core::SessionId::generate().unwrap()
-    );
-    let url = url.to_owned();
-    async move || {
-        let store = gimlet_redis::RedisBackend::from_url(&url)
-            .unwrap()
-            .prefix(&prefix);
-        Arc::new(store) as SharedBackend
-    }
-}
-
 async fn on(var: &str, test: &str) {
     if let Some(url) = conformance::server_url(var, test) {
-        conformance::a_near_cache_hears_every_app_servers_writes(servers(&url)).await;
+        conformance::a_near_cache_hears_every_app_servers_writes(common::app_servers(&url)).await;
     }
 }
 

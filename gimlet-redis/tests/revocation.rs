@@ -11,24 +11,8 @@ use std::sync::Arc;
 use gimlet_core::conformance::{self, SharedBackend};
 use gimlet_core::testing::CutProxy;
 
-/// A function that opens an app server of its own (its own pool, as
-/// another process would have) on `url`, under a prefix of this test's.
-fn servers(url: &str) -> impl AsyncFn() -> SharedBackend {
-    let prefix = format!(
-        "gimlet-test:{}:",
-        gimlet_core::SessionId::generate().unwrap()
-    );
-    let url = url.to_owned();
-    async move || {
-        let store = gimlet_redis::RedisBackend::from_url(&url)
-            .unwrap()
-            .prefix(&prefix);
-        Arc::new(store) as SharedBackend
-    }
-}
-
 async fn an_ending_reaches_every_app_server(url: &str) {
-    conformance::an_ending_reaches_every_app_server(servers(url)).await;
+    conformance::an_ending_reaches_every_app_server(common::app_servers(url)).await;
 }
 
 #[tokio::test]

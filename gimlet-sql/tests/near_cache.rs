@@ -5,23 +5,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use gimlet_core::conformance::{self, SharedBackend};
-use gimlet_sql::{SqlBackend, Tables};
-
-/// An app server of its own (its own pool, as another process would have)
-/// on `url` and `tables`.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-async fn backend(url: &str, tables: &Tables) -> SharedBackend {
-    let backend = SqlBackend::builder(url)
-        .tables(tables.clone())
-        .timeout(std::time::Duration::from_secs(2))
-        .connect()
-        .await
-        .expect("connect");
-    Arc::new(backend)
-}
+use gimlet_core::conformance::{self};
+use gimlet_sql::SqlBackend;
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,7 +14,7 @@ async fn a_near_cache_hears_every_write_on_postgres() {
     if let Some(url) = common::server_url(common::POSTGRES, "near cache on PostgreSQL") {
         let tables = common::own_tables();
         conformance::a_near_cache_hears_every_app_servers_writes(async || {
-            backend(&url, &tables).await
+            common::app_server(&url, &tables).await
         })
         .await;
     }
@@ -43,8 +28,8 @@ async fn a_cut_near_cache_serves_nothing_it_may_have_missed_on_postgres() {
         let (proxy, through) = CutProxy::in_front_of(&url).await.expect("proxy");
         let tables = common::own_tables();
         let (first, second) = (
-            backend(&url, &tables).await,
-            backend(&through, &tables).await,
+            common::app_server(&url, &tables).await,
+            common::app_server(&through, &tables).await,
         );
         conformance::a_cut_near_cache_serves_nothing_it_may_have_missed(first, second, &proxy)
             .await;

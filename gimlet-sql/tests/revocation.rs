@@ -5,28 +5,13 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use gimlet_core::conformance::{self, SharedBackend};
 use gimlet_core::testing::CutProxy;
-use gimlet_sql::{SqlBackend, Tables};
-
-/// An app server of its own (its own pool, as another process would have)
-/// on `url` and `tables`.
-async fn backend(url: &str, tables: &Tables) -> SharedBackend {
-    let backend = SqlBackend::builder(url)
-        .tables(tables.clone())
-        .timeout(std::time::Duration::from_secs(2))
-        .connect()
-        .await
-        .expect("connect");
-    Arc::new(backend)
-}
 
 /// A function that opens such app servers, on tables of this test's.
 fn servers(url: String) -> impl AsyncFn() -> SharedBackend {
     let tables = common::own_tables();
-    async move || backend(&url, &tables).await
+    async move || common::app_server(&url, &tables).await
 }
 
 #[cfg(feature = "sqlite")]
@@ -59,8 +44,8 @@ async fn a_cut_feed_trusts_no_copy_on_postgres() {
         let (proxy, through) = CutProxy::in_front_of(&url).await.expect("proxy");
         let tables = common::own_tables();
         let (first, second) = (
-            backend(&url, &tables).await,
-            backend(&through, &tables).await,
+            common::app_server(&url, &tables).await,
+            common::app_server(&through, &tables).await,
         );
         conformance::a_cut_feed_trusts_no_copy(first, second, &proxy).await;
     }

@@ -6,6 +6,7 @@
 //! Gimlet's I/O rules hold on every store.
 
 mod batch;
+pub mod changes;
 pub mod feed;
 mod memory;
 mod near_cache;

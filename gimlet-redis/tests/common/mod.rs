@@ -35,3 +35,15 @@ pub fn backend(url: &str) -> RedisBackend {
 pub fn backend_on(var: &str, test: &str) -> Option<RedisBackend> {
     gimlet_core::conformance::server_url(var, test).map(|url| backend(&url))
 }
+
+/// A function that opens an app server of its own on `url` (its own
+/// pool, as another process would have), under a prefix of the caller's:
+/// every app server it opens shares one store.
+pub fn app_servers(url: &str) -> impl AsyncFn() -> gimlet_core::conformance::SharedBackend {
+    let prefix = format!("gimlet-test:{}:", SessionId::generate().expect("rng"));
+    let url = url.to_owned();
+    async move || {
+        let store = RedisBackend::from_url(&url).expect("url").prefix(&prefix);
+        std::sync::Arc::new(store) as gimlet_core::conformance::SharedBackend
+    }
+}

@@ -49,3 +49,15 @@ pub async fn connect(builder: SqlBackendBuilder) -> SqlBackend {
 pub async fn shared(builder: SqlBackendBuilder) -> Arc<dyn Backend> {
     Arc::new(connect(builder).await)
 }
+
+/// An app server of its own on `url` and `tables` (its own pool, as
+/// another process would have).
+pub async fn app_server(url: &str, tables: &Tables) -> gimlet_core::conformance::SharedBackend {
+    let backend = SqlBackend::builder(url)
+        .tables(tables.clone())
+        .timeout(std::time::Duration::from_secs(2))
+        .connect()
+        .await
+        .expect("connect");
+    Arc::new(backend)
+}

@@ -19,7 +19,7 @@ if [ ! -x /usr/bin/chromium ]; then
     apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
 fi
 
-cargo build -q -p gimlet-shop --bin shop-axum
+cargo build -q -p shop-axum
 
 tmp="$(mktemp -d)"
 server=""

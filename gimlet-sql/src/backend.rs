@@ -137,17 +137,23 @@ impl SqlBackend {
 
     /// Runs [`delete_expired`](Backend::delete_expired) every `every`
     /// (at least [`MIN_CLEANUP_INTERVAL`]: a shorter period is raised to
-    /// it), on the tokio runtime, until the returned handle is aborted or
-    /// the runtime stops. Failures are logged and retried at the next tick.
+    /// it), on the tokio runtime, until the returned handle is aborted, the
+    /// last clone of the backend is dropped, or the runtime stops. Failures
+    /// are logged and retried at the next tick. [`connect`](Self::connect)
+    /// starts one by default
+    /// ([`SqlBackendBuilder::cleanup_every`](crate::SqlBackendBuilder::cleanup_every)).
     pub fn spawn_cleanup(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let every = every.max(MIN_CLEANUP_INTERVAL);
-        let backend = self.clone();
+        let backend = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.tick().await;
             loop {
                 ticks.tick().await;
-                match backend.delete_expired().await {
+                let Some(inner) = backend.upgrade() else {
+                    return;
+                };
+                match (SqlBackend { inner }).delete_expired().await {
                     Ok(n) => tracing::debug!(deleted = n, "expired sessions deleted"),
                     Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed"),
                 }

@@ -21,6 +21,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a SQLite statement waits for a lock by default.
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often a connected backend deletes its expired sessions by default.
+pub const DEFAULT_CLEANUP_EVERY: Duration = Duration::from_secs(600);
+
 impl SqlBackend {
     /// Starts configuring a backend on `url`: `sqlite://path?mode=rwc`,
     /// `sqlite::memory:`, `postgres://…`, `mysql://…` or `mariadb://…`.
@@ -47,6 +50,7 @@ pub struct SqlBackendBuilder {
     max_connections: Option<u32>,
     create_tables: bool,
     busy_timeout: Duration,
+    cleanup_every: Option<Duration>,
     clock: Arc<dyn Clock>,
 }
 
@@ -60,6 +64,7 @@ impl std::fmt::Debug for SqlBackendBuilder {
             .field("max_connections", &self.max_connections)
             .field("create_tables", &self.create_tables)
             .field("busy_timeout", &self.busy_timeout)
+            .field("cleanup_every", &self.cleanup_every)
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +78,7 @@ impl SqlBackendBuilder {
             max_connections: None,
             create_tables: true,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
+            cleanup_every: Some(DEFAULT_CLEANUP_EVERY),
             clock,
         }
     }
@@ -120,6 +126,27 @@ impl SqlBackendBuilder {
         self
     }
 
+    /// How often the connected backend deletes expired sessions, their
+    /// keys and their owner rows, in a task of its own on the tokio runtime
+    /// (default every 10 minutes; at least [`MIN_CLEANUP_INTERVAL`](crate::MIN_CLEANUP_INTERVAL)). The
+    /// task stops when the last clone of the backend is dropped. Without
+    /// it, a table under steady anonymous traffic grows by a row per
+    /// visitor forever.
+    #[must_use]
+    pub fn cleanup_every(mut self, every: Duration) -> Self {
+        self.cleanup_every = Some(every);
+        self
+    }
+
+    /// No cleanup task: expired sessions stay in the tables until
+    /// something calls [`delete_expired`](gimlet_core::backend::Backend::delete_expired)
+    /// (a cron job, or one app server of many).
+    #[must_use]
+    pub fn without_cleanup(mut self) -> Self {
+        self.cleanup_every = None;
+        self
+    }
+
     /// The clock that decides what has expired (default: the system's).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -128,7 +155,7 @@ impl SqlBackendBuilder {
     }
 
     /// The backend, whether to migrate, and whether it is a SQLite file.
-    fn build(self, connect: bool) -> Result<(SqlBackend, bool, bool), BackendError> {
+    fn build(&self, connect: bool) -> Result<(SqlBackend, bool, bool), BackendError> {
         sqlx::any::install_default_drivers();
         let unsupported = || {
             BackendError::new(
@@ -186,9 +213,9 @@ impl SqlBackendBuilder {
                 dialect,
                 loads: [1, 2].map(|ids| dialect.load(&self.tables, ids)),
                 shelf,
-                tables: self.tables,
+                tables: self.tables.clone(),
                 timeout: self.timeout,
-                clock: self.clock,
+                clock: self.clock.clone(),
                 retention: AtomicU64::new(gimlet_core::backend::feed::MIN_RETENTION),
                 url: url.clone(),
             }),
@@ -200,8 +227,9 @@ impl SqlBackendBuilder {
         ))
     }
 
-    /// Connects, and creates the tables if they are missing (unless told
-    /// otherwise).
+    /// Connects, creates the tables if they are missing (unless told
+    /// otherwise), and starts the cleanup task (unless told otherwise:
+    /// [`cleanup_every`](Self::cleanup_every)).
     ///
     /// # Errors
     ///
@@ -220,11 +248,16 @@ impl SqlBackendBuilder {
             let conn = backend.inner.pool.acquire().await.map_err(backend_error)?;
             drop(conn);
         }
+        if let Some(every) = self.cleanup_every {
+            drop(backend.spawn_cleanup(every));
+        }
         Ok(backend)
     }
 
     /// A backend that connects on first use: no I/O now, and errors come
-    /// from the first load or commit. Tables are not created.
+    /// from the first load or commit. Tables are not created, and no
+    /// cleanup task starts (call [`SqlBackend::spawn_cleanup`] once the
+    /// runtime runs).
     ///
     /// # Errors
     ///

@@ -14,7 +14,7 @@ mod shelf;
 mod tables;
 
 pub use backend::{MIN_CLEANUP_INTERVAL, SqlBackend};
-pub use builder::{DEFAULT_TIMEOUT, SqlBackendBuilder};
+pub use builder::{DEFAULT_CLEANUP_EVERY, DEFAULT_TIMEOUT, SqlBackendBuilder};
 pub use dialect::Dialect;
 pub use sqlx;
 pub use tables::{InvalidTableName, Tables};

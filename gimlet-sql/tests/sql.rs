@@ -17,6 +17,14 @@ use gimlet_sql::{Dialect, SqlBackend, SqlBackendBuilder};
 
 /// A builder for SQLite, and for each server whose URL is set.
 fn targets(test: &str) -> Vec<SqlBackendBuilder> {
+    target_urls(test)
+        .into_iter()
+        .map(SqlBackend::builder)
+        .collect()
+}
+
+/// The URLs of [`targets`].
+fn target_urls(test: &str) -> Vec<String> {
     let mut urls = vec![common::sqlite_file_url()];
     if cfg!(feature = "postgres") {
         urls.extend(common::server_url(common::POSTGRES, test));
@@ -24,7 +32,7 @@ fn targets(test: &str) -> Vec<SqlBackendBuilder> {
     if cfg!(feature = "mysql") {
         urls.extend(common::server_url(common::MYSQL, test));
     }
-    urls.into_iter().map(SqlBackend::builder).collect()
+    urls
 }
 
 /// The keys and values [`create`] writes.
@@ -210,6 +218,57 @@ async fn expired_rows_are_deleted_by_delete_expired_and_by_the_cleanup_task() {
         }
         task.abort();
         assert_eq!(left, 0, "the cleanup task did not run");
+    }
+}
+
+/// The sessions left in `backend`'s table.
+async fn sessions_left(backend: &SqlBackend) -> i64 {
+    let table = backend.tables().sessions().to_owned();
+    gimlet_sql::sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(backend.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn connect_starts_the_cleanup_task_unless_told_not_to() {
+    for url in target_urls("connect_starts_the_cleanup_task_unless_told_not_to") {
+        let clock = ManualClock::starting_now();
+        let now = gimlet_core::Clock::now(&clock);
+        let tables = common::own_tables();
+        // Two app servers on the same tables: one with the cleanup task
+        // (every second here; every ten minutes by default), one without.
+        let without = SqlBackend::builder(&url)
+            .clock(clock.clone())
+            .tables(tables.clone())
+            .without_cleanup()
+            .connect()
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let id = SessionId::generate().unwrap();
+            without.commit(&create(id, now + 60, 1)).await.unwrap();
+        }
+        clock.advance(Duration::from_secs(120));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(sessions_left(&without).await, 3, "no task, no cleanup");
+
+        let with = SqlBackend::builder(url)
+            .clock(clock.clone())
+            .tables(tables)
+            .cleanup_every(Duration::from_secs(1))
+            .connect()
+            .await
+            .unwrap();
+        let mut left = 3;
+        for _ in 0..250 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            left = sessions_left(&with).await;
+            if left == 0 {
+                break;
+            }
+        }
+        assert_eq!(left, 0, "connect started no cleanup task");
     }
 }
 

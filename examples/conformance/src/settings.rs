@@ -3,12 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use gimlet_core::backend::{Backend, BackendError, BackendErrorKind};
-use gimlet_core::{Config, Gimlet, MemoryBackend};
-use gimlet_redis::RedisBackend;
-use gimlet_sql::{SqlBackend, Tables};
+use gimlet_core::backend::Backend;
+use gimlet_core::{Config, Gimlet};
 
 /// The secret used when `GIMLET_SECRET` is not set. Fine on a laptop,
 /// never in production: anyone who reads this file can forge cookies.
@@ -63,75 +60,9 @@ pub fn from_lookup(
     })
 }
 
-/// How often an SQL backend deletes its expired sessions.
-pub const SQL_CLEANUP_EVERY: Duration = Duration::from_secs(600);
-
-/// The backend `spec` names (`GIMLET_BACKEND`'s syntax): `none`, `memory`
-/// (`memory?capacity=N` for a bound other than 100,000 records),
-/// a Redis URL (`redis://`, `rediss://`, `redis+cluster://`,
-/// `rediss+cluster://`, `redis+sentinel://`) or an SQL one (`sqlite://`,
-/// `postgres://`, `mysql://`). SQL databases get their tables created if
-/// missing, and their expired sessions deleted every [`SQL_CLEANUP_EVERY`].
-/// The one registry of backends by URL: the conformance app, its tests and
-/// the shop all open their backend here.
-///
-/// # Errors
-///
-/// An unknown spec, or a server that cannot be reached.
-pub async fn backend(spec: &str) -> Result<Option<Arc<dyn Backend>>, BackendError> {
-    backend_in(spec, None).await
-}
-
-/// Like [`backend`], with the keys (`{namespace}:` before Redis keys) or
-/// tables (`{namespace}_sessions`, `{namespace}_keys`) of a namespace of
-/// its own, so that tests sharing a server never share data.
-///
-/// # Errors
-///
-/// An unknown spec, an invalid namespace, or a server that cannot be
-/// reached.
-pub async fn backend_in(
-    spec: &str,
-    namespace: Option<&str>,
-) -> Result<Option<Arc<dyn Backend>>, BackendError> {
-    let spec = spec.trim();
-    Ok(match spec {
-        "none" | "" => None,
-        "memory" => Some(Arc::new(MemoryBackend::new())),
-        // memory?capacity=N: a bound of N records.
-        spec if spec.starts_with("memory?capacity=") => {
-            let capacity = spec["memory?capacity=".len()..]
-                .parse()
-                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?;
-            Some(Arc::new(MemoryBackend::with_capacity(capacity)))
-        }
-        // redis://, rediss://, redis+cluster://, rediss+cluster://,
-        // redis+sentinel://
-        url if url.starts_with("redis") => {
-            let mut redis = RedisBackend::from_url(url)?;
-            if let Some(namespace) = namespace {
-                redis = redis.prefix(format!("{namespace}:"));
-            }
-            Some(Arc::new(redis))
-        }
-        url => {
-            let mut sql = SqlBackend::builder(url);
-            if let Some(namespace) = namespace {
-                let tables = Tables::new(
-                    &format!("{namespace}_sessions"),
-                    &format!("{namespace}_keys"),
-                )
-                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?;
-                sql = sql.tables(tables);
-            }
-            let sql = sql.connect().await?;
-            // Runs for as long as the runtime; its first pass is one
-            // period away, so short-lived tests never see it.
-            drop(sql.spawn_cleanup(SQL_CLEANUP_EVERY));
-            Some(Arc::new(sql))
-        }
-    })
-}
+/// The one registry of stores by URL: the conformance app, its tests and
+/// the shop all open their backend there.
+pub use gimlet_example_stores::{backend, backend_in};
 
 /// How long an app waits at start for its store's log of endings.
 pub const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -31,6 +31,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod devices;
+#[cfg(feature = "e2e")]
+pub mod e2e;
 pub mod footer;
 pub mod html;
 pub mod pages;

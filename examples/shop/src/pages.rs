@@ -29,7 +29,8 @@ pub enum Outcome {
 pub const PRODUCTS: [&str; 4] = ["gin", "lime", "syrup", "ice"];
 
 /// The login form.
-#[derive(Debug, Deserialize, rocket::FromForm)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "rocket", derive(rocket::FromForm))]
 pub struct Login {
     /// Who logs in (no password: this is a demo of sessions, not of auth).
     pub name: String,
@@ -38,7 +39,8 @@ pub struct Login {
 }
 
 /// The add-to-cart form.
-#[derive(Debug, Deserialize, rocket::FromForm)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "rocket", derive(rocket::FromForm))]
 pub struct AddToCart {
     /// The product.
     pub item: String,
@@ -47,7 +49,8 @@ pub struct AddToCart {
 }
 
 /// A form that carries only the CSRF token.
-#[derive(Debug, Deserialize, rocket::FromForm)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "rocket", derive(rocket::FromForm))]
 pub struct Plain {
     /// The CSRF token.
     pub csrf: String,

@@ -1,7 +1,7 @@
 //! Configuration from the environment: where to listen, and which backend.
 
-use gimlet_conformance::settings::backend;
 use gimlet_core::{Config, Gimlet};
+use gimlet_example_stores::backend;
 use std::net::SocketAddr;
 
 /// The embedded default: SQLite in a local file, nothing to install.
@@ -29,16 +29,16 @@ pub fn addr() -> Result<SocketAddr, std::net::AddrParseError> {
 
 /// The shop's Gimlet: the backend named by `GIMLET_BACKEND` (`memory`, a
 /// `sqlite://`, `postgres://` or `mysql://` URL, or a Redis one:
-/// `redis://`, `rediss://`, `redis+cluster://`, `redis+sentinel://`;
-/// SQLite in `gimlet-shop.db` by default; expired SQL sessions are deleted
-/// every ten minutes), and the `GIMLET_*` settings.
+/// `redis://`, `rediss://`, `redis+cluster://`, `redis+sentinel://`, each
+/// with its feature; SQLite in `gimlet-shop.db` by default; expired SQL
+/// sessions are deleted every ten minutes), and the `GIMLET_*` settings.
 ///
 /// # Errors
 ///
 /// A setting that does not parse, or a backend that cannot be reached.
 pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
     let url = std::env::var("GIMLET_BACKEND").unwrap_or_else(|_| DEFAULT_BACKEND.into());
-    // The same registry of backends by URL as the conformance app's.
+    // The same registry of stores by URL as the conformance app's.
     let backend = backend(&url).await?.ok_or("the shop needs a backend")?;
     let mut config = Config::default();
     // Served over plain HTTP on loopback; set GIMLET_COOKIE_SECURE=1 behind TLS.

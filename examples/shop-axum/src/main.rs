@@ -1,6 +1,6 @@
 //! The shop on axum.
 //!
-//! Run with: `cargo run -p gimlet-shop --bin shop-axum`
+//! Run with: `cargo run -p shop-axum`
 
 use axum::Form;
 use axum::http::StatusCode;

@@ -1,17 +1,14 @@
-//! The shop, as a user sees it, on each framework: log in, fill a cart, log
-//! out; two browsers of one user, logged out everywhere from one; and the
-//! footer's account of each page. On SQLite in a file, the embedded default.
+//! The shop, as a user sees it: log in, fill a cart, log out; two
+//! browsers of one user, logged out everywhere from one; and the footer's
+//! account of each page. On SQLite in a file, the embedded default.
 
-#![allow(clippy::unwrap_used)]
-
-mod harness;
-
-use harness::{Browser, cookie_bytes, csrf, devices, start};
+use super::harness::{Browser, cookie_bytes, csrf, devices, start};
 
 /// Copies of a logged-out cookie must die at once in these tests.
 const CHECK_EVERY_TIME: [(&str, &str); 1] = [("GIMLET_REVALIDATE_AFTER", "0")];
 
-async fn walk(binary: &str) {
+#[doc(hidden)]
+pub async fn walk(binary: &str) {
     let shop = start(binary, &CHECK_EVERY_TIME).await;
     let browser = Browser::new(&shop);
     let page = browser.home().await;
@@ -86,7 +83,8 @@ async fn walk(binary: &str) {
 
 /// With the default revalidation window, the footer tells what each page
 /// cost: nothing for a returning guest, one call per server-side need.
-async fn footer(binary: &str) {
+#[doc(hidden)]
+pub async fn footer(binary: &str) {
     let shop = start(binary, &[]).await;
     let browser = Browser::new(&shop);
     browser.home().await;
@@ -134,7 +132,8 @@ async fn footer(binary: &str) {
 /// Two browsers of one user: each lists both; one logs out everywhere, and
 /// both are logged out; a new login works; "log out other devices" keeps
 /// only the browser that asks.
-async fn two_browsers(binary: &str) {
+#[doc(hidden)]
+pub async fn two_browsers(binary: &str) {
     let shop = start(binary, &CHECK_EVERY_TIME).await;
     let (a, b) = (Browser::new(&shop), Browser::new(&shop));
     a.log_in("ada").await;
@@ -192,29 +191,24 @@ async fn two_browsers(binary: &str) {
     assert!(!page.contains("Signed in as"), "{binary}: {page}");
 }
 
-macro_rules! on {
-    ($framework:ident, $binary:literal) => {
-        mod $framework {
-            const BINARY: &str = env!(concat!("CARGO_BIN_EXE_", $binary));
+/// The shop's scenarios as tests of the binary at `$binary` (its
+/// `CARGO_BIN_EXE_…` path), in a test crate that depends on tokio.
+#[macro_export]
+macro_rules! scenarios {
+    ($binary:expr) => {
+        #[tokio::test]
+        async fn walk() {
+            $crate::e2e::scenarios::walk($binary).await;
+        }
 
-            #[tokio::test]
-            async fn walk() {
-                super::walk(BINARY).await;
-            }
+        #[tokio::test]
+        async fn footer() {
+            $crate::e2e::scenarios::footer($binary).await;
+        }
 
-            #[tokio::test]
-            async fn footer() {
-                super::footer(BINARY).await;
-            }
-
-            #[tokio::test]
-            async fn two_browsers() {
-                super::two_browsers(BINARY).await;
-            }
+        #[tokio::test]
+        async fn two_browsers() {
+            $crate::e2e::scenarios::two_browsers($binary).await;
         }
     };
 }
-
-on!(axum, "shop-axum");
-on!(actix, "shop-actix");
-on!(rocket, "shop-rocket");

@@ -1,6 +1,6 @@
 //! The shop on Rocket.
 //!
-//! Run with: `cargo run -p gimlet-shop --bin shop-rocket`
+//! Run with: `cargo run -p shop-rocket`
 
 use gimlet_rocket::{Session, SessionFairing};
 use gimlet_shop::pages::{self, AddToCart, Login, Outcome, Plain};

@@ -10,8 +10,8 @@ use tokio::process::{Child, ChildStdout, Command};
 
 /// A running shop on SQLite in a temporary file; the process ends, and the
 /// file goes, on drop.
-pub(crate) struct Shop {
-    pub(crate) base: String,
+pub struct Shop {
+    pub base: String,
     db: std::path::PathBuf,
     _child: Child,
     // Kept open: a shop that writes to a closed stdout would die of it.
@@ -26,7 +26,7 @@ impl Drop for Shop {
 
 /// Starts `binary` on a free port with `env` set (on top of
 /// `GIMLET_ADDR` and `GIMLET_BACKEND`), and waits until it listens.
-pub(crate) async fn start(binary: &str, env: &[(&str, &str)]) -> Shop {
+pub async fn start(binary: &str, env: &[(&str, &str)]) -> Shop {
     let unique = gimlet_core::SessionId::generate().unwrap().to_string();
     let db = std::env::temp_dir().join(format!("gimlet-shop-test-{}.db", &unique[..12]));
     // Port 0: the shop binds a free port itself and announces it.
@@ -75,14 +75,14 @@ pub(crate) async fn start(binary: &str, env: &[(&str, &str)]) -> Shop {
 }
 
 /// One browser: a client with its own cookie jar, which follows redirects.
-pub(crate) struct Browser {
-    pub(crate) client: reqwest::Client,
-    pub(crate) jar: Arc<reqwest::cookie::Jar>,
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
     base: String,
 }
 
 impl Browser {
-    pub(crate) fn new(shop: &Shop) -> Self {
+    pub fn new(shop: &Shop) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -96,14 +96,14 @@ impl Browser {
     }
 
     /// `GET /`, as text.
-    pub(crate) async fn home(&self) -> String {
+    pub async fn home(&self) -> String {
         let response = self.client.get(&self.base).send().await.unwrap();
         assert_eq!(response.status(), 200);
         response.text().await.unwrap()
     }
 
     /// Posts `form` to `path`; the status and the page it leads to.
-    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
         let response = self
             .client
             .post(format!("{}{path}", self.base))
@@ -115,7 +115,7 @@ impl Browser {
     }
 
     /// Logs in as `name` from the home page's form; the page it leads to.
-    pub(crate) async fn log_in(&self, name: &str) -> String {
+    pub async fn log_in(&self, name: &str) -> String {
         let token = csrf(&self.home().await);
         let (status, page) = self
             .post("/login", &[("name", name), ("csrf", &token)])
@@ -126,18 +126,18 @@ impl Browser {
 }
 
 /// The CSRF token in a page's forms.
-pub(crate) fn csrf(page: &str) -> String {
+pub fn csrf(page: &str) -> String {
     let start = page.find("name=csrf value=").unwrap() + "name=csrf value=".len();
     page[start..start + 64].to_owned()
 }
 
 /// The rows of the "your devices" table.
-pub(crate) fn devices(page: &str) -> usize {
+pub fn devices(page: &str) -> usize {
     page.matches("<tr class=device>").count()
 }
 
 /// The size the footer gives for the transient cookie.
-pub(crate) fn cookie_bytes(page: &str) -> Option<usize> {
+pub fn cookie_bytes(page: &str) -> Option<usize> {
     let marker = "<th>transient</th><td><code>";
     let start = page.find(marker)? + marker.len();
     let end = start + page[start..].find("</code>")?;

@@ -1,6 +1,6 @@
 //! The shop on actix-web.
 //!
-//! Run with: `cargo run -p gimlet-shop --bin shop-actix`
+//! Run with: `cargo run -p shop-actix`
 
 use actix_web::http::header::LOCATION;
 use actix_web::{App, HttpResponse, HttpServer, ResponseError, web};

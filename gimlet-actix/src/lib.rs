@@ -65,7 +65,10 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let cookies = req.headers().get_all(COOKIE).map(HeaderValue::as_bytes);
-        let session = self.1.open_from_header_bytes(cookies);
+        let headers = req.headers();
+        let session = self
+            .1
+            .open_request(cookies, |name| headers.get(name).map(HeaderValue::as_bytes));
         req.extensions_mut().insert(session.clone());
         let (service, gimlet) = (Rc::clone(&self.0), self.1.clone());
         Box::pin(async move {

@@ -69,9 +69,12 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let cookies = req.headers().get_all(COOKIE).iter();
+        let headers = req.headers();
         let session = self
             .gimlet
-            .open_from_header_bytes(cookies.map(|v| v.as_bytes()));
+            .open_request(cookies.map(|v| v.as_bytes()), |name| {
+                headers.get(name).map(|v| v.as_bytes())
+            });
         req.extensions_mut().insert(session.clone());
         // The clone that was polled ready is the one to call.
         let ready = self.inner.clone();

@@ -190,6 +190,9 @@ impl Gimlet {
             session.commit().await.map_err(failure)?
         };
         if !set_cookies.is_empty() {
+            if session.state().is_suspect() {
+                self.engine.transport.suspect_session();
+            }
             if let Some(value) = private(response.values("cache-control")) {
                 response.remove("cache-control");
                 response.append("cache-control", value);

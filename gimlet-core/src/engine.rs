@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::Clock;
 use crate::backend::{Backend, NearCache, Revocations};
-use crate::cookie::{CookieCodec, CookieJar, VerifiedCookies};
+use crate::cookie::{CookieCodec, CookieJar, TransportWatch, VerifiedCookies};
 use crate::error::Error;
 use crate::key::{ChannelKind, KeySet, Place, Placement};
 
@@ -21,6 +21,8 @@ pub(crate) struct Engine {
     pub(crate) backend: Option<Arc<dyn Backend>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cookies: CookieJar,
+    /// The one warning about `Secure` cookies on plain HTTP.
+    pub(crate) transport: TransportWatch,
     pub(crate) clientside_keys: KeySet,
     pub(crate) permanent_keys: KeySet,
     pub(crate) default_clientside: bool,

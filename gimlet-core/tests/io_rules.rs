@@ -289,8 +289,12 @@ async fn rule_6_set_cookie_only_when_a_channel_changed() {
 async fn rule_7_expiry_is_refreshed_lazily() {
     // Revalidation (tested below) and the absolute lifetime are pushed out
     // of the way: this is about refreshes alone.
-    let mut b =
-        established_with(|g| g.revalidate_after(days(30)).absolute_lifetime(days(365))).await;
+    let mut b = established_with(|g| {
+        g.revalidate_after(days(30))
+            .absolute_lifetime(days(365))
+            .transient_lifetime(days(1))
+    })
+    .await;
     // Before the refresh is due (half of one day for the transient
     // channel), a used session writes nothing.
     b.advance(days(1) / 4);

@@ -237,8 +237,8 @@ async fn cycle_id_replaces_the_csrf_token() {
 
 #[tokio::test]
 async fn the_absolute_lifetime_is_on_by_default_and_counts_from_login() {
-    // Used every hour, so neither idle lifetime runs out.
-    let mut b = browser(|g| g.revalidate_after(days(365)));
+    // An idle lifetime of a day, so that only the absolute one ends it.
+    let mut b = browser(|g| g.revalidate_after(days(365)).transient_lifetime(days(1)));
     let s = b.open();
     s.insert_with("n", &1, Placement::new().clientside(true))
         .await

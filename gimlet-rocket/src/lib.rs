@@ -43,7 +43,10 @@ impl Fairing for SessionFairing {
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
         let cookies = req.headers().get("Cookie").map(str::as_bytes);
-        let session = self.gimlet.open_from_header_bytes(cookies);
+        let headers = req.headers();
+        let session = self
+            .gimlet
+            .open_request(cookies, |name| headers.get_one(name).map(str::as_bytes));
         req.local_cache(|| Slot(Some(session)));
     }
 

@@ -80,3 +80,88 @@ async fn without_a_backend_server_keys_are_refused() {
         assert_eq!(get(&client, format!("{}/get/k", app.base)).await.1, "v");
     }
 }
+
+/// A request for `path` on `app`, with these headers.
+async fn get_with(app: &common::process::Running, path: &str, headers: &[(&str, &str)]) -> bool {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", app.base));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.headers().contains_key("set-cookie")
+}
+
+#[tokio::test]
+async fn secure_cookies_served_over_plain_http_are_warned_about_once() {
+    const PLAIN: &str = "over plain HTTP, and the session cookies are Secure";
+    const DROPPED: &str = "sessions were started for requests without a session cookie";
+    let host = ("host", "myapp.test:3000");
+    let from_a_plain_page = ("referer", "http://myapp.test:3000/");
+    for binary in BINARIES {
+        let settings = [
+            ("GIMLET_BACKEND", "memory".to_owned()),
+            (
+                "GIMLET_SECRET",
+                "binary test secret, thirty-two bytes".to_owned(),
+            ),
+            ("GIMLET_COOKIE_SECURE", "1".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+
+        // A page of the app over http:// sent the request: said at once,
+        // and only once.
+        let app = run(binary, &settings).await;
+        for _ in 0..3 {
+            assert!(get_with(&app, "/set/user/7", &[host, from_a_plain_page]).await);
+        }
+        let log = app.wait_for_log(PLAIN).await;
+        assert!(
+            log.contains("GIMLET_COOKIE_SECURE=0"),
+            "the fix is in it: {log}"
+        );
+        assert_eq!(log.matches(PLAIN).count(), 1, "{binary}: {log}");
+
+        // Nothing tells, but ten new sessions and not one cookie back.
+        let app = run(binary, &settings).await;
+        for _ in 0..9 {
+            assert!(get_with(&app, "/set/user/7", &[host]).await);
+        }
+        // Loopback and HTTPS behind a proxy count for nothing, and say
+        // nothing.
+        for _ in 0..10 {
+            assert!(get_with(&app, "/set/user/7", &[]).await);
+            let https = ("x-forwarded-proto", "https");
+            assert!(get_with(&app, "/set/user/7", &[host, https, from_a_plain_page]).await);
+        }
+        assert!(get_with(&app, "/set/user/7", &[host]).await);
+        let log = app.wait_for_log(DROPPED).await;
+        assert!(log.contains("10 sessions"), "{binary}: {log}");
+        assert!(!log.contains(PLAIN), "{binary}: {log}");
+
+        // A cookie that comes back ends the watch: no word, ever.
+        let app = run(binary, &settings).await;
+        let cookie = {
+            let response = reqwest::Client::new()
+                .get(format!("{}/set/user/7", app.base))
+                .send()
+                .await
+                .unwrap();
+            let set = response.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            set.split(';').next().unwrap().to_owned()
+        };
+        get_with(&app, "/get/user", &[("cookie", &cookie)]).await;
+        for _ in 0..12 {
+            assert!(get_with(&app, "/set/user/7", &[host, from_a_plain_page]).await);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let log = app.stderr_now();
+        assert!(
+            !log.contains(PLAIN) && !log.contains(DROPPED),
+            "{binary}: {log}"
+        );
+    }
+}

@@ -40,16 +40,17 @@ pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
     let url = std::env::var("GIMLET_BACKEND").unwrap_or_else(|_| DEFAULT_BACKEND.into());
     // The same registry of stores by URL as the conformance app's.
     let backend = backend(&url).await?.ok_or("the shop needs a backend")?;
-    let mut config = Config::default();
-    // Served over plain HTTP on loopback; set GIMLET_COOKIE_SECURE=1 behind TLS.
-    config.cookie.secure = false;
-    config.apply_env(|name| std::env::var(name).ok())?;
-    if config.secret.is_none() {
+    // Under the GIMLET_* variables, which `build` reads: served over plain
+    // HTTP on loopback, so not Secure unless GIMLET_COOKIE_SECURE=1 (behind
+    // TLS), and a development secret unless GIMLET_SECRET is set.
+    let mut base = Config::default();
+    base.cookie.secure = false;
+    if std::env::var_os("GIMLET_SECRET").is_none() {
         eprintln!("warning: GIMLET_SECRET is not set; using a development secret");
-        config.secret = Some("gimlet-shop development secret, never in production".into());
+        base.secret = Some("gimlet-shop development secret, never in production".into());
     }
     Ok(Gimlet::builder()
-        .config(config)
+        .config(base)
         .clientside_keys(CLIENTSIDE_KEYS)
         .key(crate::pages::USER)
         .key(crate::pages::CART_ID)

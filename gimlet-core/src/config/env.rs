@@ -13,6 +13,9 @@ use crate::{Config, ConfigError, EncryptionKey, Secret};
 pub(crate) struct Var {
     pub(crate) name: &'static str,
     pub(crate) aliases: &'static [&'static str],
+    /// The setting it fills: the `Config` field's path, as the builder's
+    /// setters name it too.
+    pub(crate) setting: &'static str,
     apply: fn(&mut Config, &Value<'_>) -> Result<(), ConfigError>,
 }
 
@@ -69,6 +72,7 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_SECRET",
         aliases: &[],
+        setting: "secret",
         apply: |c, v| {
             c.secret = Some(Secret::from(v.text()));
             Ok(())
@@ -77,6 +81,7 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_PREVIOUS_SECRETS",
         aliases: &[],
+        setting: "previous_secrets",
         apply: |c, v| {
             c.previous_secrets = v.list().map(Secret::from).collect();
             Ok(())
@@ -85,6 +90,7 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_ENCRYPTION_KEY",
         aliases: &[],
+        setting: "encryption_key",
         apply: |c, v| {
             c.encryption_key = Some(Value::key(v.text, v.name)?);
             Ok(())
@@ -93,6 +99,7 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_PREVIOUS_ENCRYPTION_KEYS",
         aliases: &[],
+        setting: "previous_encryption_keys",
         apply: |c, v| {
             let keys = v.list().map(|k| Value::key(k, v.name));
             c.previous_encryption_keys = keys.collect::<Result<_, _>>()?;
@@ -102,6 +109,7 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_CLIENTSIDE_KEYS",
         aliases: &[],
+        setting: "clientside_keys",
         apply: |c, v| {
             c.clientside_keys = v.list().map(str::to_owned).collect();
             Ok(())
@@ -110,6 +118,7 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_PERMANENT_KEYS",
         aliases: &[],
+        setting: "permanent_keys",
         apply: |c, v| {
             c.permanent_keys = v.list().map(str::to_owned).collect();
             Ok(())
@@ -118,56 +127,67 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_DEFAULT_CLIENTSIDE",
         aliases: &[],
+        setting: "default_clientside",
         apply: |c, v| set(&mut c.default_clientside, Some(v.flag()?)),
     },
     Var {
         name: "GIMLET_DEFAULT_PERMANENT",
         aliases: &[],
+        setting: "default_permanent",
         apply: |c, v| set(&mut c.default_permanent, v.flag()?),
     },
     Var {
         name: "GIMLET_PERMANENT_LIFETIME",
         aliases: &[],
+        setting: "permanent_lifetime",
         apply: |c, v| set(&mut c.permanent_lifetime, v.seconds()?),
     },
     Var {
         name: "GIMLET_TRANSIENT_LIFETIME",
         aliases: &[],
+        setting: "transient_lifetime",
         apply: |c, v| set(&mut c.transient_lifetime, v.seconds()?),
     },
     Var {
         name: "GIMLET_ABSOLUTE_LIFETIME",
         aliases: &[],
+        setting: "absolute_lifetime",
         apply: |c, v| set(&mut c.absolute_lifetime, Some(v.seconds()?)),
     },
     Var {
         name: "GIMLET_PERMANENT_ABSOLUTE_LIFETIME",
         aliases: &[],
+        setting: "permanent_absolute_lifetime",
         apply: |c, v| set(&mut c.permanent_absolute_lifetime, v.seconds()?),
     },
     Var {
         name: "GIMLET_TRANSIENT_ABSOLUTE_LIFETIME",
         aliases: &[],
+        setting: "transient_absolute_lifetime",
         apply: |c, v| set(&mut c.transient_absolute_lifetime, v.seconds()?),
     },
     Var {
         name: "GIMLET_REVALIDATE_AFTER",
         aliases: &[],
+        setting: "revalidate_after",
         apply: |c, v| set(&mut c.revalidate_after, v.seconds()?),
     },
     Var {
         name: "GIMLET_REVOCABLE",
         aliases: &[],
+        setting: "revocable",
         apply: |c, v| set(&mut c.revocable, v.flag()?),
     },
     Var {
         name: "GIMLET_COMMIT_FAILED_REQUESTS",
         aliases: &[],
+        setting: "commit_failed_requests",
         apply: |c, v| set(&mut c.commit_failed_requests, v.flag()?),
     },
     Var {
         name: "GIMLET_REFRESH_FRACTION",
         aliases: &[],
+        setting: "refresh_fraction",
         apply: |c, v| {
             let fraction = v.text.trim().parse();
             c.refresh_fraction =
@@ -178,61 +198,73 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_MAX_VALUE_SIZE",
         aliases: &[],
+        setting: "max_value_size",
         apply: |c, v| set(&mut c.max_value_size, v.number()?),
     },
     Var {
         name: "GIMLET_MAX_SESSION_BYTES",
         aliases: &[],
+        setting: "max_session_bytes",
         apply: |c, v| set(&mut c.max_session_bytes, Some(v.number()?)),
     },
     Var {
         name: "GIMLET_COOKIE_CACHE_BYTES",
         aliases: &[],
+        setting: "cookie_cache_bytes",
         apply: |c, v| set(&mut c.cookie_cache_bytes, v.number()?),
     },
     Var {
         name: "GIMLET_NEAR_CACHE_BYTES",
         aliases: &[],
+        setting: "near_cache_bytes",
         apply: |c, v| set(&mut c.near_cache_bytes, v.number()?),
     },
     Var {
         name: "GIMLET_NEAR_CACHE_TTL",
         aliases: &[],
+        setting: "near_cache_ttl",
         apply: |c, v| set(&mut c.near_cache_ttl, v.seconds()?),
     },
     Var {
         name: "GIMLET_MAX_SESSIONS_PER_OWNER",
         aliases: &[],
+        setting: "max_sessions_per_owner",
         apply: |c, v| set(&mut c.max_sessions_per_owner, Some(v.number()?)),
     },
     Var {
         name: "GIMLET_COOKIE_PERMANENT_NAME",
         aliases: &["GIMLET_PERMANENT_COOKIE"],
+        setting: "cookie.permanent_name",
         apply: |c, v| set(&mut c.cookie.permanent_name, v.text()),
     },
     Var {
         name: "GIMLET_COOKIE_TRANSIENT_NAME",
         aliases: &["GIMLET_TRANSIENT_COOKIE"],
+        setting: "cookie.transient_name",
         apply: |c, v| set(&mut c.cookie.transient_name, v.text()),
     },
     Var {
         name: "GIMLET_COOKIE_TOKEN_NAME",
         aliases: &[],
+        setting: "cookie.token_name",
         apply: |c, v| set(&mut c.cookie.token_name, v.text()),
     },
     Var {
         name: "GIMLET_COOKIE_SECURE",
         aliases: &["GIMLET_SECURE"],
+        setting: "cookie.secure",
         apply: |c, v| set(&mut c.cookie.secure, v.flag()?),
     },
     Var {
         name: "GIMLET_COOKIE_HTTP_ONLY",
         aliases: &["GIMLET_HTTP_ONLY"],
+        setting: "cookie.http_only",
         apply: |c, v| set(&mut c.cookie.http_only, v.flag()?),
     },
     Var {
         name: "GIMLET_COOKIE_SAME_SITE",
         aliases: &["GIMLET_SAME_SITE"],
+        setting: "cookie.same_site",
         apply: |c, v| {
             c.cookie.same_site = match v.text.trim().to_ascii_lowercase().as_str() {
                 "strict" => SameSite::Strict,
@@ -246,35 +278,55 @@ pub(crate) static VARS: &[Var] = &[
     Var {
         name: "GIMLET_COOKIE_PATH",
         aliases: &[],
+        setting: "cookie.path",
         apply: |c, v| set(&mut c.cookie.path, v.text()),
     },
     Var {
         name: "GIMLET_COOKIE_DOMAIN",
         aliases: &[],
+        setting: "cookie.domain",
         apply: |c, v| set(&mut c.cookie.domain, Some(v.text())),
     },
     Var {
         name: "GIMLET_COOKIE_HOST_PREFIX",
         aliases: &["GIMLET_HOST_PREFIX"],
+        setting: "cookie.host_prefix",
         apply: |c, v| set(&mut c.cookie.host_prefix, Some(v.flag()?)),
     },
     Var {
         name: "GIMLET_COOKIE_MAX_SIZE",
         aliases: &[],
+        setting: "cookie.max_size",
         apply: |c, v| set(&mut c.cookie.max_size, v.number()?),
     },
 ];
 
 /// Applies every variable `lookup` knows (an empty one counts as unset; a
-/// variable's current name wins over its older ones).
-pub(crate) fn apply(config: &mut Config, lookup: impl Fn(&str) -> Option<String>) -> Applied {
+/// variable's current name wins over its older ones), and returns them,
+/// each by the name it was found under.
+pub(crate) fn apply(
+    config: &mut Config,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<Found>, ConfigError> {
+    let mut applied = Vec::new();
     for var in VARS {
         let mut names = std::iter::once(var.name).chain(var.aliases.iter().copied());
         let found =
             names.find_map(|name| Some((name, lookup(name).filter(|v| !v.trim().is_empty())?)));
         if let Some((name, text)) = found {
             (var.apply)(config, &Value { name, text: &text })?;
+            applied.push(Found {
+                name,
+                setting: var.setting,
+            });
         }
     }
-    Ok(())
+    Ok(applied)
+}
+
+/// A variable that was set: the name it was found under, and its setting.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Found {
+    pub(crate) name: &'static str,
+    pub(crate) setting: &'static str,
 }

@@ -34,6 +34,11 @@ impl Secret {
         Secret(bytes.into().into_boxed_slice())
     }
 
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }

@@ -125,7 +125,8 @@ pub struct Config {
     #[serde(deserialize_with = "seconds")]
     pub permanent_lifetime: Duration,
     /// Idle lifetime of the transient channel, whose cookie lasts for the
-    /// browser session. Default 1 day.
+    /// browser session. Default 2 hours (within its 12-hour absolute
+    /// lifetime).
     #[serde(deserialize_with = "seconds")]
     pub transient_lifetime: Duration,
     /// A limit counted from a channel's creation that refreshes cannot
@@ -203,7 +204,7 @@ impl Default for Config {
             default_clientside: None,
             default_permanent: false,
             permanent_lifetime: Duration::from_secs(30 * 24 * 3600),
-            transient_lifetime: Duration::from_secs(24 * 3600),
+            transient_lifetime: Duration::from_secs(2 * 3600),
             absolute_lifetime: None,
             permanent_absolute_lifetime: Duration::from_secs(90 * 24 * 3600),
             transient_absolute_lifetime: Duration::from_secs(12 * 3600),
@@ -263,7 +264,7 @@ impl Config {
         &mut self,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
-        crate::config::env::apply(self, lookup)
+        crate::config::env::apply(self, lookup).map(drop)
     }
 
     /// Every environment variable [`Config::from_env`] reads, each with the

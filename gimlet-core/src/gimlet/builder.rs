@@ -6,29 +6,40 @@ use std::time::Duration;
 
 use crate::backend::{Backend, NearCache, Revocations};
 use crate::config::SameSite;
+use crate::config::env;
 use crate::cookie::CookieCodec;
-use crate::cookie::{CookieJar, VerifiedCookies};
+use crate::cookie::{CookieJar, TransportWatch, VerifiedCookies};
 use crate::engine::Engine;
 use crate::error::ConfigErrorKind;
 use crate::key::KeySet;
 use crate::{
-    Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, Placement, Secret, SystemClock,
+    Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, MIN_SECRET_LEN, Placement, Secret,
+    SystemClock,
 };
 
 /// Builds a [`Gimlet`]. Its only required input is a secret.
 ///
-/// Every setting of [`Config`] has a setter here; [`GimletBuilder::config`]
-/// takes a whole `Config` (from serde or the environment) at once.
+/// Every setting of [`Config`] has a setter here. Settings come from three
+/// layers, and the rule is the same for each setting:
+///
+/// 1. **the setters** win, whatever the order of the calls;
+/// 2. then the **`GIMLET_*` environment variables** fill what the setters
+///    left open (read by [`build`](Self::build): an app picks them up
+///    without asking; [`without_env`](Self::without_env) turns this off);
+/// 3. then [`config`](Self::config)'s `Config` (from a file, say), or the
+///    defaults.
+///
+/// `build` logs which variables it used, and warns of each one a setter
+/// overrides, so that neither layer is ever ignored in silence.
 ///
 /// # Example
 ///
 /// ```
 /// use std::time::Duration;
-/// use gimlet_core::{Config, Gimlet, MemoryBackend};
+/// use gimlet_core::{Gimlet, MemoryBackend};
 ///
 /// # fn main() -> Result<(), gimlet_core::ConfigError> {
 /// let gimlet = Gimlet::builder()
-///     .config(Config::from_env()?)
 ///     .secret("read this from a secret store, not the source")
 ///     .backend(MemoryBackend::new())
 ///     .clientside_keys(["user_id", "cart_id"])
@@ -38,7 +49,12 @@ use crate::{
 /// # Ok(()) }
 /// ```
 pub struct GimletBuilder {
+    /// The lowest layer: the defaults, or [`GimletBuilder::config`]'s.
     config: Config,
+    /// Where `GIMLET_*` variables come from.
+    environment: Environment,
+    /// The setters called, in order: the top layer.
+    code: Vec<Setter>,
     backend: Option<Arc<dyn Backend>>,
     clock: Arc<dyn Clock>,
     /// Keys declared with [`GimletBuilder::key`], added to the whitelists
@@ -46,10 +62,35 @@ pub struct GimletBuilder {
     declared: Vec<(&'static str, Placement)>,
 }
 
+/// A setter's change, applied at build time over the environment's.
+struct Setter {
+    /// The setting it changes, as the environment's table names it.
+    setting: &'static str,
+    apply: Box<dyn FnOnce(&mut Config) + Send + Sync>,
+}
+
+/// A source of `GIMLET_*` variables: a name's value, if set.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+/// Where [`GimletBuilder::build`] reads `GIMLET_*` variables.
+enum Environment {
+    Process,
+    Lookup(Box<Lookup>),
+    None,
+}
+
 impl fmt::Debug for GimletBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let environment = match self.environment {
+            Environment::Process => "process",
+            Environment::Lookup(_) => "lookup",
+            Environment::None => "none",
+        };
+        let code: Vec<&str> = self.code.iter().map(|s| s.setting).collect();
         f.debug_struct("GimletBuilder")
             .field("config", &self.config)
+            .field("environment", &environment)
+            .field("code", &code)
             .field("backend", &self.backend)
             .field("clock", &self.clock)
             .field("declared", &self.declared)
@@ -67,9 +108,11 @@ macro_rules! cookie_setter {
     ($(#[$doc:meta])* $name:ident: $ty:ty) => {
         $(#[$doc])*
         #[must_use]
-        pub fn $name(mut self, value: $ty) -> Self {
-            self.config.cookie.$name = value.into();
-            self
+        pub fn $name(self, value: $ty) -> Self {
+            let value = value.into();
+            self.set(concat!("cookie.", stringify!($name)), move |c| {
+            c.cookie.$name = value;
+        })
         }
     };
 }
@@ -79,53 +122,92 @@ impl GimletBuilder {
     pub fn new() -> Self {
         GimletBuilder {
             config: Config::default(),
+            environment: Environment::Process,
+            code: Vec::new(),
             backend: None,
             clock: Arc::new(SystemClock),
             declared: Vec::new(),
         }
     }
 
-    /// Replaces every setting with `config`'s.
+    /// Puts `config` under the other layers, in place of the defaults:
+    /// the environment fills over it, and the setters win over both,
+    /// whether they are called before this or after.
     #[must_use]
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
     }
 
+    /// Reads `GIMLET_*` variables through `lookup` instead of the
+    /// process's environment.
+    #[must_use]
+    pub fn env_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.environment = Environment::Lookup(Box::new(lookup));
+        self
+    }
+
+    /// Reads no `GIMLET_*` variables: the setters and
+    /// [`config`](Self::config) are all there is (tests, or an app that
+    /// keeps its settings elsewhere).
+    #[must_use]
+    pub fn without_env(mut self) -> Self {
+        self.environment = Environment::None;
+        self
+    }
+
+    /// Records a setter's change to `setting`.
+    fn set(
+        mut self,
+        setting: &'static str,
+        apply: impl FnOnce(&mut Config) + Send + Sync + 'static,
+    ) -> Self {
+        self.code.push(Setter {
+            setting,
+            apply: Box::new(apply),
+        });
+        self
+    }
+
     /// The signing secret, at least 32 bytes.
     #[must_use]
-    pub fn secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.config.secret = Some(secret.into());
-        self
+    pub fn secret(self, secret: impl Into<Secret>) -> Self {
+        let value = Some(secret.into());
+        self.set("secret", move |c| {
+            c.secret = value;
+        })
     }
 
     /// Older secrets that still verify cookies, which are then issued again
     /// under [`secret`](Self::secret).
     #[must_use]
-    pub fn previous_secrets<S: Into<Secret>>(
-        mut self,
-        secrets: impl IntoIterator<Item = S>,
-    ) -> Self {
-        self.config.previous_secrets = secrets.into_iter().map(Into::into).collect();
-        self
+    pub fn previous_secrets<S: Into<Secret>>(self, secrets: impl IntoIterator<Item = S>) -> Self {
+        let value = secrets.into_iter().map(Into::into).collect();
+        self.set("previous_secrets", move |c| {
+            c.previous_secrets = value;
+        })
     }
 
     /// Encrypts cookies with AES-256-GCM under this key. Without it cookies
     /// are signed, so their clientside values are readable by the client.
     #[must_use]
-    pub fn encryption_key(mut self, key: EncryptionKey) -> Self {
-        self.config.encryption_key = Some(key);
-        self
+    pub fn encryption_key(self, key: EncryptionKey) -> Self {
+        let value = Some(key);
+        self.set("encryption_key", move |c| {
+            c.encryption_key = value;
+        })
     }
 
     /// Older encryption keys that still decrypt.
     #[must_use]
-    pub fn previous_encryption_keys(
-        mut self,
-        keys: impl IntoIterator<Item = EncryptionKey>,
-    ) -> Self {
-        self.config.previous_encryption_keys = keys.into_iter().collect();
-        self
+    pub fn previous_encryption_keys(self, keys: impl IntoIterator<Item = EncryptionKey>) -> Self {
+        let value = keys.into_iter().collect();
+        self.set("previous_encryption_keys", move |c| {
+            c.previous_encryption_keys = value;
+        })
     }
 
     /// The session store. Without one, every key lives in the cookie.
@@ -151,9 +233,11 @@ impl GimletBuilder {
 
     /// Keys that always live in the cookie.
     #[must_use]
-    pub fn clientside_keys<K: Into<String>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
-        self.config.clientside_keys = keys.into_iter().map(Into::into).collect();
-        self
+    pub fn clientside_keys<K: Into<String>>(self, keys: impl IntoIterator<Item = K>) -> Self {
+        let value = keys.into_iter().map(Into::into).collect();
+        self.set("clientside_keys", move |c| {
+            c.clientside_keys = value;
+        })
     }
 
     /// Declares a typed key: a clientside one joins the clientside
@@ -169,100 +253,126 @@ impl GimletBuilder {
 
     /// Keys that go to the permanent channel unless a call says otherwise.
     #[must_use]
-    pub fn permanent_keys<K: Into<String>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
-        self.config.permanent_keys = keys.into_iter().map(Into::into).collect();
-        self
+    pub fn permanent_keys<K: Into<String>>(self, keys: impl IntoIterator<Item = K>) -> Self {
+        let value = keys.into_iter().map(Into::into).collect();
+        self.set("permanent_keys", move |c| {
+            c.permanent_keys = value;
+        })
     }
 
     /// Where keys go when neither the call nor the whitelist decides.
     #[must_use]
-    pub fn default_clientside(mut self, clientside: bool) -> Self {
-        self.config.default_clientside = Some(clientside);
-        self
+    pub fn default_clientside(self, clientside: bool) -> Self {
+        let value = Some(clientside);
+        self.set("default_clientside", move |c| {
+            c.default_clientside = value;
+        })
     }
 
     /// Whether keys are permanent when neither the call nor the whitelist
     /// decides.
     #[must_use]
-    pub fn default_permanent(mut self, permanent: bool) -> Self {
-        self.config.default_permanent = permanent;
-        self
+    pub fn default_permanent(self, permanent: bool) -> Self {
+        let value = permanent;
+        self.set("default_permanent", move |c| {
+            c.default_permanent = value;
+        })
     }
 
     /// ChannelKind of the permanent channel.
     #[must_use]
-    pub fn permanent_lifetime(mut self, lifetime: Duration) -> Self {
-        self.config.permanent_lifetime = lifetime;
-        self
+    pub fn permanent_lifetime(self, lifetime: Duration) -> Self {
+        let value = lifetime;
+        self.set("permanent_lifetime", move |c| {
+            c.permanent_lifetime = value;
+        })
     }
 
     /// Idle lifetime of the transient channel.
     #[must_use]
-    pub fn transient_lifetime(mut self, lifetime: Duration) -> Self {
-        self.config.transient_lifetime = lifetime;
-        self
+    pub fn transient_lifetime(self, lifetime: Duration) -> Self {
+        let value = lifetime;
+        self.set("transient_lifetime", move |c| {
+            c.transient_lifetime = value;
+        })
     }
 
     /// A limit from creation that refreshes cannot extend, for both
     /// channels (by default 90 days for the permanent one, 12 hours for the
     /// other).
     #[must_use]
-    pub fn absolute_lifetime(mut self, lifetime: Duration) -> Self {
-        self.config.absolute_lifetime = Some(lifetime);
-        self
+    pub fn absolute_lifetime(self, lifetime: Duration) -> Self {
+        let value = Some(lifetime);
+        self.set("absolute_lifetime", move |c| {
+            c.absolute_lifetime = value;
+        })
     }
 
     /// The permanent channel's absolute lifetime (default 90 days).
     #[must_use]
-    pub fn permanent_absolute_lifetime(mut self, lifetime: Duration) -> Self {
-        self.config.permanent_absolute_lifetime = lifetime;
-        self
+    pub fn permanent_absolute_lifetime(self, lifetime: Duration) -> Self {
+        let value = lifetime;
+        self.set("permanent_absolute_lifetime", move |c| {
+            c.permanent_absolute_lifetime = value;
+        })
     }
 
     /// The transient channel's absolute lifetime (default 12 hours).
     #[must_use]
-    pub fn transient_absolute_lifetime(mut self, lifetime: Duration) -> Self {
-        self.config.transient_absolute_lifetime = lifetime;
-        self
+    pub fn transient_absolute_lifetime(self, lifetime: Duration) -> Self {
+        let value = lifetime;
+        self.set("transient_absolute_lifetime", move |c| {
+            c.transient_absolute_lifetime = value;
+        })
     }
 
     /// How long a cookie is trusted after its record was last seen to exist
     /// (default 300 seconds; zero checks on every use). See
     /// [`Config::revalidate_after`].
     #[must_use]
-    pub fn revalidate_after(mut self, window: Duration) -> Self {
-        self.config.revalidate_after = window;
-        self
+    pub fn revalidate_after(self, window: Duration) -> Self {
+        let value = window;
+        self.set("revalidate_after", move |c| {
+            c.revalidate_after = value;
+        })
     }
 
     /// Whether every new channel gets a record, so that its cookie can be
     /// revoked (default `true`). See [`Config::revocable`].
     #[must_use]
-    pub fn revocable(mut self, revocable: bool) -> Self {
-        self.config.revocable = revocable;
-        self
+    pub fn revocable(self, revocable: bool) -> Self {
+        let value = revocable;
+        self.set("revocable", move |c| {
+            c.revocable = value;
+        })
     }
 
     /// Whether requests answered with a 5xx commit their changes (default
     /// `false`).
     #[must_use]
-    pub fn commit_failed_requests(mut self, commit: bool) -> Self {
-        self.config.commit_failed_requests = commit;
-        self
+    pub fn commit_failed_requests(self, commit: bool) -> Self {
+        let value = commit;
+        self.set("commit_failed_requests", move |c| {
+            c.commit_failed_requests = value;
+        })
     }
 
     /// How far into its lifetime a channel is refreshed (0 to 1).
     #[must_use]
-    pub fn refresh_fraction(mut self, fraction: f64) -> Self {
-        self.config.refresh_fraction = fraction;
-        self
+    pub fn refresh_fraction(self, fraction: f64) -> Self {
+        let value = fraction;
+        self.set("refresh_fraction", move |c| {
+            c.refresh_fraction = value;
+        })
     }
 
     /// The largest serialized server-side value, in bytes.
     #[must_use]
-    pub fn max_value_size(mut self, bytes: usize) -> Self {
-        self.config.max_value_size = bytes;
-        self
+    pub fn max_value_size(self, bytes: usize) -> Self {
+        let value = bytes;
+        self.set("max_value_size", move |c| {
+            c.max_value_size = value;
+        })
     }
 
     /// The most server-side data one channel may hold, keys' names and
@@ -270,18 +380,22 @@ impl GimletBuilder {
     /// [`Error::SessionTooLarge`](crate::Error::SessionTooLarge); the
     /// check loads the session first if the request has not.
     #[must_use]
-    pub fn max_session_bytes(mut self, bytes: usize) -> Self {
-        self.config.max_session_bytes = Some(bytes);
-        self
+    pub fn max_session_bytes(self, bytes: usize) -> Self {
+        let value = Some(bytes);
+        self.set("max_session_bytes", move |c| {
+            c.max_session_bytes = value;
+        })
     }
 
     /// How many bytes of verified cookie values to remember by their exact
     /// bytes, so that a browser's next requests with the same cookie skip
     /// its MAC (default 4 MiB; 0 verifies every value every time).
     #[must_use]
-    pub fn cookie_cache_bytes(mut self, bytes: usize) -> Self {
-        self.config.cookie_cache_bytes = bytes;
-        self
+    pub fn cookie_cache_bytes(self, bytes: usize) -> Self {
+        let value = bytes;
+        self.set("cookie_cache_bytes", move |c| {
+            c.cookie_cache_bytes = value;
+        })
     }
 
     /// How many bytes of server records to keep on this app server, so
@@ -290,16 +404,20 @@ impl GimletBuilder {
     /// ([`Backend::follow_changes`]): `build` fails otherwise. See
     /// [`Config::near_cache_bytes`].
     #[must_use]
-    pub fn near_cache_bytes(mut self, bytes: usize) -> Self {
-        self.config.near_cache_bytes = bytes;
-        self
+    pub fn near_cache_bytes(self, bytes: usize) -> Self {
+        let value = bytes;
+        self.set("near_cache_bytes", move |c| {
+            c.near_cache_bytes = value;
+        })
     }
 
     /// The longest a near-cached record is kept (default 30 seconds).
     #[must_use]
-    pub fn near_cache_ttl(mut self, ttl: Duration) -> Self {
-        self.config.near_cache_ttl = ttl;
-        self
+    pub fn near_cache_ttl(self, ttl: Duration) -> Self {
+        let value = ttl;
+        self.set("near_cache_ttl", move |c| {
+            c.near_cache_ttl = value;
+        })
     }
 
     /// The most channels one owner may have (default: no limit): a
@@ -307,9 +425,11 @@ impl GimletBuilder {
     /// [`Error::TooManySessions`](crate::Error::TooManySessions), after one
     /// read of the owner's index.
     #[must_use]
-    pub fn max_sessions_per_owner(mut self, channels: usize) -> Self {
-        self.config.max_sessions_per_owner = Some(channels);
-        self
+    pub fn max_sessions_per_owner(self, channels: usize) -> Self {
+        let value = Some(channels);
+        self.set("max_sessions_per_owner", move |c| {
+            c.max_sessions_per_owner = value;
+        })
     }
 
     cookie_setter!(
@@ -351,9 +471,11 @@ impl GimletBuilder {
 
     /// The `Domain` attribute.
     #[must_use]
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.config.cookie.domain = Some(domain.into());
-        self
+    pub fn domain(self, domain: impl Into<String>) -> Self {
+        let value = Some(domain.into());
+        self.set("cookie.domain", move |c| {
+            c.cookie.domain = value;
+        })
     }
 
     /// Checks the configuration and derives the keys.
@@ -367,11 +489,34 @@ impl GimletBuilder {
     pub fn build(self) -> Result<Gimlet, ConfigError> {
         let GimletBuilder {
             mut config,
+            environment,
+            code,
             backend,
             clock,
             declared,
         } = self;
+        let from_env = match environment {
+            Environment::Process => env::apply(&mut config, |name| std::env::var(name).ok())?,
+            Environment::Lookup(lookup) => env::apply(&mut config, lookup)?,
+            Environment::None => Vec::new(),
+        };
+        let mut by_code = Vec::with_capacity(code.len());
+        for setter in code {
+            (setter.apply)(&mut config);
+            by_code.push(setter.setting);
+        }
+        report_layers(&from_env, &by_code);
         for (name, placement) in declared {
+            if placement.clientside != Some(true) && placement.permanent != Some(true) {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Placement,
+                    format!(
+                        "`.key()` declares keys that live in the cookie or outlive the browser, \
+                         and `{name}` is neither: drop the call (a key's own placement applies \
+                         at every call anyway), or declare it `.clientside()` or `.permanent()`"
+                    ),
+                ));
+            }
             if placement.clientside == Some(true) {
                 config.clientside_keys.insert(name.to_owned());
             }
@@ -382,9 +527,11 @@ impl GimletBuilder {
         let secret = config.secret.clone().ok_or_else(|| {
             ConfigError::new(
                 ConfigErrorKind::Secret,
-                "a secret is required (GIMLET_SECRET)",
+                "no secret: set GIMLET_SECRET, or call GimletBuilder::secret, with at least \
+                 32 random bytes (`openssl rand -hex 32` makes one)",
             )
         })?;
+        check_secrets(&secret, &config.previous_secrets)?;
         let secrets: Vec<Secret> = std::iter::once(secret)
             .chain(config.previous_secrets.iter().cloned())
             .collect();
@@ -419,6 +566,17 @@ impl GimletBuilder {
                 config.transient_absolute_lifetime.as_secs(),
             ],
         };
+        for (kind, (idle, absolute)) in ["permanent", "transient"]
+            .iter()
+            .zip(lifetimes.iter().zip(absolute))
+        {
+            if *idle > absolute {
+                tracing::warn!(
+                    "gimlet: the {kind} channel's idle lifetime ({idle} s) is longer than its \
+                     absolute lifetime ({absolute} s), which ends every such session first"
+                );
+            }
+        }
         if lifetimes.contains(&0) || absolute.contains(&0) {
             return Err(ConfigError::new(
                 ConfigErrorKind::ChannelKind,
@@ -442,6 +600,7 @@ impl GimletBuilder {
             codec,
             backend,
             clock,
+            transport: TransportWatch::new(config.cookie.secure),
             cookies,
             clientside_keys: KeySet::from(&config.clientside_keys),
             permanent_keys: KeySet::from(&config.permanent_keys),
@@ -463,6 +622,57 @@ impl GimletBuilder {
         Ok(Gimlet {
             engine: Arc::new(engine),
         })
+    }
+}
+
+/// Logs which settings came from the environment, and warns of each
+/// variable a setter overrode.
+fn report_layers(from_env: &[env::Found], by_code: &[&'static str]) {
+    let (shadowed, used): (Vec<&env::Found>, Vec<&env::Found>) = from_env
+        .iter()
+        .partition(|found| by_code.contains(&found.setting));
+    for found in shadowed {
+        tracing::warn!(
+            variable = found.name,
+            setting = found.setting,
+            "gimlet: {} is set, but the code sets {} too, and the code wins",
+            found.name,
+            found.setting,
+        );
+    }
+    if !used.is_empty() {
+        let names: Vec<&str> = used.iter().map(|found| found.name).collect();
+        tracing::info!(
+            "gimlet: settings from the environment: {}",
+            names.join(", ")
+        );
+    }
+}
+
+/// Secrets long enough, each named by the setting and variable it came
+/// from when it is not.
+fn check_secrets(secret: &Secret, previous: &[Secret]) -> Result<(), ConfigError> {
+    let short = |setting: &str, len: usize| {
+        ConfigError::new(
+            ConfigErrorKind::Secret,
+            format!(
+                "the {setting} is {len} bytes, and must be at least {MIN_SECRET_LEN} \
+                 (`openssl rand -hex 32` makes one)"
+            ),
+        )
+    };
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(short(
+            "secret (GIMLET_SECRET, GimletBuilder::secret)",
+            secret.len(),
+        ));
+    }
+    match previous.iter().find(|s| s.len() < MIN_SECRET_LEN) {
+        Some(old) => Err(short(
+            "previous secret (GIMLET_PREVIOUS_SECRETS, GimletBuilder::previous_secrets)",
+            old.len(),
+        )),
+        None => Ok(()),
     }
 }
 

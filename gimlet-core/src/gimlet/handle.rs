@@ -124,6 +124,32 @@ impl Gimlet {
         Session::open(self.engine.clone(), text)
     }
 
+    /// Like [`Gimlet::open_from_header_bytes`], for an adapter that can
+    /// also show the request's other headers: `header` answers a lower-case
+    /// name with the first value. Only while cookies have never come back
+    /// are any read (`Host`, `X-Forwarded-Proto`, `Forwarded`, `Origin`,
+    /// `Referer`), to warn once, in the log, when `Secure` cookies are
+    /// served over plain HTTP, where browsers drop them.
+    pub fn open_request<'a, 'h, I>(
+        &self,
+        cookies: I,
+        header: impl Fn(&'static str) -> Option<&'h [u8]>,
+    ) -> Session
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let session = self.open_from_header_bytes(cookies);
+        let engine = &self.engine;
+        if engine.transport.armed() {
+            let mut state = session.state();
+            let without_cookie = !state.has_gimlet_cookie(engine);
+            if without_cookie && engine.transport.inspect(header) {
+                state.suspect();
+            }
+        }
+        session
+    }
+
     /// Commits the session at the end of the request: at most one backend
     /// round trip carrying only what changed, then the `Set-Cookie` header
     /// values to append to the response (often none).

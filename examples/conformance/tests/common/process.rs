@@ -2,6 +2,7 @@
 //! environment, on a port they pick and announce.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -19,6 +20,27 @@ pub struct Running {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// What it wrote to stderr so far.
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// What it wrote to stderr so far.
+    pub fn stderr_now(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits up to five seconds for stderr to hold `text`; all of stderr.
+    pub async fn wait_for_log(&self, text: &str) -> String {
+        for _ in 0..100 {
+            let log = self.stderr.lock().unwrap().clone();
+            if log.contains(text) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {text:?} in: {}", self.stderr.lock().unwrap());
+    }
 }
 
 impl Drop for Running {
@@ -37,12 +59,22 @@ pub async fn run(binary: &str, env: &[(&str, String)]) -> Running {
         .env_remove("GIMLET_SECRET")
         .env_remove("GIMLET_BACKEND")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
     for (name, value) in env {
         command.env(name, value);
     }
     let mut child = command.spawn().unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let mut errors = BufReader::new(child.stderr.take().unwrap()).lines();
+    let log = stderr.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = errors.next_line().await {
+            let mut log = log.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
         .await
@@ -57,5 +89,6 @@ pub async fn run(binary: &str, env: &[(&str, String)]) -> Running {
     Running {
         child,
         base: format!("http://{addr}"),
+        stderr,
     }
 }

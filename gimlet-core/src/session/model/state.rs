@@ -48,6 +48,10 @@ pub(crate) struct State {
     /// none): what a near cache's entries must have been filled under to
     /// be served to this request.
     token: u64,
+    /// The request came without a Gimlet cookie, and nothing shows it came
+    /// over HTTPS or to loopback: a browser may have dropped its `Secure`
+    /// cookie (counted by the engine's [`TransportWatch`](crate::cookie::TransportWatch)).
+    suspect: bool,
 }
 
 /// Where a lookup found a key.
@@ -73,7 +77,27 @@ impl State {
             activity: Activity::Untouched,
             span: tracing::Span::none(),
             token: 0,
+            suspect: false,
         }
+    }
+
+    /// Whether the request's `Cookie` header holds one of Gimlet's session
+    /// cookies, verified or not.
+    pub(crate) fn has_gimlet_cookie(&self, engine: &Engine) -> bool {
+        engine
+            .cookies
+            .scan(&self.unopened)
+            .any(|(named, _)| matches!(named, Named::Channel(_)))
+    }
+
+    /// Marks the request as one whose cookie a browser may have dropped.
+    pub(crate) fn suspect(&mut self) {
+        self.suspect = true;
+    }
+
+    /// Whether [`State::suspect`] marked it.
+    pub(crate) fn is_suspect(&self) -> bool {
+        self.suspect
     }
 
     /// The session's write token (0: none).
@@ -351,7 +375,10 @@ impl State {
             let name = engine.cookies.name(kind);
             let verified = &engine.verified[kind.index()];
             let cookie = match verified.verify(&engine.codec, name, value) {
-                Ok(cookie) => cookie,
+                Ok(cookie) => {
+                    engine.transport.cookie_returned();
+                    cookie
+                }
                 Err(reason) => {
                     tracing::debug!(cookie = name, %reason, "session cookie ignored");
                     continue;

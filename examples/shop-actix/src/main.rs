@@ -16,7 +16,9 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> HttpResponse {
         Ok(Outcome::Redirect(to)) => HttpResponse::SeeOther()
             .insert_header((LOCATION, to))
             .finish(),
-        Ok(Outcome::Forbidden) => HttpResponse::Forbidden().body("bad CSRF token"),
+        Ok(Outcome::Forbidden(html)) => HttpResponse::Forbidden()
+            .content_type("text/html; charset=utf-8")
+            .body(html),
         Err(e) => gimlet_actix::Error(e).error_response(),
     }
 }

@@ -14,7 +14,7 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> Response {
     match outcome {
         Ok(Outcome::Page(html)) => Html(html).into_response(),
         Ok(Outcome::Redirect(to)) => Redirect::to(to).into_response(),
-        Ok(Outcome::Forbidden) => (StatusCode::FORBIDDEN, "bad CSRF token").into_response(),
+        Ok(Outcome::Forbidden(html)) => (StatusCode::FORBIDDEN, Html(html)).into_response(),
         Err(e) => gimlet_axum::Error(e).into_response(),
     }
 }

@@ -14,7 +14,7 @@ use rocket::{get, post, routes};
 enum Reply {
     Page(RawHtml<String>),
     Redirect(Box<Redirect>),
-    Forbidden((Status, &'static str)),
+    Forbidden((Status, RawHtml<String>)),
     Failed(gimlet_rocket::Error),
 }
 
@@ -22,7 +22,7 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> Reply {
     match outcome {
         Ok(Outcome::Page(html)) => Reply::Page(RawHtml(html)),
         Ok(Outcome::Redirect(to)) => Reply::Redirect(Box::new(Redirect::to(to))),
-        Ok(Outcome::Forbidden) => Reply::Forbidden((Status::Forbidden, "bad CSRF token")),
+        Ok(Outcome::Forbidden(html)) => Reply::Forbidden((Status::Forbidden, RawHtml(html))),
         Err(e) => Reply::Failed(gimlet_rocket::Error(e)),
     }
 }

@@ -1,6 +1,7 @@
 //! "Your devices", and logging out of them: every session of the signed-in
 //! user, as the owner index lists them (`Gimlet::sessions_of`), ended from
-//! any one of them (`Gimlet::end_sessions_of`).
+//! any one of them (`Session::logout_everywhere`,
+//! `Session::logout_other_devices`).
 
 use gimlet_core::{Error, OwnedSession, Session};
 
@@ -8,32 +9,36 @@ use crate::html::{button_form, escape};
 use crate::pages::{Outcome, Plain, USER};
 use crate::when;
 
-/// The "your devices" card for `user`, with its two buttons.
+/// Every session of `user`, this one marked `current`.
 ///
 /// # Errors
 ///
 /// The backend's error (one call, to the owner index).
-pub async fn card(session: &Session, user: &str, csrf: &str) -> Result<String, Error> {
-    let sessions = session.gimlet().sessions_of(user, Some(session)).await?;
+pub async fn list(session: &Session, user: &str) -> Result<Vec<OwnedSession>, Error> {
+    session.gimlet().sessions_of(user, Some(session)).await
+}
+
+/// The "your devices" card for `user`'s `sessions`, with its two buttons.
+pub fn card(user: &str, sessions: &[OwnedSession], csrf: &str) -> String {
     let now = when::now();
     let mut html = format!(
         "<section class=card id=devices><h2>Your devices</h2>\
          <p class=muted>Every session signed in as <b>{}</b>: {} in all.</p>\
-         <table><tr><th>Session</th><th>Cookie</th><th>Signed in</th>\
+         <div class=scroll><table><tr><th>Session</th><th>Cookie</th><th>Signed in</th>\
          <th>Last active</th><th>Ends</th></tr>",
         escape(user),
         sessions.len()
     );
-    for listed in &sessions {
+    for listed in sessions {
         html += &row(listed, now);
     }
-    html += "</table><div class=actions>";
+    html += "</table></div><div class=actions>";
     if sessions.iter().any(|s| !s.current) {
         html += &button_form("/logout-others", csrf, "Log out other devices", "quiet");
     }
     html += &button_form("/logout-everywhere", csrf, "Log out everywhere", "danger");
     html += "</div></section>";
-    Ok(html)
+    html
 }
 
 /// One session's row. "Last active" is as fine as the record's renewals:
@@ -81,23 +86,24 @@ pub async fn logout_others(session: &Session, form: &Plain) -> Result<Outcome, E
 
 async fn end_sessions(session: &Session, form: &Plain, this_one: bool) -> Result<Outcome, Error> {
     if !session.verify_csrf(&form.csrf).await? {
-        return Ok(Outcome::Forbidden);
+        return Ok(crate::pages::expired_form());
     }
     let Some(user) = session.get(USER).await? else {
         return Ok(Outcome::Redirect("/"));
     };
-    // Every other copy stops being served within `revalidate_after`;
-    // `invalidate` ends this browser's at once (its cookies are removed).
-    let except = (!this_one).then_some(session);
-    let ended = session.gimlet().end_sessions_of(&user, except).await?;
+    // This session counts among the ended when it goes too.
+    let ended = if this_one {
+        session.logout_everywhere(&user).await? + 1
+    } else {
+        session.logout_other_devices(&user).await?
+    };
     let plural = if ended == 1 { "session" } else { "sessions" };
     let note = if this_one {
-        session.invalidate()?;
         format!("Logged out everywhere: {ended} {plural} ended.")
     } else {
         format!("Logged out {ended} other {plural}.")
     };
-    // After `invalidate`, this write starts a new, anonymous session.
+    // After a logout, this write starts a new, anonymous session.
     session.flash(note).await?;
     Ok(Outcome::Redirect("/"))
 }

@@ -94,10 +94,10 @@ pub async fn render(session: &Session, ledger: &Ledger, seen: Seen) -> Result<St
         };
         html += &format!("<tr><th>{what}</th><td>{size}</td></tr>");
     }
-    html += "</table></div><div><h3>Where each key lives</h3><table>\
+    html += "</table></div><div><h3>Where each key lives</h3><div class=scroll><table>\
              <tr><th>Key</th><th>Holds</th><th>Lives in</th><th>Now</th></tr>";
     html += &keys;
-    html += "</table><p class=small>The shop's known keys, not <code>keys()</code>: \
+    html += "</table></div><p class=small>The shop's known keys, not <code>keys()</code>: \
              listing every key loads the server data, which would add the round trip \
              this panel is here to show. Cookie keys are answered from the cookie; a \
              backend key only if the page loaded it anyway.</p>";

@@ -93,4 +93,21 @@ footer.diag code { color: #f1f5f2; }
 footer.diag td.sub { padding-left: 14px; }
 footer.diag th, footer.diag td.sub { white-space: nowrap; }
 footer.diag .small { color: #9fb5a9; font-size: 12px; margin: 10px 0 0; }
+form.login { display: flex; flex-wrap: wrap; align-items: center; gap: 10px; }
+form.login input[name=name] { margin-right: 0; }
+form.login label { color: var(--muted); font-size: 15px; display: flex; gap: 6px;
+  align-items: center; }
+a.button { display: inline-block; text-decoration: none; border-radius: 6px;
+  padding: 7px 14px; background: var(--accent); color: var(--accent-ink); }
+.scroll { overflow-x: auto; max-width: 100%; }
+.cols > *, .grid > * { min-width: 0; }
+@media (max-width: 720px) {
+  .wrap { padding: 0 14px; }
+  header.top .wrap { flex-wrap: wrap; padding-top: 10px; padding-bottom: 10px; }
+  .grid, footer.diag .cols { grid-template-columns: 1fr; gap: 16px; }
+  .products { grid-template-columns: repeat(2, 1fr); }
+  .card { padding: 16px; }
+  input[name=name] { width: 100%; }
+  .actions { flex-wrap: wrap; }
+}
 "#;

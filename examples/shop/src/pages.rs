@@ -1,18 +1,23 @@
 //! The shop's pages and actions, framework-agnostic.
 
-use gimlet_core::{Error, Key, Session, SessionId};
+use gimlet_core::{Error, Key, Placement, Session, SessionId};
 use serde::Deserialize;
 
 use crate::devices;
 use crate::footer::{self, Ledger, Seen};
 use crate::html::{button_form, document, escape};
 
-/// Who is logged in: in the cookie, so the home page needs no backend.
+/// Who is logged in: in the cookie, so the home page needs no backend. In
+/// the permanent cookie with "remember me" (it survives a browser
+/// restart), in the transient one without (it goes when the browser
+/// closes): the login decides, per call.
 pub const USER: Key<String> = Key::new("user_id").clientside();
-/// Which cart is yours: in the cookie too.
-pub const CART_ID: Key<String> = Key::new("cart_id").clientside();
-/// What is in the cart: in the backend, loaded only when shown or changed.
-pub const CART_ITEMS: Key<Vec<String>> = Key::new("cart_items");
+/// Which cart is yours: in the permanent cookie, so that a cart survives a
+/// browser restart, logged in or not.
+pub const CART_ID: Key<String> = Key::new("cart_id").clientside().permanent();
+/// What is in the cart: in the backend, loaded only when shown or changed,
+/// with the permanent channel.
+pub const CART_ITEMS: Key<Vec<String>> = Key::new("cart_items").permanent();
 
 /// What a page or an action answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +26,9 @@ pub enum Outcome {
     Page(String),
     /// `303 See Other` to this location, after a form post.
     Redirect(&'static str),
-    /// `403`: the form's CSRF token did not match.
-    Forbidden,
+    /// `403` with this page: the form's CSRF token did not match (the
+    /// session it was made for ended, or the page is too old).
+    Forbidden(String),
 }
 
 /// The products on sale.
@@ -34,6 +40,9 @@ pub const PRODUCTS: [&str; 4] = ["gin", "lime", "syrup", "ice"];
 pub struct Login {
     /// Who logs in (no password: this is a demo of sessions, not of auth).
     pub name: String,
+    /// The "remember me" box: sent (as `1`) only when ticked.
+    #[serde(default)]
+    pub remember: Option<String>,
     /// The CSRF token.
     pub csrf: String,
 }
@@ -59,6 +68,11 @@ pub struct Plain {
 /// `GET /`: who you are, the products, your cart and devices, and the
 /// session diagnostics footer.
 ///
+/// The page is one view of the session: the reads that may go to the
+/// store come first, and who is signed in is read after them, so that a
+/// session found ended halfway (its record gone, or missing from its
+/// user's devices) shows as signed out everywhere on the page.
+///
 /// # Errors
 ///
 /// The session's errors (a backend that is down).
@@ -66,14 +80,42 @@ pub async fn home(session: &Session) -> Result<Outcome, Error> {
     let mut ledger = Ledger::default();
     // All three live in the cookie: no backend call (but the check that the
     // session was not ended, once every `revalidate_after`).
-    let csrf = session.csrf_token().await?;
-    let user = session.get(USER).await?;
-    let notes = session.pop_flash("").await?;
+    let mut csrf = session.csrf_token().await?;
+    let signed_in = session.get(USER).await?;
+    let mut notes = session.pop_flash("").await?;
     ledger.step(
         session,
         "user, CSRF token, messages",
         "for the check that this session was not ended",
     );
+    // Only a visitor with a cart makes the server-side read.
+    let cart_read = session.get(CART_ID).await?.is_some();
+    let mut items = None;
+    if cart_read {
+        items = Some(session.get(CART_ITEMS).await?.unwrap_or_default());
+        ledger.step(session, "cart contents", "to load the cart's contents");
+    }
+    let mut listed = None;
+    if let Some(user) = &signed_in {
+        listed = Some(devices::list(session, user).await?);
+        ledger.step(session, "your devices", "to list your devices");
+    }
+    // Read again after the store had its say: a session found ended has
+    // lost its user.
+    let mut user = session.get(USER).await?;
+    let unlisted = listed
+        .as_ref()
+        .is_some_and(|sessions| !sessions.iter().any(|s| s.current));
+    if user.is_some() && unlisted {
+        // Ended from another device, and not yet heard of here: end it.
+        session.logout().await?;
+        user = None;
+        items = None;
+        csrf = session.csrf_token().await?;
+    }
+    if signed_in.is_some() && user.is_none() {
+        notes.push("You were signed out: your session ended on another device.".into());
+    }
     let mut main = String::new();
     for note in &notes {
         main += &format!("<p class=note>{}</p>", escape(note));
@@ -85,22 +127,12 @@ pub async fn home(session: &Session) -> Result<Outcome, Error> {
             button_form("/logout", &csrf, "Log out", "quiet")
         ),
         None => {
-            main += &format!(
-                "<section class=card><h2>Sign in</h2><form method=post action=/login>\
-                 <input name=name placeholder=\"your name\" autocomplete=username>\
-                 <input type=hidden name=csrf value={csrf}><button>Log in</button></form>\
-                 <p class=muted>No password: this shop demonstrates sessions, not \
-                 authentication.</p></section>"
-            );
+            main += &sign_in(&csrf);
             String::new()
         }
     };
     main += &products(&csrf);
-    // Only a visitor with a cart makes the server-side read.
-    let cart_read = session.get(CART_ID).await?.is_some();
-    if cart_read {
-        let items = session.get(CART_ITEMS).await?.unwrap_or_default();
-        ledger.step(session, "cart contents", "to load the cart's contents");
+    if let Some(items) = &items {
         main += &format!(
             "<section class=card><h2>Cart</h2><ul class=cart>{}</ul></section>",
             items
@@ -109,9 +141,8 @@ pub async fn home(session: &Session) -> Result<Outcome, Error> {
                 .collect::<String>()
         );
     }
-    if let Some(user) = &user {
-        main += &devices::card(session, user, &csrf).await?;
-        ledger.step(session, "your devices", "to list your devices");
+    if let (Some(user), Some(sessions)) = (&user, &listed) {
+        main += &devices::card(user, sessions, &csrf);
     }
     let seen = Seen {
         cart_read,
@@ -119,6 +150,31 @@ pub async fn home(session: &Session) -> Result<Outcome, Error> {
     };
     let footer = footer::render(session, &ledger, seen).await?;
     Ok(Outcome::Page(document(&who, &main, &footer)))
+}
+
+/// The sign-in card: a name, and "remember me".
+fn sign_in(csrf: &str) -> String {
+    format!(
+        "<section class=card><h2>Sign in</h2><form method=post action=/login class=login>\
+         <input name=name placeholder=\"your name\" autocomplete=username>\
+         <label><input type=checkbox name=remember value=1> Remember me</label>\
+         <input type=hidden name=csrf value={csrf}><button>Log in</button></form>\
+         <p class=muted>No password: this shop demonstrates sessions, not \
+         authentication. Remember me keeps you signed in after the browser \
+         closes (for 30 days of inactivity at most); without it, closing the \
+         browser signs you out.</p></section>"
+    )
+}
+
+/// The page a form gets when its CSRF token does not match: the session
+/// it was made for has ended (a logout here or on another device, or its
+/// lifetime ran out), and the way back.
+pub fn expired_form() -> Outcome {
+    let main = "<section class=card><h2>This form has expired</h2>\
+        <p>It was made for a session that has ended: you were signed out, here or on \
+        another device, or the page was open for a long time. Nothing was changed.</p>\
+        <p><a class=button href=/>Back to the shop</a></p></section>";
+    Outcome::Forbidden(document("", main, ""))
 }
 
 fn products(csrf: &str) -> String {
@@ -141,18 +197,21 @@ fn products(csrf: &str) -> String {
 /// The session's errors.
 pub async fn login(session: &Session, form: &Login) -> Result<Outcome, Error> {
     if !session.verify_csrf(&form.csrf).await? {
-        return Ok(Outcome::Forbidden);
+        return Ok(expired_form());
     }
     let name = form.name.trim();
     if name.is_empty() {
         session.flash("Tell us your name.").await?;
         return Ok(Outcome::Redirect("/"));
     }
-    // The session is now the user's: "log out everywhere" can end it. Like
-    // `cycle_id`, it moves the session under new ids, so an id fixed
-    // before the login is worth nothing after it.
-    session.set_owner(name).await?;
-    session.insert(USER, &name.to_owned()).await?;
+    // New ids (an id fixed before the login is worth nothing after it),
+    // and the session is now the user's: "log out everywhere" can end it.
+    session.login(name).await?;
+    // "Remember me": the user in the permanent cookie, which outlives the
+    // browser; otherwise in the transient one, which goes when it closes.
+    let remember = form.remember.is_some();
+    let place = Placement::new().permanent(remember);
+    session.insert_with(USER, &name.to_owned(), place).await?;
     session.flash(format!("Welcome, {name}.")).await?;
     Ok(Outcome::Redirect("/"))
 }
@@ -164,7 +223,7 @@ pub async fn login(session: &Session, form: &Login) -> Result<Outcome, Error> {
 /// The session's errors.
 pub async fn add_to_cart(session: &Session, form: &AddToCart) -> Result<Outcome, Error> {
     if !session.verify_csrf(&form.csrf).await? {
-        return Ok(Outcome::Forbidden);
+        return Ok(expired_form());
     }
     if !PRODUCTS.contains(&form.item.as_str()) {
         session.flash("We do not sell that.").await?;
@@ -193,9 +252,9 @@ pub async fn add_to_cart(session: &Session, form: &AddToCart) -> Result<Outcome,
 /// The session's errors.
 pub async fn logout(session: &Session, form: &Plain) -> Result<Outcome, Error> {
     if !session.verify_csrf(&form.csrf).await? {
-        return Ok(Outcome::Forbidden);
+        return Ok(expired_form());
     }
-    session.invalidate()?;
+    session.logout().await?;
     session.flash("Goodbye.").await?;
     Ok(Outcome::Redirect("/"))
 }

@@ -53,7 +53,7 @@ pub async fn walk(binary: &str) {
         "{page}"
     );
     assert!(
-        page.contains("<td><code>cart_items</code></td><td>what is in the cart</td><td>backend, transient</td><td>set</td>"),
+        page.contains("<td><code>cart_items</code></td><td>what is in the cart</td><td>backend, permanent</td><td>set</td>"),
         "{page}"
     );
     // Someone copies the session's cookies before the user logs out.

@@ -130,6 +130,7 @@ impl Dialect {
 
     /// PostgreSQL's channel of changes for `t`'s sessions: the sessions
     /// table's name and `_changed`, within the 63 bytes of an identifier.
+    #[cfg(feature = "postgres")]
     pub(crate) fn changes_channel(t: &Tables) -> String {
         let mut channel = format!("{}_changed", t.sessions());
         while channel.len() > 63 {
@@ -143,6 +144,7 @@ impl Dialect {
     /// deleted, at commit (`pg_notify` sends one message per distinct id
     /// and transaction). Idempotent: the functions are replaced, and a
     /// trigger already there is kept.
+    #[cfg(feature = "postgres")]
     pub(crate) fn change_triggers(t: &Tables) -> Vec<String> {
         let channel = Self::changes_channel(t).replace('\'', "''");
         let function = |table: &str, column: &str| {

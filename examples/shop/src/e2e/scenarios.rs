@@ -210,5 +210,10 @@ macro_rules! scenarios {
         async fn two_browsers() {
             $crate::e2e::scenarios::two_browsers($binary).await;
         }
+
+        #[tokio::test]
+        async fn in_a_real_browser() {
+            $crate::e2e::in_browser::in_a_real_browser($binary).await;
+        }
     };
 }

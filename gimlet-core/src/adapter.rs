@@ -13,6 +13,7 @@
 //!    and implement the framework's extractor and response traits for them.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{Error, Gimlet, Session};
 
@@ -225,7 +226,36 @@ impl Gimlet {
 
 fn failure(error: Error) -> Failure {
     tracing::error!(error = %error, detail = ?error, "session commit failed");
+    tell_unheard(&error);
     Failure { error }
+}
+
+/// Whether a failure was written to stderr for want of a subscriber.
+static TOLD: AtomicBool = AtomicBool::new(false);
+
+/// The first server-side failure of a process that installed no `tracing`
+/// subscriber goes to stderr too, with how to see the rest: otherwise
+/// requests fail with nothing said anywhere.
+fn tell_unheard(error: &Error) {
+    if let Some(line) = unheard(&TOLD, tracing::dispatcher::has_been_set(), error) {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// The line [`tell_unheard`] writes, the first time only, and only
+/// without a subscriber.
+fn unheard(told: &AtomicBool, subscribed: bool, error: &Error) -> Option<String> {
+    if subscribed || told.swap(true, Ordering::Relaxed) {
+        return None;
+    }
+    Some(format!(
+        "gimlet: a request failed: {error}. No tracing subscriber is installed, so Gimlet's \
+         logs go nowhere: install one to see them (for example \
+         `tracing_subscriber::fmt::init()`). Said once."
+    ))
 }
 
 /// What an adapter answers for a session error a handler returned (with
@@ -236,6 +266,7 @@ pub fn reply(error: &Error) -> (u16, &'static str) {
     let status = error.status_code();
     if status >= 500 {
         tracing::error!(error = %error, detail = ?error, "session error");
+        tell_unheard(error);
     } else {
         tracing::warn!(error = %error, detail = ?error, "session error");
     }
@@ -499,5 +530,15 @@ mod tests {
             assert_eq!(failed.status(), 500);
             assert_eq!(failed.body(), "internal session error");
         }
+    }
+
+    #[test]
+    fn the_first_failure_without_a_subscriber_is_said_once() {
+        let error = Error::Committed { what: "a test" };
+        let told = AtomicBool::new(false);
+        assert_eq!(unheard(&told, true, &error), None, "a subscriber hears it");
+        let line = unheard(&told, false, &error).unwrap();
+        assert!(line.contains("No tracing subscriber") && line.contains(&error.to_string()));
+        assert_eq!(unheard(&told, false, &error), None, "once");
     }
 }

@@ -49,6 +49,7 @@ async fn logout_others(session: Session, form: web::Form<Plain>) -> HttpResponse
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    setup::init_logging();
     let gimlet = setup::gimlet().await?;
     let addr = setup::addr()?;
     let server = HttpServer::new(move || {

@@ -45,6 +45,7 @@ async fn logout_others(session: Session, Form(form): Form<Plain>) -> Response {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    setup::init_logging();
     let gimlet = setup::gimlet().await?;
     let app = axum::Router::new()
         .route("/", get(home))

@@ -59,6 +59,7 @@ async fn logout_others(session: Session, form: Form<Plain>) -> Reply {
 
 #[rocket::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    setup::init_logging();
     let gimlet = setup::gimlet().await?;
     let addr = setup::addr()?;
     let figment = rocket::Config::figment()

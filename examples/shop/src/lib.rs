@@ -28,7 +28,7 @@
 //! The owner index's calls go through `session.gimlet()`, so the pages need
 //! nothing but the session.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+#![allow(clippy::print_stdout)]
 
 pub mod devices;
 #[cfg(feature = "e2e")]

@@ -46,7 +46,7 @@ pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
     let mut base = Config::default();
     base.cookie.secure = false;
     if std::env::var_os("GIMLET_SECRET").is_none() {
-        eprintln!("warning: GIMLET_SECRET is not set; using a development secret");
+        tracing::warn!("GIMLET_SECRET is not set: using a development secret");
         base.secret = Some("gimlet-shop development secret, never in production".into());
     }
     Ok(Gimlet::builder()
@@ -56,6 +56,15 @@ pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
         .key(crate::pages::CART_ID)
         .shared_backend(backend)
         .build()?)
+}
+
+/// Logs Gimlet's warnings and errors (and the shop's) to stderr, at
+/// `info` and above: without a subscriber they would go nowhere.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Prints where to point a browser.

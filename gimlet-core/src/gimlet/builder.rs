@@ -4,17 +4,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::{Backend, NearCache, Revocations};
+use super::checks;
+use super::layers::{self, Environment, Setter};
+use crate::backend::{Backend, Revocations};
 use crate::config::SameSite;
-use crate::config::env;
-use crate::cookie::CookieCodec;
 use crate::cookie::{CookieJar, TransportWatch, VerifiedCookies};
 use crate::engine::Engine;
-use crate::error::ConfigErrorKind;
 use crate::key::KeySet;
 use crate::{
-    Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, MIN_SECRET_LEN, Placement, Secret,
-    SystemClock,
+    Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, Placement, Secret, SystemClock,
 };
 
 /// Builds a [`Gimlet`]. Its only required input is a secret.
@@ -62,30 +60,9 @@ pub struct GimletBuilder {
     declared: Vec<(&'static str, Placement)>,
 }
 
-/// A setter's change, applied at build time over the environment's.
-struct Setter {
-    /// The setting it changes, as the environment's table names it.
-    setting: &'static str,
-    apply: Box<dyn FnOnce(&mut Config) + Send + Sync>,
-}
-
-/// A source of `GIMLET_*` variables: a name's value, if set.
-type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
-
-/// Where [`GimletBuilder::build`] reads `GIMLET_*` variables.
-enum Environment {
-    Process,
-    Lookup(Box<Lookup>),
-    None,
-}
-
 impl fmt::Debug for GimletBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let environment = match self.environment {
-            Environment::Process => "process",
-            Environment::Lookup(_) => "lookup",
-            Environment::None => "none",
-        };
+        let environment = self.environment.name();
         let code: Vec<&str> = self.code.iter().map(|s| s.setting).collect();
         f.debug_struct("GimletBuilder")
             .field("config", &self.config)
@@ -488,102 +465,18 @@ impl GimletBuilder {
     /// refresh fraction outside (0, 1].
     pub fn build(self) -> Result<Gimlet, ConfigError> {
         let GimletBuilder {
-            mut config,
+            config,
             environment,
             code,
             backend,
             clock,
             declared,
         } = self;
-        let from_env = match environment {
-            Environment::Process => env::apply(&mut config, |name| std::env::var(name).ok())?,
-            Environment::Lookup(lookup) => env::apply(&mut config, lookup)?,
-            Environment::None => Vec::new(),
-        };
-        let mut by_code = Vec::with_capacity(code.len());
-        for setter in code {
-            (setter.apply)(&mut config);
-            by_code.push(setter.setting);
-        }
-        report_layers(&from_env, &by_code);
-        for (name, placement) in declared {
-            if placement.clientside != Some(true) && placement.permanent != Some(true) {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::Placement,
-                    format!(
-                        "`.key()` declares keys that live in the cookie or outlive the browser, \
-                         and `{name}` is neither: drop the call (a key's own placement applies \
-                         at every call anyway), or declare it `.clientside()` or `.permanent()`"
-                    ),
-                ));
-            }
-            if placement.clientside == Some(true) {
-                config.clientside_keys.insert(name.to_owned());
-            }
-            if placement.permanent == Some(true) {
-                config.permanent_keys.insert(name.to_owned());
-            }
-        }
-        let secret = config.secret.clone().ok_or_else(|| {
-            ConfigError::new(
-                ConfigErrorKind::Secret,
-                "no secret: set GIMLET_SECRET, or call GimletBuilder::secret, with at least \
-                 32 random bytes (`openssl rand -hex 32` makes one)",
-            )
-        })?;
-        check_secrets(&secret, &config.previous_secrets)?;
-        let secrets: Vec<Secret> = std::iter::once(secret)
-            .chain(config.previous_secrets.iter().cloned())
-            .collect();
-        let keys: Vec<EncryptionKey> = config
-            .encryption_key
-            .iter()
-            .chain(&config.previous_encryption_keys)
-            .cloned()
-            .collect();
-        let codec = CookieCodec::new(&secrets, &keys, config.encryption_key.is_some())?;
-
-        if config.default_clientside == Some(false) && backend.is_none() {
-            return Err(ConfigError::new(
-                ConfigErrorKind::Placement,
-                "default_clientside = false needs a backend to keep server-side keys in",
-            ));
-        }
-        if !(config.refresh_fraction > 0.0 && config.refresh_fraction <= 1.0) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::ChannelKind,
-                "refresh_fraction must be in (0, 1]",
-            ));
-        }
-        let lifetimes = [
-            config.permanent_lifetime.as_secs(),
-            config.transient_lifetime.as_secs(),
-        ];
-        let absolute = match config.absolute_lifetime {
-            Some(both) => [both.as_secs(); 2],
-            None => [
-                config.permanent_absolute_lifetime.as_secs(),
-                config.transient_absolute_lifetime.as_secs(),
-            ],
-        };
-        for (kind, (idle, absolute)) in ["permanent", "transient"]
-            .iter()
-            .zip(lifetimes.iter().zip(absolute))
-        {
-            if *idle > absolute {
-                tracing::warn!(
-                    "gimlet: the {kind} channel's idle lifetime ({idle} s) is longer than its \
-                     absolute lifetime ({absolute} s), which ends every such session first"
-                );
-            }
-        }
-        if lifetimes.contains(&0) || absolute.contains(&0) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::ChannelKind,
-                "lifetimes must be at least one second",
-            ));
-        }
-        check_cookie(&config)?;
+        let config = layers::resolve(config, environment, code, declared)?;
+        let codec = checks::codec(&config)?;
+        checks::placement(&config, backend.is_some())?;
+        let (lifetimes, absolute) = checks::lifetimes(&config)?;
+        checks::cookie(&config)?;
 
         let near = config.near_cache_bytes > 0;
         let cookies = CookieJar::new(config.cookie.clone(), lifetimes[0], near);
@@ -595,7 +488,7 @@ impl GimletBuilder {
         if let Some(backend) = &backend {
             backend.subscribe(&revocations);
         }
-        let near_cache = near_cache(&config, backend.as_deref(), &clock)?;
+        let near_cache = checks::near_cache(&config, backend.as_deref(), &clock)?;
         let engine = Engine {
             codec,
             backend,
@@ -623,162 +516,4 @@ impl GimletBuilder {
             engine: Arc::new(engine),
         })
     }
-}
-
-/// Logs which settings came from the environment, and warns of each
-/// variable a setter overrode.
-fn report_layers(from_env: &[env::Found], by_code: &[&'static str]) {
-    let (shadowed, used): (Vec<&env::Found>, Vec<&env::Found>) = from_env
-        .iter()
-        .partition(|found| by_code.contains(&found.setting));
-    for found in shadowed {
-        tracing::warn!(
-            variable = found.name,
-            setting = found.setting,
-            "gimlet: {} is set, but the code sets {} too, and the code wins",
-            found.name,
-            found.setting,
-        );
-    }
-    if !used.is_empty() {
-        let names: Vec<&str> = used.iter().map(|found| found.name).collect();
-        tracing::info!(
-            "gimlet: settings from the environment: {}",
-            names.join(", ")
-        );
-    }
-}
-
-/// Secrets long enough, each named by the setting and variable it came
-/// from when it is not.
-fn check_secrets(secret: &Secret, previous: &[Secret]) -> Result<(), ConfigError> {
-    let short = |setting: &str, len: usize| {
-        ConfigError::new(
-            ConfigErrorKind::Secret,
-            format!(
-                "the {setting} is {len} bytes, and must be at least {MIN_SECRET_LEN} \
-                 (`openssl rand -hex 32` makes one)"
-            ),
-        )
-    };
-    if secret.len() < MIN_SECRET_LEN {
-        return Err(short(
-            "secret (GIMLET_SECRET, GimletBuilder::secret)",
-            secret.len(),
-        ));
-    }
-    match previous.iter().find(|s| s.len() < MIN_SECRET_LEN) {
-        Some(old) => Err(short(
-            "previous secret (GIMLET_PREVIOUS_SECRETS, GimletBuilder::previous_secrets)",
-            old.len(),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The near cache the configuration asks for, following the store's
-/// changes: none without a store, or with 0 bytes.
-fn near_cache(
-    config: &Config,
-    backend: Option<&dyn Backend>,
-    clock: &Arc<dyn Clock>,
-) -> Result<Option<Arc<NearCache>>, ConfigError> {
-    if config.near_cache_bytes == 0 {
-        return Ok(None);
-    }
-    let Some(backend) = backend else {
-        return Err(ConfigError::new(
-            ConfigErrorKind::Placement,
-            "near_cache_bytes needs a backend whose records it keeps",
-        ));
-    };
-    if config.near_cache_ttl.as_secs() == 0 {
-        return Err(ConfigError::new(
-            ConfigErrorKind::Placement,
-            "near_cache_ttl must be at least one second",
-        ));
-    }
-    let cache = Arc::new(NearCache::new(
-        usize::MAX,
-        config.near_cache_bytes,
-        config.near_cache_ttl.as_secs(),
-        clock.clone(),
-    ));
-    if !backend.follow_changes(&cache) {
-        return Err(ConfigError::new(
-            ConfigErrorKind::Placement,
-            format!(
-                "the {} store does not tell app servers what changes: a near cache over it \
-                 could serve stale data (set near_cache_bytes to 0)",
-                backend.name()
-            ),
-        ));
-    }
-    Ok(Some(cache))
-}
-
-fn check_cookie(config: &Config) -> Result<(), ConfigError> {
-    let c = &config.cookie;
-    for name in [&c.permanent_name, &c.transient_name, &c.token_name] {
-        let token = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-        if !token {
-            return Err(cookie_error(format!("`{name}` is not a valid cookie name")));
-        }
-    }
-    if c.permanent_name == c.transient_name
-        || c.token_name == c.permanent_name
-        || c.token_name == c.transient_name
-    {
-        return Err(cookie_error("the cookie names must differ"));
-    }
-    if c.host_prefix == Some(true) && (!c.secure || c.path != "/" || c.domain.is_some()) {
-        return Err(cookie_error(
-            "the __Host- prefix needs Secure, Path=/ and no Domain",
-        ));
-    }
-    if c.same_site == SameSite::None && !c.secure {
-        return Err(cookie_error("SameSite=None needs Secure"));
-    }
-    if !c.path.starts_with('/') || c.path.contains(';') {
-        return Err(cookie_error(
-            "the cookie path must start with / and hold no ;",
-        ));
-    }
-    if let Some(domain) = &c.domain
-        && !valid_domain(domain)
-    {
-        return Err(cookie_error(format!(
-            "`{domain}` is not a valid cookie domain"
-        )));
-    }
-    if c.max_size < 256 {
-        return Err(cookie_error(
-            "the cookie size limit must be at least 256 bytes",
-        ));
-    }
-    Ok(())
-}
-
-fn cookie_error(message: impl Into<String>) -> ConfigError {
-    ConfigError::new(ConfigErrorKind::Cookie, message)
-}
-
-/// A host name, with an optional leading dot: dot-separated labels of 1 to
-/// 63 letters, digits and inner hyphens, 253 characters at most.
-fn valid_domain(domain: &str) -> bool {
-    let name = domain.strip_prefix('.').unwrap_or(domain);
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
 }

@@ -3,7 +3,9 @@
 //! log out everywhere.
 
 mod builder;
+mod checks;
 mod handle;
+mod layers;
 mod owners;
 
 pub use builder::GimletBuilder;

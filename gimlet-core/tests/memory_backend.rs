@@ -34,6 +34,7 @@ fn write(id: SessionId, mode: WriteMode, set: &[(&str, usize)], expires_at: u64)
                 .map(|(k, n)| ((*k).to_owned(), vec![7; *n]))
                 .collect(),
             remove: Vec::new(),
+            expect: Vec::new(),
             expires_at,
             owner: None,
         })],

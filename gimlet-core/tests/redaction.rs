@@ -154,6 +154,7 @@ fn write_of_the_value() -> Write {
         clear: false,
         set: vec![("email".into(), rmp_serde::to_vec(VALUE).unwrap())],
         remove: vec!["old".into()],
+        expect: Vec::new(),
         expires_at: 4_000_000_000,
         owner: None,
     }

@@ -379,6 +379,7 @@ impl RedisBackend {
                 Some(Outcome::Applied) => Ok(()),
                 Some(Outcome::Collision) => Err(BackendError::collision()),
                 Some(Outcome::Gone) => Err(BackendError::gone()),
+                Some(Outcome::Changed) => Err(BackendError::changed()),
                 None => Err(BackendError::from_kind(BackendErrorKind::Corrupt)),
             }
         })

@@ -10,9 +10,11 @@ use gimlet_core::backend::{Batch, Op, Owner, Ownership, WriteMode};
 /// stream keeps (`0`: no stream) and the channel of changes, on which the
 /// script publishes the keys of its ops, comma-separated, once applied
 /// (for the app servers' near caches). Then it holds, per op, `mode clear
-/// expires_ms nset nremove owner`, then `nset` field-value pairs, then
-/// `nremove` fields, then, if `owner` (the index's position in `KEYS`) is
-/// not 0, the index entry's score and member. Modes: `D` delete, `R`
+/// expires_ms nset nremove owner nexpect`, then `nset` field-value pairs,
+/// then `nremove` fields, then `nexpect` triples `field present value`
+/// (a field that must hold `value`, or be absent when `present` is `0`),
+/// then, if `owner` (the index's position in `KEYS`) is not 0, the index
+/// entry's score and member. Modes: `D` delete, `R`
 /// retire (delete; must exist), `C` create (must not exist), `U` upsert,
 /// `W` update (must exist). For `D` and `R` the second field is the id in
 /// hex, which the script appends to the stream.
@@ -35,15 +37,29 @@ while pos <= #ARGV do
   local nset = tonumber(ARGV[pos + 3])
   local nremove = tonumber(ARGV[pos + 4])
   local owner = tonumber(ARGV[pos + 5])
+  local nexpect = tonumber(ARGV[pos + 6])
   ops[nops] = { mode = ARGV[pos], clear = ARGV[pos + 1], expires = ARGV[pos + 2],
-                nset = nset, nremove = nremove, owner = owner, first = pos + 6 }
-  pos = pos + 6 + 2 * nset + nremove
+                nset = nset, nremove = nremove, owner = owner, nexpect = nexpect,
+                first = pos + 7 }
+  pos = pos + 7 + 2 * nset + nremove + 3 * nexpect
   if owner > 0 then pos = pos + 2 end
 end
 for i = 1, nops do
-  local mode = ops[i].mode
+  local op = ops[i]
+  local mode = op.mode
   if mode == 'C' and redis.call('EXISTS', KEYS[i]) == 1 then return 'collision' end
   if (mode == 'W' or mode == 'R') and redis.call('EXISTS', KEYS[i]) == 0 then return 'gone' end
+  -- Compare-and-set: each expected field still holds what the request read.
+  local p = op.first + 2 * op.nset + op.nremove
+  for _ = 1, op.nexpect do
+    local current = redis.call('HGET', KEYS[i], ARGV[p])
+    if ARGV[p + 1] == '1' then
+      if current ~= ARGV[p + 2] then return 'changed' end
+    elseif current then
+      return 'changed'
+    end
+    p = p + 3
+  end
 end
 for i = 1, nops do
   local op, key = ops[i], KEYS[i]
@@ -72,6 +88,7 @@ for i = 1, nops do
       if #args >= 1001 then redis.call('HDEL', unpack(args)); args = { key } end
     end
     if #args > 1 then redis.call('HDEL', unpack(args)) end
+    p = p + 3 * op.nexpect
     redis.call('PEXPIREAT', key, op.expires)
     if op.owner > 0 then
       local index = KEYS[op.owner]
@@ -98,6 +115,7 @@ pub(crate) enum Outcome {
     Applied,
     Collision,
     Gone,
+    Changed,
 }
 
 impl Outcome {
@@ -106,6 +124,7 @@ impl Outcome {
             "ok" => Some(Outcome::Applied),
             "collision" => Some(Outcome::Collision),
             "gone" => Some(Outcome::Gone),
+            "changed" => Some(Outcome::Changed),
             _ => None,
         }
     }
@@ -145,6 +164,7 @@ pub(crate) fn arguments(
                     b"0".to_vec(),
                     b"0".to_vec(),
                     b"0".to_vec(),
+                    b"0".to_vec(),
                 ]);
             }
             Op::Write(write) => {
@@ -168,12 +188,18 @@ pub(crate) fn arguments(
                     write.set.len().to_string().into_bytes(),
                     write.remove.len().to_string().into_bytes(),
                     owner.to_string().into_bytes(),
+                    write.expect.len().to_string().into_bytes(),
                 ]);
                 for (field, value) in &write.set {
                     args.push(field.clone().into_bytes());
                     args.push(value.clone());
                 }
                 args.extend(write.remove.iter().map(|f| f.clone().into_bytes()));
+                for (field, value) in &write.expect {
+                    args.push(field.clone().into_bytes());
+                    args.push(if value.is_some() { b"1" } else { b"0" }.to_vec());
+                    args.push(value.clone().unwrap_or_default());
+                }
                 if let Some(ownership) = &write.owner {
                     args.push(ownership.until.min(MAX_UNTIL).to_string().into_bytes());
                     args.push(member(&write.id, ownership).into_bytes());

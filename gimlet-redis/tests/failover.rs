@@ -42,6 +42,7 @@ fn write(id: SessionId, mode: WriteMode, value: u64) -> Batch {
             clear: false,
             set: vec![("n".to_owned(), value.to_be_bytes().to_vec())],
             remove: Vec::new(),
+            expect: Vec::new(),
             expires_at: SystemClock.now() + 3600,
             owner: None,
         })],

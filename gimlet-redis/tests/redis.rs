@@ -38,6 +38,7 @@ async fn a_channel_is_one_hash_with_a_sentinel_and_an_expiry() {
         clear: false,
         set: vec![("cart".into(), b"\x92\xa3gin".to_vec())],
         remove: Vec::new(),
+        expect: Vec::new(),
         expires_at,
         owner: None,
     };
@@ -209,6 +210,7 @@ async fn a_replica_answers_unavailable_to_a_commit() {
         clear: false,
         set: vec![("k".into(), b"\x01".to_vec())],
         remove: Vec::new(),
+        expect: Vec::new(),
         expires_at: gimlet_core::SystemClock.now() + 60,
         owner: None,
     };
@@ -253,6 +255,7 @@ async fn an_owner_index_larger_than_a_page_is_listed_and_ended_whole() {
                     clear: false,
                     set: vec![("cart".into(), b"\x91\xa3gin".to_vec())],
                     remove: Vec::new(),
+                    expect: Vec::new(),
                     expires_at: now + 600,
                     owner: Some(gimlet_core::backend::Ownership {
                         owner,

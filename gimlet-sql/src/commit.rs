@@ -159,7 +159,10 @@ impl SqlBackend {
         let [Op::Write(write)] = batch.ops.as_slice() else {
             return None;
         };
-        let simple = write.mode == WriteMode::Update && !write.clear && write.remove.is_empty();
+        let simple = write.mode == WriteMode::Update
+            && !write.clear
+            && write.remove.is_empty()
+            && write.expect.is_empty();
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         let sql = match write.set.len() {
             _ if !simple => return None,
@@ -268,6 +271,33 @@ impl SqlBackend {
         Ok(found == 1)
     }
 
+    /// Refuses the batch (`Changed`) if a key the write expects unchanged
+    /// holds something else. After [`claim`](Self::claim), which holds the
+    /// session's row: a concurrent writer of the session has committed, or
+    /// waits.
+    async fn check_expected(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        write: &Write,
+        id: &str,
+    ) -> Result<(), Abort> {
+        if write.expect.is_empty() {
+            return Ok(());
+        }
+        let sql = self.inner.dialect.key_value(&self.inner.tables);
+        for (name, expected) in &write.expect {
+            let current: Option<Vec<u8>> = sqlx::query_scalar(&sql)
+                .bind(id)
+                .bind(name.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+            if current != *expected {
+                return Err(Abort::Conflict(BackendError::changed()));
+            }
+        }
+        Ok(())
+    }
+
     /// Makes the session row exist as the write's mode asks, and renews it.
     async fn claim(
         &self,
@@ -315,6 +345,7 @@ impl SqlBackend {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         let id = write.id.to_string();
         self.claim(tx, write, &id, now).await?;
+        self.check_expected(tx, write, &id).await?;
         if write.clear {
             self.delete_all_keys(tx, &id).await?;
         } else {

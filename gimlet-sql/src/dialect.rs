@@ -298,6 +298,22 @@ impl Dialect {
         ))
     }
 
+    /// One key's value, read for a compare-and-set inside the commit's
+    /// transaction, with a lock where the dialect has one (SQLite's
+    /// `BEGIN IMMEDIATE` already holds the whole file). Binds the id, the
+    /// name.
+    pub(crate) fn key_value(self, t: &Tables) -> String {
+        let lock = if self == Dialect::Sqlite {
+            ""
+        } else {
+            " FOR UPDATE"
+        };
+        self.placeholders(format!(
+            "SELECT value FROM {k} WHERE session_id = ? AND name = ?{lock}",
+            k = t.keys()
+        ))
+    }
+
     /// Sets the expiry of one session if its row is live (`live`) or
     /// expired (`!live`). Binds the expiry, the id, now.
     pub(crate) fn set_expiry(self, t: &Tables, live: bool) -> String {

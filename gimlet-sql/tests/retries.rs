@@ -51,6 +51,7 @@ fn create(id: SessionId) -> Batch {
             clear: false,
             set: vec![("k".to_owned(), b"v".to_vec())],
             remove: Vec::new(),
+            expect: Vec::new(),
             expires_at: now + 600,
             owner: None,
         })],

@@ -50,6 +50,7 @@ fn create(id: SessionId, expires_at: u64, keys: usize) -> Batch {
             clear: false,
             set: create_record(keys).into_iter().collect(),
             remove: Vec::new(),
+            expect: Vec::new(),
             expires_at,
             owner: None,
         })],

@@ -164,6 +164,7 @@ async fn a_commit_of_many_keys_is_one_transaction_of_few_statements() {
             clear: false,
             set: set.clone(),
             remove: Vec::new(),
+            expect: Vec::new(),
             expires_at: now + 600,
             owner: None,
         };

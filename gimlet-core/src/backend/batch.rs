@@ -93,6 +93,13 @@ pub struct Write {
     pub set: Vec<(String, Vec<u8>)>,
     /// Keys to delete.
     pub remove: Vec<String>,
+    /// Keys that must still hold these encoded values (`None`: be absent)
+    /// when the batch applies: a compare-and-set per key, checked with the
+    /// modes, before anything is written. One that does not fails the
+    /// whole batch with [`BackendErrorKind::Changed`](crate::backend::BackendErrorKind::Changed).
+    /// Empty for most writes; a read-modify-write of a key (`update`)
+    /// expects what it read.
+    pub expect: Vec<(String, Option<Vec<u8>>)>,
     /// New expiry of the record, in Unix seconds.
     pub expires_at: u64,
     /// Record in the owner index that this record belongs to an owner
@@ -109,6 +116,7 @@ impl fmt::Debug for Write {
             .field("clear", &self.clear)
             .field("set", &Sizes(&self.set))
             .field("remove", &self.remove)
+            .field("expect", &Expected(&self.expect))
             .field("expires_at", &self.expires_at)
             .field("owner", &self.owner)
             .finish()
@@ -128,7 +136,33 @@ impl fmt::Debug for Sizes<'_> {
     }
 }
 
+/// Expected keys with the size of their values, for `Debug`.
+struct Expected<'a>(&'a [(String, Option<Vec<u8>>)]);
+
+impl fmt::Debug for Expected<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (key, value) in self.0 {
+            match value {
+                Some(value) => map.entry(key, &format_args!("<{} bytes>", value.len())),
+                None => map.entry(key, &format_args!("absent")),
+            };
+        }
+        map.finish()
+    }
+}
+
 impl Write {
+    /// Whether every expected key holds what it should in `record` (no
+    /// record: every key absent). What a store that can read the record
+    /// inside its atomic step checks.
+    pub fn expectations_hold(&self, record: Option<&Record>) -> bool {
+        self.expect.iter().all(|(key, value)| {
+            let current = record.and_then(|r| r.get(key));
+            current.map(Vec::as_slice) == value.as_deref()
+        })
+    }
+
     /// A write that only renews the expiry of an existing record.
     pub fn touch(id: SessionId, expires_at: u64) -> Self {
         Write {
@@ -137,6 +171,7 @@ impl Write {
             clear: false,
             set: Vec::new(),
             remove: Vec::new(),
+            expect: Vec::new(),
             expires_at,
             owner: None,
         }

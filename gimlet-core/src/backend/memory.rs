@@ -236,11 +236,15 @@ impl Store {
 
     fn check(&self, batch: &Batch, now: u64) -> Result<(), BackendError> {
         for op in &batch.ops {
-            let exists = self.live(&op.id(), now).is_some();
+            let live = self.live(&op.id(), now);
+            let exists = live.is_some();
             match op {
                 Op::Write(write) => match write.mode {
                     WriteMode::Create if exists => return Err(BackendError::collision()),
                     WriteMode::Update if !exists => return Err(BackendError::gone()),
+                    _ if !write.expectations_hold(live.map(|e| &e.data)) => {
+                        return Err(BackendError::changed());
+                    }
                     _ => {}
                 },
                 Op::Retire(_) if !exists => return Err(BackendError::gone()),

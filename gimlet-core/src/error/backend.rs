@@ -18,6 +18,11 @@ pub enum BackendErrorKind {
     /// A record that must exist is gone: the session was ended (or expired)
     /// while this request ran.
     Gone,
+    /// A key a write expected to hold a value (or to be absent) holds
+    /// another: a concurrent request changed it after this one read it
+    /// ([`Write::expect`](crate::backend::Write::expect)). Nothing of the
+    /// batch was applied.
+    Changed,
     /// The store answered with data Gimlet cannot read.
     Corrupt,
     /// The store does not do what was asked (a custom store without the
@@ -58,6 +63,11 @@ impl BackendError {
         Self::from_kind(BackendErrorKind::Gone)
     }
 
+    /// A key a write expected unchanged was changed.
+    pub fn changed() -> Self {
+        Self::from_kind(BackendErrorKind::Changed)
+    }
+
     /// What kind of error this is.
     pub fn kind(&self) -> BackendErrorKind {
         self.kind
@@ -71,6 +81,12 @@ impl BackendError {
     /// The session was ended by a concurrent request.
     pub fn is_gone(&self) -> bool {
         self.kind == BackendErrorKind::Gone
+    }
+
+    /// A key a write expected unchanged was changed by a concurrent
+    /// request.
+    pub fn is_changed(&self) -> bool {
+        self.kind == BackendErrorKind::Changed
     }
 
     /// The store or the pool did not answer in time.
@@ -97,6 +113,7 @@ impl fmt::Display for BackendError {
             BackendErrorKind::Timeout => "session backend timed out",
             BackendErrorKind::Collision => "new session id collided with an existing session",
             BackendErrorKind::Gone => "session was ended by a concurrent request",
+            BackendErrorKind::Changed => "session key was changed by a concurrent request",
             BackendErrorKind::Corrupt => "session backend returned unreadable data",
             BackendErrorKind::Unsupported => "session backend does not support this",
             BackendErrorKind::Other => "session backend error",

@@ -188,6 +188,7 @@ impl Error {
             Error::Random | Error::Internal { .. } => (500, INTERNAL),
             Error::Backend(e) => match e.kind() {
                 BackendErrorKind::Gone => (409, "the session was ended by another request"),
+                BackendErrorKind::Changed => (409, "the session was changed by another request"),
                 // A new random id that is taken: the generator's fault.
                 BackendErrorKind::Collision => (500, INTERNAL),
                 BackendErrorKind::Unavailable

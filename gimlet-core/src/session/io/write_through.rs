@@ -49,6 +49,7 @@ impl Session {
                     clear: false,
                     set,
                     remove,
+                    expect: Vec::new(),
                     expires_at,
                     // An owned channel's record exists after the commit:
                     // only its creation names the owner.

@@ -669,6 +669,7 @@ impl Channel {
             clear: self.cleared,
             set,
             remove,
+            expect: Vec::new(),
             expires_at,
             owner: None,
         })

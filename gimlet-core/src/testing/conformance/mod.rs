@@ -18,6 +18,7 @@
 //! every store can do without sleeping; MemoryBackend's own tests move a
 //! manual clock as well.
 
+mod compare_and_set;
 mod endings;
 mod feed;
 mod lifecycle;
@@ -28,6 +29,10 @@ mod records;
 mod sessions;
 mod suite;
 
+pub use compare_and_set::{
+    a_write_applies_only_while_what_it_read_still_holds,
+    concurrent_compare_and_sets_of_one_key_lose_nothing,
+};
 pub use endings::{
     a_channel_created_beside_an_ended_one_carries_nothing_of_it,
     a_cycle_committing_during_log_out_everywhere_never_survives_it,

@@ -33,6 +33,8 @@ macro_rules! backend_conformance {
             concurrent_updates_of_different_keys_all_survive,
             concurrent_upserts_of_a_new_record_all_survive,
             no_resurrection_after_delete,
+            a_write_applies_only_while_what_it_read_still_holds,
+            concurrent_compare_and_sets_of_one_key_lose_nothing,
             session_round_trips_are_one_load_and_one_commit,
             concurrent_requests_of_one_session_all_survive,
             a_request_that_outlives_a_logout_does_not_resurrect,
@@ -201,6 +203,7 @@ pub(super) fn write(id: SessionId, mode: WriteMode, set: &[(&str, &[u8])]) -> Wr
             .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
             .collect(),
         remove: Vec::new(),
+        expect: Vec::new(),
         expires_at: later(),
         owner: None,
     }

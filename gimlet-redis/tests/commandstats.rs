@@ -187,6 +187,25 @@ async fn one_load_and_one_commit(url: &str) {
     // The script publishes what it changed, for the near caches: once.
     assert_eq!(commit.get("publish"), Some(&1));
 
+    // An update (read-modify-write) of one key: the same one load, and the
+    // one EVALSHA, whose script compares the key's stored bytes (one HGET,
+    // inside the server).
+    counting.reset();
+    let before = stats.commandstats().await;
+    let session = gimlet.open_from_headers([header.as_str()]);
+    session
+        .update("cart", |n: &mut Option<u32>| *n = n.map(|n| n + 1))
+        .await
+        .unwrap();
+    gimlet.commit(&session).await.unwrap();
+    let (update, update_nodes) = delta(&before, &stats.commandstats().await);
+    eprintln!("update: {update:?}");
+    assert_eq!((counting.counts().loads, counting.counts().commits), (1, 1));
+    assert!(update_nodes <= 2, "{update:?}");
+    assert_eq!(update.get("hgetall"), Some(&2), "{update:?}");
+    assert_eq!(update.get("evalsha"), Some(&1), "{update:?}");
+    assert_eq!(update.get("hget"), Some(&1), "the compare: {update:?}");
+
     // A new session with clientside keys only: its channel's empty record
     // is created (revocation) by the one EVALSHA.
     let revalidating = Gimlet::builder()

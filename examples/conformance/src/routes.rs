@@ -129,9 +129,10 @@ async fn route(session: &Session, parts: &[&str], q: &Query<'_>) -> Result<Reply
             Reply::ok("ok")
         }
         ["append", key, value] => {
+            let value = (*value).to_owned();
             session
-                .update(key, |list: &mut Option<Vec<String>>| {
-                    list.get_or_insert_with(Vec::new).push(value.to_owned());
+                .update(key, move |list: &mut Option<Vec<String>>| {
+                    list.get_or_insert_with(Vec::new).push(value.clone());
                 })
                 .await?;
             Reply::ok("ok")

@@ -335,6 +335,37 @@ async fn an_oversized_clientside_value_is_refused_cleanly(app: App) {
     assert_eq!(b.get("/get/big").await.status, 404);
 }
 
+/// 50 concurrent appends to one list of one session, 16 at a time, each
+/// through `update`: every one answers 200 and the list holds all 50.
+async fn fifty_concurrent_appends_to_one_key_all_survive(app: App) {
+    let bare = app.bare();
+    let header = bare.get("/set/base/0").await.cookie_header();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (base, header, gate) = (app.base.clone(), header.clone(), gate.clone());
+        tasks.push(tokio::spawn(async move {
+            let _slot = gate.acquire().await.unwrap();
+            let response = reqwest::Client::new()
+                .get(format!("{base}/append/tabs/t{i}"))
+                .header("Cookie", header)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "append {i}");
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let list = bare.get_with_cookies("/flatten/tabs", &header).await.body;
+    let mut items: Vec<&str> = list.split(':').collect();
+    items.sort_unstable();
+    let mut expected: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(items, expected, "{list}");
+}
+
 /// 50 concurrent requests of one session, each setting its own key, all
 /// survive.
 async fn fifty_concurrent_requests_all_survive(app: App) {
@@ -512,6 +543,7 @@ macro_rules! only {
         scenarios!($framework, $store;
             a_key_moves_from_clientside_to_server_side => defaults,
             fifty_concurrent_requests_all_survive => defaults,
+            fifty_concurrent_appends_to_one_key_all_survive => defaults,
             backend_calls_per_route => whitelist,
             a_lost_record_heals_on_the_next_request => defaults,
             a_logout_in_a_failed_request_still_takes_effect => defaults,

@@ -144,9 +144,10 @@ pub async fn form_is_ours(session: &Session, token: &str) -> Result<bool, Error>
 ///
 /// The store's.
 pub async fn add_to_cart(session: &Session, item: &str) -> Result<(), Error> {
+    let item = item.to_owned();
     session
-        .update(CART, |cart: &mut Option<Vec<String>>| {
-            cart.get_or_insert_with(Vec::new).push(item.to_owned());
+        .update(CART, move |cart: &mut Option<Vec<String>>| {
+            cart.get_or_insert_with(Vec::new).push(item.clone());
         })
         .await
 }

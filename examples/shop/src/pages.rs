@@ -237,9 +237,10 @@ pub async fn add_to_cart(session: &Session, form: &AddToCart) -> Result<Outcome,
         session.insert(CART_ID, &cart_id[..12].to_owned()).await?;
     }
     // Read, append, and write back at the end of the request.
+    let item = form.item.clone();
     session
-        .update(CART_ITEMS, |items: &mut Option<Vec<String>>| {
-            items.get_or_insert_with(Vec::new).push(form.item.clone());
+        .update(CART_ITEMS, move |items: &mut Option<Vec<String>>| {
+            items.get_or_insert_with(Vec::new).push(item.clone());
         })
         .await?;
     Ok(Outcome::Redirect("/"))

@@ -7,8 +7,8 @@ use serde::de::DeserializeOwned;
 
 use crate::key::{ChannelKind, Place};
 use crate::key::{KeyName, KeyOf};
-use crate::session::model::Lookup;
-use crate::{Error, MAX_KEY_LEN, Placement, Session};
+use crate::session::model::{Lookup, Step};
+use crate::{Error, MAX_KEY_LEN, Placement, Session, SessionId};
 
 fn check_key(key: &str) -> Result<(), Error> {
     // NUL is refused everywhere, since some stores cannot hold it.
@@ -280,6 +280,25 @@ impl Session {
     /// leaves `None`, the key is removed. Writing back an equal value is no
     /// change.
     ///
+    /// **A server-side key is updated atomically.** The commit writes it
+    /// only if the store still holds what this request read: a
+    /// compare-and-set inside the request's one commit, so one round trip
+    /// when nobody races. If a concurrent request changed the key
+    /// meanwhile, the commit loads it again (one more round trip) and runs
+    /// `f` again on the fresh value, up to sixteen times, then answers
+    /// [`Error::Backend`] of kind `Changed` (a 409 through the adapters)
+    /// rather than overwrite the other request's change. So two tabs that
+    /// append to one list both land. `f` is kept until the commit for
+    /// that, hence `FnMut + Send + 'static`; what it returns is from its
+    /// first run, and a run again at commit changes only what is stored.
+    /// An `update` of a value this request wrote itself first (with
+    /// `insert`) is not checked: that value was never the store's.
+    ///
+    /// **A clientside key is not**: each browser holds its own cookie, so
+    /// two requests of one session that update it each write their own
+    /// result, and the cookie the browser keeps last wins. Keep counters
+    /// and lists that concurrent requests change server-side.
+    ///
     /// # Errors
     ///
     /// The errors of [`Session::get`] and [`Session::insert_with`].
@@ -294,7 +313,7 @@ impl Session {
     /// # let session = gimlet.open_from_headers([]);
     /// for item in ["itsy", "bitsy"] {
     ///     session
-    ///         .update("list", |list: &mut Option<Vec<String>>| {
+    ///         .update("list", move |list: &mut Option<Vec<String>>| {
     ///             list.get_or_insert_with(Vec::new).push(item.into());
     ///         })
     ///         .await?;
@@ -302,16 +321,42 @@ impl Session {
     /// assert_eq!(session.get::<Vec<String>>("list").await?.unwrap(), ["itsy", "bitsy"]);
     /// # Ok(()) }
     /// ```
-    pub async fn update<T, R>(
-        &self,
-        key: impl KeyOf<T>,
-        f: impl FnOnce(&mut Option<T>) -> R,
-    ) -> Result<R, Error>
+    pub async fn update<T, R, F>(&self, key: impl KeyOf<T>, mut f: F) -> Result<R, Error>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + 'static,
+        R: 'static,
+        F: FnMut(&mut Option<T>) -> R + Send + 'static,
     {
         let declared = key.key_placement();
         let key = key.key_name();
+        let (result, source, mut steps) = self.read_modify_write(key, declared, &mut f).await?;
+        if let Some((kind, id)) = source {
+            let name = key.to_owned();
+            steps.push(Box::new(move |bytes: Option<&[u8]>| {
+                let mut value = bytes.map(|b| decode::<T>(&name, b)).transpose()?;
+                f(&mut value);
+                let encode =
+                    |v: T| rmp_serde::to_vec_named(&v).map_err(|e| Error::serialize(&name, e));
+                value.map(encode).transpose()
+            }));
+            self.state().replays_mut().keep(kind, id, key, steps);
+        }
+        Ok(result)
+    }
+
+    /// Reads `key`, runs `f` on it and writes the result back; answers what
+    /// `f` returned, the channel whose stored value it read (if it read the
+    /// store's), and the key's earlier updates in this request, taken out
+    /// for the caller to keep with this one.
+    async fn read_modify_write<T, R>(
+        &self,
+        key: &str,
+        declared: Placement,
+        f: impl FnOnce(&mut Option<T>) -> R,
+    ) -> Result<(R, Option<(ChannelKind, SessionId)>, Vec<Step>), Error>
+    where
+        T: Serialize + DeserializeOwned,
+    {
         let found = self
             .locate(key, declared, |hit| {
                 hit.map(|(place, bytes)| decode::<T>(key, bytes).map(|v| (place, v)))
@@ -319,8 +364,17 @@ impl Session {
             .await?
             .transpose()?;
         let place = found.as_ref().map(|(place, _)| *place);
+        // Where the value came from, if from the store: then the commit
+        // checks it is still there.
+        let target = place.or_else(|| self.engine().resolve(key, declared).ok());
+        let source = target.filter(|p| !p.clientside).and_then(|p| {
+            let state = self.state();
+            let earlier = state.replays().on(key);
+            earlier.or_else(|| state.stored_read(p.kind, key).map(|id| (p.kind, id)))
+        });
         let mut value = found.map(|(_, v)| v);
         let result = f(&mut value);
+        let steps = self.state().replays_mut().take(key);
         match (value, place) {
             (Some(value), Some(place)) => {
                 let placement = Placement::new()
@@ -332,7 +386,7 @@ impl Session {
             (None, Some(_)) => self.remove(key).await?,
             (None, None) => {}
         }
-        Ok(result)
+        Ok((result, source, steps))
     }
 
     /// Every key, sorted. Loads the server data if it is not loaded yet.
@@ -385,6 +439,7 @@ impl Session {
         if state.committed() {
             return Err(Error::Committed { what: "a clear" });
         }
+        state.replays_mut().clear();
         for ch in state.channels_mut() {
             ch.clear();
         }

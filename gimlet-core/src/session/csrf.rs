@@ -62,9 +62,9 @@ impl Session {
     pub(crate) async fn renew_csrf_token(&self) -> Result<(), Error> {
         let token = random_token()?;
         let renewed = self
-            .update(CSRF_KEY, |old: &mut Option<String>| {
+            .update(CSRF_KEY, move |old: &mut Option<String>| {
                 if old.is_some() {
-                    *old = Some(token);
+                    *old = Some(token.clone());
                 }
             })
             .await;

@@ -51,10 +51,10 @@ impl Session {
         allow_duplicate: bool,
     ) -> Result<(), Error> {
         let message = message.into();
-        self.update(&queue_key(queue), |list: &mut Option<Vec<String>>| {
+        self.update(&queue_key(queue), move |list: &mut Option<Vec<String>>| {
             let list = list.get_or_insert_with(Vec::new);
             if allow_duplicate || !list.contains(&message) {
-                list.push(message);
+                list.push(message.clone());
             }
         })
         .await

@@ -7,6 +7,12 @@ use crate::session::model::Channel;
 use crate::session::status::Activity;
 use crate::{Error, Session};
 
+/// How many times a commit runs a request's updates again on fresh values
+/// before it answers [`BackendErrorKind::Changed`](crate::backend::BackendErrorKind::Changed)
+/// (a 409): enough for sixteen requests racing on one key of one
+/// session, with the pauses between rounds.
+pub(crate) const MAX_REPLAYS: u32 = 16;
+
 impl Session {
     /// Marks the session committed, and answers whether the commit has
     /// work to do: not when it was committed already, nor when the handler
@@ -36,6 +42,8 @@ impl Session {
         let engine = self.engine();
         // Each round that heals turns at least one channel's update into a
         // create, which cannot find its record gone: two rounds at most.
+        // Rounds that run updates again are bounded apart.
+        let mut replays = 0;
         loop {
             let now = engine.now();
             let plan = Plan::new(engine, &self.state(), now)?;
@@ -51,6 +59,11 @@ impl Session {
                 {
                     Ok(()) => {}
                     Err(e) if e.is_gone() && self.heal_gone(&plan).await? => continue,
+                    Err(e) if e.is_changed() && replays < MAX_REPLAYS => {
+                        replays += 1;
+                        self.replay_changed(&plan, replays).await?;
+                        continue;
+                    }
                     // Logged where the response is decided (the adapter's
                     // `finish`), once.
                     Err(e) => return Err(e.into()),
@@ -59,6 +72,29 @@ impl Session {
             self.settle(&plan);
             return Ok(plan.set_cookies);
         }
+    }
+
+    /// After a commit was refused because a key an `update` read has
+    /// changed since: loads the channels whose writes expected keys (one
+    /// round trip), and runs their updates again on what the store holds
+    /// now. A pause first, random up to 10 ms, doubling each round up to
+    /// 160 ms, so that racing requests spread out. A record found gone is left to the next round, which
+    /// heals it.
+    async fn replay_changed(&self, plan: &Plan, round: u32) -> Result<(), Error> {
+        let random = crate::SessionId::generate()?;
+        let jitter = u64::from(u16::from_le_bytes(random.group()));
+        let ceiling_us = 5000u64 << round.min(5);
+        tokio::time::sleep(std::time::Duration::from_micros(jitter % ceiling_us)).await;
+        let wanted = plan.expecting(&self.state());
+        let records = self.load(&wanted).await?;
+        let mut state = self.state();
+        for (&(kind, id), record) in wanted.iter().zip(&records) {
+            if let Some(record) = record {
+                state.replay(kind, id, record)?;
+            }
+        }
+        tracing::debug!(round, "a key an update read changed; updated again");
+        Ok(())
     }
 
     /// After a commit was refused because a record it needs is gone:

@@ -40,6 +40,23 @@ impl Plan {
             .collect()
     }
 
+    /// The channels whose writes expect keys unchanged (an `update` read
+    /// them from the store).
+    pub(crate) fn expecting(&self, state: &State) -> Vec<(ChannelKind, SessionId)> {
+        ChannelKind::BOTH
+            .into_iter()
+            .filter_map(|kind| {
+                let id = state.ch(kind).id()?;
+                let expects = self
+                    .batch
+                    .ops
+                    .iter()
+                    .any(|op| matches!(op, Op::Write(w) if w.id == id && !w.expect.is_empty()));
+                expects.then_some((kind, id))
+            })
+            .collect()
+    }
+
     /// The channels whose writes need their record to exist.
     pub(crate) fn updates(&self, state: &State) -> Vec<(ChannelKind, SessionId)> {
         ChannelKind::BOTH
@@ -129,6 +146,11 @@ impl Plan {
                 && !vouchers.contains(&kind.other())
             {
                 vouchers.push(kind.other());
+            }
+            if let Some(write) = &mut write
+                && write.mode != WriteMode::Create
+            {
+                expect_what_was_read(write, state, kind);
             }
             let wrote = write.is_some();
             new_token |= wrote && ch.server_dirty() && engine.near_cache.is_some();
@@ -267,4 +289,18 @@ fn owner_of(state: &State, kind: ChannelKind) -> Option<Owner> {
     ch.id()?;
     ch.owner()
         .or(sibling.owner().filter(|_| sibling.id().is_some()))
+}
+
+/// Makes `write` (of `kind`'s channel) expect every key it writes whose
+/// new value an `update` made from the store's: a compare-and-set per key,
+/// in the same round trip.
+fn expect_what_was_read(write: &mut Write, state: &State, kind: ChannelKind) {
+    let ch = state.ch(kind);
+    for key in state.replays().keys_on(kind, write.id) {
+        let written = write.set.iter().any(|(k, _)| *k == key) || write.remove.contains(&key);
+        if written {
+            let stored = ch.stored_value(&key).map(<[u8]>::to_vec);
+            write.expect.push((key, stored));
+        }
+    }
 }

@@ -522,8 +522,25 @@ impl Channel {
         }
     }
 
+    /// Whether `key`'s value here is the store's, as loaded: loaded, not
+    /// cleared, and not written by this request.
+    pub(crate) fn holds_stored(&self, key: &str) -> bool {
+        self.loaded.is_some() && !self.cleared && !self.pending.contains_key(key)
+    }
+
+    /// The store's value of `key` as the commit found it, in place of the
+    /// one loaded earlier: what the next write of the key expects.
+    pub(crate) fn restore_stored(&mut self, key: &str, value: Option<Vec<u8>>) {
+        if let Some(record) = &mut self.loaded {
+            match value {
+                Some(value) => record.insert(key.to_owned(), value),
+                None => record.remove(key),
+            };
+        }
+    }
+
     /// The value stored before this request's changes, if known.
-    fn stored_value(&self, key: &str) -> Option<&[u8]> {
+    pub(crate) fn stored_value(&self, key: &str) -> Option<&[u8]> {
         if self.cleared {
             return None;
         }

@@ -3,8 +3,10 @@
 
 mod channel;
 mod facts;
+mod replays;
 mod state;
 
 pub(crate) use channel::Channel;
 pub(crate) use facts::{Browser, CookieAction, Loaded, RecordState};
+pub(crate) use replays::Step;
 pub(crate) use state::{Lookup, State};

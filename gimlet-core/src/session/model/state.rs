@@ -13,6 +13,7 @@ use crate::session::status::Activity;
 
 use super::channel::Channel;
 use super::facts::{Known, Retired};
+use super::replays::Replays;
 
 /// How many cookies of one Gimlet name a request may have verified: a
 /// browser sends more than one only when several paths or domains set one,
@@ -52,6 +53,9 @@ pub(crate) struct State {
     /// over HTTPS or to loopback: a browser may have dropped its `Secure`
     /// cookie (counted by the engine's [`TransportWatch`](crate::cookie::TransportWatch)).
     suspect: bool,
+    /// The updates of keys whose values came from the store, to run again
+    /// if the commit finds one changed.
+    replays: Replays,
 }
 
 /// Where a lookup found a key.
@@ -78,6 +82,7 @@ impl State {
             span: tracing::Span::none(),
             token: 0,
             suspect: false,
+            replays: Replays::default(),
         }
     }
 
@@ -88,6 +93,46 @@ impl State {
             .cookies
             .scan(&self.unopened)
             .any(|(named, _)| matches!(named, Named::Channel(_)))
+    }
+
+    /// The updates the commit may run again.
+    pub(crate) fn replays(&self) -> &Replays {
+        &self.replays
+    }
+
+    /// See [`State::replays`].
+    pub(crate) fn replays_mut(&mut self) -> &mut Replays {
+        &mut self.replays
+    }
+
+    /// The channel id of `kind` if `key`'s value there is the store's, as
+    /// loaded: an update of it can be checked, and run again, at commit.
+    pub(crate) fn stored_read(&self, kind: ChannelKind, key: &str) -> Option<SessionId> {
+        let ch = self.ch(kind);
+        ch.holds_stored(key).then(|| ch.id()).flatten()
+    }
+
+    /// Runs the updates of `kind`'s channel `id` again on `record`, what
+    /// the store holds now: each key's stored value becomes the record's,
+    /// and its pending value what the updates make of it.
+    pub(crate) fn replay(
+        &mut self,
+        kind: ChannelKind,
+        id: SessionId,
+        record: &crate::backend::Record,
+    ) -> Result<(), Error> {
+        if self.ch(kind).id() != Some(id) {
+            return Ok(());
+        }
+        for key in self.replays.keys_on(kind, id) {
+            let fresh = record.get(&key).cloned();
+            self.ch_mut(kind).restore_stored(&key, fresh.clone());
+            match self.replays.run(&key, fresh)? {
+                Some(value) => self.ch_mut(kind).server_insert(&key, value),
+                None => self.ch_mut(kind).server_remove(&key),
+            }
+        }
+        Ok(())
     }
 
     /// Marks the request as one whose cookie a browser may have dropped.
@@ -195,10 +240,25 @@ impl State {
         for retired in self.retired.iter_mut().filter(|r| r.id == id) {
             retired.moved = false;
         }
-        for ch in self.channels_mut() {
-            if ch.moved_from() == Some(id) {
-                ch.heal(now, beside)?;
+        for kind in ChannelKind::BOTH {
+            if self.ch(kind).moved_from() == Some(id) {
+                self.ch_mut(kind).heal(now, beside)?;
+                self.update_afresh(kind)?;
             }
+        }
+        Ok(())
+    }
+
+    /// After `kind`'s channel healed: its updates run again on nothing, so
+    /// that what they made of the ended session's data does not reach the
+    /// fresh one; they are blind writes from now on.
+    fn update_afresh(&mut self, kind: ChannelKind) -> Result<(), Error> {
+        for key in self.replays.keys_of(kind) {
+            match self.replays.run(&key, None)? {
+                Some(value) => self.ch_mut(kind).server_insert(&key, value),
+                None => self.ch_mut(kind).server_remove(&key),
+            }
+            self.replays.forget(&key);
         }
         Ok(())
     }
@@ -218,7 +278,8 @@ impl State {
         {
             self.retired.push(Retired { id, moved: false });
         }
-        self.ch_mut(kind).heal(now, beside)
+        self.ch_mut(kind).heal(now, beside)?;
+        self.update_afresh(kind)
     }
 
     /// Whether the handler ended the session ([`State::end`]).
@@ -468,6 +529,7 @@ impl State {
         place: Place,
     ) -> Result<(), Error> {
         let Place { kind, clientside } = place;
+        self.replays.forget(key);
         let in_client = ChannelKind::BOTH
             .into_iter()
             .find(|&k| self.ch(k).client().contains_key(key));
@@ -504,6 +566,7 @@ impl State {
     }
 
     pub(crate) fn remove(&mut self, engine: &Engine, key: &str) {
+        self.replays.forget(key);
         let mut in_client = false;
         for ch in self.channels_mut() {
             in_client |= ch.remove_clientside(key);

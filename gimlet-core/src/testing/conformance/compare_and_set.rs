@@ -102,3 +102,102 @@ pub async fn concurrent_compare_and_sets_of_one_key_lose_nothing(backend: Shared
     items.sort_unstable();
     assert_eq!(items, (0..20).collect::<Vec<u32>>(), "{list}");
 }
+
+/// 30 concurrent requests of one session, each appending its item to one
+/// server-side list with `Session::update`: all 30 items are there after,
+/// and each request's commit succeeded.
+pub async fn concurrent_updates_of_one_key_lose_nothing(backend: SharedBackend) {
+    let gimlet = super::suite::gimlet(backend, 300);
+    let session = gimlet.open_from_headers([]);
+    session
+        .insert("list", &Vec::<u32>::new())
+        .await
+        .expect("insert");
+    let set_cookies = gimlet.commit(&session).await.expect("commit");
+    let mut browser = super::suite::Browser::default();
+    browser.take(&set_cookies);
+    let header = browser.header();
+    let tasks = (0..30u32)
+        .map(|i| {
+            let (gimlet, header) = (gimlet.clone(), header.clone());
+            tokio::spawn(async move {
+                let session = gimlet.open_from_headers([header.as_str()]);
+                session
+                    .update("list", move |list: &mut Option<Vec<u32>>| {
+                        list.get_or_insert_with(Vec::new).push(i);
+                    })
+                    .await
+                    .expect("update");
+                gimlet.commit(&session).await.expect("commit");
+            })
+        })
+        .collect();
+    all_tasks(tasks).await;
+    let session = gimlet.open_from_headers([header.as_str()]);
+    let mut list: Vec<u32> = session.get("list").await.expect("get").expect("the list");
+    list.sort_unstable();
+    assert_eq!(list, (0..30).collect::<Vec<u32>>());
+}
+
+/// A request that read a list, then saw its session logged out by another
+/// before it committed: its update does not bring the ended session's data
+/// back; it lands, alone, in a fresh session.
+pub async fn an_update_racing_a_logout_does_not_resurrect(backend: SharedBackend) {
+    let gimlet = super::suite::gimlet(backend.clone(), 300);
+    let mut browser = super::suite::Browser::default();
+    browser
+        .request(&gimlet, |s| async move {
+            s.insert("list", &vec!["secret".to_owned()])
+                .await
+                .expect("insert");
+        })
+        .await;
+    let header = browser.header();
+    let slow = gimlet.open_from_headers([header.as_str()]);
+    slow.update("list", |list: &mut Option<Vec<String>>| {
+        list.get_or_insert_with(Vec::new).push("late".into());
+    })
+    .await
+    .expect("update");
+    let logout = gimlet.open_from_headers([header.as_str()]);
+    logout.invalidate().expect("invalidate");
+    gimlet.commit(&logout).await.expect("logout");
+    let set_cookies = gimlet.commit(&slow).await.expect("the slow commit");
+    let mut fresh = super::suite::Browser::default();
+    fresh.take(&set_cookies);
+    assert!(
+        fresh.ids().iter().all(|id| !browser.ids().contains(id)),
+        "a fresh session"
+    );
+    let session = gimlet.open_from_headers([fresh.header().as_str()]);
+    let list: Option<Vec<String>> = session.get("list").await.expect("get");
+    assert_eq!(
+        list,
+        Some(vec!["late".to_owned()]),
+        "nothing of the ended one"
+    );
+    let old = gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(old.get::<Vec<String>>("list").await.expect("get"), None);
+}
+
+/// An uncontended update is one load and one commit, as any read and write.
+pub async fn an_uncontended_update_is_one_load_and_one_commit(backend: SharedBackend) {
+    let counting = std::sync::Arc::new(crate::testing::CountingBackend::new(backend));
+    let gimlet = super::suite::gimlet(counting.clone(), 300);
+    let mut browser = super::suite::Browser::default();
+    browser
+        .request(&gimlet, |s| async move {
+            s.insert("n", &1u32).await.expect("insert");
+        })
+        .await;
+    counting.reset();
+    browser
+        .request(&gimlet, |s| async move {
+            s.update("n", |n: &mut Option<u32>| *n = n.map(|n| n + 1))
+                .await
+                .expect("update");
+        })
+        .await;
+    let counts = counting.counts();
+    assert_eq!((counts.loads, counts.commits), (1, 1), "{counts:?}");
+}

@@ -31,7 +31,9 @@ mod suite;
 
 pub use compare_and_set::{
     a_write_applies_only_while_what_it_read_still_holds,
+    an_uncontended_update_is_one_load_and_one_commit, an_update_racing_a_logout_does_not_resurrect,
     concurrent_compare_and_sets_of_one_key_lose_nothing,
+    concurrent_updates_of_one_key_lose_nothing,
 };
 pub use endings::{
     a_channel_created_beside_an_ended_one_carries_nothing_of_it,

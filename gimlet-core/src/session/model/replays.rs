@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use super::State;
+use crate::backend::Record;
 use crate::key::ChannelKind;
 use crate::{Error, SessionId};
 
@@ -110,5 +112,51 @@ impl Replays {
             }
         }
         Ok(value)
+    }
+}
+
+impl State {
+    /// The channel id of `kind` if `key`'s value there is the store's, as
+    /// loaded: an update of it can be checked, and run again, at commit.
+    pub(crate) fn stored_read(&self, kind: ChannelKind, key: &str) -> Option<SessionId> {
+        let ch = self.ch(kind);
+        ch.holds_stored(key).then(|| ch.id()).flatten()
+    }
+
+    /// Runs the updates of `kind`'s channel `id` again on `record`, what
+    /// the store holds now: each key's stored value becomes the record's,
+    /// and its pending value what the updates make of it.
+    pub(crate) fn replay(
+        &mut self,
+        kind: ChannelKind,
+        id: SessionId,
+        record: &Record,
+    ) -> Result<(), Error> {
+        if self.ch(kind).id() != Some(id) {
+            return Ok(());
+        }
+        for key in self.replays().keys_on(kind, id) {
+            let fresh = record.get(&key).cloned();
+            self.ch_mut(kind).restore_stored(&key, fresh.clone());
+            match self.replays_mut().run(&key, fresh)? {
+                Some(value) => self.ch_mut(kind).server_insert(&key, value),
+                None => self.ch_mut(kind).server_remove(&key),
+            }
+        }
+        Ok(())
+    }
+
+    /// After `kind`'s channel healed: its updates run again on nothing, so
+    /// that what they made of the ended session's data does not reach the
+    /// fresh one; they are blind writes from now on.
+    pub(crate) fn update_afresh(&mut self, kind: ChannelKind) -> Result<(), Error> {
+        for key in self.replays_mut().keys_of(kind) {
+            match self.replays_mut().run(&key, None)? {
+                Some(value) => self.ch_mut(kind).server_insert(&key, value),
+                None => self.ch_mut(kind).server_remove(&key),
+            }
+            self.replays_mut().forget(&key);
+        }
+        Ok(())
     }
 }

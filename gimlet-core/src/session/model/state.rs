@@ -105,36 +105,6 @@ impl State {
         &mut self.replays
     }
 
-    /// The channel id of `kind` if `key`'s value there is the store's, as
-    /// loaded: an update of it can be checked, and run again, at commit.
-    pub(crate) fn stored_read(&self, kind: ChannelKind, key: &str) -> Option<SessionId> {
-        let ch = self.ch(kind);
-        ch.holds_stored(key).then(|| ch.id()).flatten()
-    }
-
-    /// Runs the updates of `kind`'s channel `id` again on `record`, what
-    /// the store holds now: each key's stored value becomes the record's,
-    /// and its pending value what the updates make of it.
-    pub(crate) fn replay(
-        &mut self,
-        kind: ChannelKind,
-        id: SessionId,
-        record: &crate::backend::Record,
-    ) -> Result<(), Error> {
-        if self.ch(kind).id() != Some(id) {
-            return Ok(());
-        }
-        for key in self.replays.keys_on(kind, id) {
-            let fresh = record.get(&key).cloned();
-            self.ch_mut(kind).restore_stored(&key, fresh.clone());
-            match self.replays.run(&key, fresh)? {
-                Some(value) => self.ch_mut(kind).server_insert(&key, value),
-                None => self.ch_mut(kind).server_remove(&key),
-            }
-        }
-        Ok(())
-    }
-
     /// Marks the request as one whose cookie a browser may have dropped.
     pub(crate) fn suspect(&mut self) {
         self.suspect = true;
@@ -245,20 +215,6 @@ impl State {
                 self.ch_mut(kind).heal(now, beside)?;
                 self.update_afresh(kind)?;
             }
-        }
-        Ok(())
-    }
-
-    /// After `kind`'s channel healed: its updates run again on nothing, so
-    /// that what they made of the ended session's data does not reach the
-    /// fresh one; they are blind writes from now on.
-    fn update_afresh(&mut self, kind: ChannelKind) -> Result<(), Error> {
-        for key in self.replays.keys_of(kind) {
-            match self.replays.run(&key, None)? {
-                Some(value) => self.ch_mut(kind).server_insert(&key, value),
-                None => self.ch_mut(kind).server_remove(&key),
-            }
-            self.replays.forget(&key);
         }
         Ok(())
     }

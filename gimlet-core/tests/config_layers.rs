@@ -7,20 +7,8 @@
 
 mod common;
 
-use std::collections::HashMap;
-
+use common::env;
 use gimlet_core::{Config, ConfigErrorKind, Gimlet, GimletBuilder, Key};
-
-/// An environment of these variables, and the secret.
-fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
-    let mut map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    map.entry("GIMLET_SECRET".into())
-        .or_insert_with(|| common::SECRET.to_owned());
-    move |name| map.get(name).cloned()
-}
 
 /// The `Set-Cookie` a first visit that stores a clientside value gets.
 async fn set_cookie(builder: GimletBuilder) -> String {

@@ -7,22 +7,11 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use common::env;
 use gimlet_core::Gimlet;
-
-/// An environment of these variables, and the secret.
-fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
-    let mut map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    map.entry("GIMLET_SECRET".into())
-        .or_insert_with(|| common::SECRET.to_owned());
-    move |name| map.get(name).cloned()
-}
 
 /// What `build` logs, at info and above.
 fn logs_of(build: impl FnOnce()) -> String {

@@ -58,10 +58,31 @@ async fn login_moves_the_session_under_new_ids_and_lists_it_as_the_user_s() {
 #[tokio::test]
 async fn login_without_an_owner_index_still_moves_the_ids() {
     let gimlet = cookie_only(|g| g.key(USER));
+    // A jar: each cookie by its name, the newest value kept.
+    let mut jar = std::collections::BTreeMap::new();
+    let mut keep = |cookies: Vec<String>| {
+        for cookie in cookies {
+            let pair = cookie.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            jar.insert(name.to_owned(), value.to_owned());
+        }
+        let pairs: Vec<String> = jar.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        pairs.join("; ")
+    };
     let s = gimlet.open_from_headers([]);
+    let before = s.id().unwrap();
+    let planted = keep(gimlet.commit(&s).await.unwrap());
+    let s = gimlet.open_from_headers([planted.as_str()]);
+    assert_eq!(s.id().unwrap(), before);
     s.login("ada").await.unwrap();
     s.insert(USER, &"ada".to_owned()).await.unwrap();
-    assert!(!gimlet.commit(&s).await.unwrap().is_empty());
+    let after = keep(gimlet.commit(&s).await.unwrap());
+    let s = gimlet.open_from_headers([after.as_str()]);
+    assert_ne!(
+        s.id().unwrap(),
+        before,
+        "a new id: the planted one is worth nothing"
+    );
 }
 
 #[tokio::test]

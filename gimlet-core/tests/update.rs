@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gimlet_core::async_trait;
 use gimlet_core::backend::{Backend, BackendError, Batch, Op, Record};
-use gimlet_core::{Error, Gimlet, MemoryBackend, SessionId};
+use gimlet_core::{Error, Gimlet, GimletBuilder, MemoryBackend, SessionId};
 
 /// A real MemoryBackend, and another tab that changes every expected key
 /// (to 1000, 1001, …) just before each commit that expects one.
@@ -55,28 +55,34 @@ impl Backend for Rival {
     }
 }
 
-#[tokio::test]
-async fn an_update_that_always_loses_is_a_409_after_the_bound() {
+/// A Gimlet on a rival (with `configure`), and the `Cookie` header of a
+/// session whose server-side `n` is 1.
+async fn against_a_rival(
+    configure: impl FnOnce(GimletBuilder) -> GimletBuilder,
+) -> (Arc<Rival>, Gimlet, String) {
     let rival = Arc::new(Rival {
         store: MemoryBackend::new(),
         commits: AtomicUsize::new(0),
     });
-    let gimlet = Gimlet::builder()
+    let builder = Gimlet::builder()
         .secret(common::SECRET)
         .without_env()
-        .shared_backend(rival.clone())
-        .build()
-        .unwrap();
+        .shared_backend(rival.clone());
+    let gimlet = configure(builder).build().unwrap();
     let session = gimlet.open_from_headers([]);
     session.insert("n", &1u32).await.unwrap();
     let cookies = gimlet.commit(&session).await.unwrap();
-    let header: Vec<&str> = cookies
+    let pairs: Vec<&str> = cookies
         .iter()
         .map(|c| c.split(';').next().unwrap())
         .collect();
-    let header = header.join("; ");
-
     rival.commits.store(0, Ordering::Relaxed);
+    (rival, gimlet, pairs.join("; "))
+}
+
+#[tokio::test]
+async fn an_update_that_always_loses_is_a_409_after_the_bound() {
+    let (rival, gimlet, header) = against_a_rival(|g| g).await;
     let runs = Arc::new(AtomicUsize::new(0));
     let counted = runs.clone();
     let session = gimlet.open_from_headers([header.as_str()]);
@@ -106,20 +112,7 @@ async fn an_update_that_always_loses_is_a_409_after_the_bound() {
 
 #[tokio::test]
 async fn a_blind_insert_after_an_update_is_not_checked() {
-    let rival = Arc::new(Rival {
-        store: MemoryBackend::new(),
-        commits: AtomicUsize::new(0),
-    });
-    let gimlet = Gimlet::builder()
-        .secret(common::SECRET)
-        .without_env()
-        .shared_backend(rival)
-        .build()
-        .unwrap();
-    let session = gimlet.open_from_headers([]);
-    session.insert("n", &1u32).await.unwrap();
-    let cookies = gimlet.commit(&session).await.unwrap();
-    let header = cookies[0].split(';').next().unwrap().to_owned();
+    let (_, gimlet, header) = against_a_rival(|g| g).await;
     let session = gimlet.open_from_headers([header.as_str()]);
     session
         .update("n", |n: &mut Option<u32>| *n = Some(2))
@@ -131,19 +124,46 @@ async fn a_blind_insert_after_an_update_is_not_checked() {
     assert_eq!(after.get::<u32>("n").await.unwrap(), Some(3));
 }
 
+/// Beside a server-side update the rival beats every time, a clientside
+/// one: the server-side one is run again and again, the clientside one
+/// once, and its value reaches the cookie.
 #[tokio::test]
 async fn a_clientside_update_is_applied_once_and_never_checked() {
-    let gimlet = common::cookie_only(|g| g.clientside_keys(["n"]).without_env());
-    let session = gimlet.open_from_headers([]);
-    let runs = Arc::new(AtomicUsize::new(0));
-    let counted = runs.clone();
+    let (_, gimlet, header) = against_a_rival(|g| g.clientside_keys(["c"])).await;
+    let session = gimlet.open_from_headers([header.as_str()]);
+    let (server_runs, client_runs) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counted = server_runs.clone();
     session
         .update("n", move |n: &mut Option<u32>| {
             counted.fetch_add(1, Ordering::Relaxed);
-            *n = Some(n.unwrap_or(0) + 1);
+            *n = Some(2);
         })
         .await
         .unwrap();
-    assert!(!gimlet.commit(&session).await.unwrap().is_empty());
-    assert_eq!(runs.load(Ordering::Relaxed), 1);
+    let counted = client_runs.clone();
+    session
+        .update("c", move |c: &mut Option<u32>| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            *c = Some(c.unwrap_or(0) + 1);
+        })
+        .await
+        .unwrap();
+    assert!(session.is_clientside("c").await.unwrap());
+    assert!(gimlet.commit(&session).await.is_err(), "the rival wins");
+    assert_eq!(server_runs.load(Ordering::Relaxed), 17);
+    assert_eq!(client_runs.load(Ordering::Relaxed), 1, "never run again");
+
+    // Alone, it commits, once, with no expectation the rival could beat.
+    let session = gimlet.open_from_headers([header.as_str()]);
+    session
+        .update("c", |c: &mut Option<u32>| *c = Some(7))
+        .await
+        .unwrap();
+    let cookies = gimlet.commit(&session).await.unwrap();
+    let pairs: Vec<&str> = cookies
+        .iter()
+        .map(|c| c.split(';').next().unwrap())
+        .collect();
+    let after = gimlet.open_from_headers([pairs.join("; ").as_str()]);
+    assert_eq!(after.get::<u32>("c").await.unwrap(), Some(7));
 }

@@ -13,6 +13,18 @@ use gimlet_core::{Gimlet, GimletBuilder, MemoryBackend, Session};
 pub const SECRET: &str = "test secret: thirty-two bytes or more";
 pub const START: u64 = 1_700_000_000;
 
+/// An environment of these `GIMLET_*` variables, with the test secret
+/// unless they set one: for `GimletBuilder::env_lookup`.
+pub fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let mut map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    map.entry("GIMLET_SECRET".into())
+        .or_insert_with(|| SECRET.to_owned());
+    move |name| map.get(name).cloned()
+}
+
 pub struct Browser {
     pub gimlet: Gimlet,
     pub backend: Arc<CountingBackend<MemoryBackend>>,

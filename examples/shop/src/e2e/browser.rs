@@ -10,6 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use super::harness::{free_port, wait_until_listening};
 use tokio::process::{Child, Command};
 
 /// Where Debian installs them (`apt-get install chromium chromium-driver`;
@@ -47,11 +49,7 @@ pub fn available(test: &str) -> bool {
 impl Driver {
     /// Starts `chromedriver` on a free port and waits until it answers.
     pub async fn start() -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -300,11 +298,7 @@ impl Tls {
             .status()
             .unwrap();
         assert!(made.success(), "openssl could not make a certificate");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new("socat")
             .arg(format!(
                 "openssl-listen:{port},reuseaddr,fork,bind=127.0.0.1,cert={},key={},verify=0",
@@ -317,15 +311,7 @@ impl Tls {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_listening(port).await;
         Tls {
             base: format!("https://localhost:{port}"),
             _child: child,

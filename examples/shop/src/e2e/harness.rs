@@ -57,20 +57,31 @@ pub async fn start(binary: &str, env: &[(&str, &str)]) -> Shop {
     assert!(base.starts_with("http://127.0.0.1:"), "{announced}");
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0, "{announced}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_listening(port).await;
     Shop {
         base,
         db,
         _child: child,
         _stdout: lines,
+    }
+}
+
+/// A port free on 127.0.0.1 a moment ago, for a process to listen on.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Waits, up to five seconds, until something listens on `port`.
+pub async fn wait_until_listening(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -34,6 +34,7 @@ fn typical() -> CookiePayload {
         checked: 1_700_000_100,
         stored: true,
         owner: None,
+        lifetime: None,
         data,
     }
 }

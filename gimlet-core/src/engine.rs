@@ -10,9 +10,7 @@ use crate::backend::{Backend, NearCache, Revocations};
 use crate::cookie::{CookieCodec, CookieJar, TransportWatch, VerifiedCookies};
 use crate::error::Error;
 use crate::key::{ChannelKind, KeySet, Place, Placement};
-
-/// Cookies issued this far in the future are rejected (clock skew allowance).
-const CLOCK_SKEW: u64 = 300;
+use crate::lifetime::{Lifetime, Lifetimes};
 
 pub(crate) struct Engine {
     pub(crate) codec: CookieCodec,
@@ -27,10 +25,9 @@ pub(crate) struct Engine {
     pub(crate) permanent_keys: KeySet,
     pub(crate) default_clientside: bool,
     pub(crate) default_permanent: bool,
-    /// ChannelKind of each channel in seconds, by [`ChannelKind::index`].
-    pub(crate) lifetimes: [u64; 2],
-    /// Absolute lifetime of each channel in seconds, by [`ChannelKind::index`].
-    pub(crate) absolute: [u64; 2],
+    /// Each channel's configured lifetimes, and the longest a session's
+    /// own may be.
+    pub(crate) lifetimes: Lifetimes,
     /// Seconds a confirmed record is trusted before it is checked again.
     pub(crate) revalidate_after: u64,
     /// The endings this app server has heard of, in the last window.
@@ -77,33 +74,32 @@ impl Engine {
         })
     }
 
-    pub(crate) fn lifetime(&self, kind: ChannelKind) -> u64 {
-        self.lifetimes[kind.index()]
+    /// `kind`'s idle lifetime, for a session with `own` lifetime.
+    pub(crate) fn lifetime(&self, kind: ChannelKind, own: Option<Lifetime>) -> u64 {
+        self.lifetimes.idle(kind, own)
     }
 
-    /// When a channel created at `created` and renewed `now` expires.
-    pub(crate) fn expiry(&self, kind: ChannelKind, created: u64, now: u64) -> u64 {
-        let idle = now.saturating_add(self.lifetime(kind));
-        idle.min(created.saturating_add(self.absolute[kind.index()]))
+    /// When a channel of a session with `own` lifetime, created at
+    /// `created` and renewed `now`, expires.
+    pub(crate) fn expiry(
+        &self,
+        kind: ChannelKind,
+        own: Option<Lifetime>,
+        created: u64,
+        now: u64,
+    ) -> u64 {
+        self.lifetimes.expiry(kind, own, created, now)
     }
 
     /// Whether a verified cookie is still young enough to use.
     pub(crate) fn check_age(
         &self,
         kind: ChannelKind,
-        payload: &crate::cookie::Header,
+        cookie: &crate::cookie::Header,
         now: u64,
     ) -> Result<(), &'static str> {
-        if payload.issued > now.saturating_add(CLOCK_SKEW) {
-            return Err("issued in the future");
-        }
-        if now >= payload.issued.saturating_add(self.lifetime(kind)) {
-            return Err("expired");
-        }
-        if now >= payload.created.saturating_add(self.absolute[kind.index()]) {
-            return Err("past its absolute lifetime");
-        }
-        Ok(())
+        let times = (cookie.created, cookie.issued);
+        self.lifetimes.check_age(kind, cookie.lifetime, times, now)
     }
 
     /// The backend, if it keeps the owner index.

@@ -12,6 +12,7 @@ mod error;
 mod gimlet;
 mod id;
 mod key;
+mod lifetime;
 mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -23,6 +24,7 @@ pub use error::{ConfigError, ConfigErrorKind, Error};
 pub use gimlet::{Gimlet, GimletBuilder, OwnedSession};
 pub use id::{ParseIdError, SessionId};
 pub use key::{Key, KeyName, KeyOf, MAX_KEY_LEN, Placement};
+pub use lifetime::Lifetime;
 pub use session::{Activity, CSRF_KEY, FLASH_KEY_PREFIX, Session, Status};
 #[cfg(feature = "testing")]
 pub use testing::conformance;

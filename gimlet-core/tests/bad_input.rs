@@ -105,7 +105,9 @@ async fn an_oversized_clientside_value_fails_at_insert_and_the_session_survives(
     while s.insert("big", &"y".repeat(len)).await.is_err() {
         len -= 1;
     }
-    assert!(len > 2900, "the guard refused a value of {len} bytes");
+    // The guard keeps room for an owner and a lifetime the request may
+    // still give the session (39 bytes of payload).
+    assert!(len > 2880, "the guard refused a value of {len} bytes");
     let cookies = b.commit(&s).await;
     assert!(
         cookies.iter().all(|c| c.len() <= 4096),

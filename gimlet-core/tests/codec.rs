@@ -44,6 +44,7 @@ fn payload() -> impl Strategy<Value = CookiePayload> {
                 checked,
                 stored,
                 owner: None,
+                lifetime: None,
                 data,
             },
         )
@@ -150,6 +151,7 @@ fn signed_mode_reads_encrypted_cookies_only_with_their_key() {
         checked: 3,
         stored: false,
         owner: None,
+        lifetime: None,
         data: BTreeMap::new(),
     };
     let encrypted = codec(&[NEW], &[9], true).encode("gimlet-n", &p).unwrap();
@@ -184,6 +186,7 @@ fn encryption_uses_a_fresh_salt_each_time() {
         checked: 0,
         stored: true,
         owner: None,
+        lifetime: None,
         data: BTreeMap::new(),
     };
     assert_ne!(
@@ -203,6 +206,7 @@ fn every_single_symbol_change_at_every_position_is_rejected() {
         checked: 1_700_000_200,
         stored: true,
         owner: None,
+        lifetime: None,
         data: BTreeMap::new(),
     };
     let full = CookiePayload {
@@ -271,6 +275,7 @@ fn keys_that_share_a_key_id_are_each_tried() {
         checked: 3,
         stored: true,
         owner: None,
+        lifetime: None,
         data: BTreeMap::from([("k".to_owned(), vec![1, 2, 3])]),
     };
     let kid = |byte: u8| {

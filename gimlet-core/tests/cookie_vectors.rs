@@ -59,6 +59,7 @@ fn the_documented_vectors_encode_and_decode() {
             checked: v["checked"].parse().unwrap(),
             stored: v["stored"] == "true",
             owner: None,
+            lifetime: None,
             data,
         };
         let name = &v["name"];

@@ -76,6 +76,7 @@ fn debug_does_not_show_cookie_contents() {
         checked: 3,
         stored: true,
         owner: None,
+        lifetime: None,
         data: BTreeMap::from([("user".to_owned(), b"hunter2".to_vec())]),
     };
     let debug = format!("{payload:?}");

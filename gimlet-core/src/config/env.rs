@@ -167,6 +167,12 @@ pub(crate) static VARS: &[Var] = &[
         apply: |c, v| set(&mut c.transient_absolute_lifetime, v.seconds()?),
     },
     Var {
+        name: "GIMLET_MAX_SESSION_LIFETIME",
+        aliases: &[],
+        setting: "max_session_lifetime",
+        apply: |c, v| set(&mut c.max_session_lifetime, v.seconds()?),
+    },
+    Var {
         name: "GIMLET_REVALIDATE_AFTER",
         aliases: &[],
         setting: "revalidate_after",

@@ -120,7 +120,7 @@ pub struct Config {
     /// Whether keys are permanent when neither the call nor a whitelist
     /// decides. Default `false`.
     pub default_permanent: bool,
-    /// ChannelKind of the permanent channel, renewed by refreshes: the cookie's
+    /// Idle lifetime of the permanent channel, renewed by refreshes: the cookie's
     /// `Max-Age` and the record's TTL. Default 30 days.
     #[serde(deserialize_with = "seconds")]
     pub permanent_lifetime: Duration,
@@ -142,6 +142,11 @@ pub struct Config {
     /// creation. Default 12 hours.
     #[serde(deserialize_with = "seconds")]
     pub transient_absolute_lifetime: Duration,
+    /// The longest lifetime, idle or absolute, that a session may be given
+    /// of its own ([`Session::set_lifetime`](crate::Session::set_lifetime)).
+    /// Default 400 days, the longest `Max-Age` browsers keep.
+    #[serde(deserialize_with = "seconds")]
+    pub max_session_lifetime: Duration,
     /// With a backend: how long a cookie is trusted after its record was
     /// last seen to exist. Once it is older, the first use of the session
     /// checks the record again (one round trip, or none if a load happens
@@ -208,6 +213,7 @@ impl Default for Config {
             absolute_lifetime: None,
             permanent_absolute_lifetime: Duration::from_secs(90 * 24 * 3600),
             transient_absolute_lifetime: Duration::from_secs(12 * 3600),
+            max_session_lifetime: Duration::from_secs(400 * 24 * 3600),
             revalidate_after: Duration::from_secs(300),
             revocable: true,
             commit_failed_requests: false,

@@ -544,6 +544,7 @@ impl VerifiedCookie {
             checked: self.header.checked,
             stored: self.header.stored,
             owner: self.header.owner,
+            lifetime: self.header.lifetime,
             data: self
                 .entries()
                 .map(|(k, v)| (k.to_owned(), v.to_vec()))

@@ -1,7 +1,9 @@
 //! The cookie payload's MessagePack layout:
 //! `[id (bin 16), created (uint), issued (uint), checked (uint), flags (uint),
-//! data (map str → bin)]`, or, for a channel of an owned session, the same
-//! with the owner (bin 16) before the data.
+//! data (map str → bin)]`. Before the data come, for a channel of an owned
+//! session, the owner (bin 16); then, for a session with a lifetime of its
+//! own (flags bit 1), its idle and absolute seconds (two uints, 0: the
+//! configured absolute lifetime).
 //!
 //! It is read and written with `rmp`'s low-level calls rather than serde, so
 //! that a decoded cookie's clientside map can stay as the bytes it arrived
@@ -16,6 +18,7 @@ use rmp::encode;
 use super::DecodeError;
 use crate::SessionId;
 use crate::backend::Owner;
+use crate::lifetime::Lifetime;
 
 /// What a cookie carries: one channel's identity and its clientside map.
 ///
@@ -39,6 +42,8 @@ pub struct CookiePayload {
     pub stored: bool,
     /// The session's owner, if it has one.
     pub owner: Option<crate::backend::Owner>,
+    /// The session's own lifetime, if it was given one.
+    pub lifetime: Option<Lifetime>,
     /// The clientside map: keys to MessagePack-encoded values.
     pub data: BTreeMap<String, Vec<u8>>,
 }
@@ -50,6 +55,7 @@ impl fmt::Debug for CookiePayload {
             .field("issued", &self.issued)
             .field("checked", &self.checked)
             .field("stored", &self.stored)
+            .field("lifetime", &self.lifetime)
             .field("keys", &self.data.len())
             .finish_non_exhaustive()
     }
@@ -72,15 +78,18 @@ impl CookiePayload {
             checked: self.checked,
             stored: self.stored,
             owner: self.owner,
+            lifetime: self.lifetime,
         }
     }
 }
 
 /// Flags bit 0: the channel has a record in the backend.
 const FLAG_STORED: u8 = 0b1;
-/// The payload array's length, without and with an owner.
+/// Flags bit 1: the session's own lifetime follows the owner.
+const FLAG_LIFETIME: u8 = 0b10;
+/// The payload array's length with neither an owner nor a lifetime; an
+/// owner adds one field, a lifetime two.
 const FIELDS: u32 = 6;
-const FIELDS_OWNED: u32 = 7;
 
 /// The fixed fields of a payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +102,15 @@ pub(crate) struct Header {
     pub(crate) stored: bool,
     /// The session's owner, if it has one (see `Session::set_owner`).
     pub(crate) owner: Option<Owner>,
+    /// The session's own lifetime (see `Session::set_lifetime`).
+    pub(crate) lifetime: Option<Lifetime>,
+}
+
+impl Header {
+    /// The payload array's length.
+    fn fields(&self) -> u32 {
+        FIELDS + u32::from(self.owner.is_some()) + 2 * u32::from(self.lifetime.is_some())
+    }
 }
 
 /// Appends the payload to `buf`.
@@ -103,13 +121,11 @@ pub(crate) fn write<'a>(
 ) {
     // Writing into a Vec cannot fail, and every length fits in u32: keys
     // are short and a cookie is a few KiB.
-    let flags = if header.stored { FLAG_STORED } else { 0 };
-    let fields = if header.owner.is_some() {
-        FIELDS_OWNED
-    } else {
-        FIELDS
-    };
-    let _ = encode::write_array_len(buf, fields);
+    let mut flags = if header.stored { FLAG_STORED } else { 0 };
+    if header.lifetime.is_some() {
+        flags |= FLAG_LIFETIME;
+    }
+    let _ = encode::write_array_len(buf, header.fields());
     let _ = encode::write_bin(buf, header.id.as_bytes());
     let _ = encode::write_uint(buf, header.created);
     let _ = encode::write_uint(buf, header.issued);
@@ -117,6 +133,11 @@ pub(crate) fn write<'a>(
     let _ = encode::write_uint(buf, u64::from(flags));
     if let Some(owner) = &header.owner {
         let _ = encode::write_bin(buf, owner.as_bytes());
+    }
+    if let Some(lifetime) = header.lifetime {
+        let (idle, absolute) = lifetime.to_wire();
+        let _ = encode::write_uint(buf, u64::from(idle));
+        let _ = encode::write_uint(buf, u64::from(absolute));
     }
     let _ = encode::write_map_len(buf, len32(entries.len()));
     for (key, value) in entries {
@@ -136,7 +157,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
     let bad = |_| DecodeError::Payload;
     let mut rd = Bytes::new(bytes);
     let fields = decode::read_array_len(&mut rd).map_err(bad)?;
-    if fields != FIELDS && fields != FIELDS_OWNED {
+    if !(FIELDS..=FIELDS + 3).contains(&fields) {
         return Err(DecodeError::Payload);
     }
     let id = take_bin(&mut rd)?;
@@ -145,11 +166,24 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
     let issued: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let checked: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
     let flags: u8 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
-    let owner = if fields == FIELDS_OWNED {
+    let timed = flags & FLAG_LIFETIME != 0;
+    let owned = match (fields - FIELDS).checked_sub(2 * u32::from(timed)) {
+        Some(0) => false,
+        Some(1) => true,
+        _ => return Err(DecodeError::Payload),
+    };
+    let owner = if owned {
         let owner: [u8; 16] = take_bin(&mut rd)?
             .try_into()
             .map_err(|_| DecodeError::Payload)?;
         Some(Owner::from_bytes(owner))
+    } else {
+        None
+    };
+    let lifetime = if timed {
+        let idle: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+        let absolute: u64 = decode::read_int(&mut rd).map_err(|_| DecodeError::Payload)?;
+        Some(Lifetime::from_wire(idle, absolute).ok_or(DecodeError::Payload)?)
     } else {
         None
     };
@@ -172,6 +206,7 @@ pub(crate) fn read(bytes: &[u8]) -> Result<(Header, usize, usize), DecodeError> 
         checked,
         stored: flags & FLAG_STORED != 0,
         owner,
+        lifetime,
     };
     Ok((header, start, count))
 }
@@ -297,8 +332,9 @@ pub(crate) fn bound(entries: impl ExactSizeIterator<Item = (usize, usize)>) -> u
         }
     }
     // Array header, id (bin 16), three timestamps at their widest, flags,
-    // an owner (bin 16), map header at its widest.
-    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 2 + 16 + 5;
+    // an owner (bin 16), a lifetime's two uint32s at their widest, map
+    // header at its widest.
+    let mut len = 1 + 2 + 16 + 3 * 9 + 1 + 2 + 16 + 2 * 5 + 5;
     for (key, value) in entries {
         len += str_header(key) + key + bin_header(value) + value;
     }
@@ -316,6 +352,7 @@ impl Header {
             checked: 3,
             stored: false,
             owner: None,
+            lifetime: None,
         }
     }
 
@@ -328,6 +365,7 @@ impl Header {
             checked: u64::MAX,
             stored: true,
             owner: Some(Owner::from_bytes([7; 16])),
+            lifetime: Some(Lifetime::from_wire(u64::MAX, u64::MAX).expect("not 0")),
         }
     }
 }
@@ -396,12 +434,53 @@ mod tests {
         }
         // An owner that is not 16 bytes is refused.
         let mut buf = Vec::new();
-        let _ = encode::write_array_len(&mut buf, FIELDS_OWNED);
+        let _ = encode::write_array_len(&mut buf, FIELDS + 1);
         let _ = encode::write_bin(&mut buf, &[1; 16]);
         for field in [1u64, 2, 3, 0] {
             let _ = encode::write_uint(&mut buf, field);
         }
         let _ = encode::write_bin(&mut buf, &[3; 15]);
+        let _ = encode::write_map_len(&mut buf, 0);
+        assert!(read(&buf).is_err());
+    }
+
+    #[test]
+    fn a_lifetime_round_trips_beside_an_owner_or_alone() {
+        let lifetimes = [
+            None,
+            Lifetime::from_wire(600, 0),
+            Lifetime::from_wire(90 * 24 * 3600, 3600),
+        ];
+        for owner in [None, Some(Owner::from_bytes([3; 16]))] {
+            for lifetime in lifetimes {
+                let header = Header {
+                    owner,
+                    lifetime,
+                    ..Header::sample()
+                };
+                let mut buf = Vec::new();
+                write(&mut buf, &header, [("k", &[1u8][..])].into_iter());
+                let (read_back, _, count) = read(&buf).expect("reads");
+                assert_eq!((read_back, count), (header, 1));
+            }
+        }
+        // The flag without its two fields, or an idle lifetime of 0, is
+        // refused.
+        let mut buf = Vec::new();
+        let _ = encode::write_array_len(&mut buf, FIELDS + 1);
+        let _ = encode::write_bin(&mut buf, &[1; 16]);
+        for field in [1, 2, 3, u64::from(FLAG_LIFETIME)] {
+            let _ = encode::write_uint(&mut buf, field);
+        }
+        let _ = encode::write_bin(&mut buf, &[3; 16]);
+        let _ = encode::write_map_len(&mut buf, 0);
+        assert!(read(&buf).is_err());
+        let mut buf = Vec::new();
+        let _ = encode::write_array_len(&mut buf, FIELDS + 2);
+        let _ = encode::write_bin(&mut buf, &[1; 16]);
+        for field in [1, 2, 3, u64::from(FLAG_LIFETIME), 0, 0] {
+            let _ = encode::write_uint(&mut buf, field);
+        }
         let _ = encode::write_map_len(&mut buf, 0);
         assert!(read(&buf).is_err());
     }

@@ -154,6 +154,7 @@ mod tests {
             checked: n,
             stored: true,
             owner: None,
+            lifetime: None,
             data: [("user_id".to_owned(), vec![0x07])].into(),
         };
         codec.encode("gimlet-n", &payload).unwrap()

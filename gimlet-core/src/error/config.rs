@@ -25,7 +25,7 @@ pub enum ConfigErrorKind {
     /// contradicts another.
     Cookie,
     /// A lifetime of zero, or a refresh fraction outside (0, 1].
-    ChannelKind,
+    Lifetime,
     /// `default_clientside = false` with no backend to keep server-side
     /// keys in.
     Placement,

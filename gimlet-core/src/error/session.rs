@@ -87,6 +87,19 @@ pub enum Error {
         count: usize,
     },
 
+    /// A session's own lifetime is under one second or over the configured
+    /// `max_session_lifetime`.
+    #[error(
+        "a session lifetime of {asked} s is outside 1 s to the configured maximum of {max} s \
+         (max_session_lifetime)"
+    )]
+    LifetimeOutOfRange {
+        /// The lifetime asked for (the idle or the absolute one), in seconds.
+        asked: u64,
+        /// The configured maximum, in seconds.
+        max: u64,
+    },
+
     /// The value could not be serialized.
     #[error("value for `{key}` could not be serialized")]
     Serialize {
@@ -181,6 +194,7 @@ impl Error {
             Error::ValueTooLarge { .. } => (400, "the session value is too large"),
             Error::SessionTooLarge { .. } => (400, "the session data is too large"),
             Error::TooManySessions { .. } => (409, "too many sessions for this user"),
+            Error::LifetimeOutOfRange { .. } => (400, "this session lifetime is out of range"),
             Error::Serialize { .. } => (400, "the session value could not be stored"),
             Error::Decode { .. } => (400, "the session value has another type"),
             Error::Committed { .. } => (400, "the session was already sent"),

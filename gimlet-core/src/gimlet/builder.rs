@@ -256,7 +256,7 @@ impl GimletBuilder {
         })
     }
 
-    /// ChannelKind of the permanent channel.
+    /// Idle lifetime of the permanent channel.
     #[must_use]
     pub fn permanent_lifetime(self, lifetime: Duration) -> Self {
         let value = lifetime;
@@ -300,6 +300,16 @@ impl GimletBuilder {
         let value = lifetime;
         self.set("transient_absolute_lifetime", move |c| {
             c.transient_absolute_lifetime = value;
+        })
+    }
+
+    /// The longest lifetime a session may be given of its own (default 400
+    /// days). See [`Config::max_session_lifetime`].
+    #[must_use]
+    pub fn max_session_lifetime(self, lifetime: Duration) -> Self {
+        let value = lifetime;
+        self.set("max_session_lifetime", move |c| {
+            c.max_session_lifetime = value;
         })
     }
 
@@ -475,11 +485,11 @@ impl GimletBuilder {
         let config = layers::resolve(config, environment, code, declared)?;
         let codec = checks::codec(&config)?;
         checks::placement(&config, backend.is_some())?;
-        let (lifetimes, absolute) = checks::lifetimes(&config)?;
+        let lifetimes = checks::lifetimes(&config)?;
         checks::cookie(&config)?;
 
         let near = config.near_cache_bytes > 0;
-        let cookies = CookieJar::new(config.cookie.clone(), lifetimes[0], near);
+        let cookies = CookieJar::new(config.cookie.clone(), lifetimes.idle[0], near);
         let default_clientside = config.default_clientside.unwrap_or(backend.is_none());
         let revocations = Arc::new(Revocations::new(
             config.revalidate_after.as_secs(),
@@ -500,7 +510,6 @@ impl GimletBuilder {
             default_clientside,
             default_permanent: config.default_permanent,
             lifetimes,
-            absolute,
             revalidate_after: config.revalidate_after.as_secs(),
             revocations,
             near_cache,

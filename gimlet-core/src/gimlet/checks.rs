@@ -7,6 +7,7 @@ use crate::backend::{Backend, NearCache};
 use crate::config::SameSite;
 use crate::cookie::CookieCodec;
 use crate::error::ConfigErrorKind;
+use crate::lifetime::Lifetimes;
 use crate::{Clock, Config, ConfigError, EncryptionKey, MIN_SECRET_LEN, Secret};
 
 /// The cookie codec of the secrets and encryption keys.
@@ -51,21 +52,20 @@ pub(super) fn placement(config: &Config, backend: bool) -> Result<(), ConfigErro
     }
     if !(config.refresh_fraction > 0.0 && config.refresh_fraction <= 1.0) {
         return Err(ConfigError::new(
-            ConfigErrorKind::ChannelKind,
+            ConfigErrorKind::Lifetime,
             "refresh_fraction must be in (0, 1]",
         ));
     }
     Ok(())
 }
 
-/// Each channel's idle and absolute lifetimes, in seconds, by
-/// [`ChannelKind::index`](crate::key::ChannelKind::index); a warning for
-/// an idle one longer than its absolute one.
+/// Each channel's idle and absolute lifetimes, and the longest a session
+/// may be given; a warning for an idle one longer than its absolute one.
 ///
 /// # Errors
 ///
 /// A zero lifetime.
-pub(super) fn lifetimes(config: &Config) -> Result<([u64; 2], [u64; 2]), ConfigError> {
+pub(super) fn lifetimes(config: &Config) -> Result<Lifetimes, ConfigError> {
     let lifetimes = [
         config.permanent_lifetime.as_secs(),
         config.transient_lifetime.as_secs(),
@@ -88,13 +88,18 @@ pub(super) fn lifetimes(config: &Config) -> Result<([u64; 2], [u64; 2]), ConfigE
             );
         }
     }
-    if lifetimes.contains(&0) || absolute.contains(&0) {
+    let max = config.max_session_lifetime.as_secs();
+    if lifetimes.contains(&0) || absolute.contains(&0) || max == 0 {
         return Err(ConfigError::new(
-            ConfigErrorKind::ChannelKind,
+            ConfigErrorKind::Lifetime,
             "lifetimes must be at least one second",
         ));
     }
-    Ok((lifetimes, absolute))
+    Ok(Lifetimes {
+        idle: lifetimes,
+        absolute,
+        max,
+    })
 }
 
 /// Secrets long enough, each named by the setting and variable it came

@@ -122,7 +122,7 @@ impl Session {
 
     /// Gives the permanent channel an id if it has none, and makes sure its
     /// cookie is issued, so the id stays the same on the next request.
-    fn pin(&self) -> Result<(SessionId, u64), Error> {
+    pub(super) fn pin(&self) -> Result<(SessionId, u64), Error> {
         let now = self.engine().now();
         let mut state = self.for_handler();
         let committed = state.committed();

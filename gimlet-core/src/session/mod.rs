@@ -7,6 +7,7 @@ mod dict;
 mod flash;
 mod handle;
 pub(crate) mod io;
+mod lifetime;
 mod login;
 pub(crate) mod model;
 mod owner;

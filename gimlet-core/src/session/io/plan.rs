@@ -74,8 +74,12 @@ impl Plan {
 }
 
 impl Plan {
-    fn refresh_due(engine: &Engine, ch: &Channel, now: u64) -> bool {
-        let lifetime = engine.lifetime(ch.kind()) as f64;
+    fn refresh_due(engine: &Engine, state: &State, ch: &Channel, now: u64) -> bool {
+        if state.lifetime_set() && ch.came_with_cookie() {
+            // A new lifetime renews every cookie and record under it.
+            return true;
+        }
+        let lifetime = engine.lifetime(ch.kind(), state.lifetime()) as f64;
         let threshold = (lifetime * engine.refresh_fraction) as u64;
         ch.came_with_cookie() && now >= ch.issued().saturating_add(threshold)
     }
@@ -96,6 +100,7 @@ impl Plan {
         let mut set_cookies = Vec::new();
         let mut outcome = [(false, CookieAction::Keep); 2];
         let owners = ChannelKind::BOTH.map(|kind| owner_of(state, kind));
+        let own = state.lifetime();
         let mut vouchers = Vec::new();
         let mut cookie_lens = [None; 2];
         // Under a near cache, a change to the server data gives the
@@ -113,8 +118,8 @@ impl Plan {
                 }
                 continue;
             };
-            let expires_at = engine.expiry(kind, ch.created(), now);
-            let refresh = Plan::refresh_due(engine, ch, now);
+            let expires_at = engine.expiry(kind, own, ch.created(), now);
+            let refresh = Plan::refresh_due(engine, state, ch, now);
             let holds_cookie = !ch.client().is_empty() || ch.pinned();
             // A revocable channel has a record from its first cookie on, and
             // so does an owned one.
@@ -130,7 +135,7 @@ impl Plan {
                     owner,
                     permanent: kind == ChannelKind::Permanent,
                     created: ch.created(),
-                    until: engine.expiry(kind, ch.created(), u64::MAX),
+                    until: engine.expiry(kind, own, ch.created(), u64::MAX),
                 });
                 if ch.owner().is_none() {
                     vouchers.push(kind.other());
@@ -189,7 +194,7 @@ impl Plan {
                     // may have landed since: the window counts from there.
                     let checked = if wrote { now } else { ch.checked() };
                     let header =
-                        ch.header(issued, checked, stored, owner)
+                        ch.header(issued, checked, stored, (owner, own))
                             .ok_or(Error::Internal {
                                 what: "a cookie for a channel without an id",
                             })?;
@@ -221,7 +226,7 @@ impl Plan {
             if !written {
                 ops.push(Op::Write(Write::touch(
                     id,
-                    engine.expiry(kind, ch.created(), now),
+                    engine.expiry(kind, own, ch.created(), now),
                 )));
             }
         }
@@ -252,7 +257,7 @@ impl Plan {
         let max_age = match kind {
             ChannelKind::Permanent => Some(
                 engine
-                    .expiry(kind, created, header.issued)
+                    .expiry(kind, header.lifetime, created, header.issued)
                     .saturating_sub(now),
             ),
             ChannelKind::Transient => None,

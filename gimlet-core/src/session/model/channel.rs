@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::backend::{Owner, Record, Write, WriteMode};
 use crate::cookie::{ClientsideMap, Header, VerifiedCookie};
 use crate::key::ChannelKind;
+use crate::lifetime::Lifetime;
 use crate::{Error, SessionId};
 
 use super::facts::{Browser, CookieAction, Known, Loaded, Origin, RecordState, Retired};
@@ -640,7 +641,7 @@ impl Channel {
         issued: u64,
         checked: u64,
         stored: bool,
-        owner: Option<Owner>,
+        (owner, lifetime): (Option<Owner>, Option<Lifetime>),
     ) -> Option<Header> {
         Some(Header {
             id: self.id?,
@@ -649,6 +650,7 @@ impl Channel {
             checked,
             stored,
             owner,
+            lifetime,
         })
     }
 

@@ -9,6 +9,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::id::SessionId;
 use crate::key::{ChannelKind, Place, Placement};
+use crate::lifetime::Lifetime;
 use crate::session::status::Activity;
 
 use super::channel::Channel;
@@ -56,6 +57,11 @@ pub(crate) struct State {
     /// The updates of keys whose values came from the store, to run again
     /// if the commit finds one changed.
     replays: Replays,
+    /// The session's own lifetime: its cookies', or the handler's.
+    lifetime: Option<Lifetime>,
+    /// The handler set [`State::lifetime`]: the commit renews every
+    /// channel's cookie and record under it.
+    lifetime_set: bool,
 }
 
 /// Where a lookup found a key.
@@ -83,6 +89,8 @@ impl State {
             token: 0,
             suspect: false,
             replays: Replays::default(),
+            lifetime: None,
+            lifetime_set: false,
         }
     }
 
@@ -103,6 +111,28 @@ impl State {
     /// See [`State::replays`].
     pub(crate) fn replays_mut(&mut self) -> &mut Replays {
         &mut self.replays
+    }
+
+    /// The session's own lifetime, if it has one.
+    pub(crate) fn lifetime(&self) -> Option<Lifetime> {
+        self.lifetime
+    }
+
+    /// Whether the handler set the session's lifetime: every channel's
+    /// cookie and record take it at the commit.
+    pub(crate) fn lifetime_set(&self) -> bool {
+        self.lifetime_set
+    }
+
+    /// Gives the session its own lifetime (`None`: the configured ones). It
+    /// lasts, through cycles and logins, until it is set again or the
+    /// session ends.
+    pub(crate) fn set_lifetime(&mut self, lifetime: Option<Lifetime>) -> Result<(), Error> {
+        self.before_commit("a session lifetime")?;
+        self.lifetime = lifetime;
+        self.lifetime_set = true;
+        self.note(Activity::Changed);
+        Ok(())
     }
 
     /// Marks the request as one whose cookie a browser may have dropped.
@@ -255,6 +285,7 @@ impl State {
         for retired in &mut self.retired {
             retired.moved = false;
         }
+        self.lifetime = None;
     }
 
     /// Ends both channels, as at logout; their ids are retired.
@@ -264,6 +295,8 @@ impl State {
             let retire = self.ch_mut(kind).end(backend);
             self.retired.extend(retire);
         }
+        // What is written after a logout is a new session's.
+        self.lifetime = None;
         self.activity = Activity::Ended;
         Ok(())
     }
@@ -374,6 +407,7 @@ impl State {
         let mut seen = [0; 2];
         // The channels the cookies make; the others start new, below.
         let mut opened: [Option<Channel>; 2] = [None, None];
+        let mut lifetimes = [None; 2];
         for (named, value) in engine.cookies.scan(&unopened) {
             let kind = match named {
                 Named::Channel(kind) => kind,
@@ -419,6 +453,7 @@ impl State {
                     let due = now >= header.checked.saturating_add(engine.revalidate_after)
                         || !revocations.trusts_the_window();
                     let len = name.len() + 1 + value.len();
+                    lifetimes[kind.index()] = header.lifetime;
                     let ch = slot.insert(Channel::from_cookie(kind, cookie, backend, due, len));
                     if ended {
                         tracing::info!(channel = kind.name(), "session ended elsewhere; healing");
@@ -427,6 +462,11 @@ impl State {
                 }
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
             }
+        }
+        if !self.lifetime_set {
+            // Both cookies carry the same one: the commit that sets it
+            // issues both.
+            self.lifetime = lifetimes[0].or(lifetimes[1]);
         }
         match &mut self.channels {
             Some(channels) => {

@@ -1,7 +1,9 @@
 //! The conformance app's routes (docs/testing.md lists them), once for all
 //! three frameworks.
 
-use gimlet_core::{Error, Placement, Session};
+use std::time::Duration;
+
+use gimlet_core::{Error, Lifetime, Placement, Session};
 
 /// What a route answers: a status and a `text/plain` body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +167,16 @@ async fn route(session: &Session, parts: &[&str], q: &Query<'_>) -> Result<Reply
                 status: 500,
                 body: "failed on purpose".into(),
             }
+        }
+        ["set_expiry", seconds] => {
+            let Ok(seconds) = seconds.parse() else {
+                return Ok(Reply {
+                    status: 400,
+                    body: "not a number of seconds".into(),
+                });
+            };
+            session.set_lifetime(Lifetime::idle(Duration::from_secs(seconds)))?;
+            Reply::ok("ok")
         }
         ["flash", message] => {
             session

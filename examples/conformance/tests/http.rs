@@ -298,6 +298,46 @@ async fn cycle_keeps_the_data_under_a_new_id(app: App) {
     }
 }
 
+/// The `Max-Age` of `reply`'s cookie `name`, if it sets one.
+fn max_age(reply: &common::Reply, name: &str) -> Option<u64> {
+    let cookie = reply.cookie(name)?;
+    let value = cookie.split("; ").find_map(|a| a.strip_prefix("Max-Age="))?;
+    Some(value.parse().expect("a number of seconds"))
+}
+
+/// `/set_expiry/{seconds}` gives the session its own idle lifetime: the
+/// permanent cookie's `Max-Age` and the records' expiry follow it at once
+/// and through a cycle; a lifetime over the configured maximum (400 days)
+/// is a 400 that changes nothing.
+async fn a_session_s_own_lifetime_sets_max_age_and_expiry(app: App) {
+    let b = app.browser();
+    b.ok("/set/p/1?permanent=1").await;
+    b.ok("/set/t/1").await;
+    for route in ["/set_expiry/600", "/cycle"] {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let reply = b.get(route).await;
+        assert_eq!(reply.status, 200, "{route}: {}", reply.body);
+        assert_eq!(max_age(&reply, "gimlet-p"), Some(600), "{route}");
+        assert_eq!(max_age(&reply, "gimlet-n"), None, "{route}");
+        if app.store.has_backend() {
+            let expiries = app.expiries_written();
+            assert_eq!(expiries.len(), 2, "{route}: both records");
+            for expiry in expiries {
+                assert!((now + 600..=now + 605).contains(&expiry), "{route}: {expiry}");
+            }
+        }
+    }
+    let too_long = b.get("/set_expiry/34560001").await;
+    assert_eq!(too_long.status, 400, "{}", too_long.body);
+    assert!(too_long.set_cookies.is_empty(), "{:?}", too_long.set_cookies);
+    assert_eq!(b.get("/set_expiry/ten").await.status, 400);
+    assert_eq!(b.ok("/get/p").await, "1");
+    assert_eq!(b.ok("/get/t").await, "1");
+}
+
 /// A `gimlet-n` value presented as `gimlet-p` is rejected.
 async fn a_transient_cookie_presented_as_permanent_is_rejected(app: App) {
     let bare = app.bare();
@@ -515,6 +555,7 @@ macro_rules! stores {
                     cycle_keeps_the_data_under_a_new_id => defaults,
                     a_transient_cookie_presented_as_permanent_is_rejected => defaults,
                     an_oversized_clientside_value_is_refused_cleanly => defaults,
+                    a_session_s_own_lifetime_sets_max_age_and_expiry => defaults,
                     flash_messages => defaults,
                     csrf_token => defaults,
                     clear_removes_every_key => defaults,

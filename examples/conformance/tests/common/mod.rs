@@ -144,6 +144,22 @@ impl App {
             .collect()
     }
 
+    /// The expiry of every record the last commit wrote, in Unix seconds.
+    pub fn expiries_written(&self) -> Vec<u64> {
+        let Some(c) = &self.counting else {
+            return Vec::new();
+        };
+        let batch = c.last_batch().unwrap_or_default();
+        batch
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Write(w) => Some(w.expires_at),
+                Op::Delete(_) | Op::Retire(_) => None,
+            })
+            .collect()
+    }
+
     /// Deletes the records behind the cookies of `cookie_header` straight
     /// in the store, as a flush, a restart without persistence, an eviction
     /// or an admin would.

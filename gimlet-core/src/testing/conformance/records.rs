@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::suite::{
     SharedBackend, all_tasks, commit, commit_ok, id, load_one, map, now, sorted, write,
 };
-use crate::backend::{Op, WriteMode};
+use crate::backend::{Op, Write, WriteMode};
 
 /// Ids that were never written load as `None`.
 pub async fn load_of_unknown_ids_is_none(backend: SharedBackend) {
@@ -258,6 +258,27 @@ pub async fn expired_records_are_absent(backend: SharedBackend) {
     )
     .await;
     assert_eq!(load_one(&backend, rid).await, Some(map(&[("c", b"3")])));
+}
+
+/// A write's expiry replaces the record's, earlier as well as later: a
+/// session given a shorter lifetime of its own ends when it says.
+pub async fn a_write_moves_the_expiry_either_way(backend: SharedBackend) {
+    let rid = id();
+    commit_ok(
+        &backend,
+        vec![Op::Write(write(rid, WriteMode::Create, &[("a", b"1")]))],
+    )
+    .await;
+    let later = Write::touch(rid, now() + 7 * 24 * 3600);
+    commit_ok(&backend, vec![Op::Write(later)]).await;
+    assert_eq!(load_one(&backend, rid).await, Some(map(&[("a", b"1")])));
+    let earlier = Write::touch(rid, now() - 10);
+    commit_ok(&backend, vec![Op::Write(earlier)]).await;
+    assert_eq!(
+        load_one(&backend, rid).await,
+        None,
+        "a record whose expiry moved into the past is gone"
+    );
 }
 
 /// `delete_expired` leaves live records alone.

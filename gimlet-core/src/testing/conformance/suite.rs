@@ -28,6 +28,7 @@ macro_rules! backend_conformance {
             delete_removes_a_record,
             a_failing_batch_applies_nothing,
             expired_records_are_absent,
+            a_write_moves_the_expiry_either_way,
             delete_expired_keeps_live_records,
             values_round_trip_byte_for_byte,
             concurrent_updates_of_different_keys_all_survive,

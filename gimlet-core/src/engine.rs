@@ -25,6 +25,8 @@ pub(crate) struct Engine {
     pub(crate) permanent_keys: KeySet,
     pub(crate) default_clientside: bool,
     pub(crate) default_permanent: bool,
+    /// A clientside value too large for its cookie is kept in the store.
+    pub(crate) cookie_overflow: bool,
     /// Each channel's configured lifetimes, and the longest a session's
     /// own may be.
     pub(crate) lifetimes: Lifetimes,

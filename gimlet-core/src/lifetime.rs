@@ -177,8 +177,14 @@ mod tests {
         let l = lifetimes();
         assert_eq!(l.idle(ChannelKind::Permanent, None), 30 * DAY);
         assert_eq!(l.idle(ChannelKind::Transient, None), 2 * 3600);
-        assert_eq!(l.expiry(ChannelKind::Transient, None, 0, 100), 100 + 2 * 3600);
-        assert_eq!(l.expiry(ChannelKind::Transient, None, 0, 11 * 3600), 12 * 3600);
+        assert_eq!(
+            l.expiry(ChannelKind::Transient, None, 0, 100),
+            100 + 2 * 3600
+        );
+        assert_eq!(
+            l.expiry(ChannelKind::Transient, None, 0, 11 * 3600),
+            12 * 3600
+        );
     }
 
     #[test]
@@ -191,7 +197,10 @@ mod tests {
             assert_eq!(l.check_age(kind, own, (0, 1000), 1600), Err("expired"));
         }
         let long = Some(Lifetime::idle(Duration::from_secs(60 * DAY)));
-        assert_eq!(l.expiry(ChannelKind::Permanent, long, 0, 40 * DAY), 90 * DAY);
+        assert_eq!(
+            l.expiry(ChannelKind::Permanent, long, 0, 40 * DAY),
+            90 * DAY
+        );
     }
 
     #[test]
@@ -208,13 +217,20 @@ mod tests {
     #[test]
     fn a_lifetime_past_todays_maximum_is_held_to_it() {
         let mut l = lifetimes();
-        let own = Some(Lifetime::idle(Duration::from_secs(300 * DAY)));
+        let own = Lifetime::idle(Duration::from_secs(300 * DAY));
         l.max = 10 * DAY;
-        assert_eq!(l.idle(ChannelKind::Permanent, own), 10 * DAY);
-        assert_eq!(l.out_of_range(own.unwrap()), Some(300 * DAY));
-        assert_eq!(l.out_of_range(Lifetime::idle(Duration::from_secs(10 * DAY))), None);
-        assert_eq!(l.out_of_range(Lifetime::idle(Duration::from_millis(999))), Some(0));
-        let absolute = Lifetime::idle(Duration::from_secs(60)).absolute(Duration::from_secs(11 * DAY));
+        assert_eq!(l.idle(ChannelKind::Permanent, Some(own)), 10 * DAY);
+        assert_eq!(l.out_of_range(own), Some(300 * DAY));
+        assert_eq!(
+            l.out_of_range(Lifetime::idle(Duration::from_secs(10 * DAY))),
+            None
+        );
+        assert_eq!(
+            l.out_of_range(Lifetime::idle(Duration::from_millis(999))),
+            Some(0)
+        );
+        let absolute =
+            Lifetime::idle(Duration::from_secs(60)).absolute(Duration::from_secs(11 * DAY));
         assert_eq!(l.out_of_range(absolute), Some(11 * DAY));
     }
 }

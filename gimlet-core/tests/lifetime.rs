@@ -2,6 +2,8 @@
 //! cookie's `Max-Age` and every record's expiry follow it, through a
 //! refresh, a cycle and a login, and the configured maximum bounds it.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -15,7 +17,9 @@ const TEN_MINUTES: u64 = 600;
 /// The `Max-Age` of the last response's cookie named `name`, if it has one.
 fn max_age(b: &Browser, name: &str) -> Option<u64> {
     let cookie = b.last.iter().find(|c| c.starts_with(&format!("{name}=")))?;
-    let attribute = cookie.split("; ").find_map(|a| a.strip_prefix("Max-Age="))?;
+    let attribute = cookie
+        .split("; ")
+        .find_map(|a| a.strip_prefix("Max-Age="))?;
     Some(attribute.parse().expect("a number"))
 }
 
@@ -60,12 +64,19 @@ async fn max_age_and_every_record_s_expiry_follow_the_session_s_lifetime_at_once
     set_lifetime(&mut b, Lifetime::idle(Duration::from_secs(TEN_MINUTES))).await;
     let now = START + 5;
     assert_eq!(max_age(&b, "gimlet-p"), Some(TEN_MINUTES));
-    assert_eq!(max_age(&b, "gimlet-n"), None, "the transient cookie ends with the browser");
+    assert_eq!(
+        max_age(&b, "gimlet-n"),
+        None,
+        "the transient cookie ends with the browser"
+    );
     assert_eq!(b.last_names().len(), 2, "both cookies are issued again");
     assert_eq!(expiries(&b), [now + TEN_MINUTES; 2]);
     assert_eq!(b.counts(), common::calls(0, 1), "one write, no load");
     let s = b.open();
-    assert_eq!(s.lifetime(), Some(Lifetime::idle(Duration::from_secs(TEN_MINUTES))));
+    assert_eq!(
+        s.lifetime(),
+        Some(Lifetime::idle(Duration::from_secs(TEN_MINUTES)))
+    );
 }
 
 #[tokio::test]
@@ -130,7 +141,11 @@ async fn the_lifetime_survives_a_cycle_and_a_login_and_ends_with_a_logout() {
         .await
         .unwrap();
     b.commit(&s).await;
-    assert_eq!(max_age(&b, "gimlet-p"), Some(days(30).as_secs()), "a new session's");
+    assert_eq!(
+        max_age(&b, "gimlet-p"),
+        Some(days(30).as_secs()),
+        "a new session's"
+    );
     assert_eq!(b.open().lifetime(), None);
 }
 

@@ -301,7 +301,9 @@ async fn cycle_keeps_the_data_under_a_new_id(app: App) {
 /// The `Max-Age` of `reply`'s cookie `name`, if it sets one.
 fn max_age(reply: &common::Reply, name: &str) -> Option<u64> {
     let cookie = reply.cookie(name)?;
-    let value = cookie.split("; ").find_map(|a| a.strip_prefix("Max-Age="))?;
+    let value = cookie
+        .split("; ")
+        .find_map(|a| a.strip_prefix("Max-Age="))?;
     Some(value.parse().expect("a number of seconds"))
 }
 
@@ -326,13 +328,20 @@ async fn a_session_s_own_lifetime_sets_max_age_and_expiry(app: App) {
             let expiries = app.expiries_written();
             assert_eq!(expiries.len(), 2, "{route}: both records");
             for expiry in expiries {
-                assert!((now + 600..=now + 605).contains(&expiry), "{route}: {expiry}");
+                assert!(
+                    (now + 600..=now + 605).contains(&expiry),
+                    "{route}: {expiry}"
+                );
             }
         }
     }
     let too_long = b.get("/set_expiry/34560001").await;
     assert_eq!(too_long.status, 400, "{}", too_long.body);
-    assert!(too_long.set_cookies.is_empty(), "{:?}", too_long.set_cookies);
+    assert!(
+        too_long.set_cookies.is_empty(),
+        "{:?}",
+        too_long.set_cookies
+    );
     assert_eq!(b.get("/set_expiry/ten").await.status, 400);
     assert_eq!(b.ok("/get/p").await, "1");
     assert_eq!(b.ok("/get/t").await, "1");

@@ -137,6 +137,12 @@ pub(crate) static VARS: &[Var] = &[
         apply: |c, v| set(&mut c.default_permanent, v.flag()?),
     },
     Var {
+        name: "GIMLET_COOKIE_OVERFLOW",
+        aliases: &[],
+        setting: "cookie_overflow",
+        apply: |c, v| set(&mut c.cookie_overflow, v.flag()?),
+    },
+    Var {
         name: "GIMLET_PERMANENT_LIFETIME",
         aliases: &[],
         setting: "permanent_lifetime",

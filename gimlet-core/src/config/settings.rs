@@ -120,6 +120,12 @@ pub struct Config {
     /// Whether keys are permanent when neither the call nor a whitelist
     /// decides. Default `false`.
     pub default_permanent: bool,
+    /// With a backend: a clientside value that would make its cookie too
+    /// large is kept in the store instead (its cookie keeps a marker, so
+    /// reads find it), rather than refused with `Error::CookieTooLarge`.
+    /// `Status::overflowed` counts the values a request kept so. Default
+    /// `false`.
+    pub cookie_overflow: bool,
     /// Idle lifetime of the permanent channel, renewed by refreshes: the cookie's
     /// `Max-Age` and the record's TTL. Default 30 days.
     #[serde(deserialize_with = "seconds")]
@@ -208,6 +214,7 @@ impl Default for Config {
             permanent_keys: BTreeSet::new(),
             default_clientside: None,
             default_permanent: false,
+            cookie_overflow: false,
             permanent_lifetime: Duration::from_secs(30 * 24 * 3600),
             transient_lifetime: Duration::from_secs(2 * 3600),
             absolute_lifetime: None,

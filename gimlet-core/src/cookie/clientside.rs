@@ -7,6 +7,11 @@ use std::sync::Arc;
 
 use crate::cookie::Entries;
 
+/// The clientside value that stands for one kept in the store: the key's
+/// value did not fit in the cookie (`cookie_overflow`), so it lives
+/// server-side in the same channel. No MessagePack encoding is empty.
+pub(crate) const OVERFLOWED: &[u8] = &[];
+
 /// `Debug` shows how many entries there are, never their keys or values.
 #[derive(Clone, Default)]
 pub(crate) struct ClientsideMap {
@@ -85,10 +90,6 @@ impl ClientsideMap {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
-        self.iter().map(|(k, _)| k)
     }
 
     /// The map, turned into one that can be changed.
@@ -178,7 +179,7 @@ mod tests {
         assert_eq!(map.get("b"), Some(&b"22"[..]));
         assert_eq!(map.get("c"), None);
         assert_eq!(map.len(), 2);
-        assert_eq!(map.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(map.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["a", "b"]);
         assert!(!map.remove("c"), "removing an absent key changes nothing");
         assert!(map.raw.is_some(), "…and keeps the raw form");
         map.insert("c", b"3".to_vec());

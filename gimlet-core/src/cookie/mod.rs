@@ -14,7 +14,7 @@ pub(crate) mod payload;
 mod transport;
 mod verified;
 
-pub(crate) use clientside::ClientsideMap;
+pub(crate) use clientside::{ClientsideMap, OVERFLOWED};
 pub use codec::{CookieCodec, DecodeError, VerifiedCookie};
 pub(crate) use jar::{CookieJar, Named, parse_token};
 pub use payload::{CookiePayload, payload_len};

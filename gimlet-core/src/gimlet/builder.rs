@@ -374,6 +374,17 @@ impl GimletBuilder {
         })
     }
 
+    /// With a backend, keeps a clientside value that would make its cookie
+    /// too large in the store instead of refusing it (default `false`). See
+    /// [`Config::cookie_overflow`].
+    #[must_use]
+    pub fn cookie_overflow(self, overflow: bool) -> Self {
+        let value = overflow;
+        self.set("cookie_overflow", move |c| {
+            c.cookie_overflow = value;
+        })
+    }
+
     /// How many bytes of verified cookie values to remember by their exact
     /// bytes, so that a browser's next requests with the same cookie skip
     /// its MAC (default 4 MiB; 0 verifies every value every time).
@@ -509,6 +520,7 @@ impl GimletBuilder {
             permanent_keys: KeySet::from(&config.permanent_keys),
             default_clientside,
             default_permanent: config.default_permanent,
+            cookie_overflow: config.cookie_overflow,
             lifetimes,
             revalidate_after: config.revalidate_after.as_secs(),
             revocations,

@@ -50,6 +50,12 @@ pub(super) fn placement(config: &Config, backend: bool) -> Result<(), ConfigErro
             "default_clientside = false needs a backend to keep server-side keys in",
         ));
     }
+    if config.cookie_overflow && !backend {
+        return Err(ConfigError::new(
+            ConfigErrorKind::Placement,
+            "cookie_overflow needs a backend to keep what does not fit in the cookie",
+        ));
+    }
     if !(config.refresh_fraction > 0.0 && config.refresh_fraction <= 1.0) {
         return Err(ConfigError::new(
             ConfigErrorKind::Lifetime,

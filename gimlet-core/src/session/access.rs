@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::cookie::OVERFLOWED;
 use crate::key::{ChannelKind, Place};
 use crate::key::{KeyName, KeyOf};
 use crate::session::model::{Lookup, Step};
@@ -200,7 +201,14 @@ impl Session {
         let engine = self.engine();
         let place = engine.resolve(key, placement)?;
         let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
-        if !place.clientside && bytes.len() > engine.max_value_size {
+        // A clientside value too large for its cookie may be kept in the
+        // store (`cookie_overflow`): then the store's limits apply.
+        let stored = !place.clientside
+            || (engine.cookie_overflow
+                && !self
+                    .state()
+                    .fits_in_cookie(engine, place.kind, key, bytes.len()));
+        if stored && bytes.len() > engine.max_value_size {
             return Err(Error::ValueTooLarge {
                 key: key.into(),
                 size: bytes.len(),
@@ -208,7 +216,7 @@ impl Session {
             });
         }
         if let Some(limit) = engine.max_session_bytes
-            && !place.clientside
+            && stored
         {
             // What is stored counts: load it, if this request has not.
             self.ensure_loaded().await?;
@@ -377,8 +385,10 @@ impl Session {
         let steps = self.state().replays_mut().take(key);
         match (value, place) {
             (Some(value), Some(place)) => {
+                // An overflowed key goes back to its cookie if it fits now.
+                let overflowed = self.state().overflowed_in(place.kind, key);
                 let placement = Placement::new()
-                    .clientside(place.clientside)
+                    .clientside(place.clientside || overflowed)
                     .permanent(place.kind == ChannelKind::Permanent);
                 self.insert_with(key, &value, placement).await?;
             }
@@ -399,7 +409,10 @@ impl Session {
         let state = self.for_handler();
         let mut keys = BTreeSet::new();
         for ch in state.channels() {
-            keys.extend(ch.client().keys());
+            // An overflowed key's marker is not a value: its channel's
+            // server data lists it, if it is still there.
+            let client = ch.client().iter();
+            keys.extend(client.filter(|(_, v)| *v != OVERFLOWED).map(|(k, _)| k));
             keys.extend(ch.server_keys());
         }
         Ok(keys.into_iter().map(str::to_owned).collect())

@@ -37,6 +37,10 @@ pub struct Status {
     pub permanent_cookie_bytes: usize,
     /// The same, for the transient cookie.
     pub transient_cookie_bytes: usize,
+    /// Clientside values this request kept in the store because they did
+    /// not fit in their cookie (with `cookie_overflow` on). Where a key
+    /// lives now, [`Session::is_clientside`] tells.
+    pub overflowed: usize,
 }
 
 impl Session {
@@ -77,6 +81,7 @@ impl Session {
             round_trips: self.round_trips(),
             permanent_cookie_bytes: state.ch(ChannelKind::Permanent).cookie_len(),
             transient_cookie_bytes: state.ch(ChannelKind::Transient).cookie_len(),
+            overflowed: state.overflowed(),
         }
     }
 }

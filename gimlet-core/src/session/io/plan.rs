@@ -193,11 +193,11 @@ impl Plan {
                     // load proved it when it ran (`checked`), and a logout
                     // may have landed since: the window counts from there.
                     let checked = if wrote { now } else { ch.checked() };
-                    let header =
-                        ch.header(issued, checked, stored, (owner, own))
-                            .ok_or(Error::Internal {
-                                what: "a cookie for a channel without an id",
-                            })?;
+                    let header = ch.header(issued, checked, stored, (owner, own)).ok_or(
+                        Error::Internal {
+                            what: "a cookie for a channel without an id",
+                        },
+                    )?;
                     let set_cookie =
                         Plan::issue(engine, kind, ch.client(), &header, ch.created(), now)?;
                     cookie_lens[kind.index()] = set_cookie.split(';').next().map(str::len);

@@ -140,7 +140,7 @@ impl State {
             self.ch_mut(kind).restore_stored(&key, fresh.clone());
             match self.replays_mut().run(&key, fresh)? {
                 Some(value) => self.ch_mut(kind).server_insert(&key, value),
-                None => self.ch_mut(kind).server_remove(&key),
+                None => self.remove_stored(kind, &key),
             }
         }
         Ok(())
@@ -153,10 +153,19 @@ impl State {
         for key in self.replays_mut().keys_of(kind) {
             match self.replays_mut().run(&key, None)? {
                 Some(value) => self.ch_mut(kind).server_insert(&key, value),
-                None => self.ch_mut(kind).server_remove(&key),
+                None => self.remove_stored(kind, &key),
             }
             self.replays_mut().forget(&key);
         }
         Ok(())
+    }
+
+    /// An update removed `key` from `kind`'s store: an overflowed key's
+    /// marker goes with it.
+    fn remove_stored(&mut self, kind: ChannelKind, key: &str) {
+        if self.overflowed_in(kind, key) {
+            self.ch_mut(kind).remove_clientside(key);
+        }
+        self.ch_mut(kind).server_remove(key);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use crate::cookie::{Named, parse_token};
+use crate::cookie::{Named, OVERFLOWED, parse_token};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::id::SessionId;
@@ -62,6 +62,9 @@ pub(crate) struct State {
     /// The handler set [`State::lifetime`]: the commit renews every
     /// channel's cookie and record under it.
     lifetime_set: bool,
+    /// Clientside values this request kept in the store, the cookie being
+    /// full (`cookie_overflow`).
+    overflowed: usize,
 }
 
 /// Where a lookup found a key.
@@ -91,6 +94,7 @@ impl State {
             replays: Replays::default(),
             lifetime: None,
             lifetime_set: false,
+            overflowed: 0,
         }
     }
 
@@ -335,6 +339,19 @@ impl State {
                         unknown = true;
                         continue;
                     }
+                    if value == OVERFLOWED {
+                        return match ch.server_get(key) {
+                            Known::Present(value) => Lookup::Found(
+                                Place {
+                                    kind,
+                                    clientside: false,
+                                },
+                                value,
+                            ),
+                            Known::Absent => Lookup::Missing,
+                            Known::Unknown => Lookup::NeedLoad,
+                        };
+                    }
                     return Lookup::Found(
                         Place {
                             kind,
@@ -529,31 +546,55 @@ impl State {
         let in_client = ChannelKind::BOTH
             .into_iter()
             .find(|&k| self.ch(k).client().contains_key(key));
+        let mut overflow = false;
         if clientside {
             if self.ch(kind).client().get(key) == Some(value.as_slice()) {
                 return Ok(());
             }
-            self.check_cookie_size(engine, kind, key, value.len())?;
+            if let Err(too_large) = self.check_cookie_size(engine, kind, key, value.len()) {
+                if !engine.cookie_overflow {
+                    return Err(too_large);
+                }
+                // The value goes to the store; the cookie keeps a marker.
+                self.check_cookie_size(engine, kind, key, OVERFLOWED.len())?;
+                overflow = true;
+            }
         }
         let beside = self.anchor();
         self.ch_mut(kind).ensure_id(engine.now(), beside)?;
+        let marked = in_client.filter(|&k| self.overflowed_in(k, key));
         for k in ChannelKind::BOTH {
             let ch = self.ch_mut(k);
             if !(clientside && k == kind) {
                 ch.remove_clientside(key);
             }
         }
-        // A key found in a cookie is nowhere else; a whitelisted key is
-        // never server-side. Otherwise it may be stored: delete it there.
-        if in_client.is_none() && engine.backend.is_some() && !engine.whitelisted(key) {
+        let stays_in_cookie = clientside && !overflow;
+        if let Some(k) = marked {
+            // An overflowed key is in its channel's store and nowhere else.
+            if stays_in_cookie || k != kind {
+                self.ch_mut(k).server_remove(key);
+            }
+        } else if in_client.is_none() && engine.backend.is_some() && !engine.whitelisted(key) {
+            // A key found in a cookie is nowhere else; a whitelisted key is
+            // server-side only under a marker. Otherwise it may be stored:
+            // delete it there.
             for k in ChannelKind::BOTH {
-                if clientside || k != kind {
+                if stays_in_cookie || k != kind {
                     self.ch_mut(k).server_remove(key);
                 }
             }
         }
         let ch = self.ch_mut(kind);
-        if clientside {
+        if overflow {
+            tracing::debug!(
+                key,
+                "clientside value over the cookie's size: kept in the store"
+            );
+            ch.set_clientside(key, OVERFLOWED.to_vec());
+            ch.server_insert(key, value);
+            self.overflowed += 1;
+        } else if clientside {
             ch.set_clientside(key, value);
         } else {
             ch.server_insert(key, value);
@@ -561,11 +602,28 @@ impl State {
         Ok(())
     }
 
+    /// Whether `kind`'s cookie holds `key` as a marker of a value kept in
+    /// the store (`cookie_overflow`).
+    pub(crate) fn overflowed_in(&self, kind: ChannelKind, key: &str) -> bool {
+        self.ch(kind).client().get(key) == Some(OVERFLOWED)
+    }
+
+    /// How many clientside values this request's inserts kept in the store
+    /// because the cookie was full.
+    pub(crate) fn overflowed(&self) -> usize {
+        self.overflowed
+    }
+
     pub(crate) fn remove(&mut self, engine: &Engine, key: &str) {
         self.replays.forget(key);
         let mut in_client = false;
-        for ch in self.channels_mut() {
+        for kind in ChannelKind::BOTH {
+            let marked = self.overflowed_in(kind, key);
+            let ch = self.ch_mut(kind);
             in_client |= ch.remove_clientside(key);
+            if marked {
+                ch.server_remove(key);
+            }
         }
         if in_client || engine.backend.is_none() || engine.whitelisted(key) {
             return;
@@ -573,6 +631,18 @@ impl State {
         for ch in self.channels_mut() {
             ch.server_remove(key);
         }
+    }
+
+    /// Whether setting `key` to a value of `value_len` bytes keeps `kind`'s
+    /// cookie within its size limit.
+    pub(crate) fn fits_in_cookie(
+        &self,
+        engine: &Engine,
+        kind: ChannelKind,
+        key: &str,
+        value_len: usize,
+    ) -> bool {
+        self.check_cookie_size(engine, kind, key, value_len).is_ok()
     }
 
     /// Fails if setting `key` to a value of `value_len` bytes in `kind`'s

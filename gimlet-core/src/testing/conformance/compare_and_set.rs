@@ -139,6 +139,89 @@ pub async fn concurrent_updates_of_one_key_lose_nothing(backend: SharedBackend) 
     assert_eq!(list, (0..30).collect::<Vec<u32>>());
 }
 
+/// 24 concurrent requests of one session, each adding one to one of four
+/// server-side counters with `Session::update`: each counter ends at 6.
+/// Updates of different keys never make each other retry for nothing, and
+/// updates of one key lose nothing.
+pub async fn concurrent_updates_of_different_keys_lose_nothing(backend: SharedBackend) {
+    let gimlet = super::suite::gimlet(backend, 300);
+    let mut browser = super::suite::Browser::default();
+    browser
+        .request(&gimlet, |s| async move {
+            s.insert("other", &0u32).await.expect("insert");
+        })
+        .await;
+    let header = browser.header();
+    let tasks = (0..24u32)
+        .map(|i| {
+            let (gimlet, header) = (gimlet.clone(), header.clone());
+            tokio::spawn(async move {
+                let session = gimlet.open_from_headers([header.as_str()]);
+                let key = format!("counter-{}", i % 4);
+                session
+                    .update(key.as_str(), |n: &mut Option<u32>| {
+                        *n = Some(n.unwrap_or(0) + 1);
+                    })
+                    .await
+                    .expect("update");
+                gimlet.commit(&session).await.expect("commit");
+            })
+        })
+        .collect();
+    all_tasks(tasks).await;
+    let session = gimlet.open_from_headers([header.as_str()]);
+    for key in ["counter-0", "counter-1", "counter-2", "counter-3"] {
+        assert_eq!(
+            session.get::<u32>(key).await.expect("get"),
+            Some(6),
+            "{key}"
+        );
+    }
+    assert_eq!(session.get::<u32>("other").await.expect("get"), Some(0));
+}
+
+/// An update whose key another tab changes before every one of its
+/// commits: the update runs again after each, up to the bound (16 rounds),
+/// then the commit fails as `Changed` (a 409 through the adapters) and the
+/// other tab's value stands.
+pub async fn an_update_that_always_loses_is_a_409_after_the_bound(backend: SharedBackend) {
+    let rival = std::sync::Arc::new(crate::testing::Rival::new(backend));
+    let gimlet = super::suite::gimlet(rival.clone(), 300);
+    let mut browser = super::suite::Browser::default();
+    browser
+        .request(&gimlet, |s| async move {
+            s.insert("n", &1u32).await.expect("insert");
+        })
+        .await;
+    let header = browser.header();
+    rival.reset();
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = runs.clone();
+    let session = gimlet.open_from_headers([header.as_str()]);
+    session
+        .update("n", move |n: &mut Option<u32>| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *n = Some(2);
+        })
+        .await
+        .expect("update");
+    let error = gimlet.commit(&session).await.expect_err("the rival wins");
+    assert!(
+        matches!(&error, crate::Error::Backend(e) if e.is_changed()),
+        "{error:?}"
+    );
+    assert_eq!(error.status_code(), 409);
+    // The first run, and one per round: sixteen rounds, seventeen commits.
+    assert_eq!(runs.load(std::sync::atomic::Ordering::Relaxed), 17);
+    assert_eq!(rival.commits(), 17);
+    let after = gimlet.open_from_headers([header.as_str()]);
+    assert_eq!(
+        after.get::<u32>("n").await.expect("get"),
+        Some(1016),
+        "the rival's last value, not overwritten"
+    );
+}
+
 /// A request that read a list, then saw its session logged out by another
 /// before it committed: its update does not bring the ended session's data
 /// back; it lands, alone, in a fresh session.

@@ -32,8 +32,9 @@ mod suite;
 pub use compare_and_set::{
     a_write_applies_only_while_what_it_read_still_holds,
     an_uncontended_update_is_one_load_and_one_commit, an_update_racing_a_logout_does_not_resurrect,
+    an_update_that_always_loses_is_a_409_after_the_bound,
     concurrent_compare_and_sets_of_one_key_lose_nothing,
-    concurrent_updates_of_one_key_lose_nothing,
+    concurrent_updates_of_different_keys_lose_nothing, concurrent_updates_of_one_key_lose_nothing,
 };
 pub use endings::{
     a_channel_created_beside_an_ended_one_carries_nothing_of_it,

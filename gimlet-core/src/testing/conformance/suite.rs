@@ -37,6 +37,8 @@ macro_rules! backend_conformance {
             a_write_applies_only_while_what_it_read_still_holds,
             concurrent_compare_and_sets_of_one_key_lose_nothing,
             concurrent_updates_of_one_key_lose_nothing,
+            concurrent_updates_of_different_keys_lose_nothing,
+            an_update_that_always_loses_is_a_409_after_the_bound,
             an_update_racing_a_logout_does_not_resurrect,
             an_uncontended_update_is_one_load_and_one_commit,
             session_round_trips_are_one_load_and_one_commit,

@@ -129,7 +129,7 @@ async fn an_update_of_an_overflowed_whitelisted_key_stays_where_it_fits() {
     assert_eq!(s.get::<String>("prefs").await.unwrap(), Some(big() + "y"));
     assert!(!s.is_clientside("prefs").await.unwrap());
     s.update("prefs", |prefs: &mut Option<String>| {
-        *prefs = Some("s".into())
+        *prefs = Some("s".into());
     })
     .await
     .unwrap();

@@ -65,10 +65,11 @@ pub async fn random_lifecycles_never_show_an_ended_session(backend: SharedBacken
         );
     }
     // A long window: only what the endings themselves do may stop a copy.
+    let index = backend.owner_index();
     let gimlet = gimlet(backend, 3600);
     for n in 0..count {
         let seed = seed.wrapping_add(n);
-        if let Err(broken) = Sequence::new(seed).run(&gimlet).await {
+        if let Err(broken) = Sequence::new(seed, index).run(&gimlet).await {
             panic!(
                 "sequence {n} broke the rule: {broken}\n\
                  replay it alone with {SEED_VAR}={seed} {SEQUENCES_VAR}=1"
@@ -80,7 +81,8 @@ pub async fn random_lifecycles_never_show_an_ended_session(backend: SharedBacken
 /// What a request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
-    /// `set_owner`, then a new clientside user id and server data.
+    /// `login` (`set_owner` with an owner index, `cycle_id` without),
+    /// then a new clientside user id and server data.
     Login,
     CycleId,
     /// Reads the user id, and writes it to the server data.
@@ -122,6 +124,7 @@ struct Outcome {
 }
 
 struct Sequence {
+    index: bool,
     rng: SplitMix,
     owner: String,
     jars: [Browser; JARS],
@@ -133,8 +136,11 @@ struct Sequence {
 }
 
 impl Sequence {
-    fn new(seed: u64) -> Self {
+    /// `index`: the store keeps an owner index (else no step logs out
+    /// everywhere, and a login only cycles the ids).
+    fn new(seed: u64, index: bool) -> Self {
         Sequence {
+            index,
             rng: SplitMix(seed),
             owner: format!("user-{}", SessionId::generate().expect("rng")),
             jars: Default::default(),
@@ -160,7 +166,12 @@ impl Sequence {
             let mut requests = Vec::new();
             let mut busy = BTreeSet::new();
             for _ in 0..=self.rng.below(3) {
-                let action = self.rng.pick();
+                let action = loop {
+                    let action = self.rng.pick();
+                    if self.index || action != Action::LogOutEverywhere {
+                        break action;
+                    }
+                };
                 let jar = self.rng.below(JARS);
                 if action != Action::LogOutEverywhere && !busy.insert(jar) {
                     continue;
@@ -324,9 +335,7 @@ impl Request {
         let s = gimlet.open_from_headers([header.as_str()]);
         let seen = match self.action {
             Action::Login => {
-                s.set_owner(&self.owner)
-                    .await
-                    .map_err(|e| failed("set_owner", e))?;
+                s.login(&self.owner).await.map_err(|e| failed("login", e))?;
                 s.insert("user_id", &self.user)
                     .await
                     .map_err(|e| failed("insert", e))?;

@@ -54,6 +54,7 @@ pub use owners::{
     a_channel_created_later_joins_its_owner, an_ended_session_cannot_rejoin_its_owner,
     an_owned_record_leaves_the_index_with_its_record, log_out_everywhere_ends_every_other_session,
     owned_records_are_listed_and_ended,
+    without_an_owner_index_a_login_moves_the_ids_and_log_out_everywhere_is_refused,
 };
 
 pub use records::*;

@@ -282,3 +282,54 @@ pub async fn an_ended_session_cannot_rejoin_its_owner(backend: SharedBackend) {
     let listed = gimlet.sessions_of(user, None).await.expect("sessions_of");
     assert_eq!(listed.len(), 1, "{listed:?}");
 }
+
+/// A store without an owner index: a login still moves the session under
+/// new ids and keeps its data, and what needs the index (`set_owner`,
+/// `sessions_of`, `end_sessions_of`, `logout_everywhere`) answers
+/// [`Error::NoOwnerIndex`](crate::Error::NoOwnerIndex), a 400, leaving the
+/// session as it was.
+pub async fn without_an_owner_index_a_login_moves_the_ids_and_log_out_everywhere_is_refused(
+    backend: SharedBackend,
+) {
+    assert!(
+        !backend.owner_index(),
+        "this store keeps an owner index: its suite is the full one"
+    );
+    let gimlet = gimlet(backend, 300);
+    let user = &owner_name();
+    let mut browser = Browser::default();
+    browser
+        .request(&gimlet, |s| async move {
+            s.insert("cart", &["gin"]).await.expect("insert");
+        })
+        .await;
+    let before = browser.ids();
+    browser
+        .request(
+            &gimlet,
+            |s| async move { s.login(user).await.expect("login") },
+        )
+        .await;
+    assert!(
+        browser.ids().iter().all(|id| !before.contains(id)),
+        "a login moves the ids"
+    );
+    let session = gimlet.open_from_headers([browser.header().as_str()]);
+    let errors = [
+        gimlet.end_sessions_of(user, None).await.map(|_| ()),
+        gimlet.sessions_of(user, None).await.map(|_| ()),
+        session.logout_everywhere(user).await.map(|_| ()),
+        session.set_owner(user).await,
+    ];
+    for error in errors {
+        let error = error.expect_err("no owner index");
+        assert!(matches!(error, crate::Error::NoOwnerIndex), "{error:?}");
+        assert_eq!(error.status_code(), 400);
+    }
+    let cart: Option<Vec<String>> = session.get("cart").await.expect("get");
+    assert_eq!(
+        cart,
+        Some(vec!["gin".to_owned()]),
+        "the session is as it was"
+    );
+}

@@ -14,9 +14,21 @@ pub type SharedBackend = Arc<dyn Backend>;
 /// crate, which needs `tokio` (with `macros` and `rt-multi-thread`) as a
 /// dev-dependency. `$make` is an expression of a future that yields
 /// `Option<Arc<dyn Backend>>`; `None` skips the case.
+///
+/// `backend_conformance!(without_owner_index: $make)` is the suite of a
+/// store that keeps no owner index
+/// ([`Backend::owner_index`](crate::backend::Backend::owner_index) is
+/// `false`): the owner index's cases give way to one that checks the
+/// documented answers without it.
 #[macro_export]
 macro_rules! backend_conformance {
-    ($make:expr) => {
+    (without_owner_index: $make:expr) => {
+        $crate::backend_conformance!(@common $make);
+        $crate::backend_conformance!(@cases $make;
+            without_an_owner_index_a_login_moves_the_ids_and_log_out_everywhere_is_refused,
+        );
+    };
+    (@common $make:expr) => {
         $crate::backend_conformance!(@cases $make;
             load_of_unknown_ids_is_none,
             create_then_load_both_channels_in_one_call,
@@ -48,18 +60,10 @@ macro_rules! backend_conformance {
             a_lost_record_heals_on_the_next_write,
             a_key_with_nul_is_a_usage_error,
             keys_that_differ_only_by_trailing_spaces_are_distinct,
-            owned_records_are_listed_and_ended,
-            an_owned_record_leaves_the_index_with_its_record,
-            log_out_everywhere_ends_every_other_session,
-            a_channel_created_later_joins_its_owner,
-            an_ended_session_cannot_rejoin_its_owner,
             a_cycle_racing_a_logout_does_not_resurrect_the_session,
-            a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
             a_channel_created_beside_an_ended_one_carries_nothing_of_it,
-            a_cycle_committing_during_log_out_everywhere_never_survives_it,
             random_lifecycles_never_show_an_ended_session,
             an_insert_past_the_session_byte_cap_is_refused,
-            a_login_past_the_owner_cap_is_refused,
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -76,6 +80,19 @@ macro_rules! backend_conformance {
                 }
             }
         )*
+    };
+    ($make:expr) => {
+        $crate::backend_conformance!(@common $make);
+        $crate::backend_conformance!(@cases $make;
+            owned_records_are_listed_and_ended,
+            an_owned_record_leaves_the_index_with_its_record,
+            log_out_everywhere_ends_every_other_session,
+            a_channel_created_later_joins_its_owner,
+            an_ended_session_cannot_rejoin_its_owner,
+            a_cycle_racing_log_out_everywhere_does_not_resurrect_the_session,
+            a_cycle_committing_during_log_out_everywhere_never_survives_it,
+            a_login_past_the_owner_cap_is_refused,
+        );
     };
 }
 

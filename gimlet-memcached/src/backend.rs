@@ -1,0 +1,285 @@
+//! `MemcachedBackend`: the servers, the ring over them, and loads.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::future::try_join_all;
+use gimlet_core::SessionId;
+use gimlet_core::backend::{
+    Backend, BackendError, BackendErrorKind, Batch, Record, Revocations, with_timeout,
+};
+
+use crate::item;
+use crate::protocol::{Connection, Pipeline, Reply};
+use crate::recent::{Recent, Seen};
+use crate::ring::Ring;
+
+/// The prefix of every item's key.
+pub const DEFAULT_PREFIX: &str = "gimlet:";
+
+/// How long one call may take, connecting included: past it, the request
+/// gets a 503.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Idle connections kept per server.
+const MAX_IDLE: usize = 32;
+
+/// Sessions in memcached: each channel's record is one item, on the server
+/// that the ring gives its session's group, so a session lives on one
+/// server.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), gimlet_core::backend::BackendError> {
+/// use gimlet_memcached::MemcachedBackend;
+///
+/// let backend = MemcachedBackend::from_url("memcache://10.0.0.1:11211,10.0.0.2:11211")?;
+/// backend.connect().await?; // optional: fail at startup rather than at the first request
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MemcachedBackend {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) servers: Vec<Server>,
+    ring: Ring,
+    prefix: String,
+    pub(crate) timeout: Duration,
+    pub(crate) recent: Recent,
+}
+
+/// One server and its idle connections.
+pub(crate) struct Server {
+    pub(crate) addr: String,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl fmt::Debug for MemcachedBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let servers: Vec<&str> = self.inner.servers.iter().map(|s| s.addr.as_str()).collect();
+        f.debug_struct("MemcachedBackend")
+            .field("servers", &servers)
+            .field("prefix", &self.inner.prefix)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemcachedBackend {
+    /// A backend on the servers of `memcache://host:port[,host:port…]` (a
+    /// server without a port is on 11211). Nothing connects until the
+    /// first call, or [`connect`](Self::connect).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for a URL of another form.
+    pub fn from_url(url: &str) -> Result<Self, BackendError> {
+        let servers = crate::url::servers(url)?;
+        Ok(Self::with_servers(
+            servers,
+            DEFAULT_PREFIX.to_owned(),
+            DEFAULT_TIMEOUT,
+        ))
+    }
+
+    fn with_servers(servers: Vec<String>, prefix: String, timeout: Duration) -> Self {
+        let ring = Ring::new(&servers);
+        let servers = servers
+            .into_iter()
+            .map(|addr| Server {
+                addr,
+                idle: Mutex::new(Vec::new()),
+            })
+            .collect();
+        MemcachedBackend {
+            inner: Arc::new(Inner {
+                servers,
+                ring,
+                prefix,
+                timeout,
+                recent: Recent::default(),
+            }),
+        }
+    }
+
+    fn rebuilt(&self, prefix: String, timeout: Duration) -> Self {
+        let servers = self.inner.servers.iter().map(|s| s.addr.clone()).collect();
+        Self::with_servers(servers, prefix, timeout)
+    }
+
+    /// The prefix of every item's key (default `gimlet:`): printable
+    /// ASCII without spaces, at most 200 bytes.
+    ///
+    /// # Panics
+    ///
+    /// For a prefix memcached would not take in a key.
+    #[must_use]
+    pub fn prefix(self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        assert!(
+            prefix.len() <= 200 && prefix.bytes().all(|b| b.is_ascii_graphic()),
+            "a memcached key prefix is printable ASCII without spaces, at most 200 bytes"
+        );
+        self.rebuilt(prefix, self.inner.timeout)
+    }
+
+    /// How long one call may take, connecting included (default 2 s).
+    #[must_use]
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.rebuilt(self.inner.prefix.clone(), timeout)
+    }
+
+    /// Opens a connection to every server, to fail at startup rather than
+    /// at the first request.
+    ///
+    /// # Errors
+    ///
+    /// The first server that does not answer.
+    pub async fn connect(&self) -> Result<(), BackendError> {
+        for server in &self.inner.servers {
+            let mut pipeline = Pipeline::default();
+            pipeline.noop();
+            with_timeout(self.inner.timeout, server.round_trip(&pipeline)).await?;
+        }
+        Ok(())
+    }
+
+    /// The key of `id`'s item.
+    pub fn key(&self, id: &SessionId) -> String {
+        format!("{}{id}", self.inner.prefix)
+    }
+
+    /// The server (`host:port`) that holds the records of `id`'s session.
+    pub fn server_of(&self, id: &SessionId) -> &str {
+        &self.inner.servers[self.inner.ring.server(id.group())].addr
+    }
+
+    pub(crate) fn server_index(&self, id: &SessionId) -> usize {
+        self.inner.ring.server(id.group())
+    }
+
+    /// Reads the items of `ids`: one round trip per server they live on
+    /// (one, for the ids of one session), the servers at once.
+    pub(crate) async fn read(&self, ids: &[SessionId]) -> Result<Vec<Option<Seen>>, BackendError> {
+        let mut by_server: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (at, id) in ids.iter().enumerate() {
+            let server = self.server_index(id);
+            match by_server.iter_mut().find(|(s, _)| *s == server) {
+                Some((_, positions)) => positions.push(at),
+                None => by_server.push((server, vec![at])),
+            }
+        }
+        let now = unix_now();
+        let calls = by_server.iter().map(|(server, positions)| {
+            let mut pipeline = Pipeline::default();
+            for &at in positions {
+                pipeline.get(&self.key(&ids[at]));
+            }
+            let server = &self.inner.servers[*server];
+            async move { server.round_trip(&pipeline).await }
+        });
+        let replies = try_join_all(calls).await?;
+        let mut found = vec![None; ids.len()];
+        for ((_, positions), replies) in by_server.iter().zip(replies) {
+            for (&at, reply) in positions.iter().zip(replies) {
+                found[at] = match reply {
+                    Reply::Value { data, cas, ttl } => Some(Seen {
+                        cas,
+                        item: data,
+                        expires_at: u64::try_from(ttl).map_or(0, |ttl| now + ttl),
+                    }),
+                    Reply::Miss => None,
+                    other => return Err(unexpected(&other)),
+                };
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Server {
+    /// One round trip on an idle connection, or a new one. A connection
+    /// from the pool that fails before any reply (the server restarted
+    /// since) is dropped with every other idle one, and the call is made
+    /// once more on a new connection.
+    pub(crate) async fn round_trip(&self, pipeline: &Pipeline) -> Result<Vec<Reply>, BackendError> {
+        let pooled = self.lock().pop();
+        let replies = match pooled {
+            Some(mut connection) => match connection.round_trip(pipeline).await {
+                Ok(replies) => (connection, replies),
+                Err(error) if error.kind() == BackendErrorKind::Unavailable => {
+                    tracing::debug!(server = %self.addr, %error, "stale memcached connection");
+                    self.lock().clear();
+                    self.fresh(pipeline).await?
+                }
+                Err(error) => return Err(error),
+            },
+            None => self.fresh(pipeline).await?,
+        };
+        let (connection, replies) = replies;
+        let mut idle = self.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push(connection);
+        }
+        Ok(replies)
+    }
+
+    async fn fresh(&self, pipeline: &Pipeline) -> Result<(Connection, Vec<Reply>), BackendError> {
+        let mut connection = Connection::connect(&self.addr).await?;
+        let replies = connection.round_trip(pipeline).await?;
+        Ok((connection, replies))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Backend for MemcachedBackend {
+    async fn load(&self, ids: &[SessionId]) -> Result<Vec<Option<Record>>, BackendError> {
+        let found = with_timeout(self.inner.timeout, self.read(ids)).await?;
+        let mut records = Vec::with_capacity(found.len());
+        for (id, seen) in ids.iter().zip(found) {
+            records.push(match seen {
+                Some(seen) => {
+                    let record = item::decode(&seen.item)?;
+                    self.inner.recent.put(*id, seen);
+                    Some(record)
+                }
+                None => None,
+            });
+        }
+        Ok(records)
+    }
+
+    async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
+        with_timeout(self.inner.timeout, self.commit_now(batch)).await
+    }
+
+    fn name(&self) -> &'static str {
+        "memcached"
+    }
+
+    fn subscribe(&self, revocations: &Arc<Revocations>) -> bool {
+        self.follow(revocations)
+    }
+}
+
+/// The system clock, in Unix seconds.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A reply that the command it answers never gets.
+pub(crate) fn unexpected(reply: &Reply) -> BackendError {
+    BackendError::new(
+        BackendErrorKind::Corrupt,
+        format!("memcached answered out of turn: {reply:?}"),
+    )
+}

@@ -1,6 +1,7 @@
 //! `MemcachedBackend`: the servers, the ring over them, and loads.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,9 +47,14 @@ pub struct MemcachedBackend {
 pub(crate) struct Inner {
     pub(crate) servers: Vec<Server>,
     ring: Ring,
-    prefix: String,
+    pub(crate) prefix: String,
     pub(crate) timeout: Duration,
     pub(crate) recent: Recent,
+    /// How long an entry of a log of endings lives, in seconds: the
+    /// longest revalidation window of the app's Gimlets, and a minute.
+    pub(crate) endings_ttl: AtomicU64,
+    /// Round trips made, to every server.
+    round_trips: AtomicU64,
 }
 
 /// One server and its idle connections.
@@ -101,6 +107,8 @@ impl MemcachedBackend {
                 prefix,
                 timeout,
                 recent: Recent::default(),
+                endings_ttl: AtomicU64::new(360),
+                round_trips: AtomicU64::new(0),
             }),
         }
     }
@@ -139,12 +147,28 @@ impl MemcachedBackend {
     ///
     /// The first server that does not answer.
     pub async fn connect(&self) -> Result<(), BackendError> {
-        for server in &self.inner.servers {
+        for server in 0..self.inner.servers.len() {
             let mut pipeline = Pipeline::default();
             pipeline.noop();
-            with_timeout(self.inner.timeout, server.round_trip(&pipeline)).await?;
+            with_timeout(self.inner.timeout, self.call(server, &pipeline)).await?;
         }
         Ok(())
+    }
+
+    /// The round trips this backend has made to its servers, the reads of
+    /// its log of endings included: what its I/O costs are measured by.
+    pub fn round_trips(&self) -> u64 {
+        self.inner.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// One round trip to server `server`.
+    pub(crate) async fn call(
+        &self,
+        server: usize,
+        pipeline: &Pipeline,
+    ) -> Result<Vec<Reply>, BackendError> {
+        self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.inner.servers[server].round_trip(pipeline).await
     }
 
     /// The key of `id`'s item.
@@ -178,8 +202,7 @@ impl MemcachedBackend {
             for &at in positions {
                 pipeline.get(&self.key(&ids[at]));
             }
-            let server = &self.inner.servers[*server];
-            async move { server.round_trip(&pipeline).await }
+            async move { self.call(*server, &pipeline).await }
         });
         let replies = try_join_all(calls).await?;
         let mut found = vec![None; ids.len()];
@@ -201,7 +224,7 @@ impl MemcachedBackend {
 }
 
 impl Server {
-    /// One round trip on an idle connection, or a new one. A connection
+    /// One round trip (through [`MemcachedBackend::call`], which counts it) on an idle connection, or a new one. A connection
     /// from the pool that fails before any reply (the server restarted
     /// since) is dropped with every other idle one, and the call is made
     /// once more on a new connection.

@@ -94,7 +94,10 @@ impl MemcachedBackend {
         let mut before: Vec<Option<Seen>> = Vec::with_capacity(batch.ops.len());
         let mut unread = Vec::new();
         for (at, op) in batch.ops.iter().enumerate() {
-            let kept = self.inner.recent.take(&op.id());
+            let kept: Option<Seen> = {
+                let _ = self.inner.recent.take(&op.id());
+                None
+            };
             before.push(if fresh || !needs(op) { None } else { kept });
             if needs(op) && before[at].is_none() {
                 unread.push(at);
@@ -135,8 +138,7 @@ impl MemcachedBackend {
                     }
                 }
             }
-            let server = &self.inner.servers[*server];
-            async move { server.round_trip(&pipeline).await }
+            async move { self.call(*server, &pipeline).await }
         });
         let replies = try_join_all(calls).await?;
         let mut applied = Applied {
@@ -189,16 +191,16 @@ impl MemcachedBackend {
             if pipeline.is_empty() {
                 continue;
             }
-            let server = &self.inner.servers[server];
-            match server.round_trip(&pipeline).await {
+            let addr = &self.inner.servers[server].addr;
+            match self.call(server, &pipeline).await {
                 Ok(replies) if replies.iter().all(|r| matches!(r, Reply::Done { .. })) => {}
                 Ok(replies) => tracing::warn!(
-                    server = %server.addr,
+                    server = %addr,
                     ?replies,
                     "a raced memcached commit could not put every item back: another request wrote it since"
                 ),
                 Err(error) => tracing::warn!(
-                    server = %server.addr,
+                    server = %addr,
                     %error,
                     "a raced memcached commit could not put its items back"
                 ),

@@ -24,6 +24,8 @@ pub(crate) enum SetMode {
     Add,
     /// Only if the item still has this CAS token (`C`).
     Replace(u64),
+    /// Whatever is there.
+    Overwrite,
 }
 
 impl Pipeline {
@@ -55,9 +57,23 @@ impl Pipeline {
                 "ms {key} {} T{expires_at} C{cas} c\r\n",
                 data.len()
             )),
+            SetMode::Overwrite => {
+                self.line(format_args!("ms {key} {} T{expires_at}\r\n", data.len()));
+            }
         }
         self.buf.extend_from_slice(data);
         self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// `ma`: adds one to the counter `key` (made at 0, never expiring, if
+    /// there is none) and answers its value.
+    pub(crate) fn increment(&mut self, key: &str) {
+        self.line(format_args!("ma {key} N0 J0 v\r\n"));
+    }
+
+    /// `mg` of the value alone.
+    pub(crate) fn value(&mut self, key: &str) {
+        self.line(format_args!("mg {key} v\r\n"));
     }
 
     /// `md`: deletes `key`, only if it still has `cas` when one is given.

@@ -94,10 +94,7 @@ impl MemcachedBackend {
         let mut before: Vec<Option<Seen>> = Vec::with_capacity(batch.ops.len());
         let mut unread = Vec::new();
         for (at, op) in batch.ops.iter().enumerate() {
-            let kept: Option<Seen> = {
-                let _ = self.inner.recent.take(&op.id());
-                None
-            };
+            let kept = self.inner.recent.take(&op.id());
             before.push(if fresh || !needs(op) { None } else { kept });
             if needs(op) && before[at].is_none() {
                 unread.push(at);

@@ -586,7 +586,7 @@ macro_rules! only {
     (cookies, $framework:expr, $store:expr) => {
         scenarios!($framework, $store;
             no_backend_refuses_a_server_side_key => defaults,
-            owners_need_a_backend => defaults,
+            owners_need_an_owner_index => defaults,
         );
     };
     (server, $framework:expr, $store:expr) => {
@@ -599,6 +599,17 @@ macro_rules! only {
             a_logout_in_a_failed_request_still_takes_effect => defaults,
             log_out_everywhere => revalidate_always,
             ending_one_owner_leaves_the_others => revalidate_always,
+        );
+    };
+    (server_without_index, $framework:expr, $store:expr) => {
+        scenarios!($framework, $store;
+            a_key_moves_from_clientside_to_server_side => defaults,
+            fifty_concurrent_requests_all_survive => defaults,
+            fifty_concurrent_appends_to_one_key_all_survive => defaults,
+            backend_calls_per_route => whitelist,
+            a_lost_record_heals_on_the_next_request => defaults,
+            a_logout_in_a_failed_request_still_takes_effect => defaults,
+            owners_need_an_owner_index => defaults,
         );
     };
 }
@@ -620,5 +631,7 @@ matrix! {
         redisscluster => Store::RedissCluster, server;
         postgres => Store::Postgres, server;
         mysql => Store::MySql, server;
+        memcached => Store::Memcached, server_without_index;
+        memcachedring => Store::MemcachedRing, server_without_index;
     }
 }

@@ -1,7 +1,7 @@
 //! The session store a `GIMLET_BACKEND` URL names, for Gimlet's examples.
 //!
-//! Memory and SQLite are always there. Redis, PostgreSQL and MySQL come
-//! with the features of the same names, so that an example built for
+//! Memory and SQLite are always there. Redis, memcached, PostgreSQL and
+//! MySQL come with the features of the same names, so that an example built for
 //! SQLite compiles no other driver; a URL for a store left out says which
 //! feature brings it in.
 
@@ -14,8 +14,9 @@ use gimlet_sql::{SqlBackend, Tables};
 /// The store `spec` names: `none`, `memory` (`memory?capacity=N` for a
 /// bound other than 100,000 records), a Redis URL (`redis://`,
 /// `rediss://`, `redis+cluster://`, `rediss+cluster://`,
-/// `redis+sentinel://`) or an SQL one (`sqlite://`, `postgres://`,
-/// `mysql://`). SQL databases get their tables created if missing; the
+/// `redis+sentinel://`), a memcached one
+/// (`memcache://host:port[,host:port…]`) or an SQL one (`sqlite://`,
+/// `postgres://`, `mysql://`). SQL databases get their tables created if missing; the
 /// backend deletes their expired sessions itself.
 ///
 /// # Errors
@@ -26,7 +27,8 @@ pub async fn backend(spec: &str) -> Result<Option<Arc<dyn Backend>>, BackendErro
     backend_in(spec, None).await
 }
 
-/// Like [`backend`], with the keys (`{namespace}:` before Redis keys) or
+/// Like [`backend`], with the keys (`{namespace}:` before Redis and
+/// memcached keys) or
 /// tables (`{namespace}_sessions`, `{namespace}_keys`) of a namespace of
 /// its own, so that tests sharing a server never share data.
 ///
@@ -50,6 +52,7 @@ pub async fn backend_in(
             Some(Arc::new(MemoryBackend::with_capacity(capacity)))
         }
         url if url.starts_with("redis") => Some(redis(url, namespace)?),
+        url if url.starts_with("memcache") => Some(memcached(url, namespace)?),
         url => {
             for (scheme, feature) in [
                 ("postgres", "postgres"),
@@ -108,4 +111,19 @@ fn redis(url: &str, namespace: Option<&str>) -> Result<Arc<dyn Backend>, Backend
 #[cfg(not(feature = "redis"))]
 fn redis(url: &str, _: Option<&str>) -> Result<Arc<dyn Backend>, BackendError> {
     Err(left_out(url, "redis"))
+}
+
+/// memcache://host:port[,host:port…]
+#[cfg(feature = "memcached")]
+fn memcached(url: &str, namespace: Option<&str>) -> Result<Arc<dyn Backend>, BackendError> {
+    let mut memcached = gimlet_memcached::MemcachedBackend::from_url(url)?;
+    if let Some(namespace) = namespace {
+        memcached = memcached.prefix(format!("{namespace}:"));
+    }
+    Ok(Arc::new(memcached))
+}
+
+#[cfg(not(feature = "memcached"))]
+fn memcached(url: &str, _: Option<&str>) -> Result<Arc<dyn Backend>, BackendError> {
+    Err(left_out(url, "memcached"))
 }

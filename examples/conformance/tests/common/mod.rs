@@ -38,6 +38,8 @@ pub enum Store {
     RedissCluster,
     Postgres,
     MySql,
+    Memcached,
+    MemcachedRing,
 }
 
 impl Store {
@@ -85,6 +87,8 @@ async fn backend(store: Store) -> Result<Option<Arc<dyn Backend>>, ()> {
         Store::RedissCluster => server("GIMLET_TEST_REDISS_CLUSTER_URL")?,
         Store::Postgres => server("GIMLET_TEST_POSTGRES_URL")?,
         Store::MySql => server("GIMLET_TEST_MYSQL_URL")?,
+        Store::Memcached => server("GIMLET_TEST_MEMCACHED_URL")?,
+        Store::MemcachedRing => server("GIMLET_TEST_MEMCACHED_RING_URL")?,
     };
     let namespace = format!("gimlet_h{}", unique());
     Ok(settings::backend_in(&spec, Some(&namespace)).await.unwrap())

@@ -67,8 +67,9 @@ pub(crate) async fn ending_one_owner_leaves_the_others(app: App) {
     assert_eq!(a.ok("/get/k").await, "a", "the data moved with the session");
 }
 
-/// Without a backend there is no index: a usage error.
-pub(crate) async fn owners_need_a_backend(app: App) {
+/// Without a backend, or on one that keeps no owner index (memcached),
+/// the owner routes are a usage error.
+pub(crate) async fn owners_need_an_owner_index(app: App) {
     let b = app.browser();
     assert_eq!(b.get("/owner/ada").await.status, 400);
     assert_eq!(b.get("/sessions_of/ada").await.status, 400);

@@ -212,3 +212,39 @@ async fn a_server_back_empty_heals_its_sessions() {
         "new ids"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_over_the_item_limit_fails_its_commit_and_the_backend_goes_on() {
+    use gimlet_core::backend::{Backend, Batch, Op, Write, WriteMode};
+    let Some(url) = server_url("GIMLET_TEST_MEMCACHED_URL", "the memcached item limit") else {
+        return;
+    };
+    let backend = MemcachedBackend::from_url(&url).unwrap();
+    let id = SessionId::generate().unwrap();
+    let write = |value: Vec<u8>| Write {
+        id,
+        mode: WriteMode::Upsert,
+        clear: false,
+        set: vec![("big".to_owned(), value)],
+        remove: Vec::new(),
+        expect: Vec::new(),
+        expires_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 3600,
+        owner: None,
+    };
+    let too_big = Batch {
+        ops: vec![Op::Write(write(vec![7; 1_100_000]))],
+    };
+    let error = backend.commit(&too_big).await.unwrap_err();
+    assert!(format!("{error:?}").contains("too large"), "{error:?}");
+    assert_eq!(backend.load(&[id]).await.unwrap(), [None]);
+    let fits = Batch {
+        ops: vec![Op::Write(write(vec![7; 100_000]))],
+    };
+    backend.commit(&fits).await.unwrap();
+    let record = backend.load(&[id]).await.unwrap().pop().unwrap().unwrap();
+    assert_eq!(record["big"].len(), 100_000);
+}

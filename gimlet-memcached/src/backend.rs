@@ -185,17 +185,27 @@ impl MemcachedBackend {
         self.inner.ring.server(id.group())
     }
 
+    /// The positions of `ids` grouped by the server each lives on, in the
+    /// order the servers first appear: one round trip per group.
+    pub(crate) fn by_server<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a SessionId>,
+    ) -> Vec<(usize, Vec<usize>)> {
+        let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (at, id) in ids.enumerate() {
+            let server = self.server_index(id);
+            match groups.iter_mut().find(|(s, _)| *s == server) {
+                Some((_, positions)) => positions.push(at),
+                None => groups.push((server, vec![at])),
+            }
+        }
+        groups
+    }
+
     /// Reads the items of `ids`: one round trip per server they live on
     /// (one, for the ids of one session), the servers at once.
     pub(crate) async fn read(&self, ids: &[SessionId]) -> Result<Vec<Option<Seen>>, BackendError> {
-        let mut by_server: Vec<(usize, Vec<usize>)> = Vec::new();
-        for (at, id) in ids.iter().enumerate() {
-            let server = self.server_index(id);
-            match by_server.iter_mut().find(|(s, _)| *s == server) {
-                Some((_, positions)) => positions.push(at),
-                None => by_server.push((server, vec![at])),
-            }
-        }
+        let by_server = self.by_server(ids.iter());
         let now = unix_now();
         let calls = by_server.iter().map(|(server, positions)| {
             let mut pipeline = Pipeline::default();

@@ -111,14 +111,8 @@ impl MemcachedBackend {
 
     /// Writes every step, one round trip per server (one, for a session).
     async fn apply(&self, steps: &[Step]) -> Result<Applied, BackendError> {
-        let mut by_server: Vec<(usize, Vec<usize>)> = Vec::new();
-        for (at, step) in steps.iter().enumerate() {
-            let server = self.server_index(&step.id());
-            match by_server.iter_mut().find(|(s, _)| *s == server) {
-                Some((_, list)) => list.push(at),
-                None => by_server.push((server, vec![at])),
-            }
-        }
+        let ids: Vec<SessionId> = steps.iter().map(Step::id).collect();
+        let by_server = self.by_server(ids.iter());
         let calls = by_server.iter().map(|(server, list)| {
             let mut pipeline = Pipeline::default();
             for &at in list {
@@ -159,30 +153,27 @@ impl MemcachedBackend {
     /// Puts back the items a raced round wrote, each only if nobody wrote
     /// it since: one round trip per server.
     async fn put_back(&self, steps: &[Step], done: &[(usize, u64)]) {
+        let ids: Vec<SessionId> = done.iter().map(|&(at, _)| steps[at].id()).collect();
         let mut by_server: Vec<(usize, Pipeline)> = Vec::new();
-        for &(at, cas) in done {
-            let step = &steps[at];
-            let server = self.server_index(&step.id());
-            let pipeline = match by_server.iter_mut().find(|(s, _)| *s == server) {
-                Some((_, pipeline)) => pipeline,
-                None => {
-                    by_server.push((server, Pipeline::default()));
-                    &mut by_server.last_mut().expect("just pushed").1
+        for (server, positions) in self.by_server(ids.iter()) {
+            let mut pipeline = Pipeline::default();
+            for (at, cas) in positions.into_iter().map(|p| done[p]) {
+                let step = &steps[at];
+                let key = self.key(&step.id());
+                match step {
+                    Step::Set {
+                        before: Some(before),
+                        ..
+                    } => pipeline.set(&key, &before.item, SetMode::Replace(cas), before.expires_at),
+                    Step::Set { before: None, .. } => pipeline.delete(&key, Some(cas)),
+                    Step::Delete {
+                        before: Some(before),
+                        ..
+                    } => pipeline.set(&key, &before.item, SetMode::Add, before.expires_at),
+                    Step::Delete { before: None, .. } => {}
                 }
-            };
-            let key = self.key(&step.id());
-            match step {
-                Step::Set {
-                    before: Some(before),
-                    ..
-                } => pipeline.set(&key, &before.item, SetMode::Replace(cas), before.expires_at),
-                Step::Set { before: None, .. } => pipeline.delete(&key, Some(cas)),
-                Step::Delete {
-                    before: Some(before),
-                    ..
-                } => pipeline.set(&key, &before.item, SetMode::Add, before.expires_at),
-                Step::Delete { before: None, .. } => {}
             }
+            by_server.push((server, pipeline));
         }
         for (server, pipeline) in by_server {
             if pipeline.is_empty() {
@@ -225,15 +216,7 @@ fn plan(batch: &Batch, before: Vec<Option<Seen>>) -> Result<Vec<Step>, BackendEr
                 if !write.expectations_hold(Some(&record)) {
                     return Err(BackendError::changed());
                 }
-                if write.clear {
-                    record.clear();
-                }
-                for key in &write.remove {
-                    record.remove(key);
-                }
-                for (key, value) in &write.set {
-                    record.insert(key.clone(), value.clone());
-                }
+                write.apply_to(&mut record);
                 let mode = before
                     .as_ref()
                     .map_or(SetMode::Add, |b| SetMode::Replace(b.cas));

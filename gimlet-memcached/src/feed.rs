@@ -62,14 +62,14 @@ impl MemcachedBackend {
         if ended.is_empty() {
             return;
         }
-        let mut by_server: Vec<(usize, Vec<u8>)> = Vec::new();
-        for id in ended {
-            let server = self.server_index(id);
-            match by_server.iter_mut().find(|(s, _)| *s == server) {
-                Some((_, ids)) => ids.extend_from_slice(id.as_bytes()),
-                None => by_server.push((server, id.as_bytes().to_vec())),
-            }
-        }
+        let by_server: Vec<(usize, Vec<u8>)> = self
+            .by_server(ended.iter())
+            .into_iter()
+            .map(|(server, positions)| {
+                let ids = positions.iter().flat_map(|&at| *ended[at].as_bytes());
+                (server, ids.collect())
+            })
+            .collect();
         let logged = by_server
             .iter()
             .map(|(server, ids)| self.log_on(*server, ids));

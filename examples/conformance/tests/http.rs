@@ -590,18 +590,20 @@ macro_rules! only {
         );
     };
     (server, $framework:expr, $store:expr) => {
+        only!(stored, $framework, $store);
         scenarios!($framework, $store;
-            a_key_moves_from_clientside_to_server_side => defaults,
-            fifty_concurrent_requests_all_survive => defaults,
-            fifty_concurrent_appends_to_one_key_all_survive => defaults,
-            backend_calls_per_route => whitelist,
-            a_lost_record_heals_on_the_next_request => defaults,
-            a_logout_in_a_failed_request_still_takes_effect => defaults,
             log_out_everywhere => revalidate_always,
             ending_one_owner_leaves_the_others => revalidate_always,
         );
     };
     (server_without_index, $framework:expr, $store:expr) => {
+        only!(stored, $framework, $store);
+        scenarios!($framework, $store;
+            owners_need_an_owner_index => defaults,
+        );
+    };
+    // What every store with a backend runs.
+    (stored, $framework:expr, $store:expr) => {
         scenarios!($framework, $store;
             a_key_moves_from_clientside_to_server_side => defaults,
             fifty_concurrent_requests_all_survive => defaults,
@@ -609,7 +611,6 @@ macro_rules! only {
             backend_calls_per_route => whitelist,
             a_lost_record_heals_on_the_next_request => defaults,
             a_logout_in_a_failed_request_still_takes_effect => defaults,
-            owners_need_an_owner_index => defaults,
         );
     };
 }

@@ -153,6 +153,25 @@ impl fmt::Debug for Expected<'_> {
 }
 
 impl Write {
+    /// Applies the write's keys to `record`: the clear, then the removals,
+    /// then the sets. What a store that holds a record as one value does
+    /// with it (memory, memcached); a value that changes reuses its
+    /// allocation.
+    pub fn apply_to(&self, record: &mut Record) {
+        if self.clear {
+            record.clear();
+        }
+        for key in &self.remove {
+            record.remove(key);
+        }
+        for (key, value) in &self.set {
+            match record.get_mut(key) {
+                Some(old) => old.clone_from(value),
+                None => drop(record.insert(key.clone(), value.clone())),
+            }
+        }
+    }
+
     /// Whether every expected key holds what it should in `record` (no
     /// record: every key absent). What a store that can read the record
     /// inside its atomic step checks.

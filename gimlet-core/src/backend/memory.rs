@@ -281,15 +281,7 @@ impl Store {
         if let Some(owner) = &owner {
             self.owners.entry(owner.owner).or_default().insert(write.id);
         }
-        if write.clear {
-            data.clear();
-        }
-        for key in &write.remove {
-            data.remove(key);
-        }
-        for (key, value) in &write.set {
-            data.insert(key.clone(), value.clone());
-        }
+        write.apply_to(&mut data);
         let bytes = footprint(&data, owner.is_some());
         let tier = if existed || owner.is_some() {
             RETURNED
@@ -331,18 +323,7 @@ impl Store {
             return false;
         }
         let data = &mut entry.data;
-        if write.clear {
-            data.clear();
-        }
-        for key in &write.remove {
-            data.remove(key);
-        }
-        for (key, value) in &write.set {
-            match data.get_mut(key) {
-                Some(old) => old.clone_from(value),
-                None => drop(data.insert(key.clone(), value.clone())),
-            }
-        }
+        write.apply_to(data);
         let footprint = footprint(data, entry.owner.is_some());
         *bytes = *bytes - entry.bytes + footprint;
         entry.bytes = footprint;

@@ -145,13 +145,7 @@ pub async fn concurrent_updates_of_one_key_lose_nothing(backend: SharedBackend) 
 /// updates of one key lose nothing.
 pub async fn concurrent_updates_of_different_keys_lose_nothing(backend: SharedBackend) {
     let gimlet = super::suite::gimlet(backend, 300);
-    let mut browser = super::suite::Browser::default();
-    browser
-        .request(&gimlet, |s| async move {
-            s.insert("other", &0u32).await.expect("insert");
-        })
-        .await;
-    let header = browser.header();
+    let header = holding(&gimlet, "other", 0).await.header();
     let tasks = (0..24u32)
         .map(|i| {
             let (gimlet, header) = (gimlet.clone(), header.clone());
@@ -187,13 +181,7 @@ pub async fn concurrent_updates_of_different_keys_lose_nothing(backend: SharedBa
 pub async fn an_update_that_always_loses_is_a_409_after_the_bound(backend: SharedBackend) {
     let rival = std::sync::Arc::new(crate::testing::Rival::new(backend));
     let gimlet = super::suite::gimlet(rival.clone(), 300);
-    let mut browser = super::suite::Browser::default();
-    browser
-        .request(&gimlet, |s| async move {
-            s.insert("n", &1u32).await.expect("insert");
-        })
-        .await;
-    let header = browser.header();
+    let header = holding(&gimlet, "n", 1).await.header();
     rival.reset();
     let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = runs.clone();
@@ -220,6 +208,18 @@ pub async fn an_update_that_always_loses_is_a_409_after_the_bound(backend: Share
         Some(1016),
         "the rival's last value, not overwritten"
     );
+}
+
+/// A browser whose session holds, server-side, `key` = `value`, on
+/// `gimlet`.
+async fn holding(gimlet: &crate::Gimlet, key: &'static str, value: u32) -> super::suite::Browser {
+    let mut browser = super::suite::Browser::default();
+    browser
+        .request(gimlet, |s| async move {
+            s.insert(key, &value).await.expect("insert");
+        })
+        .await;
+    browser
 }
 
 /// A request that read a list, then saw its session logged out by another
@@ -267,12 +267,7 @@ pub async fn an_update_racing_a_logout_does_not_resurrect(backend: SharedBackend
 pub async fn an_uncontended_update_is_one_load_and_one_commit(backend: SharedBackend) {
     let counting = std::sync::Arc::new(crate::testing::CountingBackend::new(backend));
     let gimlet = super::suite::gimlet(counting.clone(), 300);
-    let mut browser = super::suite::Browser::default();
-    browser
-        .request(&gimlet, |s| async move {
-            s.insert("n", &1u32).await.expect("insert");
-        })
-        .await;
+    let mut browser = holding(&gimlet, "n", 1).await;
     counting.reset();
     browser
         .request(&gimlet, |s| async move {

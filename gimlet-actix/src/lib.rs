@@ -26,7 +26,7 @@ pub struct SessionMiddleware(Gimlet);
 impl SessionMiddleware {
     /// A middleware for sessions configured by `gimlet`.
     pub fn new(gimlet: Gimlet) -> Self {
-        SessionMiddleware(gimlet)
+        SessionMiddleware(gimlet.serving("actix"))
     }
 }
 

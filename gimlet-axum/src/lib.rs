@@ -30,7 +30,9 @@ pub struct SessionLayer {
 impl SessionLayer {
     /// A layer for sessions configured by `gimlet`.
     pub fn new(gimlet: Gimlet) -> Self {
-        SessionLayer { gimlet }
+        SessionLayer {
+            gimlet: gimlet.serving("axum"),
+        }
     }
 }
 

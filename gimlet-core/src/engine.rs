@@ -3,7 +3,7 @@
 //! where a key goes, when a channel expires, whether a cookie is still young
 //! enough to use.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::Clock;
 use crate::backend::{Backend, NearCache, Revocations};
@@ -11,6 +11,7 @@ use crate::cookie::{CookieCodec, CookieJar, TransportWatch, VerifiedCookies};
 use crate::error::Error;
 use crate::key::{ChannelKind, KeySet, Place, Placement};
 use crate::lifetime::{Lifetime, Lifetimes};
+use crate::meters::Meters;
 
 pub(crate) struct Engine {
     pub(crate) codec: CookieCodec,
@@ -43,9 +44,23 @@ pub(crate) struct Engine {
     pub(crate) max_value_size: usize,
     pub(crate) max_session_bytes: Option<usize>,
     pub(crate) max_sessions_per_owner: Option<usize>,
+    /// The framework an adapter serves this engine on (a label of the
+    /// meters): set once, by the adapter.
+    pub(crate) framework: OnceLock<&'static str>,
+    /// The meters, made at the first request.
+    pub(crate) meters: OnceLock<Meters>,
 }
 
 impl Engine {
+    /// The meters, made from the recorder installed at the first use.
+    pub(crate) fn meters(&self) -> &Meters {
+        self.meters.get_or_init(|| {
+            let backend = self.backend.as_ref().map_or("none", |b| b.name());
+            let framework = self.framework.get().copied().unwrap_or("none");
+            Meters::new(backend, framework)
+        })
+    }
+
     pub(crate) fn now(&self) -> u64 {
         self.clock.now()
     }

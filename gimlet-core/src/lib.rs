@@ -13,6 +13,7 @@ mod gimlet;
 mod id;
 mod key;
 mod lifetime;
+mod meters;
 mod session;
 #[cfg(feature = "testing")]
 pub mod testing;

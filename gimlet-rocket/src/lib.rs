@@ -25,7 +25,9 @@ pub struct SessionFairing {
 impl SessionFairing {
     /// A fairing for sessions configured by `gimlet`.
     pub fn new(gimlet: Gimlet) -> Self {
-        SessionFairing { gimlet }
+        SessionFairing {
+            gimlet: gimlet.serving("rocket"),
+        }
     }
 }
 

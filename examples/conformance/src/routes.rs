@@ -88,13 +88,16 @@ fn lines(items: &[String]) -> Reply {
     Reply::ok(items.join("\n"))
 }
 
-/// Answers `path` (without its leading `/`) with `query`. `/hello` never
-/// touches the session.
+/// Answers `path` (without its leading `/`) with `query`. `/hello` and
+/// `/metrics` never touch the session.
 pub async fn dispatch(session: &Session, path: &str, query: Option<&str>) -> Reply {
     let q = Query::parse(query);
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     if parts == ["hello"] {
         return Reply::ok("hello");
+    }
+    if parts == ["metrics"] {
+        return Reply::ok(gimlet_example_stores::prometheus::render());
     }
     route(session, &parts, &q)
         .await

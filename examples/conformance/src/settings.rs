@@ -67,7 +67,8 @@ pub use gimlet_example_stores::{backend, backend_in};
 /// How long an app waits at start for its store's log of endings.
 pub const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The engine for `config` and `backend`.
+/// The engine for `config` and `backend`, with the Prometheus recorder
+/// behind `/metrics` installed first.
 ///
 /// # Errors
 ///
@@ -76,6 +77,7 @@ pub fn gimlet(
     config: Config,
     backend: Option<Arc<dyn Backend>>,
 ) -> Result<Gimlet, gimlet_core::ConfigError> {
+    gimlet_example_stores::prometheus::install();
     let builder = Gimlet::builder().config(config);
     match backend {
         Some(backend) => builder.shared_backend(backend),

@@ -61,6 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/logout", web::post().to(logout))
             .route("/logout-everywhere", web::post().to(logout_everywhere))
             .route("/logout-others", web::post().to(logout_others))
+            .route("/metrics", web::get().to(|| async { setup::metrics() }))
     })
     .bind(addr)?;
     setup::announce(server.addrs()[0], "actix-web");

@@ -54,6 +54,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/logout", post(logout))
         .route("/logout-everywhere", post(logout_everywhere))
         .route("/logout-others", post(logout_others))
+        .route("/metrics", get(|| async { setup::metrics() }))
         .layer(SessionLayer::new(gimlet));
     let listener = tokio::net::TcpListener::bind(setup::addr()?).await?;
     setup::announce(listener.local_addr()?, "axum");

@@ -27,6 +27,11 @@ fn respond(outcome: Result<Outcome, gimlet_core::Error>) -> Reply {
     }
 }
 
+#[get("/metrics")]
+fn metrics() -> String {
+    setup::metrics()
+}
+
 #[get("/")]
 async fn home(session: Session) -> Reply {
     respond(pages::home(&session).await)
@@ -76,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }))
         .mount(
             "/",
-            routes![home, login, add, logout, logout_everywhere, logout_others],
+            routes![home, login, add, logout, logout_everywhere, logout_others, metrics],
         )
         .launch()
         .await?;

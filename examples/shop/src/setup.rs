@@ -37,6 +37,9 @@ pub fn addr() -> Result<SocketAddr, std::net::AddrParseError> {
 ///
 /// A setting that does not parse, or a backend that cannot be reached.
 pub async fn gimlet() -> Result<Gimlet, Box<dyn std::error::Error>> {
+    // Gimlet's meters come from the recorder installed at its first
+    // request: the one behind /metrics.
+    gimlet_example_stores::prometheus::install();
     let url = std::env::var("GIMLET_BACKEND").unwrap_or_else(|_| DEFAULT_BACKEND.into());
     // The same registry of stores by URL as the conformance app's.
     let backend = backend(&url).await?.ok_or("the shop needs a backend")?;
@@ -70,4 +73,9 @@ pub fn init_logging() {
 /// Prints where to point a browser.
 pub fn announce(addr: SocketAddr, framework: &str) {
     println!("gimlet shop on {framework}: open http://{addr}/");
+}
+
+/// `/metrics`: Gimlet's metrics in Prometheus' text format.
+pub fn metrics() -> String {
+    gimlet_example_stores::prometheus::render()
 }

@@ -4,6 +4,10 @@
 //! MySQL come with the features of the same names, so that an example built for
 //! SQLite compiles no other driver; a URL for a store left out says which
 //! feature brings it in.
+//!
+//! [`prometheus`] is the exporter behind the examples' `/metrics`.
+
+pub mod prometheus;
 
 use std::sync::Arc;
 

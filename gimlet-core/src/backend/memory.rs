@@ -44,6 +44,9 @@ pub struct MemoryBackend {
     capacity: usize,
     max_bytes: usize,
     clock: Arc<dyn Clock>,
+    /// `gimlet_memory_store_bytes`, made at the first commit from the
+    /// `metrics` recorder installed then.
+    gauge: std::sync::OnceLock<metrics::Gauge>,
 }
 
 #[derive(Default)]
@@ -126,7 +129,16 @@ impl MemoryBackend {
             capacity: capacity.max(1),
             max_bytes: usize::MAX,
             clock: Arc::new(SystemClock),
+            gauge: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Tells the `metrics` recorder how many bytes the store holds.
+    fn report(&self, bytes: usize) {
+        let gauge = self
+            .gauge
+            .get_or_init(|| metrics::gauge!("gimlet_memory_store_bytes", "backend" => "memory"));
+        gauge.set(bytes as f64);
     }
 
     /// Bounds the records held by their size as well: at most `bytes`, by
@@ -407,7 +419,9 @@ impl Backend for MemoryBackend {
             let fresh: Vec<SessionId> = batch.ops.iter().map(Op::id).collect();
             store.evict_to(self.capacity, self.max_bytes, &fresh);
         }
+        let bytes = store.bytes;
         drop(store);
+        self.report(bytes);
         let ended: Vec<SessionId> = batch.ended().collect();
         self.publish(&ended);
         self.changed(&batch.ops.iter().map(Op::id).collect::<Vec<_>>());
@@ -416,7 +430,12 @@ impl Backend for MemoryBackend {
 
     async fn delete_expired(&self) -> Result<u64, BackendError> {
         let now = self.clock.now();
-        Ok(self.lock().purge_expired(now))
+        let mut store = self.lock();
+        let purged = store.purge_expired(now);
+        let bytes = store.bytes;
+        drop(store);
+        self.report(bytes);
+        Ok(purged)
     }
 
     fn name(&self) -> &'static str {

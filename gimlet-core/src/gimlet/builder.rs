@@ -532,6 +532,8 @@ impl GimletBuilder {
             max_session_bytes: config.max_session_bytes,
             verified: [(); 2].map(|()| VerifiedCookies::new(config.cookie_cache_bytes / 2)),
             max_sessions_per_owner: config.max_sessions_per_owner,
+            framework: std::sync::OnceLock::new(),
+            meters: std::sync::OnceLock::new(),
         };
         Ok(Gimlet {
             engine: Arc::new(engine),

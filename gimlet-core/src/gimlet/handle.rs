@@ -79,6 +79,15 @@ impl Gimlet {
         GimletBuilder::new()
     }
 
+    /// Names the framework this Gimlet serves (`axum`, `actix`, `rocket`):
+    /// the `framework` label of its metrics. Each adapter calls it when it
+    /// takes the Gimlet; the first name given stays.
+    #[must_use]
+    pub fn serving(self, framework: &'static str) -> Self {
+        let _ = self.engine.framework.set(framework);
+        self
+    }
+
     /// Opens a session from the request's cookies, given as name-value
     /// pairs. It does no I/O and no cryptography: it keeps the two Gimlet
     /// cookies, which are verified when the handler first uses the session,

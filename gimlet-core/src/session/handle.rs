@@ -83,7 +83,9 @@ impl Session {
             let span = tracing::debug_span!(parent: &parent, "gimlet.backend", call);
             work.instrument(span).await
         };
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let took = started.elapsed();
+        self.engine().meters().call(call, took);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
         self.inner.backend_nanos.fetch_add(nanos, Ordering::Relaxed);
         result
     }

@@ -53,6 +53,7 @@ impl Session {
                         what: "a server-side write without a backend",
                     });
                 };
+                engine.meters().commits.increment(1);
                 match self
                     .backend_call("commit", backend.commit(&plan.batch))
                     .await
@@ -60,6 +61,7 @@ impl Session {
                     Ok(()) => {}
                     Err(e) if e.is_gone() && self.heal_gone(&plan).await? => continue,
                     Err(e) if e.is_changed() && replays < MAX_REPLAYS => {
+                        engine.meters().conflicts.increment(1);
                         replays += 1;
                         self.replay_changed(&plan, replays).await?;
                         continue;
@@ -140,6 +142,7 @@ impl Session {
                 "session record gone at commit; healing"
             );
             state.lost(kind, now, beside)?;
+            self.engine().meters().heals.increment(1);
             if plan.vouchers.contains(&kind) {
                 // What the new sibling holds may have come from here.
                 state.ch_mut(kind.other()).end(false);
@@ -153,6 +156,7 @@ impl Session {
                     "session ended before its cycle committed; starting afresh"
                 );
                 state.moved_from_gone(id, now, beside)?;
+                self.engine().meters().heals.increment(1);
                 healed = true;
             }
         }
@@ -164,6 +168,10 @@ impl Session {
     /// others).
     fn settle(&self, plan: &Plan) {
         self.engine().revocations.revoke(plan.batch.ended());
+        let issued = plan.cookie_lens.iter().flatten().filter(|&&len| len > 0);
+        for &len in issued {
+            self.engine().meters().cookie_bytes.record(len as f64);
+        }
         self.changed(&plan.batch);
         let mut state = self.state();
         for kind in ChannelKind::BOTH {

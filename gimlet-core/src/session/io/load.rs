@@ -37,6 +37,9 @@ impl Session {
                 // Its data, clientside included, went with the record; this
                 // request's own writes moved to a fresh channel.
                 tracing::info!(parent: &span, channel = kind.name(), "session record gone; healing");
+                let meters = self.engine().meters();
+                meters.heals.increment(1);
+                meters.revoked_checked.increment(1);
                 gone.push(id);
             }
         }
@@ -56,6 +59,7 @@ impl Session {
             return Ok(vec![None; channels.len()]);
         };
         let ids: Vec<SessionId> = channels.iter().map(|&(_, id)| id).collect();
+        self.engine().meters().loads.increment(1);
         let records = self.backend_call("load", backend.load(&ids)).await?;
         if records.len() != ids.len() {
             return Err(BackendError::from_kind(BackendErrorKind::Corrupt).into());

@@ -61,6 +61,7 @@ impl Session {
         if batch.is_empty() {
             return Ok(());
         }
+        self.engine().meters().commits.increment(1);
         self.backend_call("commit", backend.commit(&batch)).await?;
         self.changed(&batch);
         let mut state = self.state();

@@ -474,6 +474,8 @@ impl State {
                     let ch = slot.insert(Channel::from_cookie(kind, cookie, backend, due, len));
                     if ended {
                         tracing::info!(channel = kind.name(), "session ended elsewhere; healing");
+                        engine.meters().revoked_pushed.increment(1);
+                        engine.meters().heals.increment(1);
                         let _ = ch.loaded(None, now, None);
                     }
                 }

@@ -53,8 +53,15 @@ fn counter(moved: &BTreeMap<String, DebugValue>, name: &str) -> u64 {
 /// heals, pushed and checked revocations and conflicts.
 fn assert_moved(moved: &BTreeMap<String, DebugValue>, counts: Counts, found: [u64; 4]) {
     let calls = |n: usize| n as u64;
-    assert_eq!(counter(moved, "gimlet_loads_total"), calls(counts.loads), "{moved:#?}");
-    assert_eq!(counter(moved, "gimlet_commits_total"), calls(counts.commits));
+    assert_eq!(
+        counter(moved, "gimlet_loads_total"),
+        calls(counts.loads),
+        "{moved:#?}"
+    );
+    assert_eq!(
+        counter(moved, "gimlet_commits_total"),
+        calls(counts.commits)
+    );
     assert_eq!(
         counter(moved, "gimlet_round_trips_total"),
         calls(counts.round_trips()),
@@ -62,7 +69,8 @@ fn assert_moved(moved: &BTreeMap<String, DebugValue>, counts: Counts, found: [u6
     );
     assert_eq!(counter(moved, "gimlet_heals_total"), found[0], "{moved:#?}");
     let revoked = |how: &str| {
-        let key = format!("gimlet_revoked_cookies_total{{backend=memory,framework=test,how={how}}}");
+        let key =
+            format!("gimlet_revoked_cookies_total{{backend=memory,framework=test,how={how}}}");
         match moved.get(&key) {
             Some(DebugValue::Counter(n)) => *n,
             _ => 0,
@@ -103,16 +111,26 @@ async fn the_counters_move_by_the_calls_a_request_made_and_what_they_found() {
     let cookie = "gimlet_cookie_bytes{backend=memory,framework=test}";
     match after.get(cookie) {
         Some(DebugValue::Histogram(sizes)) => {
-            let set: Vec<f64> = b.last.iter().map(|c| c.split(';').next().unwrap().len() as f64).collect();
+            let set: Vec<f64> = b
+                .last
+                .iter()
+                .map(|c| c.split(';').next().unwrap().len() as f64)
+                .collect();
             let sizes: Vec<f64> = sizes.iter().map(|s| s.into_inner()).collect();
             assert_eq!(sizes, set);
         }
         other => panic!("{other:?}"),
     }
     let took = "gimlet_backend_call_seconds{backend=memory,call=commit,framework=test}";
-    assert!(matches!(after.get(took), Some(DebugValue::Histogram(t)) if t.len() == 1), "{after:#?}");
+    assert!(
+        matches!(after.get(took), Some(DebugValue::Histogram(t)) if t.len() == 1),
+        "{after:#?}"
+    );
     let gauge = "gimlet_memory_store_bytes{backend=memory}";
-    assert!(matches!(after.get(gauge), Some(DebugValue::Gauge(bytes)) if bytes.into_inner() > 0.0), "{after:#?}");
+    assert!(
+        matches!(after.get(gauge), Some(DebugValue::Gauge(bytes)) if bytes.into_inner() > 0.0),
+        "{after:#?}"
+    );
 
     // A read: one load.
     request(&mut b, async |s| {
@@ -149,10 +167,21 @@ async fn the_counters_move_by_the_calls_a_request_made_and_what_they_found() {
     request(&mut b, async |s| s.insert("cart", &["gin"]).await.unwrap()).await;
     let _ = moved(&snapshotter);
     let ids: Vec<_> = {
-        let codec = gimlet_core::cookie::CookieCodec::new(&[gimlet_core::Secret::new(common::SECRET)], &[], false).unwrap();
-        b.jar.iter().map(|(n, v)| codec.decode(n, v).unwrap().id()).collect()
+        let codec = gimlet_core::cookie::CookieCodec::new(
+            &[gimlet_core::Secret::new(common::SECRET)],
+            &[],
+            false,
+        )
+        .unwrap();
+        b.jar
+            .iter()
+            .map(|(n, v)| codec.decode(n, v).unwrap().id())
+            .collect()
     };
-    let ops = ids.into_iter().map(gimlet_core::backend::Op::Delete).collect();
+    let ops = ids
+        .into_iter()
+        .map(gimlet_core::backend::Op::Delete)
+        .collect();
     let inner: &MemoryBackend = b.backend.inner();
     gimlet_core::backend::Backend::commit(inner, &gimlet_core::backend::Batch { ops })
         .await
@@ -179,10 +208,20 @@ async fn the_counters_move_by_the_calls_a_request_made_and_what_they_found() {
     let header = cookies[0].split(';').next().unwrap().to_owned();
     let _ = moved(&snapshotter);
     let s = gimlet.open_from_headers([header.as_str()]);
-    s.update("n", |n: &mut Option<u32>| *n = Some(2)).await.unwrap();
+    s.update("n", |n: &mut Option<u32>| *n = Some(2))
+        .await
+        .unwrap();
     assert!(gimlet.commit(&s).await.is_err());
     let after = moved(&snapshotter);
-    assert_eq!(counter(&after, "gimlet_update_conflicts_total"), 16, "{after:#?}");
+    assert_eq!(
+        counter(&after, "gimlet_update_conflicts_total"),
+        16,
+        "{after:#?}"
+    );
     assert_eq!(counter(&after, "gimlet_commits_total"), 17);
-    assert_eq!(counter(&after, "gimlet_loads_total"), 17, "the read and one per round");
+    assert_eq!(
+        counter(&after, "gimlet_loads_total"),
+        17,
+        "the read and one per round"
+    );
 }

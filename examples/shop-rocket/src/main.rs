@@ -81,7 +81,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }))
         .mount(
             "/",
-            routes![home, login, add, logout, logout_everywhere, logout_others, metrics],
+            routes![
+                home,
+                login,
+                add,
+                logout,
+                logout_everywhere,
+                logout_others,
+                metrics
+            ],
         )
         .launch()
         .await?;

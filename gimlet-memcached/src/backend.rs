@@ -50,8 +50,9 @@ pub(crate) struct Inner {
     pub(crate) prefix: String,
     pub(crate) timeout: Duration,
     pub(crate) recent: Recent,
-    /// How long an entry of a log of endings lives, in seconds: the
-    /// longest revalidation window of the app's Gimlets, and a minute.
+    /// How long an entry of a log of endings lives, in seconds: an hour,
+    /// or the longest revalidation window of this process's Gimlets, and a
+    /// minute.
     pub(crate) endings_ttl: AtomicU64,
     /// Round trips made, to every server.
     round_trips: AtomicU64,
@@ -61,6 +62,8 @@ pub(crate) struct Inner {
 pub(crate) struct Server {
     pub(crate) addr: String,
     idle: Mutex<Vec<Connection>>,
+    /// Its largest item (`-I`), asked once.
+    item_size_max: tokio::sync::OnceCell<usize>,
 }
 
 impl fmt::Debug for MemcachedBackend {
@@ -98,6 +101,7 @@ impl MemcachedBackend {
             .map(|addr| Server {
                 addr,
                 idle: Mutex::new(Vec::new()),
+                item_size_max: tokio::sync::OnceCell::new(),
             })
             .collect();
         MemcachedBackend {
@@ -107,7 +111,7 @@ impl MemcachedBackend {
                 prefix,
                 timeout,
                 recent: Recent::default(),
-                endings_ttl: AtomicU64::new(360),
+                endings_ttl: AtomicU64::new(gimlet_core::backend::feed::MIN_RETENTION + 60),
                 round_trips: AtomicU64::new(0),
             }),
         }
@@ -161,14 +165,31 @@ impl MemcachedBackend {
         self.inner.round_trips.load(Ordering::Relaxed)
     }
 
-    /// One round trip to server `server`.
+    /// One round trip to server `server`, within the timeout.
     pub(crate) async fn call(
         &self,
         server: usize,
         pipeline: &Pipeline,
     ) -> Result<Vec<Reply>, BackendError> {
         self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
-        self.inner.servers[server].round_trip(pipeline).await
+        let call = self.inner.servers[server].round_trip(pipeline);
+        with_timeout(self.inner.timeout, call).await
+    }
+
+    /// The largest item server `server` stores (its `-I`, 1 MB by
+    /// default), asked once per server: a larger write fails there, and
+    /// memcached then drops the item it would have replaced.
+    pub(crate) async fn item_size_max(&self, server: usize) -> Result<usize, BackendError> {
+        let server = &self.inner.servers[server];
+        let ask = async {
+            self.inner.round_trips.fetch_add(1, Ordering::Relaxed);
+            let mut connection = Connection::connect(&server.addr).await?;
+            connection.item_size_max().await
+        };
+        let asked = server
+            .item_size_max
+            .get_or_try_init(|| with_timeout(self.inner.timeout, ask));
+        asked.await.copied()
     }
 
     /// The key of `id`'s item.
@@ -234,25 +255,33 @@ impl MemcachedBackend {
 }
 
 impl Server {
-    /// One round trip (through [`MemcachedBackend::call`], which counts it) on an idle connection, or a new one. A connection
-    /// from the pool that fails before any reply (the server restarted
-    /// since) is dropped with every other idle one, and the call is made
-    /// once more on a new connection.
+    /// One round trip (through [`MemcachedBackend::call`], which counts it)
+    /// on an idle connection, or a new one. Idle connections the server
+    /// closed meanwhile (it restarted) are dropped unused. A read-only
+    /// call whose pooled connection fails is made once more on a new one;
+    /// a call that writes never is, since the server may have applied it.
     pub(crate) async fn round_trip(&self, pipeline: &Pipeline) -> Result<Vec<Reply>, BackendError> {
-        let pooled = self.lock().pop();
-        let replies = match pooled {
+        let pooled = loop {
+            let Some(connection) = self.lock().pop() else {
+                break None;
+            };
+            if !connection.is_stale() {
+                break Some(connection);
+            }
+        };
+        let (connection, replies) = match pooled {
             Some(mut connection) => match connection.round_trip(pipeline).await {
                 Ok(replies) => (connection, replies),
-                Err(error) if error.kind() == BackendErrorKind::Unavailable => {
+                Err(error)
+                    if error.kind() == BackendErrorKind::Unavailable && !pipeline.writes() =>
+                {
                     tracing::debug!(server = %self.addr, %error, "stale memcached connection");
-                    self.lock().clear();
                     self.fresh(pipeline).await?
                 }
                 Err(error) => return Err(error),
             },
             None => self.fresh(pipeline).await?,
         };
-        let (connection, replies) = replies;
         let mut idle = self.lock();
         if idle.len() < MAX_IDLE {
             idle.push(connection);
@@ -290,7 +319,25 @@ impl Backend for MemcachedBackend {
     }
 
     async fn commit(&self, batch: &Batch) -> Result<(), BackendError> {
-        with_timeout(self.inner.timeout, self.commit_now(batch)).await
+        // In a task of its own, so that the caller's timeout never cuts it
+        // between its writes and their put-backs: past the timeout the
+        // caller gets its answer, and the task still ends as a whole (each
+        // of its calls has the timeout too). Its endings are logged after,
+        // outside the caller's time.
+        let (this, batch) = (self.clone(), batch.clone());
+        let task = tokio::spawn(async move {
+            this.commit_now(&batch).await?;
+            let ended: Vec<SessionId> = batch.ended().collect();
+            if !ended.is_empty() {
+                tokio::spawn(async move { this.log_endings(&ended).await });
+            }
+            Ok(())
+        });
+        let joined = async {
+            task.await
+                .map_err(|e| BackendError::new(BackendErrorKind::Other, e))?
+        };
+        with_timeout(self.inner.timeout, joined).await
     }
 
     fn name(&self) -> &'static str {

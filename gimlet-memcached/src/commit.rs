@@ -1,16 +1,29 @@
 //! Commits. memcached changes one item at a time, so a batch is applied
-//! as: read the items it changes (or take what this request's load just
-//! read), check every condition of the batch (`Gone`, `Collision`,
-//! `Changed`) before anything is written, then write every item with
-//! compare-and-set, all in one round trip. If another request wrote one of
-//! the items in between, the items this batch did write are put back as
-//! they were (compare-and-set again), and the whole batch starts over from
-//! a fresh read, a bounded number of times: a concurrent writer's keys
-//! are merged, never lost, and a batch applies all or nothing.
+//! in steps:
+//! 1. Read the items it changes, or take what this request's load just
+//!    read.
+//! 2. Check every condition of the batch (`Gone`, `Collision`, `Changed`)
+//!    before anything is written.
+//! 3. Write every changed item with compare-and-set, in one round trip.
+//! 4. Only then delete the items the batch ends (with compare-and-set where
+//!    the read found them): one more round trip, for batches that end
+//!    records.
+//!
+//! If another request wrote one of the items before step 3 or 4 reached
+//! it, the items written in step 3 are put back as they were
+//! (compare-and-set again, so nothing written since is undone), and the
+//! batch starts over from a fresh read, a bounded number of times: a
+//! concurrent writer's keys are merged, never lost. A delete is never
+//! undone (an item put back by an add could bring back a session another
+//! request ended): a delete that fails in step 4 leaves the ones before it
+//! done, all of them ids the batch was ending, and the fresh read then
+//! answers `Gone`. A put-back that itself fails (another request wrote the
+//! item since) leaves the outcome unknown: the commit fails rather than
+//! start over on top of its own write.
 
 use std::time::Duration;
 
-use futures_util::future::try_join_all;
+use futures_util::future::join_all;
 use gimlet_core::SessionId;
 use gimlet_core::backend::{BackendError, BackendErrorKind, Batch, Op, WriteMode};
 
@@ -18,6 +31,10 @@ use crate::backend::{MemcachedBackend, unexpected};
 use crate::item;
 use crate::protocol::{Pipeline, Reply, SetMode};
 use crate::recent::Seen;
+
+/// What memcached adds to a key and a value to make an item, at most:
+/// its header, the CAS token, and the value's line end.
+const ITEM_OVERHEAD: usize = 64;
 
 /// How many times a batch starts over when other requests keep writing
 /// its items.
@@ -49,26 +66,41 @@ impl Step {
 }
 
 /// What a round trip of writes did.
+#[derive(Default)]
 struct Applied {
-    /// The steps written, with the items' new CAS tokens.
+    /// The steps done, with the items' new CAS tokens (0 for a delete).
     done: Vec<(usize, u64)>,
     /// Another request wrote one of the items first.
     raced: bool,
+    /// A server failed: its steps may or may not be done.
+    failed: Option<BackendError>,
 }
 
 impl MemcachedBackend {
     pub(crate) async fn commit_now(&self, batch: &Batch) -> Result<(), BackendError> {
-        let ended: Vec<SessionId> = batch.ended().collect();
         let mut fresh = false;
         for round in 0..MAX_ROUNDS {
             let before = self.before(batch, fresh).await?;
             let steps = plan(batch, before)?;
-            let applied = self.apply(&steps).await?;
-            if !applied.raced {
-                self.log_endings(&ended).await;
-                return Ok(());
+            self.check_sizes(&steps).await?;
+            let (writes, deletes): (Vec<usize>, Vec<usize>) =
+                (0..steps.len()).partition(|&at| matches!(steps[at], Step::Set { .. }));
+            let written = self.apply(&steps, &writes).await;
+            if written.failed.is_none() && !written.raced {
+                let deleted = self.apply(&steps, &deletes).await;
+                if deleted.failed.is_none() && !deleted.raced {
+                    return Ok(());
+                }
+                self.put_back(&steps, &written.done).await?;
+                if let Some(error) = deleted.failed {
+                    return Err(error);
+                }
+            } else {
+                self.put_back(&steps, &written.done).await?;
+                if let Some(error) = written.failed {
+                    return Err(error);
+                }
             }
-            self.put_back(&steps, &applied.done).await;
             fresh = true;
             tokio::time::sleep(pause(round)).await;
         }
@@ -109,14 +141,42 @@ impl MemcachedBackend {
         Ok(before)
     }
 
-    /// Writes every step, one round trip per server (one, for a session).
-    async fn apply(&self, steps: &[Step]) -> Result<Applied, BackendError> {
-        let ids: Vec<SessionId> = steps.iter().map(Step::id).collect();
+    /// Fails, before anything is written, if an item would be larger than
+    /// its server stores: memcached would refuse it, and drop the item it
+    /// replaces.
+    async fn check_sizes(&self, steps: &[Step]) -> Result<(), BackendError> {
+        for step in steps {
+            if let Step::Set { id, item, .. } = step {
+                // An item's header, key and value, by memcached's count.
+                let size = item.len() + self.key(id).len() + ITEM_OVERHEAD;
+                let limit = self.item_size_max(self.server_index(id)).await?;
+                if size > limit {
+                    return Err(BackendError::new(
+                        BackendErrorKind::Other,
+                        format!(
+                            "a session record of {size} bytes is over the memcached item limit \
+                             of {limit} (-I): too large to store"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the steps at `which`, one round trip per server (one, for a
+    /// session's), the servers at once.
+    async fn apply(&self, steps: &[Step], which: &[usize]) -> Applied {
+        let mut applied = Applied::default();
+        if which.is_empty() {
+            return applied;
+        }
+        let ids: Vec<SessionId> = which.iter().map(|&at| steps[at].id()).collect();
         let by_server = self.by_server(ids.iter());
-        let calls = by_server.iter().map(|(server, list)| {
+        let calls = by_server.iter().map(|(server, positions)| {
             let mut pipeline = Pipeline::default();
-            for &at in list {
-                match &steps[at] {
+            for &position in positions {
+                match &steps[which[position]] {
                     Step::Set {
                         id,
                         item,
@@ -131,69 +191,85 @@ impl MemcachedBackend {
             }
             async move { self.call(*server, &pipeline).await }
         });
-        let replies = try_join_all(calls).await?;
-        let mut applied = Applied {
-            done: Vec::new(),
-            raced: false,
-        };
-        for ((_, list), replies) in by_server.iter().zip(replies) {
-            for (&at, reply) in list.iter().zip(replies) {
+        for ((_, positions), replies) in by_server.iter().zip(join_all(calls).await) {
+            let replies = match replies {
+                Ok(replies) => replies,
+                Err(error) => {
+                    applied.failed = Some(error);
+                    continue;
+                }
+            };
+            for (&position, reply) in positions.iter().zip(replies) {
+                let at = which[position];
                 match (&steps[at], reply) {
+                    (Step::Set { .. }, Reply::Done { cas: 0 }) => {
+                        applied.failed = Some(BackendError::new(
+                            BackendErrorKind::Corrupt,
+                            "memcached returned no CAS token (is it run with -C?)",
+                        ));
+                    }
                     (_, Reply::Done { cas }) => applied.done.push((at, cas)),
                     // Deleting what is not there: done already.
                     (Step::Delete { before: None, .. }, Reply::NotFound) => {}
                     (_, Reply::NotStored | Reply::Exists | Reply::NotFound) => applied.raced = true,
-                    (_, other) => return Err(unexpected(&other)),
+                    (_, Reply::Failed(text)) => {
+                        applied.failed = Some(BackendError::new(
+                            BackendErrorKind::Other,
+                            format!("memcached answered: {text}"),
+                        ));
+                    }
+                    (_, other) => applied.failed = Some(unexpected(&other)),
                 }
             }
         }
-        Ok(applied)
+        applied
     }
 
-    /// Puts back the items a raced round wrote, each only if nobody wrote
+    /// Puts back the items a failed round wrote, each only if nobody wrote
     /// it since: one round trip per server.
-    async fn put_back(&self, steps: &[Step], done: &[(usize, u64)]) {
+    ///
+    /// # Errors
+    ///
+    /// An item that could not be put back: the batch's outcome is unknown.
+    async fn put_back(&self, steps: &[Step], done: &[(usize, u64)]) -> Result<(), BackendError> {
         let ids: Vec<SessionId> = done.iter().map(|&(at, _)| steps[at].id()).collect();
-        let mut by_server: Vec<(usize, Pipeline)> = Vec::new();
+        let mut calls = Vec::new();
         for (server, positions) in self.by_server(ids.iter()) {
             let mut pipeline = Pipeline::default();
             for (at, cas) in positions.into_iter().map(|p| done[p]) {
-                let step = &steps[at];
-                let key = self.key(&step.id());
-                match step {
+                let key = self.key(&steps[at].id());
+                match &steps[at] {
                     Step::Set {
                         before: Some(before),
                         ..
                     } => pipeline.set(&key, &before.item, SetMode::Replace(cas), before.expires_at),
                     Step::Set { before: None, .. } => pipeline.delete(&key, Some(cas)),
-                    Step::Delete {
-                        before: Some(before),
-                        ..
-                    } => pipeline.set(&key, &before.item, SetMode::Add, before.expires_at),
-                    Step::Delete { before: None, .. } => {}
+                    // Never undone; deletes run after every write.
+                    Step::Delete { .. } => {}
                 }
             }
-            by_server.push((server, pipeline));
-        }
-        for (server, pipeline) in by_server {
-            if pipeline.is_empty() {
-                continue;
+            if !pipeline.is_empty() {
+                calls.push(async move { (server, self.call(server, &pipeline).await) });
             }
+        }
+        for (server, result) in join_all(calls).await {
             let addr = &self.inner.servers[server].addr;
-            match self.call(server, &pipeline).await {
+            match result {
                 Ok(replies) if replies.iter().all(|r| matches!(r, Reply::Done { .. })) => {}
-                Ok(replies) => tracing::warn!(
-                    server = %addr,
-                    ?replies,
-                    "a raced memcached commit could not put every item back: another request wrote it since"
-                ),
-                Err(error) => tracing::warn!(
-                    server = %addr,
-                    %error,
-                    "a raced memcached commit could not put its items back"
-                ),
+                Ok(replies) => {
+                    tracing::warn!(server = %addr, ?replies, "a failed memcached commit could not put every item back");
+                    return Err(BackendError::new(
+                        BackendErrorKind::Unavailable,
+                        "a failed memcached commit could not put its items back: another request wrote them since",
+                    ));
+                }
+                Err(error) => {
+                    tracing::warn!(server = %addr, %error, "a failed memcached commit could not put its items back");
+                    return Err(error);
+                }
             }
         }
+        Ok(())
     }
 }
 

@@ -1,10 +1,10 @@
 //! Pushed revocation on memcached. memcached has no channel to publish on
 //! and no ordered log, so each server keeps a numbered one of its own: a
 //! counter item (`<prefix>endings`, made by `ma`) and one item per number
-//! (`<prefix>ending:<n>`, the ended ids, 16 bytes each), living for the
-//! revalidation window and a minute more. A commit that ends records adds
-//! them to the log of the server that held them, after its writes (two
-//! round trips, for logouts and cycles only). Every app server reads each
+//! (`<prefix>ending:<n>`, the ended ids, 16 bytes each), living for an
+//! hour (or the revalidation window, if longer) and a minute more. A commit that ends records adds
+//! them to the log of the server that held them, after it succeeded, in a
+//! task of its own (two round trips, for logouts and cycles only). Every app server reads each
 //! server's counter and its next entries every 25 ms, in one round trip
 //! per server.
 //!
@@ -41,9 +41,10 @@ const REPLAY: u64 = 10_000;
 impl MemcachedBackend {
     /// Starts the task that reads every server's log into `revocations`.
     pub(crate) fn follow(&self, revocations: &Arc<Revocations>) -> bool {
-        self.inner
-            .endings_ttl
-            .fetch_max(revocations.window() + 60, Ordering::Relaxed);
+        self.inner.endings_ttl.fetch_max(
+            revocations.window().max(feed::MIN_RETENTION) + 60,
+            Ordering::Relaxed,
+        );
         let servers = self.inner.servers.len();
         let log = Log {
             backend: self.clone(),
@@ -114,8 +115,10 @@ impl MemcachedBackend {
 struct Cursor {
     /// The next number to read; `None` before the first read.
     next: Option<u64>,
-    /// Since when the entry of `next` has been missing.
-    missing_since: Option<Instant>,
+    /// A wait for missing entries: since when, and the last number given
+    /// out then. Past [`GAP_WAIT`], every number up to it still missing is
+    /// lost.
+    gap: Option<(Instant, u64)>,
 }
 
 /// Every server's log, as one app server reads them.
@@ -165,7 +168,10 @@ impl Log {
             lost: false,
         };
         let Some(next) = cursor.next else {
-            // The first read: replay the last entries still there.
+            // The first read: replay the last entries still there. A
+            // missing one expired, or, in the few milliseconds between a
+            // writer's two round trips, is on its way and missed: the
+            // revalidation window still bounds that one ending.
             let end = last.map_or(0, |last| last + 1);
             let from = end.saturating_sub(REPLAY);
             for chunk_start in (from..end).step_by(1000) {
@@ -187,13 +193,13 @@ impl Log {
             // No counter: the server restarted empty, or has not logged
             // anything yet. Its log starts again at 0.
             cursor.next = Some(0);
-            cursor.missing_since = None;
+            cursor.gap = None;
             return Ok(found);
         };
         if last.checked_add(1).is_some_and(|end| end < next) {
             // The counter went back: a restart, then new endings.
             cursor.next = Some(0);
-            cursor.missing_since = None;
+            cursor.gap = None;
             found.caught_up = false;
             return Ok(found);
         }
@@ -203,25 +209,26 @@ impl Log {
                 break;
             }
             match reply {
-                Reply::Value { data, .. } => {
-                    found.ended.extend(parse_ids(&data)?);
-                    cursor.missing_since = None;
-                    number += 1;
-                }
+                Reply::Value { data, .. } => found.ended.extend(parse_ids(&data)?),
                 Reply::Miss => {
-                    let since = *cursor.missing_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() < GAP_WAIT {
+                    let (since, until) = *cursor.gap.get_or_insert((Instant::now(), last));
+                    if number > until || since.elapsed() < GAP_WAIT {
+                        if number > until {
+                            cursor.gap = Some((Instant::now(), last));
+                        }
                         break;
                     }
                     found.lost = true;
-                    cursor.missing_since = None;
-                    number += 1;
                 }
                 other => return Err(unexpected_reply(Some(&other))),
             }
+            number += 1;
+        }
+        if cursor.gap.is_some_and(|(_, until)| number > until) {
+            cursor.gap = None;
         }
         cursor.next = Some(number);
-        found.caught_up = number > last || cursor.missing_since.is_some();
+        found.caught_up = number > last || cursor.gap.is_some();
         Ok(found)
     }
 }

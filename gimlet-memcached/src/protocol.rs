@@ -15,6 +15,9 @@ use tokio::net::TcpStream;
 pub(crate) struct Pipeline {
     buf: Vec<u8>,
     count: usize,
+    /// Whether a command changes anything: such a pipeline is never sent
+    /// twice.
+    writes: bool,
 }
 
 /// How an `ms` treats an item that is, or is not, there.
@@ -33,6 +36,11 @@ impl Pipeline {
         self.count == 0
     }
 
+    /// Whether a command changes anything.
+    pub(crate) fn writes(&self) -> bool {
+        self.writes
+    }
+
     /// `mn`: answers `MN`; nothing else.
     pub(crate) fn noop(&mut self) {
         self.line(format_args!("mn\r\n"));
@@ -48,6 +56,7 @@ impl Pipeline {
     pub(crate) fn set(&mut self, key: &str, data: &[u8], mode: SetMode, expires_at: u64) {
         // memcached reads an expiry of more than 30 days as a Unix time,
         // and one in the past expires the item at once.
+        self.writes = true;
         match mode {
             SetMode::Add => self.line(format_args!(
                 "ms {key} {} T{expires_at} ME c\r\n",
@@ -68,6 +77,7 @@ impl Pipeline {
     /// `ma`: adds one to the counter `key` (made at 0, never expiring, if
     /// there is none) and answers its value.
     pub(crate) fn increment(&mut self, key: &str) {
+        self.writes = true;
         self.line(format_args!("ma {key} N0 J0 v\r\n"));
     }
 
@@ -78,6 +88,7 @@ impl Pipeline {
 
     /// `md`: deletes `key`, only if it still has `cas` when one is given.
     pub(crate) fn delete(&mut self, key: &str, cas: Option<u64>) {
+        self.writes = true;
         match cas {
             Some(cas) => self.line(format_args!("md {key} C{cas}\r\n")),
             None => self.line(format_args!("md {key}\r\n")),
@@ -110,6 +121,9 @@ pub(crate) enum Reply {
     NotFound,
     /// `MN`: the answer to `mn`.
     Noop,
+    /// `SERVER_ERROR …` for this one command (an item over the size limit,
+    /// out of memory): the server goes on with the next command.
+    Failed(String),
 }
 
 /// One connection to one server.
@@ -125,6 +139,47 @@ impl Connection {
         Ok(Connection {
             stream: BufStream::new(stream),
         })
+    }
+
+    /// The server's largest item, in bytes (`-I`), from `stats settings`.
+    pub(crate) async fn item_size_max(&mut self) -> Result<usize, BackendError> {
+        self.stream
+            .write_all(b"stats settings\r\n")
+            .await
+            .map_err(unavailable)?;
+        self.stream.flush().await.map_err(unavailable)?;
+        let mut found = None;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let read = self
+                .stream
+                .read_line(&mut line)
+                .await
+                .map_err(unavailable)?;
+            if read == 0 {
+                return Err(unavailable(io::Error::from(io::ErrorKind::UnexpectedEof)));
+            }
+            let line = line.trim_end();
+            if line == "END" {
+                break;
+            }
+            if let Some(value) = line.strip_prefix("STAT item_size_max ") {
+                found = value.parse().ok();
+            }
+        }
+        found.ok_or_else(|| corrupt("stats settings without item_size_max"))
+    }
+
+    /// Whether the server closed this idle connection (it restarted, or
+    /// timed the connection out), or sent something unasked: either way it
+    /// must not be used. No I/O waits.
+    pub(crate) fn is_stale(&self) -> bool {
+        let mut byte = [0; 1];
+        !matches!(
+            self.stream.get_ref().try_read(&mut byte),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        )
     }
 
     /// Sends `pipeline` and reads its replies, in order. An error leaves
@@ -200,9 +255,9 @@ impl Connection {
             "EX" => Reply::Exists,
             "NF" => Reply::NotFound,
             "MN" => Reply::Noop,
+            "SERVER_ERROR" => Reply::Failed(text.to_owned()),
             _ => {
-                // SERVER_ERROR (an item over the size limit, memory …),
-                // CLIENT_ERROR or ERROR: said as the server said it.
+                // CLIENT_ERROR or ERROR: the connection may be out of step.
                 return Err(BackendError::new(
                     BackendErrorKind::Other,
                     format!("memcached answered: {text}"),

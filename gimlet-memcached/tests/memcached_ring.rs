@@ -248,3 +248,52 @@ async fn a_record_over_the_item_limit_fails_its_commit_and_the_backend_goes_on()
     let record = backend.load(&[id]).await.unwrap().pop().unwrap().unwrap();
     assert_eq!(record["big"].len(), 100_000);
 }
+
+/// A batch of two writes whose second fails (its item over the limit): the
+/// first is put back, so the batch applies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_puts_back_the_one_before_it() {
+    use gimlet_core::backend::{Backend, Batch, Op, Write, WriteMode};
+    let Some(url) = server_url("GIMLET_TEST_MEMCACHED_URL", "the memcached item limit") else {
+        return;
+    };
+    let backend = MemcachedBackend::from_url(&url).unwrap();
+    let first = SessionId::generate().unwrap();
+    let second = SessionId::generate_beside(&first).unwrap();
+    let expires_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let write = |id, mode, value: Vec<u8>| {
+        Op::Write(Write {
+            id,
+            mode,
+            clear: false,
+            set: vec![("k".to_owned(), value)],
+            remove: Vec::new(),
+            expect: Vec::new(),
+            expires_at,
+            owner: None,
+        })
+    };
+    let created = Batch {
+        ops: vec![
+            write(first, WriteMode::Create, vec![1]),
+            write(second, WriteMode::Create, vec![1]),
+        ],
+    };
+    backend.commit(&created).await.unwrap();
+    let failing = Batch {
+        ops: vec![
+            write(first, WriteMode::Update, vec![2]),
+            write(second, WriteMode::Update, vec![7; 1_100_000]),
+        ],
+    };
+    let error = backend.commit(&failing).await.unwrap_err();
+    assert!(format!("{error:?}").contains("too large"), "{error:?}");
+    let records = backend.load(&[first, second]).await.unwrap();
+    for record in records {
+        assert_eq!(record.unwrap()["k"], [1], "the batch applied nothing");
+    }
+}

@@ -215,6 +215,17 @@ mod tests {
     }
 
     #[test]
+    fn a_cookie_issued_past_the_clock_skew_allowance_is_refused() {
+        let l = lifetimes();
+        let now = 10_000;
+        let at = |issued| l.check_age(ChannelKind::Permanent, None, (0, issued), now);
+        assert_eq!(at(now + CLOCK_SKEW), Ok(()));
+        assert_eq!(at(now + CLOCK_SKEW + 1), Err("issued in the future"));
+        let own = Lifetime::idle(Duration::from_secs(42));
+        assert_eq!((own.idle_secs(), own.absolute_secs()), (42, None));
+    }
+
+    #[test]
     fn a_lifetime_past_todays_maximum_is_held_to_it() {
         let mut l = lifetimes();
         let own = Lifetime::idle(Duration::from_secs(300 * DAY));

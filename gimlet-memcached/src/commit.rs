@@ -5,9 +5,10 @@
 //! 2. Check every condition of the batch (`Gone`, `Collision`, `Changed`)
 //!    before anything is written.
 //! 3. Write every changed item with compare-and-set, in one round trip.
-//! 4. Only then delete the items the batch ends (with compare-and-set where
-//!    the read found them): one more round trip, for batches that end
-//!    records.
+//! 4. Only then delete the items the batch ends: a retired one (a cycle's
+//!    old id, whose data moved) with compare-and-set, as it was read; a
+//!    logout's whatever it holds. One more round trip, for batches that
+//!    end records.
 //!
 //! If another request wrote one of the items before step 3 or 4 reached
 //! it, the items written in step 3 are put back as they were
@@ -111,17 +112,17 @@ impl MemcachedBackend {
     }
 
     /// Each op's item as it is now: `None` for an op that needs no read (a
-    /// first round's create; a batch of deletes only).
+    /// first round's create, a delete).
     /// The first round takes what this request's load read, if recent.
     async fn before(&self, batch: &Batch, fresh: bool) -> Result<Vec<Option<Seen>>, BackendError> {
-        let only_deletes = batch.ops.iter().all(|op| matches!(op, Op::Delete(_)));
         let needs = |op: &Op| match op {
             // A create adds only if there is none; after a raced round,
             // read, to tell a collision from a race.
             Op::Write(write) => write.mode != WriteMode::Create || fresh,
+            // It must exist, and be deleted only as read: its data moved.
             Op::Retire(_) => true,
-            // To put it back if another item of the batch races.
-            Op::Delete(_) => !only_deletes,
+            // Deleted whatever it holds.
+            Op::Delete(_) => false,
         };
         let mut before: Vec<Option<Seen>> = Vec::with_capacity(batch.ops.len());
         let mut unread = Vec::new();

@@ -6,14 +6,20 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "http/concurrency.rs"]
+mod concurrency;
 #[path = "http/lifecycle.rs"]
 mod lifecycle;
+#[path = "http/metrics.rs"]
+mod metrics;
 #[path = "http/owners.rs"]
 mod owners;
 
 use common::{App, Framework, Store, start};
+use concurrency::*;
 use gimlet_core::Config;
 use lifecycle::*;
+use metrics::*;
 use owners::*;
 
 fn defaults(_: &mut Config) {}
@@ -298,95 +304,6 @@ async fn cycle_keeps_the_data_under_a_new_id(app: App) {
     }
 }
 
-/// The `Max-Age` of `reply`'s cookie `name`, if it sets one.
-fn max_age(reply: &common::Reply, name: &str) -> Option<u64> {
-    let cookie = reply.cookie(name)?;
-    let value = cookie
-        .split("; ")
-        .find_map(|a| a.strip_prefix("Max-Age="))?;
-    Some(value.parse().expect("a number of seconds"))
-}
-
-/// `/set_expiry/{seconds}` gives the session its own idle lifetime: the
-/// permanent cookie's `Max-Age` and the records' expiry follow it at once
-/// and through a cycle; a lifetime over the configured maximum (400 days)
-/// is a 400 that changes nothing.
-async fn a_session_s_own_lifetime_sets_max_age_and_expiry(app: App) {
-    let b = app.browser();
-    b.ok("/set/p/1?permanent=1").await;
-    b.ok("/set/t/1").await;
-    for route in ["/set_expiry/600", "/cycle"] {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let reply = b.get(route).await;
-        assert_eq!(reply.status, 200, "{route}: {}", reply.body);
-        assert_eq!(max_age(&reply, "gimlet-p"), Some(600), "{route}");
-        assert_eq!(max_age(&reply, "gimlet-n"), None, "{route}");
-        if app.store.has_backend() {
-            let expiries = app.expiries_written();
-            assert_eq!(expiries.len(), 2, "{route}: both records");
-            for expiry in expiries {
-                assert!(
-                    (now + 600..=now + 605).contains(&expiry),
-                    "{route}: {expiry}"
-                );
-            }
-        }
-    }
-    let too_long = b.get("/set_expiry/34560001").await;
-    assert_eq!(too_long.status, 400, "{}", too_long.body);
-    assert!(
-        too_long.set_cookies.is_empty(),
-        "{:?}",
-        too_long.set_cookies
-    );
-    assert_eq!(b.get("/set_expiry/ten").await.status, 400);
-    assert_eq!(b.ok("/get/p").await, "1");
-    assert_eq!(b.ok("/get/t").await, "1");
-}
-
-/// `/metrics` serves Gimlet's metrics in Prometheus' text format, labelled
-/// by backend and framework, and never names a key, a value or an id; it
-/// does not touch the session.
-async fn metrics_are_served_in_prometheus_text(app: App) {
-    let b = app.browser();
-    b.ok("/set/secretkey/secretvalue").await;
-    let id = b.ok("/id").await;
-    let reply = b.get("/metrics").await;
-    assert_eq!(reply.status, 200);
-    assert!(reply.set_cookies.is_empty(), "{:?}", reply.set_cookies);
-    let framework = match app.framework {
-        Framework::Axum => "axum",
-        Framework::Actix => "actix",
-        Framework::Rocket => "rocket",
-    };
-    let cookies = "gimlet_cookie_bytes_count{backend=\"";
-    assert!(reply.body.contains(cookies), "{}", reply.body);
-    assert!(
-        reply.body.contains(&format!("framework=\"{framework}\"")),
-        "{}",
-        reply.body
-    );
-    if app.store.has_backend() {
-        let commits = reply
-            .body
-            .lines()
-            .find(|l| {
-                l.starts_with("gimlet_commits_total{")
-                    && l.contains(&format!("framework=\"{framework}\""))
-                    && !l.contains("backend=\"none\"")
-            })
-            .unwrap_or_else(|| panic!("no commits counted: {}", reply.body));
-        let count: f64 = commits.rsplit(' ').next().unwrap().parse().unwrap();
-        assert!(count >= 1.0, "{commits}");
-    }
-    for secret in ["secretkey", "secretvalue", id.as_str()] {
-        assert!(!reply.body.contains(secret), "{secret} in {}", reply.body);
-    }
-}
-
 /// A `gimlet-n` value presented as `gimlet-p` is rejected.
 async fn a_transient_cookie_presented_as_permanent_is_rejected(app: App) {
     let bare = app.bare();
@@ -422,75 +339,6 @@ async fn an_oversized_clientside_value_is_refused_cleanly(app: App) {
     assert!(reply.set_cookies.is_empty());
     assert_eq!(b.ok("/get/small").await, "kept");
     assert_eq!(b.get("/get/big").await.status, 404);
-}
-
-/// 50 concurrent appends to one list of one session, 16 at a time, each
-/// through `update`: every one answers 200 and the list holds all 50.
-async fn fifty_concurrent_appends_to_one_key_all_survive(app: App) {
-    let bare = app.bare();
-    let header = bare.get("/set/base/0").await.cookie_header();
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(16));
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let (base, header, gate) = (app.base.clone(), header.clone(), gate.clone());
-        tasks.push(tokio::spawn(async move {
-            let _slot = gate.acquire().await.unwrap();
-            let response = reqwest::Client::new()
-                .get(format!("{base}/append/tabs/t{i}"))
-                .header("Cookie", header)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200, "append {i}");
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let list = bare.get_with_cookies("/flatten/tabs", &header).await.body;
-    let mut items: Vec<&str> = list.split(':').collect();
-    items.sort_unstable();
-    let mut expected: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
-    expected.sort_unstable();
-    assert_eq!(items, expected, "{list}");
-}
-
-/// 50 concurrent requests of one session, each setting its own key, all
-/// survive.
-async fn fifty_concurrent_requests_all_survive(app: App) {
-    let bare = app.bare();
-    let header = bare.get("/set/base/0").await.cookie_header();
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let (base, header) = (app.base.clone(), header.clone());
-        tasks.push(tokio::spawn(async move {
-            let url = format!("{base}/set/key{i}/{i}");
-            let response = reqwest::Client::new()
-                .get(url)
-                .header("Cookie", header)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
-        }));
-    }
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let mut keys: Vec<String> = (0..50).map(|i| format!("key{i}")).collect();
-    keys.push("base".to_owned());
-    keys.sort();
-    assert_eq!(
-        bare.get_with_cookies("/iter", &header).await.body,
-        keys.join("\n")
-    );
-    for i in 0..50 {
-        let value = bare
-            .get_with_cookies(&format!("/get/key{i}"), &header)
-            .await;
-        assert_eq!((value.status, value.body), (200, i.to_string()));
-    }
-    assert_eq!(bare.get_with_cookies("/get/base", &header).await.body, "0");
 }
 
 /// Flash queues, duplicates, peek and pop.

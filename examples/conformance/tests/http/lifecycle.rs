@@ -1,6 +1,6 @@
 //! The HTTP scenarios of the session lifecycle: revocation of copied
-//! cookies, healing of lost records, failed requests, caching headers and
-//! error bodies. `http.rs` runs them on every framework and backend.
+//! cookies, healing of lost records, failed requests, caching headers,
+//! error bodies, and a session's own lifetime. `http.rs` runs them on every framework and backend.
 
 use crate::common::App;
 
@@ -151,4 +151,53 @@ pub(crate) async fn error_bodies_are_generic(app: App) {
     assert!(!reply.body.contains("secret_key_name"), "{}", reply.body);
     assert!(!reply.body.contains("4096"), "{}", reply.body);
     assert!(reply.body.len() < 60, "{}", reply.body);
+}
+
+/// The `Max-Age` of `reply`'s cookie `name`, if it sets one.
+fn max_age(reply: &crate::common::Reply, name: &str) -> Option<u64> {
+    let cookie = reply.cookie(name)?;
+    let value = cookie
+        .split("; ")
+        .find_map(|a| a.strip_prefix("Max-Age="))?;
+    Some(value.parse().expect("a number of seconds"))
+}
+
+/// `/set_expiry/{seconds}` gives the session its own idle lifetime: the
+/// permanent cookie's `Max-Age` and the records' expiry follow it at once
+/// and through a cycle; a lifetime over the configured maximum (400 days)
+/// is a 400 that changes nothing.
+pub(crate) async fn a_session_s_own_lifetime_sets_max_age_and_expiry(app: App) {
+    let b = app.browser();
+    b.ok("/set/p/1?permanent=1").await;
+    b.ok("/set/t/1").await;
+    for route in ["/set_expiry/600", "/cycle"] {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let reply = b.get(route).await;
+        assert_eq!(reply.status, 200, "{route}: {}", reply.body);
+        assert_eq!(max_age(&reply, "gimlet-p"), Some(600), "{route}");
+        assert_eq!(max_age(&reply, "gimlet-n"), None, "{route}");
+        if app.store.has_backend() {
+            let expiries = app.expiries_written();
+            assert_eq!(expiries.len(), 2, "{route}: both records");
+            for expiry in expiries {
+                assert!(
+                    (now + 600..=now + 605).contains(&expiry),
+                    "{route}: {expiry}"
+                );
+            }
+        }
+    }
+    let too_long = b.get("/set_expiry/34560001").await;
+    assert_eq!(too_long.status, 400, "{}", too_long.body);
+    assert!(
+        too_long.set_cookies.is_empty(),
+        "{:?}",
+        too_long.set_cookies
+    );
+    assert_eq!(b.get("/set_expiry/ten").await.status, 400);
+    assert_eq!(b.ok("/get/p").await, "1");
+    assert_eq!(b.ok("/get/t").await, "1");
 }

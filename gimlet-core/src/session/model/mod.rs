@@ -3,10 +3,12 @@
 
 mod channel;
 mod facts;
+mod placing;
 mod replays;
 mod state;
 
 pub(crate) use channel::Channel;
 pub(crate) use facts::{Browser, CookieAction, Loaded, RecordState};
+pub(crate) use placing::Lookup;
 pub(crate) use replays::Step;
-pub(crate) use state::{Lookup, State};
+pub(crate) use state::State;

@@ -10,7 +10,7 @@ use crate::backend::{Backend, NearCache, Revocations};
 use crate::cookie::{CookieCodec, CookieJar, TransportWatch, VerifiedCookies};
 use crate::error::Error;
 use crate::key::{ChannelKind, KeySet, Place, Placement};
-use crate::lifetime::{Lifetime, Lifetimes};
+use crate::lifetime::Lifetimes;
 use crate::meters::Meters;
 
 pub(crate) struct Engine {
@@ -89,23 +89,6 @@ impl Engine {
             kind: ChannelKind::of(permanent),
             clientside,
         })
-    }
-
-    /// `kind`'s idle lifetime, for a session with `own` lifetime.
-    pub(crate) fn lifetime(&self, kind: ChannelKind, own: Option<Lifetime>) -> u64 {
-        self.lifetimes.idle(kind, own)
-    }
-
-    /// When a channel of a session with `own` lifetime, created at
-    /// `created` and renewed `now`, expires.
-    pub(crate) fn expiry(
-        &self,
-        kind: ChannelKind,
-        own: Option<Lifetime>,
-        created: u64,
-        now: u64,
-    ) -> u64 {
-        self.lifetimes.expiry(kind, own, created, now)
     }
 
     /// Whether a verified cookie is still young enough to use.

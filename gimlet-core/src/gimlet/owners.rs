@@ -115,7 +115,7 @@ impl Gimlet {
             created: record.created,
             last_seen: record
                 .expires_at
-                .saturating_sub(self.engine.lifetime(kind, None))
+                .saturating_sub(self.engine.lifetimes.idle(kind, None))
                 .max(record.created),
             expires_at: record.expires_at,
             current,

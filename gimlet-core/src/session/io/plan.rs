@@ -79,7 +79,7 @@ impl Plan {
             // A new lifetime renews every cookie and record under it.
             return true;
         }
-        let lifetime = engine.lifetime(ch.kind(), state.lifetime()) as f64;
+        let lifetime = engine.lifetimes.idle(ch.kind(), state.lifetime()) as f64;
         let threshold = (lifetime * engine.refresh_fraction) as u64;
         ch.came_with_cookie() && now >= ch.issued().saturating_add(threshold)
     }
@@ -118,7 +118,7 @@ impl Plan {
                 }
                 continue;
             };
-            let expires_at = engine.expiry(kind, own, ch.created(), now);
+            let expires_at = engine.lifetimes.expiry(kind, own, ch.created(), now);
             let refresh = Plan::refresh_due(engine, state, ch, now);
             let holds_cookie = !ch.client().is_empty() || ch.pinned();
             // A revocable channel has a record from its first cookie on, and
@@ -135,7 +135,7 @@ impl Plan {
                     owner,
                     permanent: kind == ChannelKind::Permanent,
                     created: ch.created(),
-                    until: engine.expiry(kind, own, ch.created(), u64::MAX),
+                    until: engine.lifetimes.expiry(kind, own, ch.created(), u64::MAX),
                 });
                 if ch.owner().is_none() {
                     vouchers.push(kind.other());
@@ -226,7 +226,7 @@ impl Plan {
             if !written {
                 ops.push(Op::Write(Write::touch(
                     id,
-                    engine.expiry(kind, own, ch.created(), now),
+                    engine.lifetimes.expiry(kind, own, ch.created(), now),
                 )));
             }
         }
@@ -257,6 +257,7 @@ impl Plan {
         let max_age = match kind {
             ChannelKind::Permanent => Some(
                 engine
+                    .lifetimes
                     .expiry(kind, header.lifetime, created, header.issued)
                     .saturating_sub(now),
             ),

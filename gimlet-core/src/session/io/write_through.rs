@@ -37,7 +37,9 @@ impl Session {
                     }
                     continue;
                 };
-                let expires_at = engine.expiry(k, state.lifetime(), ch.created(), now);
+                let expires_at = engine
+                    .lifetimes
+                    .expiry(k, state.lifetime(), ch.created(), now);
                 let (set, remove) = match &value {
                     Some(v) if target => (vec![(key.to_owned(), v.clone())], Vec::new()),
                     _ if ch.stored() => (Vec::new(), vec![key.to_owned()]),

@@ -1,7 +1,9 @@
 //! The suite's cases for compare-and-set writes ([`Write::expect`]): what
 //! a read-modify-write of one key relies on, on every store.
 
-use super::suite::{SharedBackend, all_tasks, commit, commit_ok, id, load_one, map, write};
+use super::suite::{
+    SharedBackend, all_tasks, at_once, commit, commit_ok, id, load_one, map, write,
+};
 use crate::backend::{Op, Write, WriteMode};
 
 /// `write` expecting `key` to hold `value` (`None`: to be absent).
@@ -117,22 +119,15 @@ pub async fn concurrent_updates_of_one_key_lose_nothing(backend: SharedBackend) 
     let mut browser = super::suite::Browser::default();
     browser.take(&set_cookies);
     let header = browser.header();
-    let tasks = (0..30u32)
-        .map(|i| {
-            let (gimlet, header) = (gimlet.clone(), header.clone());
-            tokio::spawn(async move {
-                let session = gimlet.open_from_headers([header.as_str()]);
-                session
-                    .update("list", move |list: &mut Option<Vec<u32>>| {
-                        list.get_or_insert_with(Vec::new).push(i);
-                    })
-                    .await
-                    .expect("update");
-                gimlet.commit(&session).await.expect("commit");
+    at_once(&gimlet, &header, 30, |session, i| async move {
+        session
+            .update("list", move |list: &mut Option<Vec<u32>>| {
+                list.get_or_insert_with(Vec::new).push(i);
             })
-        })
-        .collect();
-    all_tasks(tasks).await;
+            .await
+            .expect("update");
+    })
+    .await;
     let session = gimlet.open_from_headers([header.as_str()]);
     let mut list: Vec<u32> = session.get("list").await.expect("get").expect("the list");
     list.sort_unstable();
@@ -146,23 +141,16 @@ pub async fn concurrent_updates_of_one_key_lose_nothing(backend: SharedBackend) 
 pub async fn concurrent_updates_of_different_keys_lose_nothing(backend: SharedBackend) {
     let gimlet = super::suite::gimlet(backend, 300);
     let header = holding(&gimlet, "other", 0).await.header();
-    let tasks = (0..24u32)
-        .map(|i| {
-            let (gimlet, header) = (gimlet.clone(), header.clone());
-            tokio::spawn(async move {
-                let session = gimlet.open_from_headers([header.as_str()]);
-                let key = format!("counter-{}", i % 4);
-                session
-                    .update(key.as_str(), |n: &mut Option<u32>| {
-                        *n = Some(n.unwrap_or(0) + 1);
-                    })
-                    .await
-                    .expect("update");
-                gimlet.commit(&session).await.expect("commit");
+    at_once(&gimlet, &header, 24, |session, i| async move {
+        let key = format!("counter-{}", i % 4);
+        session
+            .update(key.as_str(), |n: &mut Option<u32>| {
+                *n = Some(n.unwrap_or(0) + 1);
             })
-        })
-        .collect();
-    all_tasks(tasks).await;
+            .await
+            .expect("update");
+    })
+    .await;
     let session = gimlet.open_from_headers([header.as_str()]);
     for key in ["counter-0", "counter-1", "counter-2", "counter-3"] {
         assert_eq!(

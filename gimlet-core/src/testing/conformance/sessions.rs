@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::suite::{SharedBackend, all_tasks, commit, id, without_feed, write};
+use super::suite::{SharedBackend, at_once, commit, id, without_feed, write};
 use crate::Gimlet;
 use crate::backend::{BackendErrorKind, Op, WriteMode};
 use crate::testing::CountingBackend;
@@ -80,20 +80,13 @@ pub async fn concurrent_requests_of_one_session_all_survive(backend: SharedBacke
     let session = gimlet.open_from_headers([]);
     session.insert("base", &0).await.expect("insert");
     let header = cookie_header(&gimlet.commit(&session).await.expect("commit"));
-    let tasks = (0..50)
-        .map(|i| {
-            let (gimlet, header) = (gimlet.clone(), header.clone());
-            tokio::spawn(async move {
-                let session = gimlet.open_from_headers([header.as_str()]);
-                session
-                    .insert(&format!("key-{i}"), &i)
-                    .await
-                    .expect("insert");
-                gimlet.commit(&session).await.expect("commit");
-            })
-        })
-        .collect();
-    all_tasks(tasks).await;
+    at_once(&gimlet, &header, 50, |session, i| async move {
+        session
+            .insert(&format!("key-{i}"), &i)
+            .await
+            .expect("insert");
+    })
+    .await;
     let session = gimlet.open_from_headers([header.as_str()]);
     let mut expected: Vec<(String, u32)> = (0..50).map(|i| (format!("key-{i}"), i)).collect();
     expected.push(("base".to_owned(), 0));

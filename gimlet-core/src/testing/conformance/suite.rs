@@ -268,3 +268,23 @@ pub(super) async fn all_tasks(tasks: Vec<tokio::task::JoinHandle<()>>) {
         task.await.expect("task");
     }
 }
+
+/// `n` concurrent requests with the `Cookie` header `header`, each running
+/// `work` with its number, then committing; all must succeed.
+pub(super) async fn at_once<F, Fut>(gimlet: &crate::Gimlet, header: &str, n: u32, work: F)
+where
+    F: Fn(crate::Session, u32) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let tasks = (0..n)
+        .map(|i| {
+            let session = gimlet.open_from_headers([header]);
+            let (gimlet, done) = (gimlet.clone(), work(session.clone(), i));
+            tokio::spawn(async move {
+                done.await;
+                gimlet.commit(&session).await.expect("commit");
+            })
+        })
+        .collect();
+    all_tasks(tasks).await;
+}

@@ -111,8 +111,15 @@ impl<B> ResponseHeaders for Head<'_, B> {
     }
 
     fn append_static(&mut self, name: &'static str, value: &'static str) {
-        if let (Some(name), true) = (header_name(name), takes_static(value)) {
-            let value = HeaderValue::from_static(value);
+        // `Vary: Cookie`, on every response that used its session, is a
+        // constant: no check of its bytes per request.
+        const COOKIE: HeaderValue = HeaderValue::from_static("Cookie");
+        let value = match value {
+            "Cookie" => COOKIE,
+            other if takes_static(other) => HeaderValue::from_static(other),
+            _ => return,
+        };
+        if let Some(name) = header_name(name) {
             self.0.headers_mut().append(name, value);
         }
     }

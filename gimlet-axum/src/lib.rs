@@ -56,14 +56,15 @@ pub struct SessionService<S> {
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
 where
-    S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Send + 'static,
     S::Future: Send,
+    S::Error: Send + 'static,
     ReqBody: Send + 'static,
-    ResBody: From<&'static str> + Send,
+    ResBody: From<&'static str> + Send + 'static,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = SessionFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -78,17 +79,75 @@ where
                 headers.get(name).map(|v| v.as_bytes())
             });
         req.extensions_mut().insert(session.clone());
-        // The clone that was polled ready is the one to call.
-        let ready = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, ready);
-        let gimlet = self.gimlet.clone();
-        Box::pin(async move {
-            let mut response = inner.call(req).await?;
-            match gimlet.finish(&session, &mut response).await {
-                Ok(()) => Ok(response),
-                Err(failure) => Ok(text_response(failure.reply())),
-            }
-        })
+        SessionFuture {
+            step: Step::Serving {
+                inner: self.inner.call(req),
+                finish: Some((self.gimlet.clone(), session)),
+            },
+        }
+    }
+}
+
+/// What a commit's future answers: the response, with its cookies.
+type Committing<B, E> = Pin<Box<dyn Future<Output = Result<http::Response<B>, E>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The response future of [`SessionService`]: the inner service's
+    /// answer, then the session's commit. A request that did not use its
+    /// session finishes as soon as the inner future does, with no commit
+    /// future built.
+    pub struct SessionFuture<F, B, E> {
+        #[pin]
+        step: Step<F, B, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StepProj]
+    enum Step<F, B, E> {
+        Serving { #[pin] inner: F, finish: Option<(Gimlet, gimlet_core::Session)> },
+        Committing { commit: Committing<B, E> },
+    }
+}
+
+impl<F, B, E> Future for SessionFuture<F, B, E>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: From<&'static str> + Send + 'static,
+    E: Send + 'static,
+{
+    type Output = Result<http::Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut step = self.project().step;
+        loop {
+            let commit = match step.as_mut().project() {
+                StepProj::Committing { commit } => return commit.as_mut().poll(cx),
+                StepProj::Serving { inner, finish } => {
+                    let response = std::task::ready!(inner.poll(cx))?;
+                    let Some((gimlet, session)) = finish.take() else {
+                        panic!("SessionFuture polled after it answered");
+                    };
+                    if gimlet.finish_unused(&session) {
+                        return Poll::Ready(Ok(response));
+                    }
+                    Box::pin(commit(gimlet, session, response))
+                }
+            };
+            step.set(Step::Committing { commit });
+        }
+    }
+}
+
+/// Commits a session that was used, into the handler's response.
+async fn commit<B: From<&'static str>, E>(
+    gimlet: Gimlet,
+    session: gimlet_core::Session,
+    mut response: http::Response<B>,
+) -> Result<http::Response<B>, E> {
+    match gimlet.finish(&session, &mut response).await {
+        Ok(()) => Ok(response),
+        Err(failure) => Ok(text_response(failure.reply())),
     }
 }
 

@@ -67,8 +67,15 @@ impl<B> ResponseHeaders for http::Response<B> {
     }
 
     fn append_static(&mut self, name: &'static str, value: &'static str) {
-        if let (Some(name), true) = (header_name(name), takes_static(value)) {
-            let value = http::HeaderValue::from_static(value);
+        // `Vary: Cookie`, on every response that used its session, is a
+        // constant: no check of its bytes per request.
+        const COOKIE: http::HeaderValue = http::HeaderValue::from_static("Cookie");
+        let value = match value {
+            "Cookie" => COOKIE,
+            other if takes_static(other) => http::HeaderValue::from_static(other),
+            _ => return,
+        };
+        if let Some(name) = header_name(name) {
             self.headers_mut().append(name, value);
         }
     }
@@ -155,6 +162,20 @@ impl std::error::Error for Failure {
 }
 
 impl Gimlet {
+    /// Finishes a request that did not use its session, at once: no I/O,
+    /// no header, nothing to await. Answers whether it did; when it answers
+    /// `false`, the adapter awaits [`Gimlet::finish`]. An adapter whose
+    /// response future is its own type calls this first, so that an
+    /// untouched request never builds the commit's future.
+    pub fn finish_unused(&self, session: &Session) -> bool {
+        let mut state = session.state();
+        if state.used() {
+            return false;
+        }
+        state.start_commit();
+        true
+    }
+
     /// Finishes a request once its handler has answered.
     ///
     /// - A request that did not use its session is left alone: no I/O, no
@@ -179,9 +200,7 @@ impl Gimlet {
         session: &Session,
         response: &mut R,
     ) -> Result<(), Failure> {
-        if !session.state().used() {
-            // Nothing to commit: no I/O, no await.
-            session.start_commit();
+        if self.finish_unused(session) {
             return Ok(());
         }
         let failed = response.status() >= 500;

@@ -121,6 +121,13 @@ pub(crate) type RandomBytes = BuildHasherDefault<FoldHasher>;
 #[derive(Default)]
 pub(crate) struct FoldHasher(u64);
 
+impl FoldHasher {
+    /// A hasher that starts from `seed`, for a map that draws one.
+    pub(crate) fn seeded(seed: u64) -> Self {
+        FoldHasher(seed)
+    }
+}
+
 impl Hasher for FoldHasher {
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {

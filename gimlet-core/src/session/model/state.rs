@@ -30,8 +30,9 @@ static UNOPENED: LazyLock<[Channel; 2]> = LazyLock::new(Channel::pair);
 #[derive(Debug)]
 pub(crate) struct State {
     /// Both channels, made at the first use: a request that never
-    /// touches its session neither builds nor drops them.
-    channels: Option<[Channel; 2]>,
+    /// touches its session neither builds nor drops them. Boxed, so that
+    /// the state opened with every request is small to build.
+    channels: Option<Box<[Channel; 2]>>,
     /// Ids whose records the commit deletes (logout, or a cycled id).
     retired: Vec<Retired>,
     committed: bool,
@@ -161,11 +162,11 @@ impl State {
     }
 
     pub(crate) fn channels(&self) -> &[Channel; 2] {
-        self.channels.as_ref().unwrap_or_else(|| &*UNOPENED)
+        self.channels.as_deref().unwrap_or_else(|| &*UNOPENED)
     }
 
     pub(crate) fn channels_mut(&mut self) -> &mut [Channel; 2] {
-        self.channels.get_or_insert_with(Channel::pair)
+        self.channels.get_or_insert_with(|| Box::new(Channel::pair()))
     }
 
     /// Ids whose records the commit deletes (logout, or a cycled id).
@@ -434,10 +435,10 @@ impl State {
             }
             None => {
                 let [permanent, transient] = opened;
-                self.channels = Some([
+                self.channels = Some(Box::new([
                     permanent.unwrap_or_else(|| Channel::new(ChannelKind::Permanent)),
                     transient.unwrap_or_else(|| Channel::new(ChannelKind::Transient)),
-                ]);
+                ]));
             }
         }
     }

@@ -119,6 +119,9 @@ impl Channel {
 
     /// Folds committed changes into `loaded`.
     pub(super) fn settle(&mut self) {
+        if !self.cleared && self.pending.is_empty() {
+            return;
+        }
         let pending = std::mem::take(&mut self.pending);
         if let Some(record) = &mut self.loaded {
             if self.cleared {

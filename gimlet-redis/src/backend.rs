@@ -238,13 +238,16 @@ impl RedisBackend {
     /// 16,384 slots. Hex digits (`0`-`9` are `0x3_`, `a`-`f` are `0x6_`)
     /// would leave a fifth of the slots without a single session.
     pub fn key(&self, id: &SessionId) -> String {
-        // One allocation, the key's own: the rest of the id in hex goes
-        // straight into it.
-        let mut key = self.tagged(id.group(), 28);
+        String::from_utf8(self.key_bytes(id)).unwrap_or_default()
+    }
+
+    /// [`RedisBackend::key`] as bytes, as loads and commits send it: one
+    /// allocation, the key's own, and no pass to check it is text.
+    pub(crate) fn key_bytes(&self, id: &SessionId) -> Vec<u8> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut key = self.tagged_bytes(id.group(), 28);
         for byte in &id.as_bytes()[2..] {
-            for nibble in [byte >> 4, byte & 15] {
-                key.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-            }
+            key.extend([HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
         }
         key
     }
@@ -280,14 +283,17 @@ impl RedisBackend {
 
     /// The prefix and `group`'s hash tag, with room for `rest` more bytes.
     pub(crate) fn tagged(&self, group: [u8; 2], rest: usize) -> String {
+        String::from_utf8(self.tagged_bytes(group, rest)).unwrap_or_default()
+    }
+
+    /// [`RedisBackend::tagged`] as bytes.
+    fn tagged_bytes(&self, group: [u8; 2], rest: usize) -> Vec<u8> {
         let [high, low] = group;
-        let tag =
-            [high >> 4, high & 15, low >> 4, low & 15].map(|nibble| char::from(0x40 | nibble));
-        let mut key = String::with_capacity(self.prefix.len() + 6 + rest);
-        key.push_str(&self.prefix);
-        key.push('{');
-        key.extend(tag);
-        key.push('}');
+        let mut key = Vec::with_capacity(self.prefix.len() + 6 + rest);
+        key.extend_from_slice(self.prefix.as_bytes());
+        key.push(b'{');
+        key.extend([high >> 4, high & 15, low >> 4, low & 15].map(|nibble| 0x40 | nibble));
+        key.push(b'}');
         key
     }
 
@@ -448,7 +454,7 @@ impl Backend for RedisBackend {
                 // One channel, the usual case: a bare command, whose reply
                 // parses without a pipeline's enclosing array.
                 let fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
-                    .arg(self.key(id))
+                    .arg(self.key_bytes(id))
                     .query_async(&mut conn)
                     .await
                     .map_err(redis_error)?;
@@ -456,7 +462,7 @@ impl Backend for RedisBackend {
             }
             let mut pipe = redis::pipe();
             for id in ids {
-                pipe.cmd("HGETALL").arg(self.key(id));
+                pipe.cmd("HGETALL").arg(self.key_bytes(id));
             }
             let replies: Vec<Vec<(Vec<u8>, Vec<u8>)>> =
                 pipe.query_async(&mut conn).await.map_err(redis_error)?;

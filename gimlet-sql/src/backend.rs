@@ -280,9 +280,12 @@ impl Backend for SqlBackend {
         self.follow(revocations)
     }
 
-    #[cfg(feature = "postgres")]
     fn follow_changes(&self, cache: &Arc<gimlet_core::backend::NearCache>) -> bool {
-        self.follow_changes_on(cache)
+        match self.inner.dialect {
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => self.follow_changes_on(cache),
+            _ => self.poll_changes(cache),
+        }
     }
 
     fn owner_index(&self) -> bool {
@@ -330,6 +333,9 @@ impl SqlBackend {
                 .await
                 .map_err(backend_error)?;
             self.trim_endings(&mut tx, inner.clock.now())
+                .await
+                .map_err(backend_error)?;
+            self.trim_changes(&mut tx, inner.clock.now())
                 .await
                 .map_err(backend_error)?;
             tx.commit().await.map_err(backend_error)?;

@@ -21,12 +21,9 @@ use sqlx::postgres::PgListener;
 use crate::{Dialect, SqlBackend};
 
 impl SqlBackend {
-    /// Starts keeping `cache` told of every change: on PostgreSQL only,
-    /// and not outside a runtime.
+    /// Starts keeping `cache` told of every change on PostgreSQL; not
+    /// outside a runtime.
     pub(crate) fn follow_changes_on(&self, cache: &Arc<NearCache>) -> bool {
-        if self.inner.dialect != Dialect::Postgres {
-            return false;
-        }
         let channel = Channel {
             backend: self.clone(),
             name: Dialect::changes_channel(&self.inner.tables),

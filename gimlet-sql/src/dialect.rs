@@ -1,7 +1,8 @@
 //! Every SQL statement gimlet-sql runs, and what differs between SQLite,
 //! PostgreSQL and MySQL: the schema, upserts, insert-if-absent, and
 //! placeholders. Each statement is built for the tables in use, with its
-//! placeholders as the dialect wants them.
+//! placeholders as the dialect wants them. (The log of changes' are with
+//! its reader, in `polled.rs`.)
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -61,6 +62,7 @@ impl Dialect {
             )],
         });
         statements.extend(self.ended_schema(t));
+        statements.extend(self.changes_schema(t));
         statements
     }
 
@@ -195,7 +197,7 @@ impl Dialect {
     }
 
     /// Rewrites `?` placeholders as the dialect wants them.
-    fn placeholders(self, sql: String) -> String {
+    pub(crate) fn placeholders(self, sql: String) -> String {
         if self != Dialect::Postgres {
             return sql;
         }

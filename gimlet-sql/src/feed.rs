@@ -28,7 +28,7 @@ use crate::backend::sql_time;
 use crate::errors::backend_error;
 
 /// The most rows one read takes.
-const BATCH: usize = 10_000;
+pub(crate) const BATCH: usize = 10_000;
 
 /// How long a missing number is waited for before the cursor moves past
 /// it. Each commit logs its endings last, one statement before its
@@ -127,7 +127,7 @@ impl EndingsLog for Log {
 /// Where one reader is in the log: every number up to `settled` has been
 /// read or given up on; `seen` holds the numbers read above it.
 #[derive(Debug, Default)]
-struct Cursor {
+pub(crate) struct Cursor {
     settled: i64,
     seen: BTreeSet<i64>,
     /// Where a read that stopped at [`BATCH`] rows goes on from.
@@ -139,14 +139,22 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// A cursor that starts after `settled`.
+    pub(crate) fn after(settled: i64) -> Self {
+        Cursor {
+            settled,
+            ..Cursor::default()
+        }
+    }
+
     /// The number the next read starts after.
-    fn next_read(&self) -> i64 {
+    pub(crate) fn next_read(&self) -> i64 {
         self.resume.unwrap_or(self.settled)
     }
 
     /// Takes the rows of a read (`(number, id)`, in order) and answers the
     /// ids not read before.
-    fn take(
+    pub(crate) fn take(
         &mut self,
         rows: Vec<(i64, SessionId)>,
         caught_up: bool,

@@ -10,6 +10,7 @@ mod dialect;
 mod errors;
 mod feed;
 mod owners;
+mod polled;
 mod shelf;
 mod tables;
 

@@ -96,7 +96,10 @@ impl Tables {
             return Err(InvalidTableName(keys.to_owned()));
         }
         check(&tables.owners())?;
-        if tables.owners() == tables.keys || tables.ended() == tables.keys {
+        if tables.owners() == tables.keys
+            || tables.ended() == tables.keys
+            || tables.changes() == tables.keys
+        {
             return Err(InvalidTableName(keys.to_owned()));
         }
         Ok(tables)
@@ -126,6 +129,24 @@ impl Tables {
     pub(crate) fn ended_index(&self) -> String {
         let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
         format!("{table}_ended_at")
+    }
+
+    /// The log of changes, on SQLite and MySQL: the sessions table's name
+    /// and `_changes`.
+    pub fn changes(&self) -> String {
+        format!("{}_changes", self.sessions)
+    }
+
+    /// A name for the log of changes' index on its times.
+    pub(crate) fn changes_index(&self) -> String {
+        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
+        format!("{table}_changes_at")
+    }
+
+    /// A name for one of the triggers that fill the log of changes, in the
+    /// sessions table's schema.
+    pub(crate) fn change_trigger(&self, event: &str) -> String {
+        format!("{}_changed_{event}", self.sessions)
     }
 
     /// A name for the owner index's index on owners.

@@ -84,10 +84,11 @@ impl Cell {
 
     /// The cell's SQLite file.
     pub(crate) fn sqlite_path(&self) -> std::path::PathBuf {
-        let layer = if self.kind == Kind::Gimlet {
-            "gimlet"
-        } else {
-            "peer"
+        // A near-cache cell's file carries its triggers: a file of its own.
+        let layer = match self.kind {
+            Kind::Gimlet if self.near => "gimlet-near",
+            Kind::Gimlet => "gimlet",
+            _ => "peer",
         };
         std::env::temp_dir().join(format!("gimlet-bench-{}-{layer}.db", self.framework))
     }
@@ -232,9 +233,9 @@ macro_rules! cell {
 }
 
 /// Every server the benchmarks know: each framework bare, with Gimlet on
-/// four backends (and on Redis with a near cache), and with its
-/// competitor on memory (or cookie) and Redis.
-pub(crate) const CELLS: [Cell; 24] = [
+/// four backends (and on Redis, PostgreSQL and SQLite with a near cache),
+/// and with its competitor on memory (or cookie) and Redis.
+pub(crate) const CELLS: [Cell; 25] = [
     cell!("axum", Bare, "-", "bare"),
     cell!("axum", Gimlet, "memory", "gimlet (memory)"),
     cell!("axum", Gimlet, "redis", "gimlet (redis)"),
@@ -242,6 +243,7 @@ pub(crate) const CELLS: [Cell; 24] = [
     cell!("axum", Gimlet, "postgres", "gimlet (postgres)"),
     cell!(near "axum", "postgres", "gimlet (postgres, near cache)"),
     cell!("axum", Gimlet, "sqlite", "gimlet (sqlite)"),
+    cell!(near "axum", "sqlite", "gimlet (sqlite, near cache)"),
     cell!("axum", Competitor, "memory", "tower-sessions (MemoryStore)"),
     cell!("axum", Competitor, "redis", "tower-sessions (RedisStore)"),
     cell!(

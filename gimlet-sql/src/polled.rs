@@ -47,7 +47,7 @@ impl SqlBackend {
     }
 
     /// Deletes the changes older than [`CHANGES_KEPT`], in the cleanup's
-    /// transaction; the last one stays (see `Dialect::trim_ended`).
+    /// transaction; the last one stays, so that no number comes again.
     pub(crate) async fn trim_changes(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -57,19 +57,23 @@ impl SqlBackend {
         if d == Dialect::Postgres {
             return Ok(());
         }
+        let before = now.saturating_sub(CHANGES_KEPT.as_secs());
+        let kept: Option<i64> = sqlx::query(&d.changes_kept_from(t))
+            .bind(crate::backend::sql_time(before))
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
         let last: Option<i64> = sqlx::query(&format!("SELECT MAX(seq) FROM {}", t.changes()))
             .fetch_one(&mut **tx)
             .await?
             .try_get(0)?;
-        let Some(last) = last else {
-            return Ok(());
-        };
-        let before = now.saturating_sub(CHANGES_KEPT.as_secs());
-        sqlx::query(&d.trim_changes(t))
-            .bind(crate::backend::sql_time(before))
-            .bind(last)
-            .execute(&mut **tx)
-            .await?;
+        if let Some(below) = kept.or(last) {
+            sqlx::query(&d.trim_changes(t))
+                .bind(below)
+                .execute(&mut **tx)
+                .await?;
+        }
         Ok(())
     }
 }
@@ -107,9 +111,10 @@ impl ChangeChannel for Channel {
             }
             let start: Option<i64> = sqlx::query(&d.changes_start(t))
                 .bind(i64::try_from(GAP_WAIT.as_secs() + 1).unwrap_or(i64::MAX))
-                .fetch_one(&inner.pool)
+                .fetch_optional(&inner.pool)
                 .await?
-                .try_get(0)?;
+                .map(|row| row.try_get(0))
+                .transpose()?;
             Ok::<_, sqlx::Error>(start.unwrap_or(0))
         };
         let start = starting.await.map_err(|e| e.to_string())?;
@@ -211,24 +216,25 @@ impl ChangePinger for Pinger {
 
 impl Dialect {
     /// The log of changes: a row per change, numbered in the order the
-    /// rows were inserted (never reusing a number), and the time by the
-    /// database's clock. Part of the schema on SQLite and MySQL, empty
-    /// until a near cache's triggers fill it.
+    /// rows were inserted, and the time by the database's clock. Part of
+    /// the schema on SQLite and MySQL, empty until a near cache's
+    /// triggers fill it. No index but the numbers', so that a write's
+    /// rows cost it little: each question by time walks the numbers from
+    /// one end. SQLite numbers a row one past the highest, and the trim
+    /// keeps the last, so no number comes again without `AUTOINCREMENT`'s
+    /// extra write.
     pub(crate) fn changes_schema(self, t: &Tables) -> Vec<String> {
-        let (c, index) = (t.changes(), t.changes_index());
+        let c = t.changes();
         match self {
-            Dialect::Sqlite => vec![
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {c} (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
-                     session_id TEXT NOT NULL, changed_at INTEGER NOT NULL)"
-                ),
-                format!("CREATE INDEX IF NOT EXISTS {index} ON {c} (changed_at)"),
-            ],
+            Dialect::Sqlite => vec![format!(
+                "CREATE TABLE IF NOT EXISTS {c} (seq INTEGER PRIMARY KEY, \
+                 session_id TEXT NOT NULL, changed_at INTEGER NOT NULL)"
+            )],
             Dialect::Postgres => Vec::new(),
             Dialect::MySql => vec![format!(
                 "CREATE TABLE IF NOT EXISTS {c} (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, \
                  session_id CHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, \
-                 changed_at BIGINT NOT NULL, INDEX {index} (changed_at)) ENGINE=InnoDB"
+                 changed_at BIGINT NOT NULL) ENGINE=InnoDB"
             )],
         }
     }
@@ -273,14 +279,23 @@ impl Dialect {
     }
 
     /// The last number logged more than a number of seconds ago, by the
-    /// database's clock. Binds the seconds.
+    /// database's clock, walking back from the newest. Binds the seconds.
     pub(crate) fn changes_start(self, t: &Tables) -> String {
         let now = match self {
             Dialect::Sqlite => "CAST(strftime('%s', 'now') AS INTEGER)",
             _ => "UNIX_TIMESTAMP()",
         };
         self.placeholders(format!(
-            "SELECT MAX(seq) FROM {} WHERE changed_at < {now} - ?",
+            "SELECT seq FROM {} WHERE changed_at < {now} - ? ORDER BY seq DESC LIMIT 1",
+            t.changes()
+        ))
+    }
+
+    /// The first number logged at or after a time, walking from the
+    /// oldest. Binds the time.
+    pub(crate) fn changes_kept_from(self, t: &Tables) -> String {
+        self.placeholders(format!(
+            "SELECT seq FROM {} WHERE changed_at >= ? ORDER BY seq LIMIT 1",
             t.changes()
         ))
     }
@@ -294,13 +309,9 @@ impl Dialect {
         ))
     }
 
-    /// Deletes the changes older than a time, but the last (see
-    /// `Dialect::trim_ended`). Binds the time, then the last number.
+    /// Deletes the changes numbered below a number. Binds the number.
     pub(crate) fn trim_changes(self, t: &Tables) -> String {
-        self.placeholders(format!(
-            "DELETE FROM {} WHERE changed_at < ? AND seq < ?",
-            t.changes()
-        ))
+        self.placeholders(format!("DELETE FROM {} WHERE seq < ?", t.changes()))
     }
 }
 

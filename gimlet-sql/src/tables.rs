@@ -137,12 +137,6 @@ impl Tables {
         format!("{}_changes", self.sessions)
     }
 
-    /// A name for the log of changes' index on its times.
-    pub(crate) fn changes_index(&self) -> String {
-        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
-        format!("{table}_changes_at")
-    }
-
     /// A name for one of the triggers that fill the log of changes, in the
     /// sessions table's schema.
     pub(crate) fn change_trigger(&self, event: &str) -> String {

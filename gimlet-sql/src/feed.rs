@@ -90,28 +90,7 @@ impl EndingsLog for Log {
         // connections back to the pool.
         inner.shelf.trim(&inner.pool);
         let sql = inner.dialect.read_ended(&inner.tables, BATCH);
-        let from = self.cursor.next_read();
-        let rows = self
-            .backend
-            .timed(async {
-                sqlx::query(&sql)
-                    .bind(from)
-                    .fetch_all(&inner.pool)
-                    .await
-                    .map_err(backend_error)
-            })
-            .await?;
-        let mut read = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: i64 = row.try_get(0).map_err(backend_error)?;
-            let id: String = row.try_get(1).map_err(backend_error)?;
-            let id = id
-                .parse()
-                .map_err(|_| BackendError::from_kind(BackendErrorKind::Corrupt))?;
-            read.push((seq, id));
-        }
-        let caught_up = read.len() < BATCH;
-        let ended = self.cursor.take(read, caught_up, Instant::now());
+        let (ended, caught_up) = self.cursor.read(&self.backend, &sql).await?;
         Ok(Page { ended, caught_up })
     }
 
@@ -139,6 +118,38 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
+    /// Runs `sql`, a read of at most [`BATCH`] numbered rows (number, id)
+    /// after the number it binds, from where the cursor is; answers the
+    /// ids not read before, and whether the read caught up.
+    pub(crate) async fn read(
+        &mut self,
+        backend: &SqlBackend,
+        sql: &str,
+    ) -> Result<(Vec<SessionId>, bool), BackendError> {
+        let from = self.next_read();
+        let pool = &backend.inner.pool;
+        let rows = backend
+            .timed(async {
+                sqlx::query(sql)
+                    .bind(from)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(backend_error)
+            })
+            .await?;
+        let mut read = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: i64 = row.try_get(0).map_err(backend_error)?;
+            let id: String = row.try_get(1).map_err(backend_error)?;
+            let id = id
+                .parse()
+                .map_err(|_| BackendError::from_kind(BackendErrorKind::Corrupt))?;
+            read.push((seq, id));
+        }
+        let caught_up = read.len() < BATCH;
+        Ok((self.take(read, caught_up, Instant::now()), caught_up))
+    }
+
     /// A cursor that starts after `settled`.
     pub(crate) fn after(settled: i64) -> Self {
         Cursor {
@@ -148,13 +159,13 @@ impl Cursor {
     }
 
     /// The number the next read starts after.
-    pub(crate) fn next_read(&self) -> i64 {
+    fn next_read(&self) -> i64 {
         self.resume.unwrap_or(self.settled)
     }
 
     /// Takes the rows of a read (`(number, id)`, in order) and answers the
     /// ids not read before.
-    pub(crate) fn take(
+    fn take(
         &mut self,
         rows: Vec<(i64, SessionId)>,
         caught_up: bool,

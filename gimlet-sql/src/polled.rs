@@ -18,15 +18,14 @@
 //! that a transaction still open when it starts is read when it commits.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gimlet_core::SessionId;
 use gimlet_core::backend::changes::{self, ChangeChannel, ChangePinger, ChangeReader, Heard, Ping};
 use gimlet_core::backend::feed::POLL_INTERVAL;
-use gimlet_core::backend::{BackendError, BackendErrorKind, NearCache};
+use gimlet_core::backend::{BackendError, NearCache};
 use sqlx::Row;
 
-use crate::errors::backend_error;
 use crate::feed::{BATCH, Cursor, GAP_WAIT};
 use crate::{Dialect, SqlBackend, Tables};
 
@@ -165,28 +164,8 @@ impl Reader {
     async fn read(&mut self) -> Result<Vec<SessionId>, BackendError> {
         let inner = &self.backend.inner;
         let sql = inner.dialect.read_changes(&inner.tables, BATCH);
-        let from = self.cursor.next_read();
-        let rows = self
-            .backend
-            .timed(async {
-                sqlx::query(&sql)
-                    .bind(from)
-                    .fetch_all(&inner.pool)
-                    .await
-                    .map_err(backend_error)
-            })
-            .await?;
-        let mut read = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: i64 = row.try_get(0).map_err(backend_error)?;
-            let id: String = row.try_get(1).map_err(backend_error)?;
-            let id = id
-                .parse()
-                .map_err(|_| BackendError::from_kind(BackendErrorKind::Corrupt))?;
-            read.push((seq, id));
-        }
-        let caught_up = read.len() < BATCH;
-        Ok(self.cursor.take(read, caught_up, Instant::now()))
+        let (ids, _) = self.cursor.read(&self.backend, &sql).await?;
+        Ok(ids)
     }
 }
 
@@ -263,15 +242,16 @@ impl Dialect {
             .into_iter()
             .map(|(event, op, table, id)| {
                 let name = t.change_trigger(event);
-                let insert = format!("INSERT INTO {into} (session_id, changed_at) VALUES ({id}, {now})");
+                let insert =
+                    format!("INSERT INTO {into} (session_id, changed_at) VALUES ({id}, {now})");
                 let create = match self {
                     Dialect::Sqlite => format!(
                         "CREATE TRIGGER IF NOT EXISTS {name} AFTER {op} ON {table} \
                          FOR EACH ROW BEGIN {insert}; END"
                     ),
-                    _ => format!(
-                        "CREATE TRIGGER {name} AFTER {op} ON {table} FOR EACH ROW {insert}"
-                    ),
+                    _ => {
+                        format!("CREATE TRIGGER {name} AFTER {op} ON {table} FOR EACH ROW {insert}")
+                    }
                 };
                 (name, create)
             })

@@ -8,31 +8,43 @@ mod common;
 use gimlet_core::conformance::{self};
 use gimlet_sql::SqlBackend;
 
+/// Two app servers on `url`, each with a near cache, hear each other's
+/// writes.
+async fn hears_every_write(url: &str) {
+    let tables = common::own_tables();
+    conformance::a_near_cache_hears_every_app_servers_writes(async || {
+        common::app_server(url, &tables).await
+    })
+    .await;
+}
+
+/// The second of two app servers on `url` reaches it through a proxy
+/// that the test cuts.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn serves_nothing_while_cut(url: &str) {
+    use gimlet_core::testing::CutProxy;
+    let (proxy, through) = CutProxy::in_front_of(url).await.expect("proxy");
+    let tables = common::own_tables();
+    let (first, second) = (
+        common::app_server(url, &tables).await,
+        common::app_server(&through, &tables).await,
+    );
+    conformance::a_cut_near_cache_serves_nothing_it_may_have_missed(first, second, &proxy).await;
+}
+
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_cache_hears_every_write_on_postgres() {
     if let Some(url) = common::server_url(common::POSTGRES, "near cache on PostgreSQL") {
-        let tables = common::own_tables();
-        conformance::a_near_cache_hears_every_app_servers_writes(async || {
-            common::app_server(&url, &tables).await
-        })
-        .await;
+        hears_every_write(&url).await;
     }
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_near_cache_serves_nothing_it_may_have_missed_on_postgres() {
-    use gimlet_core::testing::CutProxy;
     if let Some(url) = common::server_url(common::POSTGRES, "a cut listener on PostgreSQL") {
-        let (proxy, through) = CutProxy::in_front_of(&url).await.expect("proxy");
-        let tables = common::own_tables();
-        let (first, second) = (
-            common::app_server(&url, &tables).await,
-            common::app_server(&through, &tables).await,
-        );
-        conformance::a_cut_near_cache_serves_nothing_it_may_have_missed(first, second, &proxy)
-            .await;
+        serves_nothing_while_cut(&url).await;
     }
 }
 
@@ -40,39 +52,22 @@ async fn a_cut_near_cache_serves_nothing_it_may_have_missed_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_cache_hears_every_write_on_sqlite() {
     // Two app servers on one file, as two processes on one host.
-    let url = common::sqlite_file_url();
-    let tables = common::own_tables();
-    conformance::a_near_cache_hears_every_app_servers_writes(async || {
-        common::app_server(&url, &tables).await
-    })
-    .await;
+    hears_every_write(&common::sqlite_file_url()).await;
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_near_cache_hears_every_write_on_mysql() {
     if let Some(url) = common::server_url(common::MYSQL, "near cache on MySQL") {
-        let tables = common::own_tables();
-        conformance::a_near_cache_hears_every_app_servers_writes(async || {
-            common::app_server(&url, &tables).await
-        })
-        .await;
+        hears_every_write(&url).await;
     }
 }
 
 #[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_near_cache_serves_nothing_it_may_have_missed_on_mysql() {
-    use gimlet_core::testing::CutProxy;
     if let Some(url) = common::server_url(common::MYSQL, "a cut reader on MySQL") {
-        let (proxy, through) = CutProxy::in_front_of(&url).await.expect("proxy");
-        let tables = common::own_tables();
-        let (first, second) = (
-            common::app_server(&url, &tables).await,
-            common::app_server(&through, &tables).await,
-        );
-        conformance::a_cut_near_cache_serves_nothing_it_may_have_missed(first, second, &proxy)
-            .await;
+        serves_nothing_while_cut(&url).await;
     }
 }
 
@@ -93,7 +88,10 @@ async fn the_log_of_changes_is_filled_by_triggers_and_trimmed() {
     let clock = ManualClock::starting_now();
     let watcher = common::app_server(&url, &tables).await;
     let cache = Arc::new(NearCache::new(100, 1 << 20, 30, Arc::new(clock.clone())));
-    assert!(watcher.follow_changes(&cache), "SQLite has a log of changes");
+    assert!(
+        watcher.follow_changes(&cache),
+        "SQLite has a log of changes"
+    );
     let started = Instant::now();
     while !cache.is_live() {
         assert!(started.elapsed() < Duration::from_secs(5), "never live");
@@ -118,7 +116,10 @@ async fn the_log_of_changes_is_filled_by_triggers_and_trimmed() {
         owner: None,
     };
     let batch = |op| Batch { ops: vec![op] };
-    writer.commit(&batch(Op::Write(write))).await.expect("write");
+    writer
+        .commit(&batch(Op::Write(write)))
+        .await
+        .expect("write");
     writer.commit(&batch(Op::Delete(id))).await.expect("delete");
 
     let pool = writer.pool();
@@ -129,7 +130,10 @@ async fn the_log_of_changes_is_filled_by_triggers_and_trimmed() {
     let logged = rows(format!("SELECT seq, session_id FROM {}", tables.changes())).await;
     let ids: Vec<&str> = logged.iter().map(|(_, id)| id.as_str()).collect();
     let id_text = id.to_string();
-    assert!(ids.len() >= 3, "a key written, a key and a session deleted: {ids:?}");
+    assert!(
+        ids.len() >= 3,
+        "a key written, a key and a session deleted: {ids:?}"
+    );
     assert!(ids.iter().all(|logged| *logged == id_text), "{ids:?}");
 
     // Far in the future, the cleanup trims all but the last row.

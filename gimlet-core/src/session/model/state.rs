@@ -166,7 +166,8 @@ impl State {
     }
 
     pub(crate) fn channels_mut(&mut self) -> &mut [Channel; 2] {
-        self.channels.get_or_insert_with(|| Box::new(Channel::pair()))
+        self.channels
+            .get_or_insert_with(|| Box::new(Channel::pair()))
     }
 
     /// Ids whose records the commit deletes (logout, or a cycled id).

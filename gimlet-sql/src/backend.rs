@@ -335,9 +335,7 @@ impl SqlBackend {
             self.trim_endings(&mut tx, inner.clock.now())
                 .await
                 .map_err(backend_error)?;
-            self.trim_changes(&mut tx, inner.clock.now())
-                .await
-                .map_err(backend_error)?;
+            self.trim_changes(&mut tx).await.map_err(backend_error)?;
             tx.commit().await.map_err(backend_error)?;
             conn.done();
             Ok(deleted)

@@ -45,20 +45,22 @@ impl SqlBackend {
         )
     }
 
-    /// Deletes the changes older than [`CHANGES_KEPT`], in the cleanup's
-    /// transaction; the last one stays, so that no number comes again.
+    /// Deletes the changes older than [`CHANGES_KEPT`] by the database's
+    /// clock, in the cleanup's transaction; the last one stays, so that no
+    /// number comes again. Each row deleted is old by its own time too: a
+    /// row of a transaction still open, numbered below the bound, is left
+    /// to the next cleanup, read.
     pub(crate) async fn trim_changes(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        now: u64,
     ) -> Result<(), sqlx::Error> {
         let (d, t) = (self.inner.dialect, &self.inner.tables);
         if d == Dialect::Postgres {
             return Ok(());
         }
-        let before = now.saturating_sub(CHANGES_KEPT.as_secs());
+        let kept_secs = i64::try_from(CHANGES_KEPT.as_secs()).unwrap_or(i64::MAX);
         let kept: Option<i64> = sqlx::query(&d.changes_kept_from(t))
-            .bind(crate::backend::sql_time(before))
+            .bind(kept_secs)
             .fetch_optional(&mut **tx)
             .await?
             .map(|row| row.try_get(0))
@@ -70,6 +72,7 @@ impl SqlBackend {
         if let Some(below) = kept.or(last) {
             sqlx::query(&d.trim_changes(t))
                 .bind(below)
+                .bind(kept_secs)
                 .execute(&mut **tx)
                 .await?;
         }
@@ -89,7 +92,7 @@ struct Reader {
     pace: tokio::time::Interval,
 }
 
-/// Pings nothing: every read that succeeds answers for the path.
+/// Pings nothing: the reads answer for the path.
 struct Pinger;
 
 impl ChangeChannel for Channel {
@@ -137,26 +140,41 @@ impl ChangeChannel for Channel {
 }
 
 /// Creates a trigger unless it is there. MySQL has no `CREATE TRIGGER IF
-/// NOT EXISTS` (MariaDB and SQLite do): a failed create is fine when the
-/// trigger is there after it (another app server made it first).
+/// NOT EXISTS` (MariaDB and SQLite do), and its `CREATE TRIGGER` takes the
+/// table's metadata lock before it finds the name taken: so MySQL looks
+/// first, and a create that fails is fine when the trigger is there after
+/// it (another app server made it first).
 async fn create_trigger(backend: &SqlBackend, name: &str, create: &str) -> Result<(), sqlx::Error> {
-    let inner = &backend.inner;
-    let Err(error) = sqlx::query(create).execute(&inner.pool).await else {
+    let mysql = backend.inner.dialect == Dialect::MySql;
+    if mysql && trigger_exists(backend, name).await? {
         return Ok(());
-    };
-    if inner.dialect != Dialect::MySql {
-        return Err(error);
     }
-    let bare = name.rsplit('.').next().unwrap_or(name);
+    match sqlx::query(create).execute(&backend.inner.pool).await {
+        Ok(_) => Ok(()),
+        Err(error) if mysql && trigger_exists(backend, name).await? => {
+            tracing::debug!(%error, "another app server made the trigger");
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether MySQL has the trigger `name` (schema-qualified or not).
+async fn trigger_exists(backend: &SqlBackend, name: &str) -> Result<bool, sqlx::Error> {
+    let (schema, bare) = match name.rsplit_once('.') {
+        Some((schema, bare)) => (Some(schema.to_owned()), bare),
+        None => (None, name),
+    };
     let found: i64 = sqlx::query(
         "SELECT COUNT(*) FROM information_schema.TRIGGERS \
-         WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?",
+         WHERE TRIGGER_SCHEMA = COALESCE(?, DATABASE()) AND TRIGGER_NAME = ?",
     )
+    .bind(schema)
     .bind(bare)
-    .fetch_one(&inner.pool)
+    .fetch_one(&backend.inner.pool)
     .await?
     .try_get(0)?;
-    if found > 0 { Ok(()) } else { Err(error) }
+    Ok(found > 0)
 }
 
 impl Reader {
@@ -187,9 +205,12 @@ impl ChangeReader for Reader {
 }
 
 impl ChangePinger for Pinger {
-    /// The next read answers.
+    /// Answered already: the reader's own reads prove the path every
+    /// 25 ms, each bounded by the store's timeout, and a failed one ends
+    /// the subscription. (Waiting for a read that finds nothing, as a
+    /// [`Heard::Pong`], would end it whenever writes never pause.)
     async fn ping(&mut self) -> Option<Ping> {
-        Some(Ping::Sent)
+        Some(Ping::Answered)
     }
 }
 
@@ -223,10 +244,7 @@ impl Dialect {
     /// Idempotent on SQLite; on MySQL see `create_trigger`.
     pub(crate) fn change_triggers_polled(self, t: &Tables) -> Vec<(String, String)> {
         let (s, k, c) = (t.sessions(), t.keys(), t.changes());
-        let now = match self {
-            Dialect::Sqlite => "CAST(strftime('%s', 'now') AS INTEGER)",
-            _ => "UNIX_TIMESTAMP()",
-        };
+        let now = self.unix_now();
         let (on_k, on_s, into) = match self {
             // A SQLite trigger names its tables bare, in its own schema.
             Dialect::Sqlite => (bare(k), bare(s), bare(&c).to_owned()),
@@ -261,22 +279,20 @@ impl Dialect {
     /// The last number logged more than a number of seconds ago, by the
     /// database's clock, walking back from the newest. Binds the seconds.
     pub(crate) fn changes_start(self, t: &Tables) -> String {
-        let now = match self {
-            Dialect::Sqlite => "CAST(strftime('%s', 'now') AS INTEGER)",
-            _ => "UNIX_TIMESTAMP()",
-        };
         self.placeholders(format!(
-            "SELECT seq FROM {} WHERE changed_at < {now} - ? ORDER BY seq DESC LIMIT 1",
-            t.changes()
+            "SELECT seq FROM {} WHERE changed_at < {} - ? ORDER BY seq DESC LIMIT 1",
+            t.changes(),
+            self.unix_now()
         ))
     }
 
-    /// The first number logged at or after a time, walking from the
-    /// oldest. Binds the time.
+    /// The first number logged no more than a number of seconds ago, by
+    /// the database's clock, walking from the oldest. Binds the seconds.
     pub(crate) fn changes_kept_from(self, t: &Tables) -> String {
         self.placeholders(format!(
-            "SELECT seq FROM {} WHERE changed_at >= ? ORDER BY seq LIMIT 1",
-            t.changes()
+            "SELECT seq FROM {} WHERE changed_at >= {} - ? ORDER BY seq LIMIT 1",
+            t.changes(),
+            self.unix_now()
         ))
     }
 
@@ -289,9 +305,22 @@ impl Dialect {
         ))
     }
 
-    /// Deletes the changes numbered below a number. Binds the number.
+    /// Deletes the changes numbered below a number and logged more than a
+    /// number of seconds ago. Binds the number, then the seconds.
     pub(crate) fn trim_changes(self, t: &Tables) -> String {
-        self.placeholders(format!("DELETE FROM {} WHERE seq < ?", t.changes()))
+        self.placeholders(format!(
+            "DELETE FROM {} WHERE seq < ? AND changed_at < {} - ?",
+            t.changes(),
+            self.unix_now()
+        ))
+    }
+
+    /// The database's time, in Unix seconds.
+    fn unix_now(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST(strftime('%s', 'now') AS INTEGER)",
+            _ => "UNIX_TIMESTAMP()",
+        }
     }
 }
 

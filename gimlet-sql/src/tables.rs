@@ -138,9 +138,20 @@ impl Tables {
     }
 
     /// A name for one of the triggers that fill the log of changes, in the
-    /// sessions table's schema.
+    /// sessions table's schema: the table's name cut to fit the 64
+    /// characters MySQL allows, and the event.
     pub(crate) fn change_trigger(&self, event: &str) -> String {
-        format!("{}_changed_{event}", self.sessions)
+        let (schema, table) = match self.sessions.rsplit_once('.') {
+            Some((schema, table)) => (Some(schema), table),
+            None => (None, self.sessions.as_str()),
+        };
+        let suffix = format!("_changed_{event}");
+        // Identifiers are ASCII: any byte is a boundary.
+        let table = &table[..table.len().min(64usize.saturating_sub(suffix.len()))];
+        match schema {
+            Some(schema) => format!("{schema}.{table}{suffix}"),
+            None => format!("{table}{suffix}"),
+        }
     }
 
     /// A name for the owner index's index on owners.

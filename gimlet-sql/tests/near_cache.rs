@@ -73,7 +73,8 @@ async fn a_cut_near_cache_serves_nothing_it_may_have_missed_on_mysql() {
 
 /// The log of changes holds a row per key row written and per session
 /// row deleted once a near cache has made its triggers, whoever wrote;
-/// the cleanup trims the rows older than it keeps, but the last.
+/// the cleanup trims the rows older than it keeps by their own time, but
+/// the last.
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_of_changes_is_filled_by_triggers_and_trimmed() {
@@ -136,9 +137,78 @@ async fn the_log_of_changes_is_filled_by_triggers_and_trimmed() {
     );
     assert!(ids.iter().all(|logged| *logged == id_text), "{ids:?}");
 
-    // Far in the future, the cleanup trims all but the last row.
-    clock.advance(Duration::from_secs(100_000));
+    // Rows logged in the last ten minutes stay through a cleanup.
+    writer.delete_expired().await.expect("cleanup");
+    let kept = rows(format!("SELECT seq, session_id FROM {}", tables.changes())).await;
+    assert_eq!(kept, logged, "recent rows are kept");
+
+    // Aged past what the log keeps (by the database's clock, which the
+    // rows carry), every row goes but the last.
+    sqlx::query(&format!(
+        "UPDATE {} SET changed_at = changed_at - 1000",
+        tables.changes()
+    ))
+    .execute(pool)
+    .await
+    .expect("age the rows");
     writer.delete_expired().await.expect("cleanup");
     let kept = rows(format!("SELECT seq, session_id FROM {}", tables.changes())).await;
     assert_eq!(kept, vec![logged.last().cloned().expect("a row")]);
+}
+
+/// Writes that never pause keep every read of the log finding rows: the
+/// cache stays live through them, rather than taking a read with rows for
+/// a lost answer and starting over empty.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_near_cache_stays_live_while_writes_never_pause() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use gimlet_core::SystemClock;
+    use gimlet_core::backend::{Backend, Batch, NearCache, Op, Write, WriteMode};
+
+    let url = common::sqlite_file_url();
+    let tables = common::own_tables();
+    let watcher = common::app_server(&url, &tables).await;
+    let cache = Arc::new(NearCache::new(100, 1 << 20, 30, Arc::new(SystemClock)));
+    assert!(watcher.follow_changes(&cache));
+    let started = Instant::now();
+    while !cache.is_live() {
+        assert!(started.elapsed() < Duration::from_secs(5), "never live");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let writer = common::app_server(&url, &tables).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writing = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                let write = Write {
+                    id: gimlet_core::SessionId::generate().expect("rng"),
+                    mode: WriteMode::Create,
+                    clear: false,
+                    set: vec![("cart".to_owned(), b"gin".to_vec())],
+                    remove: Vec::new(),
+                    expect: Vec::new(),
+                    expires_at: u64::from(u32::MAX),
+                    owner: None,
+                };
+                let batch = Batch {
+                    ops: vec![Op::Write(write)],
+                };
+                writer.commit(&batch).await.expect("write");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+    // Three ping intervals of writes, the cache checked all along.
+    let writes_from = Instant::now();
+    while writes_from.elapsed() < Duration::from_secs(3) {
+        assert!(cache.is_live(), "the cache went off under steady writes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writing.await.expect("writer");
 }

@@ -27,6 +27,7 @@ use gimlet_core::backend::{BackendError, NearCache};
 use sqlx::Row;
 
 use crate::feed::{BATCH, Cursor, GAP_WAIT};
+use crate::tables::bare;
 use crate::{Dialect, SqlBackend, Tables};
 
 /// How long the log of changes keeps a row: far longer than a reader
@@ -322,9 +323,4 @@ impl Dialect {
             _ => "UNIX_TIMESTAMP()",
         }
     }
-}
-
-/// A table's name without its schema.
-fn bare(table: &str) -> &str {
-    table.rsplit('.').next().unwrap_or(table)
 }

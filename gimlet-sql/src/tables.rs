@@ -60,6 +60,11 @@ impl From<InvalidTableName> for BackendError {
     }
 }
 
+/// A table's name without its schema.
+pub(crate) fn bare(table: &str) -> &str {
+    table.rsplit('.').next().unwrap_or(table)
+}
+
 fn identifier(part: &str) -> bool {
     let mut bytes = part.bytes();
     matches!(bytes.next(), Some(b'a'..=b'z' | b'A'..=b'Z' | b'_'))
@@ -127,7 +132,7 @@ impl Tables {
 
     /// A name for the log of endings' index on its times.
     pub(crate) fn ended_index(&self) -> String {
-        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
+        let table = bare(&self.sessions);
         format!("{table}_ended_at")
     }
 
@@ -156,13 +161,13 @@ impl Tables {
 
     /// A name for the owner index's index on owners.
     pub(crate) fn owner_index(&self) -> String {
-        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
+        let table = bare(&self.sessions);
         format!("{table}_owners_owner")
     }
 
     /// A name for the expiry index, derived from the sessions table's.
     pub(crate) fn expiry_index(&self) -> String {
-        let table = self.sessions.rsplit('.').next().unwrap_or(&self.sessions);
+        let table = bare(&self.sessions);
         format!("{table}_expires_at")
     }
 }

@@ -9,6 +9,7 @@ use crate::Clock;
 use crate::backend::{Backend, NearCache, Revocations};
 use crate::cookie::{CookieCodec, CookieJar, TransportWatch, VerifiedCookies};
 use crate::error::Error;
+use crate::import::Importer;
 use crate::key::{ChannelKind, KeySet, Place, Placement};
 use crate::lifetime::Lifetimes;
 use crate::meters::Meters;
@@ -37,6 +38,8 @@ pub(crate) struct Engine {
     pub(crate) revocations: Arc<Revocations>,
     /// Records kept near, with a store that says what changes.
     pub(crate) near_cache: Option<Arc<NearCache>>,
+    /// Another library's sessions, imported on first use.
+    pub(crate) import: Option<Importer>,
     /// Every new channel gets a record (with a backend).
     pub(crate) revocable: bool,
     pub(crate) commit_failed_requests: bool,

@@ -11,6 +11,7 @@ mod engine;
 mod error;
 mod gimlet;
 mod id;
+pub mod import;
 mod key;
 mod lifetime;
 mod meters;

@@ -27,6 +27,11 @@ pub(crate) struct Meters {
     pub(crate) revoked_checked: Counter,
     /// Commits refused because a key an `update` read had changed.
     pub(crate) conflicts: Counter,
+    /// Sessions of another library imported.
+    pub(crate) imports: Counter,
+    /// Another library's cookies that imported nothing: not verified, or
+    /// their session missing, expired or unreadable.
+    pub(crate) imports_refused: Counter,
     /// Backend call time in seconds: loads, commits, the rest.
     call_seconds: [Histogram; 3],
     /// The bytes of each session cookie set (`name=value`).
@@ -56,6 +61,14 @@ impl Meters {
                 &[labels[0], labels[1], ("how", "checked")]
             ),
             conflicts: counter!("gimlet_update_conflicts_total", &labels),
+            imports: counter!(
+                "gimlet_imports_total",
+                &[labels[0], labels[1], ("outcome", "imported")]
+            ),
+            imports_refused: counter!(
+                "gimlet_imports_total",
+                &[labels[0], labels[1], ("outcome", "refused")]
+            ),
             call_seconds: [call("load"), call("commit"), call("other")],
             cookie_bytes: histogram!("gimlet_cookie_bytes", &labels),
         }

@@ -72,7 +72,7 @@ fn identifier(part: &str) -> bool {
         && part.len() <= 63
 }
 
-fn check(name: &str) -> Result<String, InvalidTableName> {
+pub(crate) fn check(name: &str) -> Result<String, InvalidTableName> {
     let mut parts = name.split('.');
     let valid = match (parts.next(), parts.next(), parts.next()) {
         (Some(table), None, None) => identifier(table),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use gimlet_core::backend::Backend;
+use gimlet_core::import::Import;
 use gimlet_core::{Config, Gimlet};
 
 /// The secret used when `GIMLET_SECRET` is not set. Fine on a laptop,
@@ -22,6 +23,29 @@ pub struct Settings {
     pub backend: String,
     /// The session configuration.
     pub config: Config,
+    /// `GIMLET_IMPORT_FROM`: another library whose sessions are imported
+    /// on first use (`tower-sessions+URL`, `actix-session+URL`,
+    /// `actix-session+cookie`).
+    pub import_from: Option<String>,
+    /// `GIMLET_IMPORT_KEY`: that library's cookie key, 128 hex characters.
+    pub import_key: Option<String>,
+}
+
+impl Settings {
+    /// The import `GIMLET_IMPORT_FROM` names, if any.
+    ///
+    /// # Errors
+    ///
+    /// A spec or key that does not parse, or a peer store that cannot be
+    /// reached.
+    pub async fn import(&self) -> Result<Option<Import>, gimlet_core::backend::BackendError> {
+        match &self.import_from {
+            Some(from) => Ok(Some(
+                gimlet_example_stores::import(from, self.import_key.as_deref()).await?,
+            )),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Reads the settings. `GIMLET_COOKIE_SECURE` defaults to off here, since the app
@@ -57,6 +81,8 @@ pub fn from_lookup(
         addr,
         backend,
         config,
+        import_from: lookup("GIMLET_IMPORT_FROM").filter(|v| !v.is_empty()),
+        import_key: lookup("GIMLET_IMPORT_KEY").filter(|v| !v.is_empty()),
     })
 }
 
@@ -67,8 +93,8 @@ pub use gimlet_example_stores::{backend, backend_in};
 /// How long an app waits at start for its store's log of endings.
 pub const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The engine for `config` and `backend`, with the Prometheus recorder
-/// behind `/metrics` installed first.
+/// The engine for `config`, `backend` and `import`, with the Prometheus
+/// recorder behind `/metrics` installed first.
 ///
 /// # Errors
 ///
@@ -76,9 +102,13 @@ pub const FEED_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 pub fn gimlet(
     config: Config,
     backend: Option<Arc<dyn Backend>>,
+    import: Option<Import>,
 ) -> Result<Gimlet, gimlet_core::ConfigError> {
     gimlet_example_stores::prometheus::install();
-    let builder = Gimlet::builder().config(config);
+    let mut builder = Gimlet::builder().config(config);
+    if let Some(import) = import {
+        builder = builder.import(import);
+    }
     match backend {
         Some(backend) => builder.shared_backend(backend),
         None => builder,

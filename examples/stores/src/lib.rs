@@ -5,9 +5,13 @@
 //! SQLite compiles no other driver; a URL for a store left out says which
 //! feature brings it in.
 //!
-//! [`prometheus`] is the exporter behind the examples' `/metrics`.
+//! [`prometheus`] is the exporter behind the examples' `/metrics`;
+//! [`import()`] makes the import a `GIMLET_IMPORT_FROM` spec names.
 
+mod import;
 pub mod prometheus;
+
+pub use import::import;
 
 use std::sync::Arc;
 

@@ -20,6 +20,8 @@ pub(crate) struct CookieJar {
     /// permanent channel's lifetime, so that it lasts as long as any
     /// cookie of the session), written once.
     token: Option<(String, String)>,
+    /// The cookie of another library whose sessions are imported.
+    peer: Option<String>,
     config: CookieConfig,
     /// Bytes of a `Set-Cookie` value besides the cookie value, by kind.
     overhead: [usize; 2],
@@ -32,6 +34,8 @@ pub(crate) enum Named {
     Channel(ChannelKind),
     /// The write token's.
     Token,
+    /// The cookie of another library whose sessions are imported.
+    Peer,
 }
 
 /// A write token's value: 16 hex digits, not 0; anything else is no
@@ -70,6 +74,7 @@ impl CookieJar {
         let mut writer = CookieJar {
             names,
             token: None,
+            peer: None,
             config,
             overhead: [0; 2],
         };
@@ -93,6 +98,17 @@ impl CookieJar {
         writer
     }
 
+    /// Gimlet's own cookie names.
+    pub(crate) fn names(&self) -> Vec<&str> {
+        let token = self.token.as_ref().map(|(name, _)| &name[..name.len() - 1]);
+        self.names.iter().map(String::as_str).chain(token).collect()
+    }
+
+    /// Finds the cookie `name` of another library too, as [`Named::Peer`].
+    pub(crate) fn peer(&mut self, name: &str) {
+        self.peer = Some(name.to_owned());
+    }
+
     pub(crate) fn name(&self, kind: ChannelKind) -> &str {
         &self.names[kind.index()]
     }
@@ -105,8 +121,12 @@ impl CookieJar {
         {
             return Some(Named::Channel(kind));
         }
-        let (token, _) = self.token.as_ref()?;
-        (&token.as_bytes()[..token.len() - 1] == name).then_some(Named::Token)
+        if let Some((token, _)) = &self.token
+            && &token.as_bytes()[..token.len() - 1] == name
+        {
+            return Some(Named::Token);
+        }
+        (self.peer.as_deref()?.as_bytes() == name).then_some(Named::Peer)
     }
 
     /// Gimlet's cookies in `Cookie` header values, in the order sent:

@@ -32,6 +32,9 @@ pub enum ConfigErrorKind {
     /// A `GIMLET_*` variable that does not parse; [`ConfigError::env_var`]
     /// names it.
     Environment,
+    /// An [`Import`](crate::import::Import) whose peer key is missing where
+    /// the peer always has one, or is not the peer's 64 bytes.
+    Import,
     /// The keys could not be derived (never expected).
     Internal,
 }

@@ -10,6 +10,7 @@ use crate::backend::{Backend, Revocations};
 use crate::config::SameSite;
 use crate::cookie::{CookieJar, TransportWatch, VerifiedCookies};
 use crate::engine::Engine;
+use crate::import::Import;
 use crate::key::KeySet;
 use crate::{
     Clock, Config, ConfigError, EncryptionKey, Gimlet, Key, Placement, Secret, SystemClock,
@@ -58,6 +59,8 @@ pub struct GimletBuilder {
     /// Keys declared with [`GimletBuilder::key`], added to the whitelists
     /// at build time.
     declared: Vec<(&'static str, Placement)>,
+    /// Another library's sessions, imported on first use.
+    import: Option<Import>,
 }
 
 impl fmt::Debug for GimletBuilder {
@@ -71,6 +74,7 @@ impl fmt::Debug for GimletBuilder {
             .field("backend", &self.backend)
             .field("clock", &self.clock)
             .field("declared", &self.declared)
+            .field("import", &self.import)
             .finish()
     }
 }
@@ -104,6 +108,7 @@ impl GimletBuilder {
             backend: None,
             clock: Arc::new(SystemClock),
             declared: Vec::new(),
+            import: None,
         }
     }
 
@@ -198,6 +203,15 @@ impl GimletBuilder {
     #[must_use]
     pub fn shared_backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = Some(backend);
+        self
+    }
+
+    /// Import another library's sessions on first use: a request with no
+    /// Gimlet cookie but the peer's has the peer's session copied into a
+    /// fresh Gimlet session, and the peer's cookie removed. See [`Import`].
+    #[must_use]
+    pub fn import(mut self, import: Import) -> Self {
+        self.import = Some(import);
         self
     }
 
@@ -492,6 +506,7 @@ impl GimletBuilder {
             backend,
             clock,
             declared,
+            import,
         } = self;
         let config = layers::resolve(config, environment, code, declared)?;
         let codec = checks::codec(&config)?;
@@ -500,7 +515,15 @@ impl GimletBuilder {
         checks::cookie(&config)?;
 
         let near = config.near_cache_bytes > 0;
-        let cookies = CookieJar::new(config.cookie.clone(), lifetimes.idle[0], near);
+        let mut cookies = CookieJar::new(config.cookie.clone(), lifetimes.idle[0], near);
+        let import = match import {
+            Some(import) => {
+                let importer = import.prepare(&cookies.names(), config.cookie.secure)?;
+                cookies.peer(importer.cookie_name());
+                Some(importer)
+            }
+            None => None,
+        };
         let default_clientside = config.default_clientside.unwrap_or(backend.is_none());
         let revocations = Arc::new(Revocations::new(
             config.revalidate_after.as_secs(),
@@ -525,6 +548,7 @@ impl GimletBuilder {
             revalidate_after: config.revalidate_after.as_secs(),
             revocations,
             near_cache,
+            import,
             revocable: config.revocable,
             commit_failed_requests: config.commit_failed_requests,
             refresh_fraction: config.refresh_fraction,

@@ -6,12 +6,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::cookie::OVERFLOWED;
+use crate::engine::Engine;
 use crate::key::{ChannelKind, Place};
 use crate::key::{KeyName, KeyOf};
-use crate::session::model::{Lookup, Step};
+use crate::session::model::{Lookup, State, Step};
 use crate::{Error, MAX_KEY_LEN, Placement, Session, SessionId};
 
-fn check_key(key: &str) -> Result<(), Error> {
+pub(crate) fn check_key(key: &str) -> Result<(), Error> {
     // NUL is refused everywhere, since some stores cannot hold it.
     if key.is_empty() || key.len() > MAX_KEY_LEN || key.contains('\0') {
         return Err(Error::InvalidKey);
@@ -26,6 +27,43 @@ fn within(key: &impl KeyName, placement: Placement) -> Placement {
         clientside: placement.clientside.or(declared.clientside),
         permanent: placement.permanent.or(declared.permanent),
     }
+}
+
+/// Whether a value of `len` bytes for `key` in `place` is kept in the
+/// store: a server-side one, or a clientside one too large for its cookie
+/// (`cookie_overflow`). Then the store's limits apply.
+pub(crate) fn stored(engine: &Engine, state: &State, key: &str, place: Place, len: usize) -> bool {
+    !place.clientside
+        || (engine.cookie_overflow && !state.fits_in_cookie(engine, place.kind, key, len))
+}
+
+/// Checks a stored value of `len` bytes for `key` against the store's
+/// limits: the value's size, then (if the state's stored data is known)
+/// the session's with it.
+pub(crate) fn admit(
+    engine: &Engine,
+    key: &str,
+    len: usize,
+    session: Option<(&State, ChannelKind)>,
+) -> Result<(), Error> {
+    if len > engine.max_value_size {
+        return Err(Error::ValueTooLarge {
+            key: key.into(),
+            size: len,
+            limit: engine.max_value_size,
+        });
+    }
+    if let (Some(limit), Some((state, kind))) = (engine.max_session_bytes, session) {
+        let size = state.ch(kind).server_bytes_with(key, len);
+        if size > limit {
+            return Err(Error::SessionTooLarge {
+                key: key.into(),
+                size,
+                limit,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, Error> {
@@ -44,6 +82,7 @@ impl Session {
         f: impl FnOnce(Option<(Place, &[u8])>) -> R,
     ) -> Result<R, Error> {
         check_key(key)?;
+        self.import_due().await?;
         {
             let state = self.for_handler();
             match state.lookup(self.engine(), key, filter) {
@@ -198,38 +237,17 @@ impl Session {
         let placement = within(&key, placement);
         let key = key.key_name();
         check_key(key)?;
+        self.import_due().await?;
         let engine = self.engine();
         let place = engine.resolve(key, placement)?;
         let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
-        // A clientside value too large for its cookie may be kept in the
-        // store (`cookie_overflow`): then the store's limits apply.
-        let stored = !place.clientside
-            || (engine.cookie_overflow
-                && !self
-                    .state()
-                    .fits_in_cookie(engine, place.kind, key, bytes.len()));
-        if stored && bytes.len() > engine.max_value_size {
-            return Err(Error::ValueTooLarge {
-                key: key.into(),
-                size: bytes.len(),
-                limit: engine.max_value_size,
-            });
-        }
-        if let Some(limit) = engine.max_session_bytes
-            && stored
-        {
-            // What is stored counts: load it, if this request has not.
-            self.ensure_loaded().await?;
-            let size = self
-                .state()
-                .ch(place.kind)
-                .server_bytes_with(key, bytes.len());
-            if size > limit {
-                return Err(Error::SessionTooLarge {
-                    key: key.into(),
-                    size,
-                    limit,
-                });
+        if stored(engine, &self.state(), key, place, bytes.len()) {
+            admit(engine, key, bytes.len(), None)?;
+            if engine.max_session_bytes.is_some() {
+                // What is stored counts: load it, if this request has not.
+                self.ensure_loaded().await?;
+                let state = self.state();
+                admit(engine, key, bytes.len(), Some((&state, place.kind)))?;
             }
         }
         {
@@ -261,6 +279,7 @@ impl Session {
     pub async fn remove(&self, key: impl KeyName) -> Result<(), Error> {
         let key = key.key_name();
         check_key(key)?;
+        self.import_due().await?;
         let engine = self.engine();
         {
             let mut state = self.for_handler();
@@ -453,6 +472,7 @@ impl Session {
             return Err(Error::Committed { what: "a clear" });
         }
         state.replays_mut().clear();
+        state.peer_mut().forgo();
         for ch in state.channels_mut() {
             ch.clear();
         }

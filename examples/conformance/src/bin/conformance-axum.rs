@@ -11,7 +11,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     settings::init_logging();
     let settings = settings::from_env()?;
     let backend = settings::backend(&settings.backend).await?;
-    let gimlet = settings::gimlet(settings.config, backend)?;
+    let import = settings.import().await?;
+    let gimlet = settings::gimlet(settings.config, backend, import)?;
     // Take traffic once every ending the store logged has been heard.
     gimlet.feed_caught_up(settings::FEED_WAIT).await;
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;

@@ -325,11 +325,32 @@ pub async fn start(
     Some(start_on(framework, store, backend, configure).await)
 }
 
+/// Starts the app on `framework` and `store`, importing the sessions of
+/// `import`. `None` when the store's server is not configured.
+pub async fn start_importing(
+    framework: Framework,
+    store: Store,
+    import: gimlet_core::import::Import,
+) -> Option<App> {
+    let backend = backend(store).await.ok()?;
+    Some(start_with(framework, store, backend, Some(import), |_| {}).await)
+}
+
 /// Starts the app on `framework` with a backend of the test's own.
 pub async fn start_on(
     framework: Framework,
     store: Store,
     backend: Option<Arc<dyn Backend>>,
+    configure: impl FnOnce(&mut Config),
+) -> App {
+    start_with(framework, store, backend, None, configure).await
+}
+
+async fn start_with(
+    framework: Framework,
+    store: Store,
+    backend: Option<Arc<dyn Backend>>,
+    import: Option<gimlet_core::import::Import>,
     configure: impl FnOnce(&mut Config),
 ) -> App {
     let counting = backend.map(|b| Arc::new(CountingBackend::new(b)));
@@ -339,7 +360,7 @@ pub async fn start_on(
             .config;
     configure(&mut config);
     let shared = counting.clone().map(|c| c as Arc<dyn Backend>);
-    let gimlet = settings::gimlet(config, shared).unwrap();
+    let gimlet = settings::gimlet(config, shared, import).unwrap();
     // What the requests cost must not depend on whether the revocation
     // feed has caught up yet.
     assert!(

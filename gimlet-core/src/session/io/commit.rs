@@ -24,6 +24,11 @@ impl Session {
 
     /// See [`Gimlet::commit`](crate::Gimlet::commit).
     pub(crate) async fn commit(&self) -> Result<Vec<String>, Error> {
+        // A handler that used its session, but no key, still has the
+        // peer's session imported: its cookie is removed now.
+        if self.state().peer().unresolved() {
+            self.import_due().await?;
+        }
         if !self.start_commit() {
             return Ok(Vec::new());
         }
@@ -72,7 +77,9 @@ impl Session {
                 }
             }
             self.settle(&plan);
-            return Ok(plan.set_cookies);
+            let mut set_cookies = plan.set_cookies;
+            self.finish_import(&mut set_cookies);
+            return Ok(set_cookies);
         }
     }
 

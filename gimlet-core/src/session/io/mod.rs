@@ -3,6 +3,7 @@
 //! straight through after the commit.
 
 mod commit;
+mod import;
 mod load;
 mod near;
 pub(crate) mod plan;

@@ -3,6 +3,7 @@
 
 mod channel;
 mod facts;
+mod peer;
 mod placing;
 mod replays;
 mod state;

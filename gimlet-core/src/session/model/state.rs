@@ -16,6 +16,7 @@ use crate::session::status::Activity;
 
 use super::channel::Channel;
 use super::facts::Retired;
+use super::peer::Peer;
 use super::replays::Replays;
 
 /// How many cookies of one Gimlet name a request may have verified: a
@@ -68,6 +69,8 @@ pub(crate) struct State {
     /// Clientside values this request kept in the store, the cookie being
     /// full (`cookie_overflow`).
     overflowed: usize,
+    /// The cookie of another library whose sessions are imported.
+    peer: Peer,
 }
 
 impl State {
@@ -91,7 +94,19 @@ impl State {
             lifetime: None,
             lifetime_set: false,
             overflowed: 0,
+            peer: Peer::Absent,
         }
+    }
+
+    /// The cookie of another library whose sessions are imported, as
+    /// this request found it.
+    pub(crate) fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// See [`State::peer`].
+    pub(crate) fn peer_mut(&mut self) -> &mut Peer {
+        &mut self.peer
     }
 
     /// Whether the request's `Cookie` header holds one of Gimlet's session
@@ -303,6 +318,7 @@ impl State {
     /// Ends both channels, as at logout; their ids are retired.
     pub(crate) fn end(&mut self, backend: bool) -> Result<(), Error> {
         self.before_commit("an invalidation")?;
+        self.peer.forgo();
         for kind in ChannelKind::BOTH {
             let retire = self.ch_mut(kind).end(backend);
             self.retired.extend(retire);
@@ -364,9 +380,16 @@ impl State {
         // The channels the cookies make; the others start new, below.
         let mut opened: [Option<Channel>; 2] = [None, None];
         let mut lifetimes = [None; 2];
+        let mut peer = None;
         for (named, value) in engine.cookies.scan(&unopened) {
             let kind = match named {
                 Named::Channel(kind) => kind,
+                Named::Peer => {
+                    // The first, as a browser sends the most specific
+                    // path first.
+                    peer = peer.or(Some(value));
+                    continue;
+                }
                 Named::Token => {
                     // The last well-formed one, as a browser sends the
                     // newest last.
@@ -421,6 +444,7 @@ impl State {
                 Err(reason) => tracing::debug!(cookie = name, reason, "session cookie ignored"),
             }
         }
+        self.peer = Peer::found(peer, opened.iter().any(Option::is_some));
         if !self.lifetime_set {
             // Both cookies carry the same one: the commit that sets it
             // issues both.

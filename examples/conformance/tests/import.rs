@@ -1,0 +1,255 @@
+//! Importing the peers' sessions, in real HTTP: tower-sessions and
+//! actix-session write a session through their own middleware and store,
+//! then the conformance app (on axum, actix-web and Rocket) is sent the
+//! peer's cookie. The user is still logged in with the same data after
+//! one request, the peer's cookie is gone, and the next request makes no
+//! import round trip. Bad, expired and foreign peer cookies import
+//! nothing, answer no 5xx and leave nothing behind.
+
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod common;
+#[path = "import/peers.rs"]
+mod peers;
+
+use std::sync::Arc;
+
+use common::{App, Framework, Store, start_importing};
+use gimlet_core::import::Import;
+use peers::{Counted, Flavour, TowerStore, actix_login, peer_key, sqlite_url, tower_login};
+use reqwest::cookie::{CookieStore, Jar};
+
+/// A browser whose cookie jar starts with `cookie` (the peer's `id=…`).
+struct Browser {
+    client: reqwest::Client,
+    jar: Arc<Jar>,
+    base: reqwest::Url,
+}
+
+impl Browser {
+    fn new(app: &App, cookie: &str) -> Self {
+        let jar = Arc::new(Jar::default());
+        let base: reqwest::Url = app.base.parse().unwrap();
+        jar.add_cookie_str(&format!("{cookie}; Path=/"), &base);
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap();
+        Browser { client, jar, base }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(self.base.join(path).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// The names of the cookies the jar holds.
+    fn cookies(&self) -> Vec<String> {
+        let header = self.jar.cookies(&self.base);
+        let header = header.as_ref().map_or("", |h| h.to_str().unwrap());
+        header
+            .split("; ")
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| pair.split('=').next().unwrap().to_owned())
+            .collect()
+    }
+}
+
+/// The peer's session, imported by one request, is the user's from then
+/// on; the peer's cookie is gone, and no further request reads the peer.
+async fn imported_once(app: &App, cookie: &str, peer: Option<&Counted>) {
+    let browser = Browser::new(app, cookie);
+    assert_eq!(browser.get("/get/user").await, (200, "ana".to_owned()));
+    assert_eq!(peer.map(Counted::loads), peer.map(|_| 1));
+    let cookies = browser.cookies();
+    assert!(!cookies.contains(&"id".to_owned()), "{cookies:?}");
+    assert!(
+        cookies.iter().any(|c| c.starts_with("gimlet")),
+        "{cookies:?}"
+    );
+    for (path, body) in [("/flatten/list", "itsy:bitsy"), ("/get/user", "ana")] {
+        app.reset_counts();
+        assert_eq!(browser.get(path).await, (200, body.to_owned()));
+        // Gimlet's own record, at most: the data is Gimlet's now.
+        assert!(app.counts().loads <= 1, "{:?}", app.counts());
+    }
+    assert_eq!(peer.map(Counted::loads), peer.map(|_| 1));
+}
+
+/// A peer cookie that imports nothing: no 5xx, the cookie removed, no
+/// Gimlet session made and nothing written.
+async fn imports_nothing(app: &App, cookie: &str) {
+    let browser = Browser::new(app, cookie);
+    let (status, _) = browser.get("/get/user").await;
+    assert_eq!(status, 404);
+    assert_eq!(browser.cookies(), Vec::<String>::new());
+    assert_eq!(app.counts().commits, 0, "{:?}", app.counts());
+}
+
+fn store_of(tower: TowerStore) -> Store {
+    match tower {
+        TowerStore::Redis => Store::Redis,
+        TowerStore::Postgres => Store::Postgres,
+        TowerStore::MySql => Store::MySql,
+        TowerStore::Sqlite => Store::Sqlite,
+    }
+}
+
+async fn tower_sessions(framework: Framework, tower: TowerStore, flavour: Flavour) {
+    let sqlite = sqlite_url();
+    let (cookie, peer) = tower_login(tower, flavour, &sqlite).await;
+    let mut import = Import::tower_sessions(peer.clone());
+    if flavour != Flavour::Plain {
+        import = import.key(&peer_key());
+    }
+    let app = start_importing(framework, store_of(tower), import)
+        .await
+        .unwrap();
+    imported_once(&app, &cookie, Some(&peer)).await;
+}
+
+async fn actix_session_redis(framework: Framework, flavour: Flavour) {
+    let cookie = actix_login(true, flavour, &peer_key()).await;
+    let url = common::server_url("GIMLET_TEST_REDIS_URL", "the import tests").unwrap();
+    let peer = Counted::new(gimlet_redis::RedisPeerStore::from_url(&url).unwrap());
+    let import = Import::actix_session(peer.clone()).key(&peer_key());
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
+    imported_once(&app, &cookie, Some(&peer)).await;
+}
+
+async fn actix_session_cookie(framework: Framework, flavour: Flavour) {
+    let cookie = actix_login(false, flavour, &peer_key()).await;
+    let import = Import::actix_session_cookie().key(&peer_key());
+    let app = start_importing(framework, Store::Memory, import)
+        .await
+        .unwrap();
+    imported_once(&app, &cookie, None).await;
+}
+
+/// A signed tower-sessions cookie with one character of its id changed.
+async fn tampered(framework: Framework) {
+    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Signed, "").await;
+    let (name, value) = cookie.split_once('=').unwrap();
+    let mut value = value.to_owned();
+    let last = value.pop().unwrap();
+    value.push(if last == 'A' { 'B' } else { 'A' });
+    let import = Import::tower_sessions(peer.clone()).key(&peer_key());
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
+    imports_nothing(&app, &format!("{name}={value}")).await;
+    assert_eq!(peer.loads(), 0);
+}
+
+/// An actix-session cookie made under another key.
+async fn foreign_key(framework: Framework) {
+    let other: Vec<u8> = (0..64).collect();
+    let cookie = actix_login(false, Flavour::Private, &other).await;
+    let import = Import::actix_session_cookie().key(&peer_key());
+    let app = start_importing(framework, Store::Memory, import)
+        .await
+        .unwrap();
+    imports_nothing(&app, &cookie).await;
+}
+
+/// A tower-sessions record that expired, still in its SQLite table.
+async fn expired(framework: Framework) {
+    use std::collections::HashMap;
+    use tower_sessions::SessionStore;
+    use tower_sessions::cookie::time::{Duration, OffsetDateTime};
+    use tower_sessions::session::{Id, Record};
+
+    let sqlite = sqlite_url();
+    let pool = gimlet_sql::sqlx::SqlitePool::connect(&sqlite)
+        .await
+        .unwrap();
+    let store = tower_sessions_sqlx_store::SqliteStore::new(pool);
+    store.migrate().await.unwrap();
+    let mut record = Record {
+        id: Id::default(),
+        data: HashMap::from([("user".to_owned(), serde_json::json!("ana"))]),
+        expiry_date: OffsetDateTime::now_utc() - Duration::hours(1),
+    };
+    store.create(&mut record).await.unwrap();
+    let peer = Counted::new(gimlet_sql::SqlPeerStore::connect(&sqlite).await.unwrap());
+    let import = Import::tower_sessions(peer.clone());
+    let app = start_importing(framework, Store::Sqlite, import)
+        .await
+        .unwrap();
+    imports_nothing(&app, &format!("id={}", record.id)).await;
+    assert_eq!(peer.loads(), 1);
+}
+
+/// A browser that already has a Gimlet session keeps it: the peer's
+/// cookie is removed, and its store never read.
+async fn never_over_a_gimlet_session(framework: Framework) {
+    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let import = Import::tower_sessions(peer.clone());
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
+    let browser = Browser::new(&app, "other=1");
+    assert_eq!(browser.get("/set/user/bob").await.0, 200);
+    browser
+        .jar
+        .add_cookie_str(&format!("{cookie}; Path=/"), &browser.base);
+    assert_eq!(browser.get("/get/user").await, (200, "bob".to_owned()));
+    assert_eq!(peer.loads(), 0);
+    assert!(!browser.cookies().contains(&"id".to_owned()));
+    assert_eq!(browser.get("/get/list").await.0, 404);
+}
+
+macro_rules! on_every_framework {
+    ($($test:ident => $body:expr;)*) => {
+        $(
+            mod $test {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn axum() {
+                    let framework = Framework::Axum;
+                    let body = $body;
+                    body(framework).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn actix() {
+                    let framework = Framework::Actix;
+                    let body = $body;
+                    body(framework).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn rocket() {
+                    let framework = Framework::Rocket;
+                    let body = $body;
+                    body(framework).await;
+                }
+            }
+        )*
+    };
+}
+
+on_every_framework! {
+    tower_sessions_redis_plain => |f| tower_sessions(f, TowerStore::Redis, Flavour::Plain);
+    tower_sessions_redis_signed => |f| tower_sessions(f, TowerStore::Redis, Flavour::Signed);
+    tower_sessions_redis_private => |f| tower_sessions(f, TowerStore::Redis, Flavour::Private);
+    tower_sessions_postgres_signed => |f| tower_sessions(f, TowerStore::Postgres, Flavour::Signed);
+    tower_sessions_mysql_private => |f| tower_sessions(f, TowerStore::MySql, Flavour::Private);
+    tower_sessions_sqlite_plain => |f| tower_sessions(f, TowerStore::Sqlite, Flavour::Plain);
+    actix_session_redis_private => |f| actix_session_redis(f, Flavour::Private);
+    actix_session_redis_signed => |f| actix_session_redis(f, Flavour::Signed);
+    actix_session_cookie_private => |f| actix_session_cookie(f, Flavour::Private);
+    actix_session_cookie_signed => |f| actix_session_cookie(f, Flavour::Signed);
+    a_tampered_cookie_imports_nothing => tampered;
+    a_foreign_key_cookie_imports_nothing => foreign_key;
+    an_expired_session_imports_nothing => expired;
+    an_import_never_overwrites_a_gimlet_session => never_over_a_gimlet_session;
+}

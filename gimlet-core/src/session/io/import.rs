@@ -1,0 +1,145 @@
+//! Importing another library's session ([`Import`](crate::import::Import)):
+//! before the handler's first use of a key (or at the commit, if it used
+//! none), at most one round trip to the peer's store; then, at the commit,
+//! the removal of the peer's cookie and, if configured, of its record.
+
+use crate::import::{Claim, Entries, Importer};
+use crate::session::access::{admit, check_key, stored};
+use crate::{Error, Session};
+
+impl Session {
+    /// Imports the peer's session the request's cookie names, if an import
+    /// is due; a concurrent use waits for it. Costs a field test when no
+    /// import is configured or due.
+    ///
+    /// # Errors
+    ///
+    /// The peer store's error: the import stays due, for the next use or
+    /// the next request.
+    pub(crate) async fn import_due(&self) -> Result<(), Error> {
+        let Some(importer) = &self.engine().import else {
+            return Ok(());
+        };
+        if !self.for_handler().peer().unresolved() {
+            return Ok(());
+        }
+        let _gate = self.inner.load_gate.lock().await;
+        let Some(value) = self.state().peer_mut().start() else {
+            return Ok(()); // imported while this use waited
+        };
+        let found = match self.read_peer(importer, &value).await {
+            Ok(found) => found,
+            Err(e) => {
+                self.state().peer_mut().failed(value);
+                return Err(e);
+            }
+        };
+        let meters = self.engine().meters();
+        let record = match found {
+            Some((entries, record)) => {
+                let (kept, left) = self.place_imported(importer, &entries);
+                tracing::info!(parent: &self.span(), from = importer.name(), kept, left, "session imported");
+                meters.imports.increment(1);
+                record.filter(|_| importer.deletes_records())
+            }
+            None => {
+                meters.imports_refused.increment(1);
+                None
+            }
+        };
+        self.state().peer_mut().done(record);
+        Ok(())
+    }
+
+    /// The entries of the peer's session, with the key of its record in
+    /// the peer's store; `None` for a cookie that does not verify or a
+    /// session that is missing, expired or unreadable.
+    async fn read_peer(
+        &self,
+        importer: &Importer,
+        value: &[u8],
+    ) -> Result<Option<(Entries, Option<String>)>, Error> {
+        let span = self.span();
+        let (key, id) = match importer.claim(value) {
+            Ok(Claim::Carried(entries)) => return Ok(Some((entries, None))),
+            Ok(Claim::Stored { key, id }) => (key, id),
+            Err(reason) => {
+                tracing::debug!(parent: &span, from = importer.name(), reason, "peer cookie refused");
+                return Ok(None);
+            }
+        };
+        let Some(store) = importer.store() else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.backend_call("import", store.load(&key)).await? else {
+            tracing::debug!(parent: &span, from = importer.name(), "peer session missing or expired");
+            return Ok(None);
+        };
+        match importer.decode(&bytes, id, self.engine().now()) {
+            Ok(Some(entries)) => Ok(Some((entries, Some(key)))),
+            Ok(None) => Ok(None),
+            Err(reason) => {
+                tracing::warn!(parent: &span, from = importer.name(), reason, "peer session unreadable; not imported");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Places each entry the import's rule keeps, as an insert would, and
+    /// answers how many it placed and how many it left out (dropped by the
+    /// rule, or refused by a limit: an invalid key, a value too large).
+    fn place_imported(&self, importer: &Importer, entries: &Entries) -> (usize, usize) {
+        let engine = self.engine();
+        let mut state = self.state();
+        let mut kept = 0;
+        for (key, value) in entries {
+            let Some(placement) = importer.place(key) else {
+                continue;
+            };
+            let placed = check_key(key).and_then(|()| {
+                let place = engine.resolve(key, placement)?;
+                let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
+                if stored(engine, &state, key, place, bytes.len()) {
+                    admit(engine, key, bytes.len(), Some((&state, place.kind)))?;
+                }
+                state.place(engine, key, bytes, place)
+            });
+            match placed {
+                Ok(()) => kept += 1,
+                Err(e) => {
+                    tracing::warn!(from = importer.name(), error = %e, "an imported key was left out");
+                }
+            }
+        }
+        (kept, entries.len() - kept)
+    }
+
+    /// After a commit: removes the peer's cookie (appended to
+    /// `set_cookies`) once its import is over, and deletes its record,
+    /// if configured, off the request's path.
+    pub(crate) fn finish_import(&self, set_cookies: &mut Vec<String>) {
+        let Some(importer) = &self.engine().import else {
+            return;
+        };
+        let record = {
+            let mut state = self.state();
+            if !state.peer().spent() {
+                return;
+            }
+            set_cookies.push(importer.removal().to_owned());
+            state.peer_mut().take_record()
+        };
+        if let (Some(record), Some(store), Ok(runtime)) = (
+            record,
+            importer.store().cloned(),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            let from = importer.name();
+            runtime.spawn(async move {
+                if let Err(e) = store.delete(&record).await {
+                    tracing::warn!(from, error = %e, "the imported peer record was not deleted");
+                }
+            });
+        }
+    }
+}

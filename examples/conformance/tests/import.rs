@@ -15,7 +15,8 @@ mod peers;
 use std::sync::Arc;
 
 use common::{App, Framework, Store, start_importing};
-use gimlet_core::import::Import;
+use gimlet_core::Placement;
+use gimlet_core::import::{Import, PeerStore};
 use peers::{Counted, Flavour, TowerStore, actix_login, peer_key, sqlite_url, tower_login};
 use reqwest::cookie::{CookieStore, Jar};
 
@@ -206,6 +207,83 @@ async fn never_over_a_gimlet_session(framework: Framework) {
     assert_eq!(browser.get("/get/list").await.0, 404);
 }
 
+/// A handler that reads no key (`/id`) still has the session imported,
+/// at its commit, and the peer's cookie removed.
+async fn a_handler_that_reads_no_key(framework: Framework) {
+    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let import = Import::tower_sessions(peer.clone());
+    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let browser = Browser::new(&app, &cookie);
+    assert_eq!(browser.get("/id").await.0, 200);
+    assert_eq!(peer.loads(), 1);
+    assert!(!browser.cookies().contains(&"id".to_owned()));
+    assert_eq!(browser.get("/get/user").await, (200, "ana".to_owned()));
+    assert_eq!(peer.loads(), 1);
+}
+
+/// A logout before any key is read imports nothing, and removes the
+/// peer's cookie: the user is logged out of both.
+async fn a_logout_first_imports_nothing(framework: Framework) {
+    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let import = Import::tower_sessions(peer.clone());
+    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let browser = Browser::new(&app, &cookie);
+    assert_eq!(browser.get("/invalidate").await.0, 200);
+    assert_eq!(peer.loads(), 0);
+    assert!(!browser.cookies().contains(&"id".to_owned()));
+    assert_eq!(browser.get("/get/user").await.0, 404);
+    assert_eq!(peer.loads(), 0);
+}
+
+/// The application's rule places each key, or drops it.
+async fn the_rule_places_and_drops_keys(framework: Framework) {
+    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let import = Import::tower_sessions(peer).keys(|key| match key {
+        "user" => Some(Placement::new().clientside(true).permanent(true)),
+        _ => None,
+    });
+    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let browser = Browser::new(&app, &cookie);
+    assert_eq!(browser.get("/is_clientside/user").await.1, "true");
+    assert_eq!(browser.get("/is_permanent/user").await.1, "true");
+    assert_eq!(browser.get("/get/list").await.0, 404);
+    assert_eq!(browser.get("/len").await.1, "1");
+}
+
+/// With `delete_records`, the peer's record goes once the import is
+/// committed.
+async fn the_peer_record_is_deleted_when_asked(framework: Framework) {
+    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let import = Import::tower_sessions(peer.clone()).delete_records(true);
+    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let browser = Browser::new(&app, &cookie);
+    assert_eq!(browser.get("/get/user").await, (200, "ana".to_owned()));
+    let id = cookie.split_once('=').unwrap().1;
+    let url = common::server_url("GIMLET_TEST_REDIS_URL", "the import tests").unwrap();
+    let store = gimlet_redis::RedisPeerStore::from_url(&url).unwrap();
+    let mut waited = 0;
+    while store.load(id).await.unwrap().is_some() {
+        assert!(waited < 100, "the peer's record is still there");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(peer.deletes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(browser.get("/get/user").await, (200, "ana".to_owned()));
+}
+
+/// A peer store that does not answer: a 503, the peer's cookie kept (the
+/// import is tried again on the next request), no Gimlet session made.
+async fn a_peer_store_down_is_a_503_and_keeps_the_cookie(framework: Framework) {
+    let (cookie, _) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let down = gimlet_redis::RedisPeerStore::from_url("redis://127.0.0.1:1").unwrap();
+    let import = Import::tower_sessions(down);
+    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let browser = Browser::new(&app, &cookie);
+    assert_eq!(browser.get("/get/user").await.0, 503);
+    assert_eq!(browser.cookies(), ["id"]);
+    assert_eq!(app.counts().commits, 0);
+}
+
 macro_rules! on_every_framework {
     ($($test:ident => $body:expr;)*) => {
         $(
@@ -252,4 +330,9 @@ on_every_framework! {
     a_foreign_key_cookie_imports_nothing => foreign_key;
     an_expired_session_imports_nothing => expired;
     an_import_never_overwrites_a_gimlet_session => never_over_a_gimlet_session;
+    a_handler_that_reads_no_key_still_imports => a_handler_that_reads_no_key;
+    a_logout_before_the_import_imports_nothing => a_logout_first_imports_nothing;
+    the_application_s_rule_places_and_drops_keys => the_rule_places_and_drops_keys;
+    the_peer_record_is_deleted_when_asked => the_peer_record_is_deleted_when_asked;
+    a_peer_store_down_answers_503_and_keeps_the_cookie => a_peer_store_down_is_a_503_and_keeps_the_cookie;
 }

@@ -224,4 +224,36 @@ async fn the_counters_move_by_the_calls_a_request_made_and_what_they_found() {
         17,
         "the read and one per round"
     );
+
+    // Imports from actix-session's cookie store: one imported, one refused
+    // (a cookie under another key); neither reads a store.
+    let peer = |key: &[u8]| {
+        let mut jar = cookie::CookieJar::new();
+        jar.private_mut(&cookie::Key::from(key))
+            .add(cookie::Cookie::new("id", r#"{"user":"\"ana\""}"#));
+        format!("id={}", jar.get("id").unwrap().value())
+    };
+    let gimlet = Gimlet::builder()
+        .secret(common::SECRET)
+        .without_env()
+        .import(gimlet_core::import::Import::actix_session_cookie().key(&[9; 64]))
+        .build()
+        .unwrap()
+        .serving("test");
+    let _ = moved(&snapshotter);
+    for key in [[9; 64], [3; 64]] {
+        let s = gimlet.open_from_headers([peer(&key).as_str()]);
+        s.get::<String>("user").await.unwrap();
+        gimlet.commit(&s).await.unwrap();
+    }
+    let after = moved(&snapshotter);
+    let imports = |outcome: &str| {
+        let key = format!("gimlet_imports_total{{backend=none,framework=test,outcome={outcome}}}");
+        match after.get(&key) {
+            Some(DebugValue::Counter(n)) => *n,
+            _ => 0,
+        }
+    };
+    assert_eq!((imports("imported"), imports("refused")), (1, 1), "{after:#?}");
+    assert!(!after.keys().any(|k| k.contains("round_trips")), "{after:#?}");
 }

@@ -165,3 +165,60 @@ async fn secure_cookies_served_over_plain_http_are_warned_about_once() {
         );
     }
 }
+
+/// `GIMLET_IMPORT_FROM` and `GIMLET_IMPORT_KEY`: a tower-sessions session in
+/// its SQLite table, written by its own store, and an actix-session one
+/// in its private cookie, made by the `cookie` crate actix-web carries.
+#[tokio::test]
+async fn every_binary_imports_what_gimlet_import_from_names() {
+    use std::collections::HashMap;
+    use tower_sessions::SessionStore;
+    use tower_sessions::cookie::time::{Duration, OffsetDateTime};
+    use tower_sessions::session::{Id, Record};
+
+    let db = std::env::temp_dir().join(format!("gimlet-bin-import-{}.db", std::process::id()));
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let store = tower_sessions_sqlx_store::SqliteStore::new(
+        gimlet_sql::sqlx::SqlitePool::connect(&url).await.unwrap(),
+    );
+    store.migrate().await.unwrap();
+    let key = [5u8; 64];
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let mut actix = actix_web::cookie::CookieJar::new();
+    actix
+        .private_mut(&actix_web::cookie::Key::from(&key))
+        .add(actix_web::cookie::Cookie::new("id", r#"{"user":"\"ana\""}"#));
+    let actix = actix.get("id").unwrap().encoded().to_string();
+    for binary in BINARIES {
+        let mut record = Record {
+            id: Id::default(),
+            data: HashMap::from([("user".to_owned(), serde_json::json!("ana"))]),
+            expiry_date: OffsetDateTime::now_utc() + Duration::hours(1),
+        };
+        store.create(&mut record).await.unwrap();
+        let imports = [
+            (format!("tower-sessions+{url}"), None, format!("id={}", record.id)),
+            ("actix-session+cookie".to_owned(), Some(hex.clone()), actix.clone()),
+        ];
+        for (from, key, cookie) in imports {
+            let mut settings = vec![("GIMLET_IMPORT_FROM", from.clone())];
+            settings.extend(key.map(|key| ("GIMLET_IMPORT_KEY", key)));
+            let app = run(binary, &settings).await;
+            let response = reqwest::Client::new()
+                .get(format!("{}/get/user", app.base))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap();
+            let removed = response
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|c| c.to_str().unwrap().starts_with("id=;"));
+            assert_eq!(response.status(), 200, "{binary} from {from}");
+            assert!(removed, "{binary} from {from}");
+            assert_eq!(response.text().await.unwrap(), "ana", "{binary} from {from}");
+        }
+    }
+    let _ = std::fs::remove_file(&db);
+}

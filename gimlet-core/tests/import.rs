@@ -45,7 +45,10 @@ async fn the_peer_s_session_is_read_once_and_its_cookie_removed() {
     // The keys went to Gimlet's store in the one commit; nothing loaded.
     assert_eq!(b.counts(), calls(0, 1));
     let removal = cookies.iter().find(|c| c.starts_with("id=")).unwrap();
-    assert!(removal.contains("Max-Age=0") && removal.contains("Path=/"), "{removal}");
+    assert!(
+        removal.contains("Max-Age=0") && removal.contains("Path=/"),
+        "{removal}"
+    );
     assert!(!b.jar.contains_key("id"));
     b.reset_counts();
     let s = b.open();
@@ -139,7 +142,11 @@ fn an_import_that_cannot_work_is_refused_at_build() {
     assert_eq!(no_key.kind(), gimlet_core::ConfigErrorKind::Import);
     let short = build(Import::actix_session_cookie().key(&[1; 32])).unwrap_err();
     assert_eq!(short.kind(), gimlet_core::ConfigErrorKind::Import);
-    let gimlets = build(Import::actix_session_cookie().key(&KEY).cookie_name("gimlet-n"));
+    let gimlets = build(
+        Import::actix_session_cookie()
+            .key(&KEY)
+            .cookie_name("gimlet-n"),
+    );
     assert!(gimlets.is_err());
     let bad = build(Import::actix_session_cookie().key(&KEY).cookie_name("a b"));
     assert!(bad.is_err());

@@ -254,6 +254,13 @@ async fn the_counters_move_by_the_calls_a_request_made_and_what_they_found() {
             _ => 0,
         }
     };
-    assert_eq!((imports("imported"), imports("refused")), (1, 1), "{after:#?}");
-    assert!(!after.keys().any(|k| k.contains("round_trips")), "{after:#?}");
+    assert_eq!(
+        (imports("imported"), imports("refused")),
+        (1, 1),
+        "{after:#?}"
+    );
+    assert!(
+        !after.keys().any(|k| k.contains("round_trips")),
+        "{after:#?}"
+    );
 }

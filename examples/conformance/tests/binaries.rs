@@ -187,7 +187,10 @@ async fn every_binary_imports_what_gimlet_import_from_names() {
     let mut actix = actix_web::cookie::CookieJar::new();
     actix
         .private_mut(&actix_web::cookie::Key::from(&key))
-        .add(actix_web::cookie::Cookie::new("id", r#"{"user":"\"ana\""}"#));
+        .add(actix_web::cookie::Cookie::new(
+            "id",
+            r#"{"user":"\"ana\""}"#,
+        ));
     let actix = actix.get("id").unwrap().encoded().to_string();
     for binary in BINARIES {
         let mut record = Record {
@@ -197,8 +200,16 @@ async fn every_binary_imports_what_gimlet_import_from_names() {
         };
         store.create(&mut record).await.unwrap();
         let imports = [
-            (format!("tower-sessions+{url}"), None, format!("id={}", record.id)),
-            ("actix-session+cookie".to_owned(), Some(hex.clone()), actix.clone()),
+            (
+                format!("tower-sessions+{url}"),
+                None,
+                format!("id={}", record.id),
+            ),
+            (
+                "actix-session+cookie".to_owned(),
+                Some(hex.clone()),
+                actix.clone(),
+            ),
         ];
         for (from, key, cookie) in imports {
             let mut settings = vec![("GIMLET_IMPORT_FROM", from.clone())];
@@ -217,7 +228,11 @@ async fn every_binary_imports_what_gimlet_import_from_names() {
                 .any(|c| c.to_str().unwrap().starts_with("id=;"));
             assert_eq!(response.status(), 200, "{binary} from {from}");
             assert!(removed, "{binary} from {from}");
-            assert_eq!(response.text().await.unwrap(), "ana", "{binary} from {from}");
+            assert_eq!(
+                response.text().await.unwrap(),
+                "ana",
+                "{binary} from {from}"
+            );
         }
     }
     let _ = std::fs::remove_file(&db);

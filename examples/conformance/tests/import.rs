@@ -212,7 +212,9 @@ async fn never_over_a_gimlet_session(framework: Framework) {
 async fn a_handler_that_reads_no_key(framework: Framework) {
     let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
     let import = Import::tower_sessions(peer.clone());
-    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/id").await.0, 200);
     assert_eq!(peer.loads(), 1);
@@ -226,7 +228,9 @@ async fn a_handler_that_reads_no_key(framework: Framework) {
 async fn a_logout_first_imports_nothing(framework: Framework) {
     let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
     let import = Import::tower_sessions(peer.clone());
-    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/invalidate").await.0, 200);
     assert_eq!(peer.loads(), 0);
@@ -242,7 +246,9 @@ async fn the_rule_places_and_drops_keys(framework: Framework) {
         "user" => Some(Placement::new().clientside(true).permanent(true)),
         _ => None,
     });
-    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/is_clientside/user").await.1, "true");
     assert_eq!(browser.get("/is_permanent/user").await.1, "true");
@@ -255,7 +261,9 @@ async fn the_rule_places_and_drops_keys(framework: Framework) {
 async fn the_peer_record_is_deleted_when_asked(framework: Framework) {
     let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
     let import = Import::tower_sessions(peer.clone()).delete_records(true);
-    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/get/user").await, (200, "ana".to_owned()));
     let id = cookie.split_once('=').unwrap().1;
@@ -277,7 +285,9 @@ async fn a_peer_store_down_is_a_503_and_keeps_the_cookie(framework: Framework) {
     let (cookie, _) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
     let down = gimlet_redis::RedisPeerStore::from_url("redis://127.0.0.1:1").unwrap();
     let import = Import::tower_sessions(down);
-    let app = start_importing(framework, Store::Redis, import).await.unwrap();
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/get/user").await.0, 503);
     assert_eq!(browser.cookies(), ["id"]);

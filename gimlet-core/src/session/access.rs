@@ -29,12 +29,12 @@ fn within(key: &impl KeyName, placement: Placement) -> Placement {
     }
 }
 
-/// Whether a value of `len` bytes for `key` in `place` is kept in the
-/// store: a server-side one, or a clientside one too large for its cookie
-/// (`cookie_overflow`). Then the store's limits apply.
-pub(crate) fn stored(engine: &Engine, state: &State, key: &str, place: Place, len: usize) -> bool {
-    !place.clientside
-        || (engine.cookie_overflow && !state.fits_in_cookie(engine, place.kind, key, len))
+/// Whether a value for `place` is kept in the store: a server-side one,
+/// or a clientside one too large for its cookie (`cookie_overflow`; `fits`
+/// answers whether it fits, asked only then). Then the store's limits
+/// apply.
+pub(crate) fn stored(engine: &Engine, place: Place, fits: impl FnOnce() -> bool) -> bool {
+    !place.clientside || (engine.cookie_overflow && !fits())
 }
 
 /// Checks a stored value of `len` bytes for `key` against the store's
@@ -241,7 +241,11 @@ impl Session {
         let engine = self.engine();
         let place = engine.resolve(key, placement)?;
         let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
-        if stored(engine, &self.state(), key, place, bytes.len()) {
+        let fits = || {
+            let state = self.state();
+            state.fits_in_cookie(engine, place.kind, key, bytes.len())
+        };
+        if stored(engine, place, fits) {
             admit(engine, key, bytes.len(), None)?;
             if engine.max_session_bytes.is_some() {
                 // What is stored counts: load it, if this request has not.

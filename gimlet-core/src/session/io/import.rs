@@ -17,9 +17,15 @@ impl Session {
     /// The peer store's error: the import stays due, for the next use or
     /// the next request.
     pub(crate) async fn import_due(&self) -> Result<(), Error> {
-        let Some(importer) = &self.engine().import else {
-            return Ok(());
-        };
+        match &self.engine().import {
+            None => Ok(()),
+            // Boxed, so that the rare import's state does not grow the
+            // future of every call that may start one.
+            Some(importer) => Box::pin(self.import(importer)).await,
+        }
+    }
+
+    async fn import(&self, importer: &Importer) -> Result<(), Error> {
         if !self.for_handler().peer().unresolved() {
             return Ok(());
         }
@@ -99,7 +105,8 @@ impl Session {
             let placed = check_key(key).and_then(|()| {
                 let place = engine.resolve(key, placement)?;
                 let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
-                if stored(engine, &state, key, place, bytes.len()) {
+                let fits = || state.fits_in_cookie(engine, place.kind, key, bytes.len());
+                if stored(engine, place, fits) {
                     admit(engine, key, bytes.len(), Some((&state, place.kind)))?;
                 }
                 state.place(engine, key, bytes, place)

@@ -7,8 +7,13 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use common::{Browser, browser, calls};
-use gimlet_core::import::Import;
+use gimlet_core::backend::BackendError;
+use gimlet_core::import::{Import, PeerStore};
 use gimlet_core::{Gimlet, GimletBuilder, Placement};
 
 const KEY: [u8; 64] = [9; 64];
@@ -25,7 +30,7 @@ fn peer_cookie(key: &[u8]) -> String {
 }
 
 fn importing(b: GimletBuilder) -> GimletBuilder {
-    b.import(Import::actix_session_cookie().key(&KEY))
+    b.import(Import::actix_session_cookie().private(&KEY))
 }
 
 fn with_peer(b: &mut Browser, cookie: &str) {
@@ -118,7 +123,7 @@ async fn the_rule_places_keys_and_drops_others() {
     let mut b = browser(|g| {
         g.import(
             Import::actix_session_cookie()
-                .key(&KEY)
+                .private(&KEY)
                 .keys(|key| (key == "user").then(|| Placement::new().permanent(true))),
         )
     });
@@ -140,14 +145,110 @@ fn an_import_that_cannot_work_is_refused_at_build() {
     };
     let no_key = build(Import::actix_session_cookie()).unwrap_err();
     assert_eq!(no_key.kind(), gimlet_core::ConfigErrorKind::Import);
-    let short = build(Import::actix_session_cookie().key(&[1; 32])).unwrap_err();
+    let short = build(Import::actix_session_cookie().private(&[1; 32])).unwrap_err();
     assert_eq!(short.kind(), gimlet_core::ConfigErrorKind::Import);
     let gimlets = build(
         Import::actix_session_cookie()
-            .key(&KEY)
+            .private(&KEY)
             .cookie_name("gimlet-n"),
     );
     assert!(gimlets.is_err());
-    let bad = build(Import::actix_session_cookie().key(&KEY).cookie_name("a b"));
+    let bad = build(
+        Import::actix_session_cookie()
+            .private(&KEY)
+            .cookie_name("a b"),
+    );
     assert!(bad.is_err());
+}
+
+/// actix-session's `RedisSessionStore` layout (its JSON state under the
+/// session key) held in memory, whose loads wait while the test holds
+/// `gate`, and are counted.
+#[derive(Debug, Clone, Default)]
+struct Gated {
+    gate: Arc<tokio::sync::RwLock<()>>,
+    loads: Arc<AtomicUsize>,
+}
+
+#[gimlet_core::async_trait]
+impl PeerStore for Gated {
+    async fn load(&self, key: &str) -> Result<Option<Vec<u8>>, BackendError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        let _open = self.gate.read().await;
+        Ok((key == "sessionkey1").then(|| br#"{"user":"\"ana\""}"#.to_vec()))
+    }
+
+    async fn delete(&self, _: &str) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
+/// A browser with actix-session's cookie naming `sessionkey1`, on a Gimlet
+/// importing from `gated`.
+fn gated_browser(gated: &Gated) -> Browser {
+    let import = Import::actix_session(gated.clone()).private(&KEY);
+    let mut b = browser(|g| g.import(import));
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(&cookie::Key::from(&KEY))
+        .add(cookie::Cookie::new("id", "sessionkey1"));
+    with_peer(&mut b, &jar.get("id").unwrap().encoded().to_string());
+    b
+}
+
+#[tokio::test]
+async fn uses_that_start_while_the_import_waits_all_see_it_from_one_read() {
+    let gated = Gated::default();
+    let mut b = gated_browser(&gated);
+    let hold = gated.gate.write().await;
+    let s = b.open();
+    let reads: Vec<_> = ["user", "user"]
+        .into_iter()
+        .map(|key| {
+            let s = s.clone();
+            tokio::spawn(async move { s.get::<String>(key).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    drop(hold);
+    for read in reads {
+        assert_eq!(read.await.unwrap().unwrap().unwrap(), "ana");
+    }
+    assert_eq!(gated.loads.load(Ordering::SeqCst), 1);
+    b.commit(&s).await;
+    assert!(!b.jar.contains_key("id"));
+}
+
+#[tokio::test]
+async fn an_import_dropped_halfway_is_due_again() {
+    let gated = Gated::default();
+    let mut b = gated_browser(&gated);
+    let s = b.open();
+    let hold = gated.gate.write().await;
+    let dropped = tokio::time::timeout(Duration::from_millis(20), s.get::<String>("user")).await;
+    assert!(dropped.is_err());
+    drop(hold);
+    assert_eq!(s.get::<String>("user").await.unwrap().unwrap(), "ana");
+    assert_eq!(gated.loads.load(Ordering::SeqCst), 2);
+    b.commit(&s).await;
+    assert!(!b.jar.contains_key("id"));
+}
+
+#[tokio::test]
+async fn a_clear_while_the_import_waits_wins() {
+    let gated = Gated::default();
+    let mut b = gated_browser(&gated);
+    let s = b.open();
+    let hold = gated.gate.write().await;
+    let read = tokio::spawn({
+        let s = s.clone();
+        async move { s.get::<String>("user").await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    s.clear().unwrap();
+    drop(hold);
+    assert_eq!(read.await.unwrap().unwrap(), None);
+    assert_eq!(s.len().await.unwrap(), 0);
+    let cookies = b.commit(&s).await;
+    assert_eq!(b.last_names(), ["id"], "{cookies:?}");
+    assert_eq!(gated.loads.load(Ordering::SeqCst), 1);
 }

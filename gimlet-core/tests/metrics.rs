@@ -236,7 +236,7 @@ async fn the_counters_move_by_the_calls_a_request_made_and_what_they_found() {
     let gimlet = Gimlet::builder()
         .secret(common::SECRET)
         .without_env()
-        .import(gimlet_core::import::Import::actix_session_cookie().key(&[9; 64]))
+        .import(gimlet_core::import::Import::actix_session_cookie().private(&[9; 64]))
         .build()
         .unwrap()
         .serving("test");

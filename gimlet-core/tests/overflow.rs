@@ -170,3 +170,22 @@ fn overflow_without_a_backend_is_refused_at_build() {
     assert_eq!(error.kind(), ConfigErrorKind::Placement);
     assert!(error.to_string().contains("cookie_overflow"), "{error}");
 }
+
+/// A value that fits an empty cookie but not the request's own: the
+/// overflow is sized against the cookie the browser sent, so the store's
+/// value limit applies to it even when the insert is the request's first
+/// use of its session.
+#[tokio::test]
+async fn the_first_use_sizes_the_overflow_against_the_cookie_sent() {
+    let mut b = browser(|g| {
+        g.clientside_keys(["a", "b"])
+            .cookie_overflow(true)
+            .max_value_size(1000)
+    });
+    let s = b.open();
+    s.insert("a", &"y".repeat(2000)).await.unwrap();
+    b.commit(&s).await;
+    let s = b.open();
+    let error = s.insert("b", &"z".repeat(1500)).await.unwrap_err();
+    assert!(matches!(error, Error::ValueTooLarge { .. }), "{error}");
+}

@@ -35,18 +35,18 @@ pub struct SqlPeerStore {
 
 impl SqlPeerStore {
     /// The peer's table on the database of `url` (any URL
-    /// [`SqlBackend::builder`] takes), with a pool of its own. Creates no
-    /// table and runs no cleanup.
+    /// [`SqlBackend::builder`] takes), with a pool of its own. It changes
+    /// nothing in the peer's database: no table created, no cleanup, no
+    /// journal mode set on a SQLite file.
     ///
     /// # Errors
     ///
     /// An unsupported URL, or a database that cannot be reached.
     pub async fn connect(url: impl Into<String>) -> Result<Self, BackendError> {
-        let sql = SqlBackend::builder(url)
-            .create_tables(false)
-            .without_cleanup()
-            .connect()
-            .await?;
+        let sql = SqlBackend::builder(url).without_cleanup().connect_lazy()?;
+        // Reached now, so that a wrong URL fails at start, not at the
+        // first import.
+        drop(sql.pool().acquire().await.map_err(backend_error)?);
         Ok(Self::on(&sql))
     }
 

@@ -92,6 +92,15 @@ async fn imports_nothing(app: &App, cookie: &str) {
     assert_eq!(app.counts().commits, 0, "{:?}", app.counts());
 }
 
+/// `import` with the peers' key, for cookies protected as `flavour` says.
+fn keyed(import: Import, flavour: Flavour) -> Import {
+    match flavour {
+        Flavour::Plain => import,
+        Flavour::Signed => import.signed(&peer_key()),
+        Flavour::Private => import.private(&peer_key()),
+    }
+}
+
 fn store_of(tower: TowerStore) -> Store {
     match tower {
         TowerStore::Redis => Store::Redis,
@@ -104,10 +113,7 @@ fn store_of(tower: TowerStore) -> Store {
 async fn tower_sessions(framework: Framework, tower: TowerStore, flavour: Flavour) {
     let sqlite = sqlite_url();
     let (cookie, peer) = tower_login(tower, flavour, &sqlite).await;
-    let mut import = Import::tower_sessions(peer.clone());
-    if flavour != Flavour::Plain {
-        import = import.key(&peer_key());
-    }
+    let import = keyed(Import::tower_sessions(peer.clone()), flavour);
     let app = start_importing(framework, store_of(tower), import)
         .await
         .unwrap();
@@ -118,7 +124,7 @@ async fn actix_session_redis(framework: Framework, flavour: Flavour) {
     let cookie = actix_login(true, flavour, &peer_key()).await;
     let url = common::server_url("GIMLET_TEST_REDIS_URL", "the import tests").unwrap();
     let peer = Counted::new(gimlet_redis::RedisPeerStore::from_url(&url).unwrap());
-    let import = Import::actix_session(peer.clone()).key(&peer_key());
+    let import = keyed(Import::actix_session(peer.clone()), flavour);
     let app = start_importing(framework, Store::Redis, import)
         .await
         .unwrap();
@@ -127,7 +133,7 @@ async fn actix_session_redis(framework: Framework, flavour: Flavour) {
 
 async fn actix_session_cookie(framework: Framework, flavour: Flavour) {
     let cookie = actix_login(false, flavour, &peer_key()).await;
-    let import = Import::actix_session_cookie().key(&peer_key());
+    let import = keyed(Import::actix_session_cookie(), flavour);
     let app = start_importing(framework, Store::Memory, import)
         .await
         .unwrap();
@@ -137,11 +143,12 @@ async fn actix_session_cookie(framework: Framework, flavour: Flavour) {
 /// A signed tower-sessions cookie with one character of its id changed.
 async fn tampered(framework: Framework) {
     let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Signed, "").await;
+    // One character of the MAC changed (the id after it stays a valid id).
     let (name, value) = cookie.split_once('=').unwrap();
     let mut value = value.to_owned();
-    let last = value.pop().unwrap();
-    value.push(if last == 'A' { 'B' } else { 'A' });
-    let import = Import::tower_sessions(peer.clone()).key(&peer_key());
+    let changed = if &value[10..11] == "A" { "B" } else { "A" };
+    value.replace_range(10..11, changed);
+    let import = Import::tower_sessions(peer.clone()).signed(&peer_key());
     let app = start_importing(framework, Store::Redis, import)
         .await
         .unwrap();
@@ -153,11 +160,30 @@ async fn tampered(framework: Framework) {
 async fn foreign_key(framework: Framework) {
     let other: Vec<u8> = (0..64).collect();
     let cookie = actix_login(false, Flavour::Private, &other).await;
-    let import = Import::actix_session_cookie().key(&peer_key());
+    let import = Import::actix_session_cookie().private(&peer_key());
     let app = start_importing(framework, Store::Memory, import)
         .await
         .unwrap();
     imports_nothing(&app, &cookie).await;
+}
+
+/// A cookie in another protection than the configured one: a plain
+/// tower-sessions id where the import expects a signed one, and a signed
+/// actix-session cookie where it expects a private one (its default).
+async fn another_protection(framework: Framework) {
+    let (plain, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let import = Import::tower_sessions(peer.clone()).signed(&peer_key());
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
+    imports_nothing(&app, &plain).await;
+    assert_eq!(peer.loads(), 0);
+    let signed = actix_login(false, Flavour::Signed, &peer_key()).await;
+    let import = Import::actix_session_cookie().private(&peer_key());
+    let app = start_importing(framework, Store::Memory, import)
+        .await
+        .unwrap();
+    imports_nothing(&app, &signed).await;
 }
 
 /// A tower-sessions record that expired, still in its SQLite table.
@@ -338,6 +364,7 @@ on_every_framework! {
     actix_session_cookie_signed => |f| actix_session_cookie(f, Flavour::Signed);
     a_tampered_cookie_imports_nothing => tampered;
     a_foreign_key_cookie_imports_nothing => foreign_key;
+    a_cookie_in_another_protection_imports_nothing => another_protection;
     an_expired_session_imports_nothing => expired;
     an_import_never_overwrites_a_gimlet_session => never_over_a_gimlet_session;
     a_handler_that_reads_no_key_still_imports => a_handler_that_reads_no_key;

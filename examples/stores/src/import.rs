@@ -38,7 +38,7 @@ pub async fn import(from: &str, key: Option<&str>) -> Result<Import, BackendErro
             let bytes = hex(key.trim())
                 .filter(|b| b.len() == 64)
                 .ok_or_else(|| refuse("GIMLET_IMPORT_KEY: expected 128 hex characters"))?;
-            import.key(&bytes)
+            import.signed_or_private(&bytes)
         }
         None => import,
     })

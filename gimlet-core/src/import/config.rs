@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::peer_cookie::{self, PeerKey};
+use super::peer_cookie::{self, PeerKey, Protection};
 use super::{PeerStore, actix_session, tower_sessions};
 use crate::error::ConfigErrorKind;
 use crate::{ConfigError, Placement};
@@ -34,8 +34,8 @@ type Rule = Arc<dyn Fn(&str) -> Option<Placement> + Send + Sync>;
 /// # use gimlet_core::import::{Import, PeerStore};
 /// # fn build(tower_sessions_redis: impl PeerStore) -> Result<Gimlet, gimlet_core::ConfigError> {
 /// let import = Import::tower_sessions(tower_sessions_redis)
-///     // The peer's `with_signed(key)` or `with_private(key)`, if any.
-///     .key(&[7; 64])
+///     // The peer's `with_signed(key)`, if any (`private` for `with_private`).
+///     .signed(&[7; 64])
 ///     .keys(|key| match key {
 ///         "theme" => Some(Placement::new().clientside(true)),
 ///         "csrf" => None, // dropped
@@ -53,9 +53,17 @@ pub struct Import {
     cookie_name: String,
     cookie_path: String,
     cookie_domain: Option<String>,
-    key: Option<Vec<u8>>,
+    key: Option<(Mode, Vec<u8>)>,
     rule: Rule,
     delete_records: bool,
+}
+
+/// Which of the `cookie` crate's protections the peer's key is for.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    Signed,
+    Private,
+    Either,
 }
 
 #[derive(Clone)]
@@ -72,7 +80,7 @@ impl fmt::Debug for Import {
             .field("cookie_name", &self.cookie_name)
             .field("cookie_path", &self.cookie_path)
             .field("cookie_domain", &self.cookie_domain)
-            .field("key", &self.key.as_ref().map(|_| ".."))
+            .field("key", &self.key.as_ref().map(|(mode, _)| mode))
             .field("delete_records", &self.delete_records)
             .finish_non_exhaustive()
     }
@@ -93,32 +101,57 @@ impl Import {
 
     /// tower-sessions' sessions, in `store` (tower-sessions-redis-store or
     /// tower-sessions-sqlx-store). Its cookie is plain unless
-    /// [`key`](Import::key) gives the key of its `with_signed` or
-    /// `with_private`.
+    /// [`signed`](Import::signed) or [`private`](Import::private) gives
+    /// the key of its `with_signed` or `with_private`.
     pub fn tower_sessions(store: impl PeerStore) -> Self {
         Import::new(Source::TowerSessions(Arc::new(store)))
     }
 
     /// actix-session's sessions, in `store` (its `RedisSessionStore`). Its
-    /// cookie is always signed or private: [`key`](Import::key) is
+    /// cookie is always private (its default) or signed:
+    /// [`private`](Import::private) or [`signed`](Import::signed) is
     /// required.
     pub fn actix_session(store: impl PeerStore) -> Self {
         Import::new(Source::ActixSession(Arc::new(store)))
     }
 
     /// actix-session's sessions kept in its cookie (`CookieSessionStore`):
-    /// no store to read. [`key`](Import::key) is required.
+    /// no store to read. [`private`](Import::private) or
+    /// [`signed`](Import::signed) is required.
     pub fn actix_session_cookie() -> Self {
         Import::new(Source::ActixCookie)
     }
 
-    /// The peer's cookie key: the 64 bytes of the `cookie::Key` it was
-    /// made from (`Key::from(bytes)`; `key.master()` gives them). A cookie
-    /// that is signed or private under it is read; with a key, a plain
-    /// one is not.
+    /// The peer signs its cookie under the `cookie::Key` made from
+    /// `master` (`Key::from(master)`; `key.master()` gives its 64 bytes):
+    /// tower-sessions' `with_signed(key)`, actix-session's
+    /// `CookieContentSecurity::Signed`. Only values signed under it are
+    /// read.
     #[must_use]
-    pub fn key(mut self, master: &[u8]) -> Self {
-        self.key = Some(master.to_vec());
+    pub fn signed(self, master: &[u8]) -> Self {
+        self.keyed(Mode::Signed, master)
+    }
+
+    /// The peer encrypts its cookie under the `cookie::Key` made from
+    /// `master`: tower-sessions' `with_private(key)`, actix-session's
+    /// default. Only values sealed under it are read.
+    #[must_use]
+    pub fn private(self, master: &[u8]) -> Self {
+        self.keyed(Mode::Private, master)
+    }
+
+    /// Values signed *or* sealed under the `cookie::Key` made from
+    /// `master` are read, for a deployment that does not know which its
+    /// peer used. Use it only if that key protects no other cookie: a
+    /// value the application signed for another purpose would then be
+    /// read as a session too.
+    #[must_use]
+    pub fn signed_or_private(self, master: &[u8]) -> Self {
+        self.keyed(Mode::Either, master)
+    }
+
+    fn keyed(mut self, mode: Mode, master: &[u8]) -> Self {
+        self.key = Some((mode, master.to_vec()));
         self
     }
 
@@ -199,13 +232,20 @@ impl Import {
         if !attribute(&self.cookie_path) || !attribute(domain) {
             return refuse("the peer's cookie path or domain holds a `;` or a space".into());
         }
-        let key = match (&self.key, &self.source) {
-            (Some(master), _) => Some(PeerKey::new(master)?),
-            (None, Source::TowerSessions(_)) => None,
+        let protection = match (&self.key, &self.source) {
+            (Some((mode, master)), _) => {
+                let key = PeerKey::new(master)?;
+                match mode {
+                    Mode::Signed => Protection::Signed(key),
+                    Mode::Private => Protection::Private(key),
+                    Mode::Either => Protection::Either(key),
+                }
+            }
+            (None, Source::TowerSessions(_)) => Protection::Plain,
             (None, _) => {
                 return refuse(
                     "actix-session always signs or encrypts its cookie: \
-                     give the import its key"
+                     give the import its key (`private`, its default, or `signed`)"
                         .into(),
                 );
             }
@@ -221,7 +261,7 @@ impl Import {
         }
         Ok(Importer {
             import: self,
-            key,
+            protection,
             removal,
         })
     }
@@ -241,7 +281,7 @@ pub(crate) enum Claim {
 #[derive(Debug)]
 pub(crate) struct Importer {
     import: Import,
-    key: Option<PeerKey>,
+    protection: Protection,
     /// The `Set-Cookie` value that removes the peer's cookie.
     removal: String,
 }
@@ -279,7 +319,7 @@ impl Importer {
     /// What the peer's cookie `value` claims, if it verifies and holds
     /// what the peer puts there.
     pub(crate) fn claim(&self, value: &[u8]) -> Result<Claim, &'static str> {
-        let text = peer_cookie::read(&self.import.cookie_name, value, self.key.as_ref())?;
+        let text = peer_cookie::read(&self.import.cookie_name, value, &self.protection)?;
         match self.import.source {
             Source::TowerSessions(_) => {
                 let id = tower_sessions::parse_id(&text).ok_or("not a tower-sessions id")?;

@@ -105,23 +105,36 @@ fn percent_decode(value: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// What the peer's cookie named `name` carries: with `key`, a value that
-/// verifies as signed or opens as private (either proves the key's
-/// holder made it); without, the value as sent.
+/// How the peer protects its cookie.
+#[derive(Debug)]
+pub(crate) enum Protection {
+    /// Not at all: tower-sessions' default.
+    Plain,
+    /// Signed under the key.
+    Signed(PeerKey),
+    /// Private (encrypted) under the key.
+    Private(PeerKey),
+    /// Either, under the key: for a key that protects nothing else.
+    Either(PeerKey),
+}
+
+/// What the peer's cookie named `name` carries, read only as the peer
+/// reads it: the value as sent, or one that verifies as signed or opens
+/// as private under the key, as `protection` says.
 pub(crate) fn read(
     name: &str,
     value: &[u8],
-    key: Option<&PeerKey>,
+    protection: &Protection,
 ) -> Result<String, &'static str> {
     let value = percent_decode(value).ok_or("bad percent-encoding")?;
     let value = String::from_utf8(value).map_err(|_| "not UTF-8")?;
-    match key {
-        None => Ok(value),
-        Some(key) => key
-            .verify(&value)
-            .or_else(|| key.open(name, &value))
-            .ok_or("did not verify under the peer's key"),
-    }
+    let read = match protection {
+        Protection::Plain => return Ok(value),
+        Protection::Signed(key) => key.verify(&value),
+        Protection::Private(key) => key.open(name, &value),
+        Protection::Either(key) => key.verify(&value).or_else(|| key.open(name, &value)),
+    };
+    read.ok_or("did not verify under the peer's key")
 }
 
 #[cfg(test)]
@@ -140,5 +153,35 @@ mod tests {
     fn short_keys_are_refused() {
         assert!(PeerKey::new(&[7; 63]).is_err());
         assert!(PeerKey::new(&[7; 64]).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod modes {
+    use super::*;
+
+    fn key() -> PeerKey {
+        PeerKey::new(&[7; 64]).unwrap()
+    }
+
+    /// A value the `cookie` crate would sign under `[7; 64]`.
+    fn signed(value: &str) -> String {
+        let mac = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &[7; 32]),
+            value.as_bytes(),
+        );
+        format!("{}{value}", STANDARD.encode(mac.as_ref()))
+    }
+
+    #[test]
+    fn each_mode_reads_only_its_own_values() {
+        let value = signed("abc");
+        let read = |p: &Protection| read("id", value.as_bytes(), p);
+        assert_eq!(read(&Protection::Signed(key())).unwrap(), "abc");
+        assert_eq!(read(&Protection::Either(key())).unwrap(), "abc");
+        assert!(read(&Protection::Private(key())).is_err());
+        assert_eq!(read(&Protection::Plain).unwrap(), value);
+        let tampered = value.replacen('a', "b", 1);
+        assert!(super::read("id", tampered.as_bytes(), &Protection::Signed(key())).is_err());
     }
 }

@@ -242,7 +242,8 @@ impl Session {
         let place = engine.resolve(key, placement)?;
         let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
         let fits = || {
-            let state = self.state();
+            // Opened first: the cookie's own keys count.
+            let state = self.for_handler();
             state.fits_in_cookie(engine, place.kind, key, bytes.len())
         };
         if stored(engine, place, fits) {

@@ -3,8 +3,10 @@
 //! none), at most one round trip to the peer's store; then, at the commit,
 //! the removal of the peer's cookie and, if configured, of its record.
 
+use crate::engine::Engine;
 use crate::import::{Claim, Entries, Importer};
 use crate::session::access::{admit, check_key, stored};
+use crate::session::model::State;
 use crate::{Error, Session};
 
 impl Session {
@@ -33,27 +35,33 @@ impl Session {
         let Some(value) = self.state().peer_mut().start() else {
             return Ok(()); // imported while this use waited
         };
-        let found = match self.read_peer(importer, &value).await {
-            Ok(found) => found,
-            Err(e) => {
-                self.state().peer_mut().failed(value);
-                return Err(e);
-            }
+        // Dropped halfway (a handler's timeout, a client gone) or failed,
+        // the import is due again.
+        let mut due = Due {
+            session: self,
+            value: Some(value),
         };
+        let found = self.read_peer(importer, due.value()).await?;
+        due.value = None;
         let meters = self.engine().meters();
-        let record = match found {
-            Some((entries, record)) => {
-                let (kept, left) = self.place_imported(importer, &entries);
-                tracing::info!(parent: &self.span(), from = importer.name(), kept, left, "session imported");
-                meters.imports.increment(1);
-                record.filter(|_| importer.deletes_records())
-            }
-            None => {
-                meters.imports_refused.increment(1);
-                None
-            }
+        let mut state = self.state();
+        if !state.peer().importing() {
+            // The handler cleared or ended the session meanwhile.
+            return Ok(());
+        }
+        let Some((entries, record)) = found else {
+            meters.imports_refused.increment(1);
+            state.peer_mut().done(None);
+            return Ok(());
         };
-        self.state().peer_mut().done(record);
+        let (kept, left) = place_imported(self.engine(), &mut state, importer, &entries);
+        state
+            .peer_mut()
+            .done(record.filter(|_| importer.deletes_records()));
+        let span = state.span().clone();
+        drop(state);
+        meters.imports.increment(1);
+        tracing::info!(parent: &span, from = importer.name(), kept, left, "session imported");
         Ok(())
     }
 
@@ -91,36 +99,6 @@ impl Session {
         }
     }
 
-    /// Places each entry the import's rule keeps, as an insert would, and
-    /// answers how many it placed and how many it left out (dropped by the
-    /// rule, or refused by a limit: an invalid key, a value too large).
-    fn place_imported(&self, importer: &Importer, entries: &Entries) -> (usize, usize) {
-        let engine = self.engine();
-        let mut state = self.state();
-        let mut kept = 0;
-        for (key, value) in entries {
-            let Some(placement) = importer.place(key) else {
-                continue;
-            };
-            let placed = check_key(key).and_then(|()| {
-                let place = engine.resolve(key, placement)?;
-                let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
-                let fits = || state.fits_in_cookie(engine, place.kind, key, bytes.len());
-                if stored(engine, place, fits) {
-                    admit(engine, key, bytes.len(), Some((&state, place.kind)))?;
-                }
-                state.place(engine, key, bytes, place)
-            });
-            match placed {
-                Ok(()) => kept += 1,
-                Err(e) => {
-                    tracing::warn!(from = importer.name(), error = %e, "an imported key was left out");
-                }
-            }
-        }
-        (kept, entries.len() - kept)
-    }
-
     /// After a commit: removes the peer's cookie (appended to
     /// `set_cookies`) once its import is over, and deletes its record,
     /// if configured, off the request's path.
@@ -149,4 +127,59 @@ impl Session {
             });
         }
     }
+}
+
+/// Puts an import back to due when it ends without an answer.
+struct Due<'a> {
+    session: &'a Session,
+    value: Option<Box<[u8]>>,
+}
+
+impl Due<'_> {
+    fn value(&self) -> &[u8] {
+        self.value.as_deref().unwrap_or_default()
+    }
+}
+
+impl Drop for Due<'_> {
+    fn drop(&mut self) {
+        if let Some(value) = self.value.take() {
+            self.session.state().peer_mut().failed(value);
+        }
+    }
+}
+
+/// Places each entry the import's rule keeps, as an insert would, and
+/// answers how many it placed and how many it left out (refused by a
+/// limit: an invalid key, a value too large; those the rule drops are
+/// not counted).
+fn place_imported(
+    engine: &Engine,
+    state: &mut State,
+    importer: &Importer,
+    entries: &Entries,
+) -> (usize, usize) {
+    let (mut kept, mut left) = (0, 0);
+    for (key, value) in entries {
+        let Some(placement) = importer.place(key) else {
+            continue;
+        };
+        let placed = check_key(key).and_then(|()| {
+            let place = engine.resolve(key, placement)?;
+            let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
+            let fits = || state.fits_in_cookie(engine, place.kind, key, bytes.len());
+            if stored(engine, place, fits) {
+                admit(engine, key, bytes.len(), Some((state, place.kind)))?;
+            }
+            state.place(engine, key, bytes, place)
+        });
+        match placed {
+            Ok(()) => kept += 1,
+            Err(e) => {
+                left += 1;
+                tracing::warn!(from = importer.name(), error = %e, "an imported key was left out");
+            }
+        }
+    }
+    (kept, left)
 }

@@ -46,10 +46,19 @@ impl Peer {
         }
     }
 
-    /// An import that failed (the peer's store did not answer): due again,
-    /// on the next use or the next request.
+    /// Whether an import is under way (and neither a `clear` nor a logout
+    /// has forgone it meanwhile).
+    pub(crate) fn importing(&self) -> bool {
+        matches!(self, Peer::Importing)
+    }
+
+    /// An import that ended without an answer (the peer's store failed, or
+    /// the request dropped it halfway): due again, on the next use or the
+    /// next request, unless it was forgone meanwhile.
     pub(crate) fn failed(&mut self, value: Box<[u8]>) {
-        *self = Peer::Due(value);
+        if self.importing() {
+            *self = Peer::Due(value);
+        }
     }
 
     /// The import is over, with `record` to delete from the peer's store.

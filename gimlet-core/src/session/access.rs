@@ -82,7 +82,9 @@ impl Session {
         f: impl FnOnce(Option<(Place, &[u8])>) -> R,
     ) -> Result<R, Error> {
         check_key(key)?;
-        self.import_due().await?;
+        if let Some(import) = self.import_due() {
+            import.await?;
+        }
         {
             let state = self.for_handler();
             match state.lookup(self.engine(), key, filter) {
@@ -237,7 +239,9 @@ impl Session {
         let placement = within(&key, placement);
         let key = key.key_name();
         check_key(key)?;
-        self.import_due().await?;
+        if let Some(import) = self.import_due() {
+            import.await?;
+        }
         let engine = self.engine();
         let place = engine.resolve(key, placement)?;
         let bytes = rmp_serde::to_vec_named(value).map_err(|e| Error::serialize(key, e))?;
@@ -284,7 +288,9 @@ impl Session {
     pub async fn remove(&self, key: impl KeyName) -> Result<(), Error> {
         let key = key.key_name();
         check_key(key)?;
-        self.import_due().await?;
+        if let Some(import) = self.import_due() {
+            import.await?;
+        }
         let engine = self.engine();
         {
             let mut state = self.for_handler();

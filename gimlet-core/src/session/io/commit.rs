@@ -25,9 +25,14 @@ impl Session {
     /// See [`Gimlet::commit`](crate::Gimlet::commit).
     pub(crate) async fn commit(&self) -> Result<Vec<String>, Error> {
         // A handler that used its session, but no key, still has the
-        // peer's session imported: its cookie is removed now.
-        if self.state().peer().unresolved() {
-            self.import_due().await?;
+        // peer's session imported, and its cookie removed. (The state is
+        // looked at without opening the cookies: an unused session stays
+        // unused.)
+        if self.engine().import.is_some()
+            && self.state().peer().unresolved()
+            && let Some(import) = self.import_due()
+        {
+            import.await?;
         }
         if !self.start_commit() {
             return Ok(Vec::new());

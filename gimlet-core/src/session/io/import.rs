@@ -9,28 +9,30 @@ use crate::session::access::{admit, check_key, stored};
 use crate::session::model::State;
 use crate::{Error, Session};
 
+/// An import under way: see [`Session::import_due`].
+pub(crate) type Importing<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>>;
+
 impl Session {
-    /// Imports the peer's session the request's cookie names, if an import
-    /// is due; a concurrent use waits for it. Costs a field test when no
-    /// import is configured or due.
+    /// The import of the peer's session the request's cookie names, to
+    /// await before a use of the session, when one is configured: it
+    /// imports if an import is due, and a concurrent use waits for it.
+    /// Without an import configured, or once it is over, there is nothing
+    /// to build or await, and the import's state stays out of every
+    /// caller's future (it is boxed).
     ///
-    /// # Errors
-    ///
-    /// The peer store's error: the import stays due, for the next use or
-    /// the next request.
-    pub(crate) async fn import_due(&self) -> Result<(), Error> {
-        match &self.engine().import {
-            None => Ok(()),
-            // Boxed, so that the rare import's state does not grow the
-            // future of every call that may start one.
-            Some(importer) => Box::pin(self.import(importer)).await,
+    /// Its errors are the peer store's: the import stays due, for the next
+    /// use or the next request.
+    pub(crate) fn import_due(&self) -> Option<Importing<'_>> {
+        let importer = self.engine().import.as_ref()?;
+        // The first use opens the cookies, and finds the peer's.
+        if !self.for_handler().peer().unresolved() {
+            return None;
         }
+        Some(Box::pin(self.import(importer)))
     }
 
     async fn import(&self, importer: &Importer) -> Result<(), Error> {
-        if !self.for_handler().peer().unresolved() {
-            return Ok(());
-        }
         let _gate = self.inner.load_gate.lock().await;
         let Some(value) = self.state().peer_mut().start() else {
             return Ok(()); // imported while this use waited

@@ -10,7 +10,9 @@ impl Session {
     /// Loads the server data of every channel that came with a cookie and is
     /// not loaded yet, in one round trip. Concurrent callers share one load.
     pub(crate) async fn ensure_loaded(&self) -> Result<(), Error> {
-        self.import_due().await?;
+        if let Some(import) = self.import_due() {
+            import.await?;
+        }
         if self.engine().backend.is_none() || !self.for_handler().needs_load() {
             return Ok(());
         }

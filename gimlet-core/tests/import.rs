@@ -159,6 +159,22 @@ fn an_import_that_cannot_work_is_refused_at_build() {
             .cookie_name("a b"),
     );
     assert!(bad.is_err());
+    let path = build(
+        Import::actix_session_cookie()
+            .private(&KEY)
+            .cookie_path("/a;b"),
+    );
+    assert!(path.is_err());
+    let domain = build(
+        Import::actix_session_cookie()
+            .private(&KEY)
+            .cookie_domain("a b"),
+    );
+    assert!(domain.is_err());
+    let fine = Import::actix_session_cookie()
+        .private(&KEY)
+        .cookie_path("/app");
+    assert!(build(fine.cookie_domain("example.com")).is_ok());
 }
 
 /// actix-session's `RedisSessionStore` layout (its JSON state under the
@@ -168,6 +184,7 @@ fn an_import_that_cannot_work_is_refused_at_build() {
 struct Gated {
     gate: Arc<tokio::sync::RwLock<()>>,
     loads: Arc<AtomicUsize>,
+    deletes: Arc<AtomicUsize>,
 }
 
 #[gimlet_core::async_trait]
@@ -178,7 +195,9 @@ impl PeerStore for Gated {
         Ok((key == "sessionkey1").then(|| br#"{"user":"\"ana\""}"#.to_vec()))
     }
 
-    async fn delete(&self, _: &str) -> Result<(), BackendError> {
+    async fn delete(&self, key: &str) -> Result<(), BackendError> {
+        assert_eq!(key, "sessionkey1");
+        self.deletes.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -251,4 +270,59 @@ async fn a_clear_while_the_import_waits_wins() {
     let cookies = b.commit(&s).await;
     assert_eq!(b.last_names(), ["id"], "{cookies:?}");
     assert_eq!(gated.loads.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_value_that_is_no_session_key_reads_no_store() {
+    let gated = Gated::default();
+    let import = Import::actix_session(gated.clone()).private(&KEY);
+    let mut b = browser(|g| g.import(import));
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(&cookie::Key::from(&KEY))
+        .add(cookie::Cookie::new("id", "not a key"));
+    with_peer(&mut b, &jar.get("id").unwrap().encoded().to_string());
+    let s = b.open();
+    assert_eq!(s.get::<String>("user").await.unwrap(), None);
+    assert_eq!(gated.loads.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_peer_record_is_deleted_only_when_asked() {
+    for delete in [false, true] {
+        let gated = Gated::default();
+        let import = Import::actix_session(gated.clone())
+            .private(&KEY)
+            .delete_records(delete);
+        let mut b = browser(|g| g.import(import));
+        let mut jar = cookie::CookieJar::new();
+        jar.private_mut(&cookie::Key::from(&KEY))
+            .add(cookie::Cookie::new("id", "sessionkey1"));
+        with_peer(&mut b, &jar.get("id").unwrap().encoded().to_string());
+        let s = b.open();
+        assert_eq!(s.get::<String>("user").await.unwrap().unwrap(), "ana");
+        b.commit(&s).await;
+        for _ in 0..50 {
+            if gated.deletes.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(gated.deletes.load(Ordering::SeqCst), usize::from(delete));
+    }
+}
+
+#[tokio::test]
+async fn a_gimlet_session_is_never_overwritten_and_the_peer_cookie_goes() {
+    let gated = Gated::default();
+    let mut b = gated_browser(&gated);
+    let peer = b.jar.remove("id").unwrap();
+    let s = b.open();
+    s.insert("user", "bob").await.unwrap();
+    b.commit(&s).await;
+    b.jar.insert("id".to_owned(), peer);
+    let s = b.open();
+    assert_eq!(s.get::<String>("user").await.unwrap().unwrap(), "bob");
+    b.commit(&s).await;
+    assert_eq!(b.last_names(), ["id"]);
+    assert_eq!(gated.loads.load(Ordering::SeqCst), 0);
 }

@@ -181,6 +181,12 @@ mod modes {
         assert_eq!(read(&Protection::Either(key())).unwrap(), "abc");
         assert!(read(&Protection::Private(key())).is_err());
         assert_eq!(read(&Protection::Plain).unwrap(), value);
+        // Too short to hold a nonce and a tag, or just long enough for an
+        // empty value: neither opens under a key that sealed nothing.
+        for len in [5, 28] {
+            let short = STANDARD.encode(vec![0; len]);
+            assert!(super::read("id", short.as_bytes(), &Protection::Private(key())).is_err());
+        }
         let tampered = value.replacen('a', "b", 1);
         assert!(super::read("id", tampered.as_bytes(), &Protection::Signed(key())).is_err());
     }

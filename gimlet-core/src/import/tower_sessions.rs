@@ -83,6 +83,45 @@ mod tests {
         );
         assert_eq!(unix_seconds((1969, 365, 23, 59, 59, 0, 0, 0, 0)), -1);
         assert_eq!(unix_seconds((2000, 60, 0, 0, 0, 0, 0, 0, 0)), 951_782_400); // 2000-02-29
+        // An offset with seconds, as `time` allows: -00:00:30.
+        assert_eq!(unix_seconds((1970, 1, 0, 0, 0, 0, 0, 0, -30)), 30);
+    }
+
+    /// A record laid out as `rmp_serde::to_vec` lays out tower-sessions'
+    /// (the HTTP tests read the real crate's): id, data, expiry.
+    fn record(id: i128, expiry: i64) -> Vec<u8> {
+        let data = BTreeMap::from([("user".to_owned(), serde_json::json!("ana"))]);
+        let days = expiry.div_euclid(86_400);
+        assert_eq!(days, 20_000, "the test's expiries are on 2024-10-04");
+        let second = expiry.rem_euclid(86_400);
+        // 2024-10-04 is day 278 of its year.
+        let tuple: Expiry = (
+            2024,
+            278,
+            (second / 3600) as u8,
+            (second / 60 % 60) as u8,
+            (second % 60) as u8,
+            0,
+            0,
+            0,
+            0,
+        );
+        rmp_serde::to_vec(&(serde_bytes::Bytes::new(&id.to_be_bytes()), data, tuple)).unwrap()
+    }
+
+    #[test]
+    fn records_decode_until_they_expire() {
+        let expiry = 20_000 * 86_400 + 3_723; // 01:02:03
+        let now = u64::try_from(expiry).unwrap();
+        let bytes = record(7, expiry);
+        let entries = decode(&bytes, 7, now - 1).unwrap().unwrap();
+        assert_eq!(entries, [("user".to_owned(), serde_json::json!("ana"))]);
+        assert_eq!(decode(&bytes, 7, now).unwrap(), None);
+        assert!(
+            decode(&bytes, 8, now - 1).is_err(),
+            "another session's record"
+        );
+        assert!(decode(b"\x93", 7, 0).is_err());
     }
 
     #[test]

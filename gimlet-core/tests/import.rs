@@ -205,11 +205,17 @@ impl PeerStore for Gated {
 /// A browser with actix-session's cookie naming `sessionkey1`, on a Gimlet
 /// importing from `gated`.
 fn gated_browser(gated: &Gated) -> Browser {
-    let import = Import::actix_session(gated.clone()).private(&KEY);
+    keyed_browser(Import::actix_session(gated.clone()), "sessionkey1")
+}
+
+/// A browser with actix-session's private cookie holding `value`, on a
+/// Gimlet importing with `import` under the key.
+fn keyed_browser(import: Import, value: &str) -> Browser {
+    let import = import.private(&KEY);
     let mut b = browser(|g| g.import(import));
     let mut jar = cookie::CookieJar::new();
     jar.private_mut(&cookie::Key::from(&KEY))
-        .add(cookie::Cookie::new("id", "sessionkey1"));
+        .add(cookie::Cookie::new("id", value.to_owned()));
     with_peer(&mut b, &jar.get("id").unwrap().encoded().to_string());
     b
 }
@@ -275,12 +281,7 @@ async fn a_clear_while_the_import_waits_wins() {
 #[tokio::test]
 async fn a_value_that_is_no_session_key_reads_no_store() {
     let gated = Gated::default();
-    let import = Import::actix_session(gated.clone()).private(&KEY);
-    let mut b = browser(|g| g.import(import));
-    let mut jar = cookie::CookieJar::new();
-    jar.private_mut(&cookie::Key::from(&KEY))
-        .add(cookie::Cookie::new("id", "not a key"));
-    with_peer(&mut b, &jar.get("id").unwrap().encoded().to_string());
+    let b = keyed_browser(Import::actix_session(gated.clone()), "not a key");
     let s = b.open();
     assert_eq!(s.get::<String>("user").await.unwrap(), None);
     assert_eq!(gated.loads.load(Ordering::SeqCst), 0);
@@ -290,14 +291,8 @@ async fn a_value_that_is_no_session_key_reads_no_store() {
 async fn the_peer_record_is_deleted_only_when_asked() {
     for delete in [false, true] {
         let gated = Gated::default();
-        let import = Import::actix_session(gated.clone())
-            .private(&KEY)
-            .delete_records(delete);
-        let mut b = browser(|g| g.import(import));
-        let mut jar = cookie::CookieJar::new();
-        jar.private_mut(&cookie::Key::from(&KEY))
-            .add(cookie::Cookie::new("id", "sessionkey1"));
-        with_peer(&mut b, &jar.get("id").unwrap().encoded().to_string());
+        let import = Import::actix_session(gated.clone()).delete_records(delete);
+        let mut b = keyed_browser(import, "sessionkey1");
         let s = b.open();
         assert_eq!(s.get::<String>("user").await.unwrap().unwrap(), "ana");
         b.commit(&s).await;

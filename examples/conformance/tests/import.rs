@@ -101,6 +101,21 @@ fn keyed(import: Import, flavour: Flavour) -> Import {
     }
 }
 
+/// A tower-sessions user logged in on Redis with a plain cookie, and the
+/// app on `framework` importing from there as `configure` says: the app,
+/// the peer's cookie and its counted store.
+async fn tower_redis_app(
+    framework: Framework,
+    configure: impl FnOnce(Import) -> Import,
+) -> (App, String, Counted) {
+    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
+    let import = configure(Import::tower_sessions(peer.clone()));
+    let app = start_importing(framework, Store::Redis, import)
+        .await
+        .unwrap();
+    (app, cookie, peer)
+}
+
 fn store_of(tower: TowerStore) -> Store {
     match tower {
         TowerStore::Redis => Store::Redis,
@@ -160,11 +175,17 @@ async fn tampered(framework: Framework) {
 async fn foreign_key(framework: Framework) {
     let other: Vec<u8> = (0..64).collect();
     let cookie = actix_login(false, Flavour::Private, &other).await;
+    refused_by_a_private_cookie_store(framework, &cookie).await;
+}
+
+/// `cookie` imports nothing into an app importing actix-session's private
+/// cookie store under the peers' key.
+async fn refused_by_a_private_cookie_store(framework: Framework, cookie: &str) {
     let import = Import::actix_session_cookie().private(&peer_key());
     let app = start_importing(framework, Store::Memory, import)
         .await
         .unwrap();
-    imports_nothing(&app, &cookie).await;
+    imports_nothing(&app, cookie).await;
 }
 
 /// A cookie in another protection than the configured one: a plain
@@ -179,11 +200,7 @@ async fn another_protection(framework: Framework) {
     imports_nothing(&app, &plain).await;
     assert_eq!(peer.loads(), 0);
     let signed = actix_login(false, Flavour::Signed, &peer_key()).await;
-    let import = Import::actix_session_cookie().private(&peer_key());
-    let app = start_importing(framework, Store::Memory, import)
-        .await
-        .unwrap();
-    imports_nothing(&app, &signed).await;
+    refused_by_a_private_cookie_store(framework, &signed).await;
 }
 
 /// A tower-sessions record that expired, still in its SQLite table.
@@ -217,11 +234,7 @@ async fn expired(framework: Framework) {
 /// A browser that already has a Gimlet session keeps it: the peer's
 /// cookie is removed, and its store never read.
 async fn never_over_a_gimlet_session(framework: Framework) {
-    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
-    let import = Import::tower_sessions(peer.clone());
-    let app = start_importing(framework, Store::Redis, import)
-        .await
-        .unwrap();
+    let (app, cookie, peer) = tower_redis_app(framework, |import| import).await;
     let browser = Browser::new(&app, "other=1");
     assert_eq!(browser.get("/set/user/bob").await.0, 200);
     browser
@@ -236,11 +249,7 @@ async fn never_over_a_gimlet_session(framework: Framework) {
 /// A handler that reads no key (`/id`) still has the session imported,
 /// at its commit, and the peer's cookie removed.
 async fn a_handler_that_reads_no_key(framework: Framework) {
-    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
-    let import = Import::tower_sessions(peer.clone());
-    let app = start_importing(framework, Store::Redis, import)
-        .await
-        .unwrap();
+    let (app, cookie, peer) = tower_redis_app(framework, |import| import).await;
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/id").await.0, 200);
     assert_eq!(peer.loads(), 1);
@@ -252,11 +261,7 @@ async fn a_handler_that_reads_no_key(framework: Framework) {
 /// A logout before any key is read imports nothing, and removes the
 /// peer's cookie: the user is logged out of both.
 async fn a_logout_first_imports_nothing(framework: Framework) {
-    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
-    let import = Import::tower_sessions(peer.clone());
-    let app = start_importing(framework, Store::Redis, import)
-        .await
-        .unwrap();
+    let (app, cookie, peer) = tower_redis_app(framework, |import| import).await;
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/invalidate").await.0, 200);
     assert_eq!(peer.loads(), 0);
@@ -267,14 +272,13 @@ async fn a_logout_first_imports_nothing(framework: Framework) {
 
 /// The application's rule places each key, or drops it.
 async fn the_rule_places_and_drops_keys(framework: Framework) {
-    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
-    let import = Import::tower_sessions(peer).keys(|key| match key {
-        "user" => Some(Placement::new().clientside(true).permanent(true)),
-        _ => None,
-    });
-    let app = start_importing(framework, Store::Redis, import)
-        .await
-        .unwrap();
+    let (app, cookie, _) = tower_redis_app(framework, |import| {
+        import.keys(|key| match key {
+            "user" => Some(Placement::new().clientside(true).permanent(true)),
+            _ => None,
+        })
+    })
+    .await;
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/is_clientside/user").await.1, "true");
     assert_eq!(browser.get("/is_permanent/user").await.1, "true");
@@ -285,11 +289,8 @@ async fn the_rule_places_and_drops_keys(framework: Framework) {
 /// With `delete_records`, the peer's record goes once the import is
 /// committed.
 async fn the_peer_record_is_deleted_when_asked(framework: Framework) {
-    let (cookie, peer) = tower_login(TowerStore::Redis, Flavour::Plain, "").await;
-    let import = Import::tower_sessions(peer.clone()).delete_records(true);
-    let app = start_importing(framework, Store::Redis, import)
-        .await
-        .unwrap();
+    let (app, cookie, peer) =
+        tower_redis_app(framework, |import| import.delete_records(true)).await;
     let browser = Browser::new(&app, &cookie);
     assert_eq!(browser.get("/get/user").await, (200, "ana".to_owned()));
     let id = cookie.split_once('=').unwrap().1;

@@ -63,21 +63,6 @@ async fn the_peer_s_session_is_read_once_and_its_cookie_removed() {
 }
 
 #[tokio::test]
-async fn concurrent_first_uses_all_see_the_import() {
-    let mut b = browser(importing);
-    with_peer(&mut b, &peer_cookie(&KEY));
-    let s = b.open();
-    let (user, list, len) = tokio::join!(
-        s.get::<String>("user"),
-        s.get::<Vec<String>>("list"),
-        s.len()
-    );
-    assert_eq!(user.unwrap().unwrap(), "ana");
-    assert_eq!(list.unwrap().unwrap().len(), 2);
-    assert_eq!(len.unwrap(), 2);
-}
-
-#[tokio::test]
 async fn a_write_before_any_read_is_not_overwritten_by_the_import() {
     let mut b = browser(importing);
     with_peer(&mut b, &peer_cookie(&KEY));

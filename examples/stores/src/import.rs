@@ -35,23 +35,13 @@ pub async fn import(from: &str, key: Option<&str>) -> Result<Import, BackendErro
     };
     Ok(match key {
         Some(key) => {
-            let bytes = hex(key.trim())
-                .filter(|b| b.len() == 64)
-                .ok_or_else(|| refuse("GIMLET_IMPORT_KEY: expected 128 hex characters"))?;
+            let mut bytes = [0; 64];
+            hex::decode_to_slice(key.trim(), &mut bytes)
+                .map_err(|_| refuse("GIMLET_IMPORT_KEY: expected 128 hex characters"))?;
             import.signed_or_private(&bytes)
         }
         None => import,
     })
-}
-
-fn hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(feature = "redis")]

@@ -198,12 +198,49 @@ impl CookieJar {
     /// A cookie that makes the browser drop the channel's cookie. It carries
     /// the same attributes, or the browser would not match it.
     pub(crate) fn removal(&self, kind: ChannelKind) -> String {
-        self.builder(kind, "")
-            .max_age(Duration::ZERO)
-            .expires(OffsetDateTime::UNIX_EPOCH)
-            .build()
-            .to_string()
+        expire(self.builder(kind, ""))
     }
+}
+
+/// The `Set-Cookie` value of `builder`'s cookie made to expire at once:
+/// the browser drops the cookie of the same name, path and domain.
+pub(crate) fn expire(builder: CookieBuilder<'_>) -> String {
+    builder
+        .max_age(Duration::ZERO)
+        .expires(OffsetDateTime::UNIX_EPOCH)
+        .build()
+        .to_string()
+}
+
+/// Whether `name` is a cookie name: an RFC 6265 token.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
+
+/// Whether `path` can be a cookie's `Path`: it starts with `/` and holds
+/// no `;`.
+pub(crate) fn valid_path(path: &str) -> bool {
+    path.starts_with('/') && !path.contains(';')
+}
+
+/// A host name, with an optional leading dot: dot-separated labels of 1 to
+/// 63 letters, digits and inner hyphens, 253 characters at most.
+pub(crate) fn valid_domain(domain: &str) -> bool {
+    let name = domain.strip_prefix('.').unwrap_or(domain);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod verified;
 
 pub(crate) use clientside::{ClientsideMap, OVERFLOWED};
 pub use codec::{CookieCodec, DecodeError, VerifiedCookie};
-pub(crate) use jar::{CookieJar, Named, parse_token};
+pub(crate) use jar::{CookieJar, Named, expire, parse_token, valid_domain, valid_name, valid_path};
 pub use payload::{CookiePayload, payload_len};
 pub(crate) use payload::{Entries, Header, bound};
 pub(crate) use transport::TransportWatch;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::backend::{Backend, NearCache};
 use crate::config::SameSite;
-use crate::cookie::CookieCodec;
+use crate::cookie::{CookieCodec, valid_domain, valid_name, valid_path};
 use crate::error::ConfigErrorKind;
 use crate::lifetime::Lifetimes;
 use crate::{Clock, Config, ConfigError, EncryptionKey, MIN_SECRET_LEN, Secret};
@@ -179,11 +179,7 @@ pub(super) fn near_cache(
 pub(super) fn cookie(config: &Config) -> Result<(), ConfigError> {
     let c = &config.cookie;
     for name in [&c.permanent_name, &c.transient_name, &c.token_name] {
-        let token = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
-        if !token {
+        if !valid_name(name) {
             return Err(cookie_error(format!("`{name}` is not a valid cookie name")));
         }
     }
@@ -201,7 +197,7 @@ pub(super) fn cookie(config: &Config) -> Result<(), ConfigError> {
     if c.same_site == SameSite::None && !c.secure {
         return Err(cookie_error("SameSite=None needs Secure"));
     }
-    if !c.path.starts_with('/') || c.path.contains(';') {
+    if !valid_path(&c.path) {
         return Err(cookie_error(
             "the cookie path must start with / and hold no ;",
         ));
@@ -223,21 +219,4 @@ pub(super) fn cookie(config: &Config) -> Result<(), ConfigError> {
 
 fn cookie_error(message: impl Into<String>) -> ConfigError {
     ConfigError::new(ConfigErrorKind::Cookie, message)
-}
-
-/// A host name, with an optional leading dot: dot-separated labels of 1 to
-/// 63 letters, digits and inner hyphens, 253 characters at most.
-fn valid_domain(domain: &str) -> bool {
-    let name = domain.strip_prefix('.').unwrap_or(domain);
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
 }

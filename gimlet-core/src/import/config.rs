@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::peer_cookie::{self, PeerKey, Protection};
 use super::{PeerStore, actix_session, tower_sessions};
+use crate::cookie::{expire, valid_domain, valid_name, valid_path};
 use crate::error::ConfigErrorKind;
 use crate::{ConfigError, Placement};
 
@@ -212,12 +213,7 @@ impl Import {
     pub(crate) fn prepare(self, names: &[&str], secure: bool) -> Result<Importer, ConfigError> {
         let refuse = |message: String| Err(ConfigError::new(ConfigErrorKind::Import, message));
         let name = &self.cookie_name;
-        let token = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
-        };
-        if !token(name) {
+        if !valid_name(name) {
             return refuse(format!(
                 "the peer's cookie name {name:?} is not a cookie name"
             ));
@@ -227,10 +223,9 @@ impl Import {
                 "the peer's cookie name {name:?} is one of Gimlet's own"
             ));
         }
-        let attribute = |s: &str| s.bytes().all(|b| b.is_ascii_graphic() && b != b';');
-        let domain = self.cookie_domain.as_deref().unwrap_or("");
-        if !attribute(&self.cookie_path) || !attribute(domain) {
-            return refuse("the peer's cookie path or domain holds a `;` or a space".into());
+        let domain = self.cookie_domain.as_deref();
+        if !valid_path(&self.cookie_path) || !domain.is_none_or(valid_domain) {
+            return refuse("the peer's cookie path or domain is not a cookie's".into());
         }
         let protection = match (&self.key, &self.source) {
             (Some((mode, master)), _) => {
@@ -250,15 +245,13 @@ impl Import {
                 );
             }
         };
-        let mut removal = format!("{name}=; Path={}", self.cookie_path);
-        if let Some(domain) = &self.cookie_domain {
-            removal.push_str("; Domain=");
-            removal.push_str(domain);
+        let mut removal = cookie::Cookie::build((name.clone(), ""))
+            .path(self.cookie_path.clone())
+            .secure(secure);
+        if let Some(domain) = domain {
+            removal = removal.domain(domain.to_owned());
         }
-        removal.push_str("; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT");
-        if secure {
-            removal.push_str("; Secure");
-        }
+        let removal = expire(removal);
         Ok(Importer {
             import: self,
             protection,
